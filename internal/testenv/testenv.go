@@ -1,0 +1,109 @@
+// Package testenv gives tests the repository's fixtures, the real third-party
+// apps fetched by scripts/fetch-real-apps.sh, and the independent oracle tools
+// (apksigner, aapt2, …). A missing oracle or app fails the test with the
+// command that installs it: tests never skip the independent check silently.
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Root returns the repository root (the directory holding go.mod).
+func Root(t testing.TB) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("testenv: cannot locate source file")
+	}
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+var (
+	realOnce sync.Once
+	realApps []string
+	realErr  error
+	realOut  []byte
+)
+
+// RealApps returns the absolute paths of the real third-party APKs
+// (ApiDemos-debug.apk, settings_apk-debug.apk), fetching them on first use.
+func RealApps(t testing.TB) []string {
+	t.Helper()
+	root := Root(t)
+	realOnce.Do(func() {
+		cmd := exec.Command(filepath.Join(root, "scripts", "fetch-real-apps.sh"))
+		cmd.Stderr = os.Stderr
+		realOut, realErr = cmd.Output()
+		for _, l := range strings.Split(strings.TrimSpace(string(realOut)), "\n") {
+			if l != "" {
+				realApps = append(realApps, l)
+			}
+		}
+	})
+	if realErr != nil || len(realApps) == 0 {
+		t.Fatalf("testenv: scripts/fetch-real-apps.sh: %v (output %q)", realErr, realOut)
+	}
+	return realApps
+}
+
+// RealApp returns the path of the real app whose file name is base.
+func RealApp(t testing.TB, base string) string {
+	t.Helper()
+	for _, p := range RealApps(t) {
+		if filepath.Base(p) == base {
+			return p
+		}
+	}
+	t.Fatalf("testenv: real app %s not fetched", base)
+	return ""
+}
+
+// Fixtures returns the APK fixtures in testdata/apk (made by scripts/make-fixtures.sh).
+func Fixtures(t testing.TB) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(Root(t), "testdata", "apk", "*.apk"))
+	if err != nil || len(m) == 0 {
+		t.Fatalf("testenv: no fixtures in testdata/apk: run scripts/make-fixtures.sh (%v)", err)
+	}
+	return m
+}
+
+// AllAPKs returns the fixtures followed by the real apps.
+func AllAPKs(t testing.TB) []string {
+	t.Helper()
+	return append(Fixtures(t), RealApps(t)...)
+}
+
+// Tool returns the path of an oracle command, failing the test if it is not
+// installed (scripts/install-deps.sh installs every one).
+func Tool(t testing.TB, name string) string {
+	t.Helper()
+	if name == "zipalign16" {
+		p := filepath.Join(Root(t), "..", "shared", "oracles", "zipalign16")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("testenv: oracle %s not installed: run scripts/install-deps.sh", name)
+	}
+	return p
+}
+
+// Run runs an oracle and returns its combined output; it fails the test if the
+// command exits non-zero.
+func Run(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(Tool(t, name), args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}

@@ -1,0 +1,704 @@
+// Package zipx reads and writes APK-shaped ZIP archives strictly and without
+// recompression.
+//
+// The reader parses the end of central directory record and the central
+// directory, cross-checks every local header, and rejects the archive tricks
+// that have been used against Android (duplicate names as in Janus, path
+// traversal, local/central name mismatch, overlapping entries, lying sizes,
+// data hidden before, between or after entries). It locates the APK Signing
+// Block that sits between the last entry and the central directory.
+//
+// The writer copies unchanged entries raw (compressed bytes untouched), adds
+// new entries stored or deflated, aligns stored entries (4 bytes, 16 KiB for
+// native libraries) with 0xD935 extra-field padding, and streams: memory use
+// depends on the number of entries, not on their size.
+//
+// ZIP64 is not supported yet and is reported as ErrZip64.
+package zipx
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"compress/flate"
+)
+
+// FORMAT: ZIP application note (PKWARE APPNOTE.TXT 6.3.x), little endian.
+//
+//	local file header       central directory header      end of central directory
+//	0  sig 0x04034b50       0  sig 0x02014b50             0  sig 0x06054b50
+//	4  version needed       4  version made by            4  this disk
+//	6  flags                6  version needed             6  disk with central directory
+//	8  method               8  flags                      8  entries on this disk
+//	10 mod time             10 method                     10 total entries
+//	12 mod date             12 mod time                   12 central directory size
+//	14 crc-32               14 mod date                   16 central directory offset
+//	18 compressed size      16 crc-32                     20 comment length
+//	22 uncompressed size    20 compressed size            22 comment
+//	26 name length          24 uncompressed size
+//	28 extra length         28 name length
+//	30 name, extra, data    30 extra length
+//	                        32 comment length
+//	                        34 disk number start
+//	                        36 internal attributes
+//	                        38 external attributes
+//	                        42 local header offset
+//	                        46 name, extra, comment
+const (
+	localHeaderSig   = 0x04034b50
+	centralHeaderSig = 0x02014b50
+	eocdSig          = 0x06054b50
+	zip64LocatorSig  = 0x07064b50
+	dataDescSig      = 0x08074b50
+
+	localHeaderLen   = 30
+	centralHeaderLen = 46
+	eocdLen          = 22
+	zip64LocatorLen  = 20
+	maxCommentLen    = 0xffff
+
+	flagEncrypted      = 0x0001
+	flagDataDescriptor = 0x0008
+
+	zip64ExtraID = 0x0001
+)
+
+// Compression methods this package reads and writes.
+const (
+	Store   uint16 = 0
+	Deflate uint16 = 8
+)
+
+// maxRatio is the largest uncompressed/compressed ratio accepted for a
+// deflated entry. DEFLATE cannot exceed about 1032:1, so a larger declared
+// ratio is either a lie or a bomb.
+const maxRatio = 1032
+
+// maxCentralDirectory caps the memory read for the central directory.
+const maxCentralDirectory = 64 << 20
+
+// APK Signing Block magic, the last 16 bytes of the block.
+const sigBlockMagic = "APK Sig Block 42"
+
+// Span is a byte range [Offset, Offset+Size) of the archive.
+type Span struct {
+	Offset int64
+	Size   int64
+}
+
+// End returns Offset+Size.
+func (s Span) End() int64 { return s.Offset + s.Size }
+
+// Entry is one archive member as described by the central directory and
+// confirmed by its local header.
+type Entry struct {
+	Name             string
+	CreatorVersion   uint16
+	ReaderVersion    uint16
+	Flags            uint16
+	Method           uint16
+	ModTime          uint16 // MS-DOS time
+	ModDate          uint16 // MS-DOS date
+	CRC32            uint32
+	CompressedSize   uint64
+	UncompressedSize uint64
+	InternalAttrs    uint16
+	ExternalAttrs    uint32
+	Extra            []byte // central directory extra field
+	LocalExtra       []byte // local header extra field
+	Comment          []byte
+
+	HeaderOffset int64 // offset of the local file header
+	DataOffset   int64 // offset of the (compressed) data
+	end          int64 // end of data and data descriptor
+	ra           io.ReaderAt
+}
+
+// Stored reports whether the entry is stored uncompressed.
+func (e *Entry) Stored() bool { return e.Method == Store }
+
+// IsDir reports whether the entry names a directory.
+func (e *Entry) IsDir() bool { return strings.HasSuffix(e.Name, "/") }
+
+// Span returns the byte range of the entry: local header, data and data
+// descriptor.
+func (e *Entry) Span() Span { return Span{e.HeaderOffset, e.end - e.HeaderOffset} }
+
+// OpenRaw returns the entry's compressed bytes exactly as stored.
+func (e *Entry) OpenRaw() *io.SectionReader {
+	return io.NewSectionReader(e.ra, e.DataOffset, int64(e.CompressedSize))
+}
+
+// Open returns the entry's uncompressed content. The reader fails with
+// ErrSizeMismatch or ErrChecksum at the end if the data does not match the
+// central directory.
+func (e *Entry) Open() io.ReadCloser {
+	raw := e.OpenRaw()
+	var rc io.ReadCloser
+	switch e.Method {
+	case Deflate:
+		rc = flate.NewReader(raw)
+	default:
+		rc = io.NopCloser(raw)
+	}
+	return &checkedReader{e: e, rc: rc, crc: crc32.NewIEEE()}
+}
+
+// ReadAll returns the entry's uncompressed content, refusing entries larger
+// than limit bytes.
+func (e *Entry) ReadAll(limit int64) ([]byte, error) {
+	if e.UncompressedSize > uint64(limit) {
+		return nil, fmt.Errorf("zip: entry %q is %d bytes, over the %d byte limit: %w",
+			e.Name, e.UncompressedSize, limit, ErrBomb)
+	}
+	rc := e.Open()
+	defer rc.Close()
+	buf := make([]byte, 0, e.UncompressedSize)
+	w := bytes.NewBuffer(buf)
+	if _, err := io.Copy(w, rc); err != nil {
+		return nil, err
+	}
+	return w.Bytes(), nil
+}
+
+type checkedReader struct {
+	e   *Entry
+	rc  io.ReadCloser
+	crc interface {
+		io.Writer
+		Sum32() uint32
+	}
+	n   uint64
+	err error
+}
+
+func (r *checkedReader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	n, err := r.rc.Read(p)
+	r.n += uint64(n)
+	r.crc.Write(p[:n])
+	if r.n > r.e.UncompressedSize {
+		r.err = formatErr(r.e.DataOffset, r.e.Name, ErrSizeMismatch, "more than the declared %d bytes", r.e.UncompressedSize)
+		return n, r.err
+	}
+	if err == io.EOF {
+		switch {
+		case r.n != r.e.UncompressedSize:
+			r.err = formatErr(r.e.DataOffset, r.e.Name, ErrSizeMismatch, "%d bytes, central directory says %d", r.n, r.e.UncompressedSize)
+		case r.crc.Sum32() != r.e.CRC32:
+			r.err = formatErr(r.e.DataOffset, r.e.Name, ErrChecksum, "")
+		default:
+			r.err = io.EOF
+		}
+		return n, r.err
+	}
+	if err != nil {
+		r.err = fmt.Errorf("zip: %s: %w", r.e.Name, err)
+		return n, r.err
+	}
+	return n, nil
+}
+
+func (r *checkedReader) Close() error { return r.rc.Close() }
+
+// Reader is a parsed archive.
+type Reader struct {
+	ra      io.ReaderAt
+	size    int64
+	Entries []*Entry // in central directory order
+	Comment []byte
+
+	byName   map[string]*Entry
+	cd       Span
+	eocd     Span
+	sigBlock Span // Size 0 if absent
+}
+
+// NewReader parses the archive of the given size read from r.
+func NewReader(r io.ReaderAt, size int64) (*Reader, error) {
+	z := &Reader{ra: r, size: size}
+	if err := z.readEOCD(); err != nil {
+		return nil, err
+	}
+	if err := z.readCentralDirectory(); err != nil {
+		return nil, err
+	}
+	if err := z.findSigningBlock(); err != nil {
+		return nil, err
+	}
+	if err := z.checkLayout(); err != nil {
+		return nil, err
+	}
+	return z, nil
+}
+
+// File is a Reader over an open file.
+type File struct {
+	*Reader
+	f *os.File
+}
+
+// Open opens and parses the archive at path.
+func Open(path string) (*File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("zip: %s is not a regular file", path)
+	}
+	r, err := NewReader(f, st.Size())
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &File{Reader: r, f: f}, nil
+}
+
+// Close closes the underlying file.
+func (f *File) Close() error { return f.f.Close() }
+
+// Size returns the archive size in bytes.
+func (z *Reader) Size() int64 { return z.size }
+
+// ReaderAt returns the reader the archive is read from.
+func (z *Reader) ReaderAt() io.ReaderAt { return z.ra }
+
+// CentralDirectory returns the byte range of the central directory.
+func (z *Reader) CentralDirectory() Span { return z.cd }
+
+// EOCD returns the byte range of the end of central directory record,
+// including the archive comment.
+func (z *Reader) EOCD() Span { return z.eocd }
+
+// SigningBlock returns the byte range of the APK Signing Block and true, or
+// false if the archive has none.
+func (z *Reader) SigningBlock() (Span, bool) { return z.sigBlock, z.sigBlock.Size > 0 }
+
+// EntriesEnd returns the offset where the entries end: the start of the APK
+// Signing Block if present, else of the central directory.
+func (z *Reader) EntriesEnd() int64 {
+	if z.sigBlock.Size > 0 {
+		return z.sigBlock.Offset
+	}
+	return z.cd.Offset
+}
+
+// Entry returns the entry with the given name, or nil.
+func (z *Reader) Entry(name string) *Entry { return z.byName[name] }
+
+func (z *Reader) readAt(p []byte, off int64, what string) error {
+	if off < 0 || off+int64(len(p)) > z.size {
+		return formatErr(off, "", ErrTruncated, "%s runs past the end of the file", what)
+	}
+	n, err := z.ra.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == io.EOF || err == nil {
+		return formatErr(off, "", ErrTruncated, "%s", what)
+	}
+	return fmt.Errorf("zip: reading %s at offset %d: %w", what, off, err)
+}
+
+func (z *Reader) readEOCD() error {
+	if z.size < eocdLen {
+		return formatErr(0, "", ErrNotZip, "file is %d bytes", z.size)
+	}
+	tailLen := int64(eocdLen + maxCommentLen)
+	if tailLen > z.size {
+		tailLen = z.size
+	}
+	tail := make([]byte, tailLen)
+	base := z.size - tailLen
+	if err := z.readAt(tail, base, "end of central directory"); err != nil {
+		return err
+	}
+	// The record is the last signature whose comment length reaches the end
+	// of the file. A second such signature further back means one record
+	// hides inside the other's comment: readers could disagree, so refuse.
+	found, sawSig := -1, false
+	for i := len(tail) - eocdLen; i >= 0; i-- {
+		if binary.LittleEndian.Uint32(tail[i:]) != eocdSig {
+			continue
+		}
+		sawSig = true
+		clen := int(binary.LittleEndian.Uint16(tail[i+20:]))
+		if i+eocdLen+clen != len(tail) {
+			continue
+		}
+		if found >= 0 {
+			return formatErr(base+int64(i), "", ErrComment, "")
+		}
+		found = i
+	}
+	if found < 0 {
+		if sawSig {
+			return formatErr(base, "", ErrTrailingData, "no end of central directory record whose comment reaches the end of the file")
+		}
+		return formatErr(0, "", ErrNotZip, "")
+	}
+	rec := tail[found:]
+	off := base + int64(found)
+	comment := rec[eocdLen:]
+	if bytes.Contains(comment, []byte{'P', 'K', 5, 6}) {
+		return formatErr(off, "", ErrComment, "")
+	}
+	le := binary.LittleEndian
+	disk, cdDisk := le.Uint16(rec[4:]), le.Uint16(rec[6:])
+	onDisk, total := le.Uint16(rec[8:]), le.Uint16(rec[10:])
+	cdSize, cdOff := le.Uint32(rec[12:]), le.Uint32(rec[16:])
+	if off >= zip64LocatorLen {
+		var loc [4]byte
+		if err := z.readAt(loc[:], off-zip64LocatorLen, "ZIP64 locator"); err != nil {
+			return err
+		}
+		if le.Uint32(loc[:]) == zip64LocatorSig {
+			return formatErr(off-zip64LocatorLen, "", ErrZip64, "")
+		}
+	}
+	if total == 0xffff || onDisk == 0xffff || cdSize == 0xffffffff || cdOff == 0xffffffff {
+		return formatErr(off, "", ErrZip64, "")
+	}
+	if disk != 0 || cdDisk != 0 || onDisk != total {
+		return formatErr(off, "", ErrMultiDisk, "")
+	}
+	if int64(cdOff)+int64(cdSize) != off {
+		return formatErr(off, "", ErrCentralDirectory,
+			"central directory [%d, +%d) does not end where the end record starts", cdOff, cdSize)
+	}
+	if int64(cdSize) < int64(total)*centralHeaderLen {
+		return formatErr(off, "", ErrCentralDirectory, "%d entries cannot fit in %d bytes", total, cdSize)
+	}
+	if cdSize > maxCentralDirectory {
+		return formatErr(off, "", ErrCentralDirectory, "central directory of %d bytes is over the %d byte limit", cdSize, maxCentralDirectory)
+	}
+	z.cd = Span{int64(cdOff), int64(cdSize)}
+	z.eocd = Span{off, z.size - off}
+	z.Comment = append([]byte(nil), comment...)
+	z.Entries = make([]*Entry, 0, total)
+	return nil
+}
+
+func (z *Reader) readCentralDirectory() error {
+	le := binary.LittleEndian
+	cd := make([]byte, z.cd.Size)
+	if err := z.readAt(cd, z.cd.Offset, "central directory"); err != nil {
+		return err
+	}
+	want := cap(z.Entries)
+	z.byName = make(map[string]*Entry, want)
+	p := 0
+	for len(z.Entries) < want {
+		off := z.cd.Offset + int64(p)
+		if len(cd)-p < centralHeaderLen || le.Uint32(cd[p:]) != centralHeaderSig {
+			return formatErr(off, "", ErrCentralDirectory, "entry %d: no central directory header", len(z.Entries))
+		}
+		h := cd[p:]
+		nameLen, extraLen, commentLen := int(le.Uint16(h[28:])), int(le.Uint16(h[30:])), int(le.Uint16(h[32:]))
+		recLen := centralHeaderLen + nameLen + extraLen + commentLen
+		if len(cd)-p < recLen {
+			return formatErr(off, "", ErrCentralDirectory, "entry %d runs past the central directory", len(z.Entries))
+		}
+		e := &Entry{
+			CreatorVersion:   le.Uint16(h[4:]),
+			ReaderVersion:    le.Uint16(h[6:]),
+			Flags:            le.Uint16(h[8:]),
+			Method:           le.Uint16(h[10:]),
+			ModTime:          le.Uint16(h[12:]),
+			ModDate:          le.Uint16(h[14:]),
+			CRC32:            le.Uint32(h[16:]),
+			CompressedSize:   uint64(le.Uint32(h[20:])),
+			UncompressedSize: uint64(le.Uint32(h[24:])),
+			InternalAttrs:    le.Uint16(h[36:]),
+			ExternalAttrs:    le.Uint32(h[38:]),
+			HeaderOffset:     int64(le.Uint32(h[42:])),
+			ra:               z.ra,
+		}
+		e.Name = string(h[centralHeaderLen : centralHeaderLen+nameLen])
+		e.Extra = append([]byte(nil), h[centralHeaderLen+nameLen:centralHeaderLen+nameLen+extraLen]...)
+		e.Comment = append([]byte(nil), h[centralHeaderLen+nameLen+extraLen:recLen]...)
+		if err := z.checkEntry(e, off, le.Uint16(h[34:])); err != nil {
+			return err
+		}
+		z.byName[e.Name] = e
+		z.Entries = append(z.Entries, e)
+		p += recLen
+	}
+	if p != len(cd) {
+		return formatErr(z.cd.Offset+int64(p), "", ErrCentralDirectory,
+			"%d unaccounted bytes after %d entries", len(cd)-p, want)
+	}
+	return nil
+}
+
+// checkEntry validates the central record of e (found at off) and its local
+// header, and fills in DataOffset, end and LocalExtra.
+func (z *Reader) checkEntry(e *Entry, off int64, diskStart uint16) error {
+	if _, dup := z.byName[e.Name]; dup {
+		return formatErr(off, e.Name, ErrDuplicateName, "")
+	}
+	if why := unsafeName(e.Name); why != "" {
+		return formatErr(off, e.Name, ErrUnsafeName, "%s", why)
+	}
+	if hasExtra(e.Extra, zip64ExtraID) || e.CompressedSize == 0xffffffff ||
+		e.UncompressedSize == 0xffffffff || e.HeaderOffset == 0xffffffff {
+		return formatErr(off, e.Name, ErrZip64, "")
+	}
+	if diskStart != 0 {
+		return formatErr(off, e.Name, ErrMultiDisk, "")
+	}
+	if e.Flags&flagEncrypted != 0 {
+		return formatErr(off, e.Name, ErrEncrypted, "")
+	}
+	switch e.Method {
+	case Store:
+		if e.CompressedSize != e.UncompressedSize {
+			return formatErr(off, e.Name, ErrSizeMismatch,
+				"stored entry with compressed size %d and uncompressed size %d", e.CompressedSize, e.UncompressedSize)
+		}
+	case Deflate:
+		if e.UncompressedSize > maxRatio*e.CompressedSize+1024 {
+			return formatErr(off, e.Name, ErrBomb,
+				"%d bytes from %d compressed", e.UncompressedSize, e.CompressedSize)
+		}
+	default:
+		return formatErr(off, e.Name, ErrUnsupportedMethod, "method %d", e.Method)
+	}
+
+	le := binary.LittleEndian
+	var lh [localHeaderLen]byte
+	if e.HeaderOffset+localHeaderLen > z.cd.Offset {
+		return formatErr(e.HeaderOffset, e.Name, ErrOverlap, "local header runs into the central directory")
+	}
+	if err := z.readAt(lh[:], e.HeaderOffset, "local header"); err != nil {
+		return err
+	}
+	if le.Uint32(lh[:]) != localHeaderSig {
+		return formatErr(e.HeaderOffset, e.Name, ErrHeaderMismatch, "no local file header signature")
+	}
+	nameLen, extraLen := int64(le.Uint16(lh[26:])), int64(le.Uint16(lh[28:]))
+	varEnd := e.HeaderOffset + localHeaderLen + nameLen + extraLen
+	if varEnd > z.cd.Offset {
+		return formatErr(e.HeaderOffset, e.Name, ErrOverlap, "local header runs into the central directory")
+	}
+	vb := make([]byte, nameLen+extraLen)
+	if err := z.readAt(vb, e.HeaderOffset+localHeaderLen, "local header"); err != nil {
+		return err
+	}
+	if string(vb[:nameLen]) != e.Name {
+		return formatErr(e.HeaderOffset, e.Name, ErrNameMismatch, "local header says %q", vb[:nameLen])
+	}
+	e.LocalExtra = vb[nameLen:]
+	if hasExtra(e.LocalExtra, zip64ExtraID) {
+		return formatErr(e.HeaderOffset, e.Name, ErrZip64, "")
+	}
+	lflags, lmethod := le.Uint16(lh[6:]), le.Uint16(lh[8:])
+	if lmethod != e.Method {
+		return formatErr(e.HeaderOffset, e.Name, ErrHeaderMismatch, "local method %d, central %d", lmethod, e.Method)
+	}
+	if lflags&flagEncrypted != 0 {
+		return formatErr(e.HeaderOffset, e.Name, ErrEncrypted, "")
+	}
+	e.DataOffset = varEnd
+	e.end = e.DataOffset + int64(e.CompressedSize)
+	if e.end > z.cd.Offset {
+		return formatErr(e.DataOffset, e.Name, ErrOverlap, "data runs into the central directory")
+	}
+	lcrc, lcsize, lusize := le.Uint32(lh[14:]), le.Uint32(lh[18:]), le.Uint32(lh[22:])
+	if lflags&flagDataDescriptor != 0 {
+		// Sizes follow the data, optionally behind a signature; the local
+		// header may hold zeros or the real values.
+		if !(lcrc == 0 && lcsize == 0 && lusize == 0) && !e.localAgrees(lcrc, lcsize, lusize) {
+			return formatErr(e.HeaderOffset, e.Name, ErrSizeMismatch, "local header sizes differ from central directory")
+		}
+		var dd [16]byte
+		n := int64(16)
+		if e.end+n > z.cd.Offset {
+			n = z.cd.Offset - e.end
+		}
+		if n < 12 {
+			return formatErr(e.end, e.Name, ErrTruncated, "data descriptor")
+		}
+		if err := z.readAt(dd[:n], e.end, "data descriptor"); err != nil {
+			return err
+		}
+		d := dd[:]
+		ddLen := int64(12)
+		if le.Uint32(d) == dataDescSig && n == 16 {
+			d, ddLen = d[4:], 16
+		}
+		if !e.localAgrees(le.Uint32(d), le.Uint32(d[4:]), le.Uint32(d[8:])) {
+			return formatErr(e.end, e.Name, ErrSizeMismatch, "data descriptor differs from central directory")
+		}
+		e.end += ddLen
+	} else if !e.localAgrees(lcrc, lcsize, lusize) {
+		return formatErr(e.HeaderOffset, e.Name, ErrSizeMismatch,
+			"local header says crc %08x, %d/%d bytes; central directory says crc %08x, %d/%d bytes",
+			lcrc, lcsize, lusize, e.CRC32, e.CompressedSize, e.UncompressedSize)
+	}
+	return nil
+}
+
+func (e *Entry) localAgrees(crc, csize, usize uint32) bool {
+	return crc == e.CRC32 && uint64(csize) == e.CompressedSize && uint64(usize) == e.UncompressedSize
+}
+
+// unsafeName says why a name must not be used, or "" if it is fine.
+func unsafeName(name string) string {
+	switch {
+	case name == "":
+		return "empty name"
+	case strings.ContainsRune(name, 0):
+		return "NUL byte in name"
+	case strings.ContainsRune(name, '\\'):
+		return "backslash in name"
+	case strings.HasPrefix(name, "/"):
+		return "absolute path"
+	case len(name) >= 2 && name[1] == ':':
+		return "drive letter"
+	}
+	for _, part := range strings.Split(name, "/") {
+		if part == ".." {
+			return "parent directory component"
+		}
+	}
+	return ""
+}
+
+func hasExtra(extra []byte, id uint16) bool {
+	for len(extra) >= 4 {
+		tag, n := binary.LittleEndian.Uint16(extra), int(binary.LittleEndian.Uint16(extra[2:]))
+		if tag == id {
+			return true
+		}
+		if 4+n > len(extra) {
+			return false
+		}
+		extra = extra[4+n:]
+	}
+	return false
+}
+
+// FORMAT: APK Signing Block (APK Signature Scheme v2), immediately before the
+// central directory:
+//
+//	uint64  size of block in bytes, excluding this field
+//	        ID-value pairs: uint64 length, uint32 ID, value (length-4 bytes)
+//	uint64  size of block in bytes (same as the first field)
+//	[16]byte magic "APK Sig Block 42"
+func (z *Reader) findSigningBlock() error {
+	if z.cd.Offset < 32 {
+		return nil
+	}
+	var foot [24]byte
+	if err := z.readAt(foot[:], z.cd.Offset-24, "APK Signing Block footer"); err != nil {
+		return err
+	}
+	if string(foot[8:]) != sigBlockMagic {
+		return nil
+	}
+	size := binary.LittleEndian.Uint64(foot[:8])
+	if size < 24 || size > uint64(z.cd.Offset-8) {
+		return formatErr(z.cd.Offset-24, "", ErrSigningBlock, "block size %d", size)
+	}
+	start := z.cd.Offset - int64(size) - 8
+	var head [8]byte
+	if err := z.readAt(head[:], start, "APK Signing Block header"); err != nil {
+		return err
+	}
+	if binary.LittleEndian.Uint64(head[:]) != size {
+		return formatErr(start, "", ErrSigningBlock, "header size %d differs from footer size %d",
+			binary.LittleEndian.Uint64(head[:]), size)
+	}
+	z.sigBlock = Span{start, int64(size) + 8}
+	return nil
+}
+
+// checkLayout requires the entries to tile the archive from offset 0 to the
+// signing block (or central directory) without overlaps or gaps.
+func (z *Reader) checkLayout() error {
+	sorted := make([]*Entry, len(z.Entries))
+	copy(sorted, z.Entries)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].HeaderOffset < sorted[j].HeaderOffset })
+	pos := int64(0)
+	for _, e := range sorted {
+		switch {
+		case e.HeaderOffset < pos:
+			return formatErr(e.HeaderOffset, e.Name, ErrOverlap, "starts inside the previous entry, which ends at %d", pos)
+		case e.HeaderOffset > pos:
+			if err := z.checkVirtualEntries(pos, e.HeaderOffset); err != nil {
+				return err
+			}
+		}
+		pos = e.end
+	}
+	if end := z.EntriesEnd(); pos > end {
+		return formatErr(pos, "", ErrOverlap, "entries run into the APK Signing Block")
+	} else if pos < end {
+		if z.sigBlock.Size > 0 && end-pos < 4096 && z.zeros(pos, end) {
+			// apksig pads with zeros so the signing block starts on a
+			// 4096-byte boundary (for fs-verity); the padding is signed.
+			return nil
+		}
+		return z.checkVirtualEntries(pos, end)
+	}
+	return nil
+}
+
+// zeros reports whether [pos, end) holds only zero bytes.
+func (z *Reader) zeros(pos, end int64) bool {
+	b := make([]byte, end-pos)
+	if z.readAt(b, pos, "padding") != nil {
+		return false
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// checkVirtualEntries accepts a gap between entries only if it is tiled by
+// "virtual entries": nameless, stored local headers without a central
+// directory record, which the Android Gradle Plugin's zipflinger leaves as
+// padding (ApiDemos-debug.apk starts with one). Anything else is hidden data.
+func (z *Reader) checkVirtualEntries(pos, end int64) error {
+	le := binary.LittleEndian
+	for pos < end {
+		var lh [localHeaderLen]byte
+		if end-pos < localHeaderLen {
+			return formatErr(pos, "", ErrUnaccountedData, "%d bytes outside any entry", end-pos)
+		}
+		if err := z.readAt(lh[:], pos, "virtual entry"); err != nil {
+			return err
+		}
+		nameLen, extraLen := le.Uint16(lh[26:]), int64(le.Uint16(lh[28:]))
+		csize, usize := int64(le.Uint32(lh[18:])), int64(le.Uint32(lh[22:]))
+		if le.Uint32(lh[:]) != localHeaderSig || nameLen != 0 || le.Uint16(lh[8:]) != Store ||
+			csize != usize || le.Uint16(lh[6:])&flagDataDescriptor != 0 {
+			return formatErr(pos, "", ErrUnaccountedData, "%d bytes outside any entry", end-pos)
+		}
+		next := pos + localHeaderLen + extraLen + csize
+		if next > end {
+			return formatErr(pos, "", ErrOverlap, "virtual entry runs into the next entry")
+		}
+		pos = next
+	}
+	return nil
+}

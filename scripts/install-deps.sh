@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install (idempotently) the Debian packages whose tools the tests use as
+# independent oracles (DESIGN §9). Does nothing when every tool is present.
+set -euo pipefail
+
+# command -> Debian package
+declare -A need=(
+  [apksigner]=apksigner [zipalign]=zipalign [aapt]=aapt [aapt2]=aapt
+  [smali]=smali [enjarify]=enjarify [dexdump]=dexdump
+  [keytool]=openjdk-17-jdk-headless [jarsigner]=openjdk-17-jdk-headless
+  [openssl]=openssl [pdftotext]=poppler-utils [python3]=python3
+)
+missing=()
+for cmd in "${!need[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
+done
+[[ -f /usr/share/android-framework-res/framework-res.apk ]] || missing+=(android-framework-res)
+if ((${#missing[@]})); then
+  mapfile -t pkgs < <(printf '%s\n' "${missing[@]}" | sort -u)
+  echo "install-deps: installing ${pkgs[*]}" >&2
+  SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+fi
