@@ -1,0 +1,103 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/trustfuse/trustfuse/pkg/apk"
+	"github.com/trustfuse/trustfuse/pkg/apksig"
+)
+
+type verifyOptions struct {
+	minSDK, maxSDK int
+}
+
+func verifyCommand() *cli.Command {
+	o := &verifyOptions{}
+	return &cli.Command{
+		Name:      "verify",
+		Usage:     "verify an APK's v1/v2/v3/v3.1 signatures as Android does (exit 3 if they do not verify)",
+		ArgsUsage: "FILE.apk",
+		Flags: []cli.Flag{
+			jsonFlag(),
+			&cli.IntFlag{Name: "min-sdk", Usage: "lowest API level to verify for (default: the manifest's minSdkVersion)", Destination: &o.minSDK},
+			&cli.IntFlag{Name: "max-sdk", Usage: "highest API level to verify for (default: no limit)", Destination: &o.maxSDK},
+		},
+		Action: func(c *cli.Context) error {
+			if err := checkArgs(c, 1, 1); err != nil {
+				return err
+			}
+			a, err := apk.Open(c.Args().First())
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			opts := apksig.VerifyOptions{MinSDK: a.Manifest.MinSDK, MaxSDK: o.maxSDK}
+			if o.minSDK > 0 {
+				opts.MinSDK = o.minSDK
+			}
+			res, err := apksig.Verify(a.Zip.Reader, opts)
+			if err != nil {
+				return err
+			}
+			if wantJSON(c) {
+				err = writeJSON(c.App.Writer, struct {
+					File string `json:"file"`
+					*apksig.Result
+				}{a.Path, res})
+			} else {
+				err = printVerify(c.App.Writer, res)
+			}
+			if err != nil {
+				return err
+			}
+			if !res.Verified {
+				return fmt.Errorf("%s: %w", a.Path, errVerifyFailed)
+			}
+			return nil
+		},
+	}
+}
+
+// printVerify prints the verdict the way apksigner does, so people and
+// scripts used to it can read it.
+func printVerify(w io.Writer, r *apksig.Result) error {
+	if r.Verified {
+		fmt.Fprintln(w, "Verifies")
+	} else {
+		fmt.Fprintln(w, "DOES NOT VERIFY")
+	}
+	for _, s := range []struct {
+		scheme apksig.Scheme
+		label  string
+	}{
+		{apksig.V1, "v1 scheme (JAR signing)"},
+		{apksig.V2, "v2 scheme (APK Signature Scheme v2)"},
+		{apksig.V3, "v3 scheme (APK Signature Scheme v3)"},
+		{apksig.V31, "v3.1 scheme (APK Signature Scheme v3.1)"},
+	} {
+		fmt.Fprintf(w, "Verified using %s: %t\n", s.label, r.Scheme(s.scheme).Verified)
+	}
+	n := 0
+	for _, sc := range []apksig.Scheme{apksig.V31, apksig.V3, apksig.V2, apksig.V1} {
+		if sr := r.Scheme(sc); sr.Verified {
+			for _, si := range sr.Signers {
+				n++
+				fmt.Fprintf(w, "Signer #%d certificate DN: %s\nSigner #%d certificate SHA-256 digest: %s\n",
+					n, si.Certificate.Subject, n, si.CertSHA256)
+			}
+			break
+		}
+	}
+	for _, e := range r.AllErrors() {
+		fmt.Fprintf(w, "ERROR: %s\n", e.Message)
+	}
+	for _, sr := range []*apksig.SchemeResult{&r.V1, &r.V2, &r.V3, &r.V31} {
+		for _, wn := range sr.Warnings {
+			fmt.Fprintf(w, "WARNING: %s\n", wn.Message)
+		}
+	}
+	return nil
+}

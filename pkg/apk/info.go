@@ -1,0 +1,120 @@
+package apk
+
+import (
+	"github.com/trustfuse/trustfuse/pkg/apksig"
+)
+
+// Info is the summary `trustfuse inspect` prints. Its JSON form is a stable,
+// documented interface (docs/inspect.md): fields are added, never renamed or
+// removed.
+type Info struct {
+	File             string      `json:"file"`
+	Size             int64       `json:"size"`
+	SHA256           string      `json:"sha256"`
+	Package          string      `json:"package"`
+	VersionCode      int64       `json:"versionCode"`
+	VersionName      string      `json:"versionName"`
+	MinSDK           int         `json:"minSdk"`
+	TargetSDK        int         `json:"targetSdk"`
+	Application      string      `json:"application"`
+	LauncherActivity string      `json:"launcherActivity"`
+	Permissions      []string    `json:"permissions"`
+	Dex              []string    `json:"dex"`
+	ABIs             []string    `json:"abis"`
+	NativeLibs       []NativeLib `json:"nativeLibs"`
+	// ZipAligned16K: every stored native library starts on a 16 KiB
+	// boundary (true when there are none).
+	ZipAligned16K bool `json:"zipAligned16k"`
+	// ELFAligned16K: every native library's LOAD segments are aligned to at
+	// least 16 KiB (true when there are none).
+	ELFAligned16K bool    `json:"elfAligned16k"`
+	Signing       Signing `json:"signing"`
+}
+
+// Signing summarises the signatures.
+type Signing struct {
+	// Schemes present: "v1", "v2", "v3", "v3.1", and "v4" when an .idsig
+	// file sits next to the APK.
+	Schemes  []string `json:"schemes"`
+	Verified bool     `json:"verified"`
+	// Signers are the hex SHA-256 digests of the signer certificates of the
+	// verified schemes, as `apksigner verify --print-certs` prints them.
+	Signers []string       `json:"signers"`
+	Errors  []apksig.Issue `json:"errors,omitempty"`
+}
+
+// Info gathers the summary. It verifies the signatures and hashes the file.
+func (a *APK) Info() (*Info, error) {
+	sum, err := a.FileSHA256()
+	if err != nil {
+		return nil, err
+	}
+	sig, err := a.Signatures()
+	if err != nil {
+		return nil, err
+	}
+	m := a.Manifest
+	libs := a.NativeLibs()
+	info := &Info{
+		File:             a.baseName(),
+		Size:             a.Zip.Size(),
+		SHA256:           sum,
+		Package:          m.Package,
+		VersionCode:      m.VersionCode,
+		VersionName:      m.VersionName,
+		MinSDK:           m.MinSDK,
+		TargetSDK:        m.TargetSDK,
+		Application:      m.Application,
+		LauncherActivity: m.LauncherActivity,
+		Permissions:      nonNil(m.Permissions),
+		Dex:              []string{},
+		ABIs:             nonNil(ABIs(libs)),
+		NativeLibs:       libs,
+		ZipAligned16K:    true,
+		ELFAligned16K:    true,
+		Signing:          signing(sig, a.HasIdsig()),
+	}
+	if info.NativeLibs == nil {
+		info.NativeLibs = []NativeLib{}
+	}
+	for _, e := range a.DexFiles() {
+		info.Dex = append(info.Dex, e.Name)
+	}
+	for _, l := range libs {
+		info.ZipAligned16K = info.ZipAligned16K && l.ZipAligned16K
+		info.ELFAligned16K = info.ELFAligned16K && l.ELFAlign >= 16<<10
+	}
+	return info, nil
+}
+
+func signing(r *apksig.Result, idsig bool) Signing {
+	s := Signing{Schemes: []string{}, Signers: []string{}, Verified: r.Verified}
+	for _, sc := range r.Schemes() {
+		s.Schemes = append(s.Schemes, string(sc))
+	}
+	if idsig {
+		s.Schemes = append(s.Schemes, "v4")
+	}
+	seen := map[string]bool{}
+	for _, sc := range []apksig.Scheme{apksig.V31, apksig.V3, apksig.V2, apksig.V1} {
+		sr := r.Scheme(sc)
+		if !sr.Verified {
+			continue
+		}
+		for _, si := range sr.Signers {
+			if !seen[si.CertSHA256] {
+				seen[si.CertSHA256] = true
+				s.Signers = append(s.Signers, si.CertSHA256)
+			}
+		}
+	}
+	s.Errors = r.AllErrors()
+	return s
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,349 @@
+// Package apksig signs APKs with JAR signing (v1) and APK Signature Schemes
+// v2 and v3, and verifies all of them plus v3.1, following the published
+// Android specifications; Google's apksig is the reference behaviour.
+//
+// Signing streams: entries are copied raw through pkg/zipx into the output,
+// then the v2/v3 content digest is computed over the written file in 1 MiB
+// chunks in parallel and the APK Signing Block is inserted before the central
+// directory. Memory use does not depend on the APK size.
+//
+// Verify returns a Result with per-scheme verdicts and stable issue codes; a
+// Go error means only that the archive could not be read.
+package apksig
+
+import (
+	"bytes"
+	"crypto"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/trustfuse/trustfuse/pkg/zipx"
+)
+
+// Android API levels that change what is verified.
+const (
+	sdkJellyBeanMR2 = 18 // SHA-256 and ECDSA in JAR signatures
+	sdkN            = 24 // APK Signature Scheme v2
+	sdkP            = 28 // APK Signature Scheme v3
+	sdkT            = 33 // APK Signature Scheme v3.1
+)
+
+// Input is one entry of the APK to write: copied raw from an archive when
+// Entry is set, otherwise new content Data compressed with Method.
+type Input struct {
+	Name   string
+	Entry  *zipx.Entry
+	Data   []byte
+	Method uint16
+}
+
+func (in Input) open() (io.ReadCloser, error) {
+	if in.Entry != nil {
+		return in.Entry.Open(), nil
+	}
+	return io.NopCloser(bytes.NewReader(in.Data)), nil
+}
+
+// InputsFrom lists the entries of z, in order, for re-signing: JAR
+// signature files of the old signature are left out.
+func InputsFrom(z *zipx.Reader) []Input {
+	var out []Input
+	for _, e := range z.Entries {
+		if !isV1SignatureFile(e.Name) {
+			out = append(out, Input{Name: e.Name, Entry: e})
+		}
+	}
+	return out
+}
+
+// V1Mode says when to add a JAR (v1) signature.
+type V1Mode string
+
+// V1 modes: auto signs v1 only when the APK supports Android < 7.0.
+const (
+	V1Auto V1Mode = "auto"
+	V1On   V1Mode = "on"
+	V1Off  V1Mode = "off"
+)
+
+// Options control Sign.
+type Options struct {
+	V1        V1Mode    // default auto
+	MinSDK    int       // the APK's minSdkVersion
+	CreatedBy string    // Created-By of the JAR manifest
+	Modified  time.Time // timestamp of new entries (SOURCE_DATE_EPOCH)
+	SoAlign   int       // alignment of stored .so files (default 16 KiB)
+}
+
+// ErrOptions reports signing options that cannot work together.
+var ErrOptions = errors.New("apksig: invalid signing options")
+
+// Schemes returns the schemes Sign will produce for these options and key.
+func (o Options) Schemes(s *Signer) ([]Scheme, error) {
+	v1 := false
+	switch o.V1 {
+	case V1Auto, "":
+		v1 = o.MinSDK < sdkN
+	case V1On:
+		v1 = true
+	case V1Off:
+	default:
+		return nil, fmt.Errorf("%w: v1 mode %q (want auto, on or off)", ErrOptions, o.V1)
+	}
+	if v1 && s.isEC() && o.MinSDK < sdkJellyBeanMR2 {
+		return nil, fmt.Errorf("%w: minSdkVersion %d: JAR signatures with an EC key need Android 4.3 (API 18); use an RSA key or raise minSdkVersion",
+			ErrOptions, o.MinSDK)
+	}
+	if !v1 && o.MinSDK < sdkN {
+		return nil, fmt.Errorf("%w: minSdkVersion %d needs a v1 signature (v2 and v3 need Android 7.0, API 24)", ErrOptions, o.MinSDK)
+	}
+	out := []Scheme{V2, V3}
+	if v1 {
+		out = append([]Scheme{V1}, out...)
+	}
+	return out, nil
+}
+
+// Output is where Sign writes: a file it can also read back and patch.
+type Output interface {
+	io.Writer
+	io.ReaderAt
+	io.WriterAt
+}
+
+// Sign writes inputs to out as an aligned APK signed for the schemes
+// Options.Schemes selects (v2 and v3 always). out must be empty.
+func Sign(out Output, inputs []Input, s *Signer, opts Options) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	schemes, err := opts.Schemes(s)
+	if err != nil {
+		return err
+	}
+	var kept []Input
+	for _, in := range inputs {
+		if !isV1SignatureFile(in.Name) {
+			kept = append(kept, in)
+		}
+	}
+	if schemes[0] == V1 {
+		files, err := signV1(v1Entries(kept), s, v1Config{
+			SignerName:    "CERT",
+			MinSDK:        opts.MinSDK,
+			AndroidSigned: []int{2, 3},
+			CreatedBy:     opts.CreatedBy,
+		})
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			kept = append(kept, Input{Name: f.Name, Data: f.Data, Method: zipx.Deflate})
+		}
+	}
+
+	w := zipx.NewWriter(out, zipx.Options{Modified: opts.Modified, SoAlign: opts.SoAlign})
+	for _, in := range kept {
+		if in.Entry != nil {
+			err = w.Copy(in.Entry)
+		} else {
+			err = w.Add(zipx.Header{Name: in.Name, Method: in.Method}, in.Data)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return insertSigningBlock(out, w.Offset(), s, opts)
+}
+
+func v1Entries(inputs []Input) []v1Entry {
+	out := make([]v1Entry, 0, len(inputs))
+	for _, in := range inputs {
+		if strings.HasSuffix(in.Name, "/") {
+			continue
+		}
+		out = append(out, v1Entry{Name: in.Name, Open: in.open})
+	}
+	return out
+}
+
+// insertSigningBlock computes the v2/v3 signatures of the size-byte archive
+// in out and rewrites its tail as signing block, central directory, end record.
+func insertSigningBlock(out Output, size int64, s *Signer, opts Options) error {
+	z, err := zipx.NewReader(out, size)
+	if err != nil {
+		return fmt.Errorf("apksig: reading back the written archive: %w", err)
+	}
+	cd, eocd, err := archiveSections(z)
+	if err != nil {
+		return err
+	}
+	entriesEnd := z.CentralDirectory().Offset
+	digest, err := contentDigest(out, entriesEnd, cd, eocd, crypto.SHA256)
+	if err != nil {
+		return err
+	}
+	v2, err := encodeSigner(s, digest, nil, [][]byte{append(u32(attrStrippingProtection), u32(3)...)})
+	if err != nil {
+		return err
+	}
+	v3, err := encodeSigner(s, digest, &v3Params{minSDK: uint32(max(opts.MinSDK, sdkN)), maxSDK: math.MaxInt32}, nil)
+	if err != nil {
+		return err
+	}
+	block := buildSigningBlock([]pair{
+		{id: blockIDV2, value: lpSeq(v2)},
+		{id: blockIDV3, value: lpSeq(v3)},
+	})
+	binary.LittleEndian.PutUint32(eocd[16:], uint32(entriesEnd+int64(len(block))))
+	tail := append(append(block, cd...), eocd...)
+	if _, err := out.WriteAt(tail, entriesEnd); err != nil {
+		return fmt.Errorf("apksig: write: %w", err)
+	}
+	return nil
+}
+
+// VerifyOptions give the platform range to verify for, normally the APK's
+// minSdkVersion up to the newest platform.
+type VerifyOptions struct {
+	MinSDK int
+	MaxSDK int // 0: no upper bound
+}
+
+// Verify checks every signature scheme of z the way Android (and apksigner)
+// would for the platform range in opts.
+func Verify(z *zipx.Reader, opts VerifyOptions) (*Result, error) {
+	if opts.MaxSDK == 0 {
+		opts.MaxSDK = math.MaxInt32
+	}
+	res := &Result{}
+	pairs, err := readSigningBlock(z)
+	if err != nil {
+		res.Errors = append(res.Errors, issue("SIGNING_BLOCK_MALFORMED", "%v", err))
+	}
+	cache := map[crypto.Hash][]byte{}
+	var cd, eocd []byte
+	digest := func(h crypto.Hash) ([]byte, error) {
+		if d, ok := cache[h]; ok {
+			return d, nil
+		}
+		if cd == nil {
+			if cd, eocd, err = archiveSections(z); err != nil {
+				return nil, err
+			}
+		}
+		d, err := contentDigest(z.ReaderAt(), z.EntriesEnd(), cd, eocd, h)
+		if err == nil {
+			cache[h] = d
+		}
+		return d, err
+	}
+
+	v2Block, v3Block, v31Block := findPair(pairs, blockIDV2), findPair(pairs, blockIDV3), findPair(pairs, blockIDV31)
+	var v2Strip []uint32
+	if opts.MaxSDK >= sdkT && v31Block != nil {
+		verifySchemeBlock(v31Block, true, "APK Signature Scheme v3.1", digest, &res.V31)
+	} else if v31Block != nil {
+		res.V31.Present = true
+	}
+	if opts.MaxSDK >= sdkP && v3Block != nil {
+		verifySchemeBlock(v3Block, true, "APK Signature Scheme v3", digest, &res.V3)
+	} else if v3Block != nil {
+		res.V3.Present = true
+	}
+	if opts.MaxSDK >= sdkN && v2Block != nil && (opts.MinSDK < sdkP || v3Block == nil) {
+		v2Strip = verifySchemeBlock(v2Block, false, "APK Signature Scheme v2", digest, &res.V2)
+	} else if v2Block != nil {
+		res.V2.Present = true
+	}
+	sigSchemes := v2Block != nil || v3Block != nil || v31Block != nil
+
+	var v1Signed []int
+	if opts.MinSDK < sdkN || !sigSchemes {
+		res.V1, v1Signed = verifyV1(z, opts.MinSDK, opts.MaxSDK)
+	} else {
+		res.V1.Present = v1Present(z)
+	}
+
+	// Stripping protection: a scheme a verified signature says exists must exist.
+	if res.V1.Verified && opts.MaxSDK >= sdkN {
+		for _, id := range v1Signed {
+			if (id == 2 && v2Block == nil) || (id == 3 && v3Block == nil) {
+				res.V1.fail("V1_SIG_STRIPPED", "JAR signature META-INF/*.SF indicates that the APK is signed using APK Signature Scheme v%d but no such signature was found. Signature stripped?", id)
+				res.V1.Verified = false
+			}
+		}
+	}
+	for _, id := range v2Strip {
+		if id == 3 && v3Block == nil && opts.MaxSDK >= sdkP {
+			res.V2.fail("V2_SIG_STRIPPED", "APK Signature Scheme v2 signature indicates the APK is signed using APK Signature Scheme v3, but no such signature was found. Signature stripped?")
+			res.V2.Verified = false
+		}
+	}
+	checkSameSigners(res)
+
+	verified := false
+	for _, sr := range []*SchemeResult{&res.V1, &res.V2, &res.V3, &res.V31} {
+		verified = verified || sr.Verified
+		if len(sr.Errors) > 0 {
+			res.Verified = false
+			return res, nil
+		}
+	}
+	res.Verified = verified && len(res.Errors) == 0
+	if !verified && len(res.Errors) == 0 {
+		res.Errors = append(res.Errors, issue("NO_SIGNATURES", "No signatures found for the SDK range [%d, %d]", opts.MinSDK, opts.MaxSDK))
+	}
+	return res, nil
+}
+
+// checkSameSigners requires every verified scheme to name the same signers:
+// without a rotation lineage, v1, v2 and v3 must agree.
+func checkSameSigners(res *Result) {
+	var ref *SchemeResult
+	var refName Scheme
+	for _, s := range []Scheme{V2, V3, V1} {
+		sr := res.Scheme(s)
+		if !sr.Verified {
+			continue
+		}
+		if ref == nil {
+			ref, refName = sr, s
+			continue
+		}
+		if signerSet(sr) != signerSet(ref) {
+			sr.fail("SIGNERS_MISMATCH", "%s signers (%s) differ from %s signers (%s)", s, signerSet(sr), refName, signerSet(ref))
+			sr.Verified = false
+		}
+	}
+}
+
+func signerSet(sr *SchemeResult) string {
+	var d []string
+	for _, si := range sr.Signers {
+		d = append(d, si.CertSHA256)
+	}
+	return strings.Join(d, ",")
+}
+
+// v1Present reports whether z carries a JAR signature (a manifest and at
+// least one signature file), whether or not it was verified.
+func v1Present(z *zipx.Reader) bool {
+	if z.Entry("META-INF/MANIFEST.MF") == nil {
+		return false
+	}
+	for _, e := range z.Entries {
+		if strings.HasPrefix(e.Name, "META-INF/") && strings.HasSuffix(strings.ToUpper(e.Name), ".SF") {
+			return true
+		}
+	}
+	return false
+}

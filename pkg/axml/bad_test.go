@@ -1,0 +1,264 @@
+package axml
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/trustfuse/trustfuse/internal/testenv"
+)
+
+// badBase is a small real document (aapt2, UTF-8 pool, a resource map,
+// elements with attributes) that the bad-input cases corrupt.
+const badBase = "res/color/common_google_signin_btn_tint.xml"
+
+// layout locates chunks in a document by reading the chunk headers directly.
+type layout struct {
+	chunks []int // offsets of the chunks inside the document
+	types  []uint16
+}
+
+func readLayout(t *testing.T, b []byte) layout {
+	t.Helper()
+	var l layout
+	for off := int(binary.LittleEndian.Uint16(b[2:])); off+8 <= len(b); {
+		l.chunks = append(l.chunks, off)
+		l.types = append(l.types, binary.LittleEndian.Uint16(b[off:]))
+		off += int(binary.LittleEndian.Uint32(b[off+4:]))
+	}
+	return l
+}
+
+// first returns the offset of the first chunk of type typ.
+func (l layout) first(t *testing.T, typ uint16) int {
+	t.Helper()
+	for i, ty := range l.types {
+		if ty == typ {
+			return l.chunks[i]
+		}
+	}
+	t.Fatalf("no chunk of type 0x%04x", typ)
+	return 0
+}
+
+func put16(b []byte, off int, v uint16) { binary.LittleEndian.PutUint16(b[off:], v) }
+func put32(b []byte, off int, v uint32) { binary.LittleEndian.PutUint32(b[off:], v) }
+
+// TestDecodeBadInput feeds corrupted documents to Decode: each must fail
+// with a *FormatError of the right kind at the right offset, without panic
+// and without allocating in proportion to the counts it claims.
+func TestDecodeBadInput(t *testing.T) {
+	base := apkEntry(t, testenv.RealApp(t, "settings_apk-debug.apk"), badBase)
+	mustDecode(t, badBase, base) // the base itself is fine
+	l := readLayout(t, base)
+	pool := l.first(t, typeStringPool)
+	elem := l.first(t, typeStartElement)
+	end := l.first(t, typeEndElement)
+	withAttrs := -1 // the first element with attributes
+	for i, c := range l.chunks {
+		if l.types[i] == typeStartElement && binary.LittleEndian.Uint16(base[c+28:]) > 0 {
+			withAttrs = c
+			break
+		}
+	}
+	if withAttrs < 0 {
+		t.Fatal("no element with attributes")
+	}
+	strStart := pool + int(binary.LittleEndian.Uint32(base[pool+20:]))
+	half := len(base) / 2
+	crossing := 0 // the chunk that the cut at half falls inside
+	for _, c := range l.chunks {
+		if c < half {
+			crossing = c
+		}
+	}
+
+	tests := []struct {
+		name    string
+		mutate  func(b []byte) []byte
+		wantErr error
+		wantOff int
+	}{
+		{"empty", func([]byte) []byte { return nil }, ErrTruncated, 0},
+		{"short header", func(b []byte) []byte { return b[:6] }, ErrTruncated, 0},
+		{"wrong magic (resource table)", func(b []byte) []byte { put16(b, 0, 0x0002); return b }, ErrNotXML, 0},
+		{"wrong magic (text XML)", func([]byte) []byte { return []byte(`<?xml version="1.0"?><manifest/>`) }, ErrNotXML, 0},
+		{"wrong magic (PNG)", func([]byte) []byte { return []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR") }, ErrNotXML, 0},
+		{"truncated file", func(b []byte) []byte { return b[:half] }, ErrTruncated, 4},
+		{"truncated file, size patched", func(b []byte) []byte { b = b[:half]; put32(b, 4, uint32(half)); return b }, ErrChunkSize, crossing + 4},
+		{"document header size below 8", func(b []byte) []byte { put16(b, 2, 4); return b }, ErrChunkSize, 2},
+		{"document header size above size", func(b []byte) []byte { put16(b, 2, 0xFFFF); return b }, ErrChunkSize, 2},
+		{"chunk size below its header size", func(b []byte) []byte { put32(b, pool+4, 4); return b }, ErrChunkSize, pool + 2},
+		{"chunk size past the document", func(b []byte) []byte { put32(b, pool+4, 0xFFFFFFF0); return b }, ErrChunkSize, pool + 4},
+		{"node header size below 16", func(b []byte) []byte { put16(b, elem+2, 8); return b }, ErrChunkSize, elem + 2},
+		{"end node without room for its extension", func(b []byte) []byte {
+			put16(b, end+2, uint16(binary.LittleEndian.Uint32(b[end+4:])-4))
+			return b
+		}, ErrChunkSize, end + 4},
+		{"pool header size below 28", func(b []byte) []byte { put16(b, pool+2, 20); return b }, ErrStringPool, pool + 2},
+		{"huge string count", func(b []byte) []byte { put32(b, pool+8, 0xFFFFFFFF); return b }, ErrStringPool, pool + 8},
+		{"huge style count", func(b []byte) []byte { put32(b, pool+12, 0x40000000); return b }, ErrStringPool, pool + 8},
+		{"strings start outside the chunk", func(b []byte) []byte { put32(b, pool+20, 0x7FFFFFFF); return b }, ErrStringPool, pool + 20},
+		{"string offset outside the data", func(b []byte) []byte { put32(b, pool+28, 0x7FFFFFFF); return b }, ErrStringPool, pool + 28},
+		{"string length overruns the data", func(b []byte) []byte {
+			b[strStart], b[strStart+1], b[strStart+2], b[strStart+3] = 0xFF, 0xFF, 0xFF, 0xFF
+			return b
+		}, ErrStringPool, strStart},
+		{"element name index out of range", func(b []byte) []byte { put32(b, elem+20, 0x00FFFFFF); return b }, ErrStringIndex, elem},
+		{"element name missing", func(b []byte) []byte { put32(b, elem+20, noIndex); return b }, ErrStringIndex, elem},
+		{"attribute name index out of range", func(b []byte) []byte { put32(b, withAttrs+36+4, 5000); return b }, ErrStringIndex, withAttrs},
+		{"attribute value index out of range", func(b []byte) []byte { put32(b, withAttrs+36+8, 5000); return b }, ErrStringIndex, withAttrs},
+		{"huge attribute count", func(b []byte) []byte { put16(b, elem+28, 0xFFFF); return b }, ErrAttribute, elem + 28},
+		{"attribute size below 20", func(b []byte) []byte { put16(b, elem+26, 4); return b }, ErrAttribute, elem + 24},
+		{"attribute start inside the extension", func(b []byte) []byte { put16(b, elem+24, 8); return b }, ErrAttribute, elem + 24},
+		{"no string pool", func([]byte) []byte { return []byte{3, 0, 8, 0, 8, 0, 0, 0} }, ErrNoStringPool, 8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := tt.mutate(bytes.Clone(base))
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			d, err := Decode(in)
+			runtime.ReadMemStats(&after)
+			if err == nil {
+				t.Fatalf("Decode succeeded (%d chunks), want %v", len(d.chunks), tt.wantErr)
+			}
+			var fe *FormatError
+			if !errors.As(err, &fe) {
+				t.Fatalf("error %v (%T) is not a *FormatError", err, err)
+			}
+			if !errors.Is(err, tt.wantErr) || fe.Offset != int64(tt.wantOff) {
+				t.Errorf("error %q: want %v at offset %d", err, tt.wantErr, tt.wantOff)
+			}
+			if n := after.TotalAlloc - before.TotalAlloc; n > 64<<10 {
+				t.Errorf("Decode of %d bytes allocated %d bytes", len(in), n)
+			}
+		})
+	}
+}
+
+// TestDecodeTruncations cuts a real document at every length, with and
+// without the document size patched to match: Decode returns a *FormatError
+// or, when the cut falls between chunks, a document that encodes back to
+// exactly its input.
+func TestDecodeTruncations(t *testing.T) {
+	base := apkEntry(t, testenv.RealApp(t, "settings_apk-debug.apk"), "res/layout/main.xml")
+	for n := range len(base) {
+		for _, patch := range []bool{false, true} {
+			in := bytes.Clone(base[:n])
+			if patch && n >= 8 {
+				put32(in, 4, uint32(n))
+			}
+			d, err := Decode(in)
+			if err != nil {
+				var fe *FormatError
+				if !errors.As(err, &fe) {
+					t.Fatalf("cut %d: error %v is not a *FormatError", n, err)
+				}
+				continue
+			}
+			if out, err := d.Encode(); err != nil || !bytes.Equal(out, in) {
+				t.Fatalf("cut %d: decoded, but encodes differently (%v)", n, err)
+			}
+		}
+	}
+}
+
+// synthPool builds a document holding only a string pool with the given
+// string and style offset tables and data.
+func synthPool(flags uint32, strOffs []uint32, strData []byte, styOffs []uint32, styData []byte) []byte {
+	strStart := poolHeaderSize + 4*(len(strOffs)+len(styOffs))
+	styStart := 0
+	if len(styOffs) > 0 {
+		styStart = strStart + len(strData)
+	}
+	p := le32Append(nil, 0, 0, uint32(len(strOffs)), uint32(len(styOffs)), flags, uint32(strStart), uint32(styStart))
+	put16(p, 0, typeStringPool)
+	put16(p, 2, poolHeaderSize)
+	p = le32Append(p, strOffs...)
+	p = le32Append(p, styOffs...)
+	p = append(append(p, strData...), styData...)
+	put32(p, 4, uint32(len(p)))
+	doc := le32Append(nil, 0x00080003, uint32(8+len(p)))
+	return append(doc, p...)
+}
+
+// TestDecodePoolLayouts covers pools laid out unlike aapt's: entries that
+// share an offset decode once and the document still round-trips exactly
+// (kept raw); entries or styles that overlap so as to multiply the decoded
+// size are refused rather than allocated.
+func TestDecodePoolLayouts(t *testing.T) {
+	long := strings.Repeat("a", 2000)
+	entry, err := encodeString(long, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("shared offsets", func(t *testing.T) {
+		in := synthPool(poolUTF8, make([]uint32, 20000), entry, nil, nil)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		d, err := Decode(in)
+		runtime.ReadMemStats(&after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := after.TotalAlloc - before.TotalAlloc; n > 4*uint64(len(in))+40*20000 {
+			t.Errorf("Decode of %d bytes allocated %d bytes", len(in), n)
+		}
+		if d.pool.str(19999) != long || d.pool.raw == nil {
+			t.Errorf("shared entry not decoded, or pool not kept raw")
+		}
+		if out := mustEncode(t, "shared", d); !bytes.Equal(out, in) {
+			t.Error("shared-offset pool does not round-trip")
+		}
+	})
+	t.Run("overlapping strings", func(t *testing.T) {
+		data := append(bytes.Repeat([]byte{0x7F}, 1200), 0)
+		offs := make([]uint32, 1000)
+		for i := range offs {
+			offs[i] = uint32(i)
+		}
+		_, err := Decode(synthPool(poolUTF8, offs, data, nil, nil))
+		if !errors.Is(err, ErrStringPool) {
+			t.Errorf("Decode = %v, want ErrStringPool", err)
+		}
+	})
+	t.Run("overlapping styles", func(t *testing.T) {
+		var spans []byte
+		for range 100 {
+			spans = le32Append(spans, 0, 0, 1)
+		}
+		spans = le32Append(spans, spanEnd)
+		_, err := Decode(synthPool(poolUTF8, []uint32{0}, entry, make([]uint32, 1000), spans))
+		if !errors.Is(err, ErrStringPool) {
+			t.Errorf("Decode = %v, want ErrStringPool", err)
+		}
+	})
+	t.Run("styles kept", func(t *testing.T) {
+		// One styled string, aapt's layout: spans, END, then END END.
+		spans := le32Append(nil, 0, 0, 1, spanEnd, spanEnd, spanEnd)
+		padded := append(bytes.Clone(entry), make([]byte, (4-len(entry)%4)%4)...)
+		in := synthPool(poolUTF8, []uint32{0}, padded, []uint32{0}, spans)
+		d := mustDecode(t, "styled", in)
+		if d.pool.raw != nil || len(d.pool.styles) != 1 || len(d.pool.styles[0]) != 1 {
+			t.Fatalf("styles not modelled: raw=%v styles=%v", d.pool.raw != nil, d.pool.styles)
+		}
+		if out := mustEncode(t, "styled", d); !bytes.Equal(out, in) {
+			t.Error("styled pool does not round-trip")
+		}
+		// Inserting before the styled string shifts its style and span name.
+		if err := d.pool.insert(0, "new"); err != nil {
+			t.Fatal(err)
+		}
+		if len(d.pool.styles) != 2 || d.pool.styles[0] != nil || d.pool.styles[1][0].name != 1 {
+			t.Errorf("after insert at 0: styles %v", d.pool.styles)
+		}
+		d2 := mustDecode(t, "edited", mustEncode(t, "edited", d))
+		if d2.pool.str(1) != long || len(d2.pool.styles) != 2 || d2.pool.styles[1][0] != (span{1, 0, 1}) {
+			t.Errorf("edited styled pool decodes as %v", d2.pool.styles)
+		}
+	})
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The project's test command (README "Quick start"; .ci/run calls it).
+# Installs the oracle tools, fetches the real apps, makes the fixtures if
+# testdata/apk has none, then: gofmt, go vet,
+# go test, the race detector on the parsers, and a short run of every fuzz
+# target found under pkg/.
+#
+#   FUZZTIME   time per fuzz target (default 10s; 0 skips fuzzing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+fuzztime="${FUZZTIME:-10s}"
+step() { printf '\n== %s\n' "$*" >&2; }
+
+step "dependencies"
+scripts/install-deps.sh
+scripts/fetch-real-apps.sh >/dev/null
+if [[ -x scripts/make-fixtures.sh ]] && ! compgen -G 'testdata/apk/*.apk' >/dev/null; then
+  scripts/make-fixtures.sh
+fi
+
+step "gofmt"
+unformatted=$(find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*' -print0 | xargs -0 gofmt -l)
+if [[ -n "$unformatted" ]]; then
+  echo "test.sh: gofmt needed on:" >&2
+  echo "$unformatted" >&2
+  exit 1
+fi
+
+step "go vet"
+go vet ./...
+
+step "go test"
+go test -count=1 ./...
+
+race=()
+for dir in pkg/zipx pkg/axml pkg/keys; do
+  [[ -d "$dir" ]] && race+=("./$dir")
+done
+if ((${#race[@]})); then
+  step "go test -race ${race[*]}"
+  go test -race -count=1 "${race[@]}"
+fi
+
+# Every `func FuzzX(f *testing.F)` under pkg/, as "dir FuzzX"; -fuzz takes one
+# package and one target at a time.
+fuzzed=0
+if [[ "$fuzztime" != 0 ]]; then
+  while read -r file name; do
+    dir=$(dirname "$file")
+    step "fuzz $dir $name ($fuzztime)"
+    go test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" "./$dir"
+    fuzzed=$((fuzzed + 1))
+  done < <(grep -rEo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' pkg 2>/dev/null |
+    sed -E 's/:func / /' | sort -u)
+fi
+
+echo "test.sh: OK (gofmt, vet, tests, race on ${#race[@]} packages, ${fuzzed} fuzz targets for ${fuzztime})"
