@@ -27,6 +27,7 @@ func signCommand() *cli.Command {
 			"Old JAR signature files are dropped. SOURCE_DATE_EPOCH fixes the timestamps of new entries, so the\n" +
 			"same input, key and SOURCE_DATE_EPOCH give identical bytes.",
 		Flags: append([]cli.Flag{
+			jsonFlag(),
 			&cli.StringFlag{Name: "in", Usage: "APK to sign (read only)", Destination: &o.in},
 			&cli.StringFlag{Name: "out", Usage: "signed APK to write", Destination: &o.out},
 		}, o.signing.Flags()...),

@@ -31,28 +31,26 @@ type Info struct {
 	Signing       Signing `json:"signing"`
 }
 
-// Signing summarises the signatures.
+// Signing summarises the signatures as found, not verified.
 type Signing struct {
 	// Schemes present: "v1", "v2", "v3", "v3.1", and "v4" when an .idsig
 	// file sits next to the APK.
-	Schemes  []string `json:"schemes"`
-	Verified bool     `json:"verified"`
-	// Signers are the hex SHA-256 digests of the signer certificates of the
-	// verified schemes, as `apksigner verify --print-certs` prints them.
+	Schemes []string `json:"schemes"`
+	// Signers are the hex SHA-256 digests of the signer certificates, newest
+	// scheme first, each once, as `apksigner verify --print-certs` prints them.
 	Signers []string       `json:"signers"`
 	Errors  []apksig.Issue `json:"errors,omitempty"`
 }
 
-// Info gathers the summary. It verifies the signatures and hashes the file.
+// Info gathers the summary. It hashes the file and reads the signers from
+// the signature blocks without verifying them (apksig.Peek): that is the job
+// of `trustfuse verify`, and it would read every entry.
 func (a *APK) Info() (*Info, error) {
 	sum, err := a.FileSHA256()
 	if err != nil {
 		return nil, err
 	}
-	sig, err := a.Signatures()
-	if err != nil {
-		return nil, err
-	}
+	sig := apksig.Peek(a.Zip.Reader)
 	m := a.Manifest
 	libs := a.NativeLibs()
 	info := &Info{
@@ -88,7 +86,7 @@ func (a *APK) Info() (*Info, error) {
 }
 
 func signing(r *apksig.Result, idsig bool) Signing {
-	s := Signing{Schemes: []string{}, Signers: []string{}, Verified: r.Verified}
+	s := Signing{Schemes: []string{}, Signers: []string{}}
 	for _, sc := range r.Schemes() {
 		s.Schemes = append(s.Schemes, string(sc))
 	}
@@ -97,11 +95,7 @@ func signing(r *apksig.Result, idsig bool) Signing {
 	}
 	seen := map[string]bool{}
 	for _, sc := range []apksig.Scheme{apksig.V31, apksig.V3, apksig.V2, apksig.V1} {
-		sr := r.Scheme(sc)
-		if !sr.Verified {
-			continue
-		}
-		for _, si := range sr.Signers {
+		for _, si := range r.Scheme(sc).Signers {
 			if !seen[si.CertSHA256] {
 				seen[si.CertSHA256] = true
 				s.Signers = append(s.Signers, si.CertSHA256)
