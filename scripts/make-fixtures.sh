@@ -267,14 +267,14 @@ fi
 #   | native libs (none, 16k, 4) | schemes | key | keystore args for apksigner | purpose
 # Package and minSdk come from manifests/<manifest>.xml; utf8 gets a UTF-8 pool.
 fixtures=(
-  "v1-only|v1-only|main|none|v1|rsa|--ks rsa.jks --ks-type JKS --ks-key-alias rsa|JAR signing only, minSdk 17: the oldest scheme; RSA key from a JKS"
-  "v2-only|v2-only|main|none|v2|rsa|--ks rsa-openssl.p12 --ks-key-alias rsa|APK Signature Scheme v2 only (minSdk 24); signed from the OpenSSL 3 PKCS#12"
-  "v1v2v3|v1v2v3|main|none|v1+v2+v3|rsa|--ks rsa-keytool.p12 --ks-key-alias rsa|all three schemes, minSdk 21; non-ASCII literal label in a UTF-16 manifest pool"
-  "ec-v2v3|ec-v2v3|main|none|v2+v3|ec|--ks ec-openssl.p12 --ks-key-alias ec|ECDSA P-256 signer (v2+v3; EC v1 would need minSdk 18)"
-  "native|native|main+native|16k|v2+v3|rsa|--ks rsa-keytool.p12 --ks-key-alias rsa|STORED lib/{arm64-v8a,x86_64}/libhello.so 16 KiB aligned, extractNativeLibs=false"
-  "native-unaligned|native|main+native|4|v2+v3|ec|--ks ec-keytool.p12 --ks-key-alias ec|same as native.apk but the .so only 4-byte aligned: must be reported as not 16 KiB aligned"
-  "multidex|multidex|main+multidex1,multidex2|none|v1+v2|rsa|--key rsa.pk8 --cert rsa.x509.pem|classes.dex + classes2.dex, Application class (relative .FixtureApp), launcher, 4 uses-permission incl. INTERNET"
-  "utf8|utf8|main|none|v2+v3|ec|--ks ec.jks --ks-type JKS --ks-key-alias ec|AndroidManifest.xml with a UTF-8 string pool (flag 0x100), non-ASCII and non-BMP strings"
+  "v1-only|v1-only|main|none|v1|rsa|--ks rsa.jks --ks-type JKS --ks-key-alias rsa|JAR signing only; minSdk 17 makes apksigner use SHA-1 digests (META-INF/RSA.SF, no X-Android-APK-Signed); dex 035; key from a JKS"
+  "v2-only|v2-only|main|none|v2|rsa|--ks rsa-openssl.p12 --ks-key-alias rsa|APK Signature Scheme v2 only, no META-INF; dex 037; signed from the OpenSSL 3 PKCS#12"
+  "v1v2v3|v1v2v3|main|none|v1+v2+v3|rsa|--ks rsa-keytool.p12 --ks-key-alias rsa|all three schemes (SHA-256 JAR digests, X-Android-APK-Signed: 2, 3); non-ASCII and non-BMP literal activity label in a UTF-16 manifest pool"
+  "ec-v2v3|ec-v2v3|main|none|v2+v3|ec|--ks ec-openssl.p12 --ks-key-alias ec|ECDSA P-256 signer, v2+v3 (randomised signatures: the script keeps the file while only they differ)"
+  "native|native|main+native|16k|v2+v3|rsa|--ks rsa-keytool.p12 --ks-key-alias rsa|STORED lib/{arm64-v8a,x86_64}/libhello.so at 16 KiB offsets (0xD935 extra padding), ELF LOAD align 16 KiB, extractNativeLibs=false"
+  "native-unaligned|native|main+native|4|v2+v3|ec|--ks ec-keytool.p12 --ks-key-alias ec|native.apk with its .so only 4-byte aligned (not 4 KiB either): must be reported as not 16 KiB aligned"
+  "multidex|multidex|main+multidex1,multidex2|none|v1+v2|rsa|--key rsa.pk8 --cert rsa.x509.pem|classes.dex + classes2.dex, Application android:name=\".FixtureApp\" (kept relative by aapt2), launcher, 4 uses-permission incl. INTERNET; signed from PKCS#8 + PEM"
+  "utf8|utf8|main|none|v2+v3|ec|--ks ec.jks --ks-type JKS --ks-key-alias ec|AndroidManifest.xml with a UTF-8 string pool (flag 0x100, aapt2 res/xml flattening; the emoji is CESU-8: surrogates as 3-byte sequences); no compileSdkVersion attributes"
   "unsigned|unsigned|main|none|none|-||aligned, never signed: no META-INF, no APK Signing Block"
 )
 
@@ -291,7 +291,7 @@ build_libs() { # outdir: lib/<abi>/libhello.so from jni/hello.c
     -o "$o/lib/arm64-v8a/libhello.so" "$src/jni/hello.c"
 }
 
-zipadd() { # archive dir zip-args... files... : add with fixed time and mode
+zipadd() { # archive dir zip-args... files...: add files (times and modes already fixed)
   local archive=$1 dir=$2; shift 2
   (cd "$dir" && zip -X -D -q "$archive" "$@")
 }
@@ -321,7 +321,7 @@ build_fixture() { # spec -> $work/out/<name>.apk
   fi
 
   # Dex files.
-  local i=0 group dirs d dex
+  local i=0 group groups parts dirs d dex
   IFS=',' read -r -a groups <<<"$dexspec"
   for group in "${groups[@]}"; do
     i=$((i + 1)); dex=classes.dex; ((i > 1)) && dex=classes$i.dex
@@ -368,15 +368,15 @@ build_fixture() { # spec -> $work/out/<name>.apk
   fi
 }
 
-# each_fixture FUNC: FUNC spec for every fixture, $jobs at a time (2 by
+# each_fixture FUNC: FUNC spec for every fixture, $njobs at a time (2 by
 # default: the machine is shared); fails when any of them failed.
-jobs=${FIXTURE_JOBS:-2}
+njobs=${FIXTURE_JOBS:-2}
 each_fixture() {
   local pids=() rc=0 spec
   for spec in "${fixtures[@]}"; do
     "$1" "$spec" &
     pids+=($!)
-    if ((${#pids[@]} >= jobs)); then
+    if ((${#pids[@]} >= njobs)); then
       wait "${pids[0]}" || rc=1
       pids=("${pids[@]:1}")
     fi
@@ -464,6 +464,7 @@ check_fixture() { # spec: every oracle must agree with the fixture table
   # Alignment: zipalign (4 bytes, 4 KiB .so with -p) and the 16 KiB oracle.
   if [[ $libs == 4 ]]; then
     zipalign -c 4 "$apk" >/dev/null || bad "$name.apk: zipalign -c 4"
+    if zipalign -c -p 4 "$apk" >/dev/null; then bad "$name.apk: .so is 4 KiB aligned"; fi
     if "$py" "$za16" "$apk" >/dev/null; then bad "$name.apk: zipalign16 accepted a 4-byte aligned .so"; fi
   else
     zipalign -c -p 4 "$apk" >/dev/null || bad "$name.apk: zipalign -c -p 4"

@@ -187,8 +187,8 @@ func synthPool(flags uint32, strOffs []uint32, strData []byte, styOffs []uint32,
 }
 
 // TestDecodePoolLayouts covers pools laid out unlike aapt's: entries that
-// share an offset decode once and the document still round-trips exactly
-// (kept raw); entries or styles that overlap so as to multiply the decoded
+// share an offset decode once, round-trip exactly and stay shared after an
+// edit; entries or styles that overlap so as to multiply the decoded
 // size are refused rather than allocated.
 func TestDecodePoolLayouts(t *testing.T) {
 	long := strings.Repeat("a", 2000)
@@ -208,11 +208,22 @@ func TestDecodePoolLayouts(t *testing.T) {
 		if n := after.TotalAlloc - before.TotalAlloc; n > 4*uint64(len(in))+40*20000 {
 			t.Errorf("Decode of %d bytes allocated %d bytes", len(in), n)
 		}
-		if d.pool.str(19999) != long || d.pool.raw == nil {
-			t.Errorf("shared entry not decoded, or pool not kept raw")
+		if d.pool.str(19999) != long {
+			t.Errorf("shared entry not decoded")
 		}
 		if out := mustEncode(t, "shared", d); !bytes.Equal(out, in) {
 			t.Error("shared-offset pool does not round-trip")
+		}
+		// After an edit the pool is re-laid out: shared entries stay shared.
+		if err := d.pool.insert(0, "x"); err != nil {
+			t.Fatal(err)
+		}
+		out := mustEncode(t, "edited", d)
+		if len(out) > len(in)+16 {
+			t.Errorf("edited pool grew from %d to %d bytes", len(in), len(out))
+		}
+		if d2 := mustDecode(t, "edited", out); d2.pool.str(0) != "x" || d2.pool.str(20000) != long {
+			t.Error("edited shared pool reads back wrong")
 		}
 	})
 	t.Run("overlapping strings", func(t *testing.T) {

@@ -93,7 +93,7 @@ func Decode(b []byte) (*Document, error) {
 	// Nodes are 24 to 36 bytes plus attributes: size the chunk list once.
 	est := min(end/48+8, end/chunkHeaderSize+1)
 	d := &Document{hdrExtra: buf[chunkHeaderSize:hs], trailer: buf[end:], chunks: make([]chunk, 0, est)}
-	offs := make([]int, 0, est)
+	var pending []int // chunks met before the string pool, checked after it
 	var stack []*Element
 	off := hs
 	for end-off >= chunkHeaderSize {
@@ -148,21 +148,33 @@ func Decode(b []byte) (*Document, error) {
 		if err != nil {
 			return nil, err
 		}
+		if d.pool == nil {
+			pending = append(pending, len(d.chunks), off)
+		} else if err := d.checkRefs(ch, off); err != nil {
+			return nil, err
+		}
 		d.chunks = append(d.chunks, ch)
-		offs = append(offs, off)
 		off += int(csize)
 	}
 	d.tail = buf[off:end]
 	if d.pool == nil {
 		return nil, formatErr(hs, ErrNoStringPool, "")
 	}
-	n := uint32(len(d.pool.strs))
-	for i, ch := range d.chunks {
-		if err := ch.checkRefs(n); err != nil {
-			return nil, formatErr(offs[i], ErrStringIndex, "%v (pool has %d strings)", err, n)
+	for i := 0; i < len(pending); i += 2 {
+		if err := d.checkRefs(d.chunks[pending[i]], pending[i+1]); err != nil {
+			return nil, err
 		}
 	}
 	return d, nil
+}
+
+// checkRefs checks the string references of chunk ch found at offset off.
+func (d *Document) checkRefs(ch chunk, off int) error {
+	n := uint32(len(d.pool.strs))
+	if err := ch.checkRefs(n); err != nil {
+		return formatErr(off, ErrStringIndex, "%v (pool has %d strings)", err, n)
+	}
+	return nil
 }
 
 // Encode encodes the document. An unedited document encodes to exactly the
@@ -261,14 +273,23 @@ func (m *resMap) checkRefs(uint32) error { return nil }
 //	12 ResStringPool_ref comment string index, 0xFFFFFFFF = none
 //	headerSize: the node's extension, then (rarely) extra bytes up to size.
 type nodeHeader struct {
-	typ      uint16
-	line     uint32
-	comment  uint32
-	hdrExtra []byte // header bytes past the 16-byte node
+	typ     uint16
+	line    uint32
+	comment uint32
+	odd     *oddBytes // nil unless the node has bytes aapt never writes
 }
 
-// decodeNode decodes the node header of chunk c and returns the bytes after
-// it, checking they hold at least extSize bytes.
+// oddBytes holds the parts of a node's layout that aapt never writes but
+// that must survive a round trip.
+type oddBytes struct {
+	header []byte // header bytes past the 16-byte node
+	gap    []byte // start element: bytes between the attrExt and attributeStart
+	attrs  []byte // start element: each attribute's bytes past 20, concatenated
+	tail   []byte // bytes after the node's content, up to its size
+}
+
+// decode decodes the node header of chunk c and returns the bytes after it,
+// checking they hold at least extSize bytes.
 func (h *nodeHeader) decode(c []byte, base, extSize int) ([]byte, error) {
 	hs := int(le16(c[2:]))
 	if hs < nodeHeaderSize {
@@ -278,14 +299,42 @@ func (h *nodeHeader) decode(c []byte, base, extSize int) ([]byte, error) {
 		return nil, formatErr(base+4, ErrChunkSize, "node type 0x%04x: size %d leaves no room for its %d-byte extension", le16(c), len(c), extSize)
 	}
 	h.typ, h.line, h.comment = le16(c), le32(c[8:]), le32(c[12:])
-	h.hdrExtra = c[nodeHeaderSize:hs]
+	if hs > nodeHeaderSize {
+		h.oddBytes().header = c[nodeHeaderSize:hs]
+	}
 	return c[hs:], nil
 }
 
+func (h *nodeHeader) oddBytes() *oddBytes {
+	if h.odd == nil {
+		h.odd = &oddBytes{}
+	}
+	return h.odd
+}
+
+// setTail keeps the bytes after the node's content.
+func (h *nodeHeader) setTail(b []byte) {
+	if len(b) > 0 {
+		h.oddBytes().tail = b
+	}
+}
+
 func (h *nodeHeader) appendTo(b []byte) []byte {
-	b = appendHeader(b, h.typ, uint16(nodeHeaderSize+len(h.hdrExtra)))
+	var extra []byte
+	if h.odd != nil {
+		extra = h.odd.header
+	}
+	b = appendHeader(b, h.typ, uint16(nodeHeaderSize+len(extra)))
 	b = le32Append(b, h.line, h.comment)
-	return append(b, h.hdrExtra...)
+	return append(b, extra...)
+}
+
+// appendTail appends the bytes kept by setTail and patches the chunk size.
+func (h *nodeHeader) appendTail(b []byte, start int) []byte {
+	if h.odd != nil {
+		b = append(b, h.odd.tail...)
+	}
+	return patchSize(b, start)
 }
 
 // resValue is a Res_value, kept field by field.
@@ -322,7 +371,6 @@ func (v *resValue) remap(at uint32) {
 type namespaceNode struct {
 	nodeHeader
 	prefix, uri uint32
-	tail        []byte
 }
 
 func decodeNamespace(c []byte, base int) (*namespaceNode, error) {
@@ -331,7 +379,8 @@ func decodeNamespace(c []byte, base int) (*namespaceNode, error) {
 	if err != nil {
 		return nil, err
 	}
-	n.prefix, n.uri, n.tail = le32(ext), le32(ext[4:]), ext[8:]
+	n.prefix, n.uri = le32(ext), le32(ext[4:])
+	n.setTail(ext[8:])
 	return n, nil
 }
 
@@ -339,16 +388,15 @@ func (n *namespaceNode) appendTo(b []byte) []byte {
 	start := len(b)
 	b = n.nodeHeader.appendTo(b)
 	b = le32Append(b, n.prefix, n.uri)
-	b = append(b, n.tail...)
-	return patchSize(b, start)
+	return n.appendTail(b, start)
 }
 
 func (n *namespaceNode) remap(at uint32) {
 	n.comment, n.prefix, n.uri = shift(n.comment, at), shift(n.prefix, at), shift(n.uri, at)
 }
 
-func (n *namespaceNode) checkRefs(max uint32) error {
-	return checkRefs(max, opt(n.comment), opt(n.prefix), opt(n.uri))
+func (n *namespaceNode) checkRefs(count uint32) error {
+	return checkRefs(count, opt(n.comment), opt(n.prefix), opt(n.uri))
 }
 
 // endNode is an end element node.
@@ -358,7 +406,6 @@ func (n *namespaceNode) checkRefs(max uint32) error {
 type endNode struct {
 	nodeHeader
 	ns, name uint32
-	tail     []byte
 }
 
 func decodeEnd(c []byte, base int) (*endNode, error) {
@@ -367,7 +414,8 @@ func decodeEnd(c []byte, base int) (*endNode, error) {
 	if err != nil {
 		return nil, err
 	}
-	n.ns, n.name, n.tail = le32(ext), le32(ext[4:]), ext[8:]
+	n.ns, n.name = le32(ext), le32(ext[4:])
+	n.setTail(ext[8:])
 	return n, nil
 }
 
@@ -375,16 +423,15 @@ func (n *endNode) appendTo(b []byte) []byte {
 	start := len(b)
 	b = n.nodeHeader.appendTo(b)
 	b = le32Append(b, n.ns, n.name)
-	b = append(b, n.tail...)
-	return patchSize(b, start)
+	return n.appendTail(b, start)
 }
 
 func (n *endNode) remap(at uint32) {
 	n.comment, n.ns, n.name = shift(n.comment, at), shift(n.ns, at), shift(n.name, at)
 }
 
-func (n *endNode) checkRefs(max uint32) error {
-	return checkRefs(max, opt(n.comment), opt(n.ns), req(n.name))
+func (n *endNode) checkRefs(count uint32) error {
+	return checkRefs(count, opt(n.comment), opt(n.ns), req(n.name))
 }
 
 // cdataNode is a text node.
@@ -395,7 +442,6 @@ type cdataNode struct {
 	nodeHeader
 	data  uint32
 	value resValue
-	tail  []byte
 }
 
 func decodeCData(c []byte, base int) (*cdataNode, error) {
@@ -404,7 +450,8 @@ func decodeCData(c []byte, base int) (*cdataNode, error) {
 	if err != nil {
 		return nil, err
 	}
-	n.data, n.value, n.tail = le32(ext), decodeValue(ext[4:]), ext[12:]
+	n.data, n.value = le32(ext), decodeValue(ext[4:])
+	n.setTail(ext[12:])
 	return n, nil
 }
 
@@ -413,8 +460,7 @@ func (n *cdataNode) appendTo(b []byte) []byte {
 	b = n.nodeHeader.appendTo(b)
 	b = le32Append(b, n.data)
 	b = n.value.appendTo(b)
-	b = append(b, n.tail...)
-	return patchSize(b, start)
+	return n.appendTail(b, start)
 }
 
 func (n *cdataNode) remap(at uint32) {
@@ -422,15 +468,15 @@ func (n *cdataNode) remap(at uint32) {
 	n.value.remap(at)
 }
 
-func (n *cdataNode) checkRefs(max uint32) error {
-	return checkRefs(max, opt(n.comment), opt(n.data))
+func (n *cdataNode) checkRefs(count uint32) error {
+	return checkRefs(count, opt(n.comment), opt(n.data))
 }
 
-// attribute is one ResXMLTree_attribute.
+// attribute is one ResXMLTree_attribute (bytes past its 20, if
+// attributeSize is larger, are kept in the element's oddBytes).
 type attribute struct {
 	ns, name, raw uint32
 	value         resValue
-	extra         []byte // attributeSize-20 bytes after the attribute
 }
 
 // decodeElement decodes a start element node.
@@ -468,14 +514,24 @@ func decodeElement(c []byte, base int) (*Element, error) {
 	if start+count*size > len(ext) {
 		return nil, formatErr(extOff+12, ErrAttribute, "%d attributes of %d bytes at %d overrun the %d-byte element", count, size, start, len(ext))
 	}
-	el.gap = ext[attrExtSize:start]
+	if start > attrExtSize {
+		el.oddBytes().gap = ext[attrExtSize:start]
+	}
 	el.attrSize = uint16(size)
 	el.attrs = make([]attribute, count)
+	var extra []byte
+	if size > attrSize {
+		extra = make([]byte, 0, count*(size-attrSize))
+	}
 	for i := range el.attrs {
 		a := ext[start+i*size : start+(i+1)*size]
-		el.attrs[i] = attribute{ns: le32(a), name: le32(a[4:]), raw: le32(a[8:]), value: decodeValue(a[12:]), extra: a[attrSize:]}
+		el.attrs[i] = attribute{ns: le32(a), name: le32(a[4:]), raw: le32(a[8:]), value: decodeValue(a[12:])}
+		extra = append(extra, a[attrSize:]...)
 	}
-	el.tail = ext[start+count*size:]
+	if extra != nil {
+		el.oddBytes().attrs = extra
+	}
+	el.setTail(ext[start+count*size:])
 	return el, nil
 }
 
@@ -483,17 +539,23 @@ func (el *Element) appendTo(b []byte) []byte {
 	start := len(b)
 	b = el.nodeHeader.appendTo(b)
 	b = le32Append(b, el.ns, el.name)
-	for _, v := range []uint16{uint16(attrExtSize + len(el.gap)), el.attrSize, uint16(len(el.attrs)), el.idIndex, el.classIndex, el.styleIndex} {
+	var gap, extra []byte
+	if el.odd != nil {
+		gap, extra = el.odd.gap, el.odd.attrs
+	}
+	for _, v := range [...]uint16{uint16(attrExtSize + len(gap)), el.attrSize, uint16(len(el.attrs)), el.idIndex, el.classIndex, el.styleIndex} {
 		b = binary.LittleEndian.AppendUint16(b, v)
 	}
-	b = append(b, el.gap...)
-	for _, a := range el.attrs {
+	b = append(b, gap...)
+	n := int(el.attrSize) - attrSize
+	for i, a := range el.attrs {
 		b = le32Append(b, a.ns, a.name, a.raw)
 		b = a.value.appendTo(b)
-		b = append(b, a.extra...)
+		if n > 0 {
+			b = append(b, extra[i*n:(i+1)*n]...)
+		}
 	}
-	b = append(b, el.tail...)
-	return patchSize(b, start)
+	return el.appendTail(b, start)
 }
 
 func (el *Element) remap(at uint32) {
@@ -505,12 +567,12 @@ func (el *Element) remap(at uint32) {
 	}
 }
 
-func (el *Element) checkRefs(max uint32) error {
-	if err := checkRefs(max, opt(el.comment), opt(el.ns), req(el.name)); err != nil {
+func (el *Element) checkRefs(count uint32) error {
+	if err := checkRefs(count, opt(el.comment), opt(el.ns), req(el.name)); err != nil {
 		return err
 	}
 	for i, a := range el.attrs {
-		if err := checkRefs(max, opt(a.ns), req(a.name), opt(a.raw)); err != nil {
+		if err := checkRefs(count, opt(a.ns), req(a.name), opt(a.raw)); err != nil {
 			return fmt.Errorf("attribute %d: %w", i, err)
 		}
 	}

@@ -286,3 +286,59 @@ func TestEditResXML(t *testing.T) {
 		})
 	}
 }
+
+// TestOddLayout rewrites a real layout with every field aapt leaves at its
+// minimum enlarged (node headers of 20 bytes, a gap before the attributes,
+// 24-byte attributes, bytes after each node), as the format allows. aapt2
+// must read it as the same tree (so the fields mean what we think), it must
+// round-trip exactly, and an attribute added to it must show in aapt2.
+func TestOddLayout(t *testing.T) {
+	const file = "res/layout/main.xml"
+	apk := testenv.RealApp(t, "settings_apk-debug.apk")
+	before := dumpLines(t, "aapt2", "dump", "xmltree", "--file", file, apk)
+	d := mustDecode(t, file, apkEntry(t, apk, file))
+	for _, c := range d.chunks {
+		var h *nodeHeader
+		switch n := c.(type) {
+		case *Element:
+			h = &n.nodeHeader
+			n.attrSize = attrSize + 4
+			h.oddBytes().gap = []byte{1, 2, 3, 4}
+			h.oddBytes().attrs = bytes.Repeat([]byte{0xEE}, 4*len(n.attrs))
+		case *endNode:
+			h = &n.nodeHeader
+		case *namespaceNode:
+			h = &n.nodeHeader
+		default:
+			continue
+		}
+		h.oddBytes().header = []byte{5, 6, 7, 8}
+		h.oddBytes().tail = []byte{9, 10, 11, 12}
+	}
+	odd := mustEncode(t, "odd", d)
+	d2 := mustDecode(t, "odd", odd)
+	if again := mustEncode(t, "odd", d2); !bytes.Equal(again, odd) {
+		t.Fatalf("odd layout does not round-trip (first difference at %d)", firstDiff(again, odd))
+	}
+	dir := t.TempDir()
+	oddAPK := filepath.Join(dir, "odd.apk")
+	writeAPK(t, apk, oddAPK, map[string][]byte{file: odd})
+	if got := dumpLines(t, "aapt2", "dump", "xmltree", "--file", file, oddAPK); !slices.Equal(got, before) {
+		t.Fatalf("aapt2 reads the odd layout differently:\n%s", diffLines(before, got))
+	}
+	root := d2.Root()
+	if err := d2.SetAndroidAttr(root, AttrLabel, StringValue("odd")); err != nil {
+		t.Fatal(err)
+	}
+	editedAPK := filepath.Join(dir, "edited.apk")
+	writeAPK(t, apk, editedAPK, map[string][]byte{file: mustEncode(t, "edited", d2)})
+	got := dumpLines(t, "aapt2", "dump", "xmltree", "--file", file, editedAPK)
+	label := `    A: http://schemas.android.com/apk/res/android:label(0x01010001)="odd" (Raw: "odd")`
+	i := slices.Index(got, label)
+	if i < 0 {
+		t.Fatalf("aapt2 does not show the added label:\n%s", strings.Join(got[:min(len(got), 10)], "\n"))
+	}
+	if got = slices.Delete(got, i, i+1); !slices.Equal(got, before) {
+		t.Errorf("rest of the odd layout changed:\n%s", diffLines(before, got))
+	}
+}

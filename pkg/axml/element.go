@@ -11,13 +11,11 @@ type Element struct {
 	doc *Document
 	nodeHeader
 	ns, name   uint32
-	gap        []byte // bytes between the attrExt and attributeStart
 	attrSize   uint16
 	idIndex    uint16
 	classIndex uint16
 	styleIndex uint16
 	attrs      []attribute
-	tail       []byte
 	parent     *Element
 	children   []*Element
 	end        *endNode // nil if the document ends before the end tag
@@ -216,7 +214,7 @@ func (d *Document) SetAttr(el *Element, ns, name string, id ResID, v Value) erro
 	// Insert into the resource-mapped prefix first: it shifts string
 	// indices, while intern only appends.
 	var (
-		a   = attribute{ns: noIndex, raw: noIndex, extra: make([]byte, int(el.attrSize)-attrSize)}
+		a   = attribute{ns: noIndex, raw: noIndex}
 		err error
 	)
 	if id != 0 {
@@ -250,6 +248,10 @@ func (d *Document) SetAttr(el *Element, ns, name string, id ResID, v Value) erro
 		}
 	}
 	el.attrs = slices.Insert(el.attrs, pos, a)
+	if n := int(el.attrSize) - attrSize; n > 0 {
+		odd := el.oddBytes()
+		odd.attrs = slices.Insert(odd.attrs, pos*n, make([]byte, n)...)
+	}
 	for _, ix := range []*uint16{&el.idIndex, &el.classIndex, &el.styleIndex} {
 		if *ix != 0 && int(*ix)-1 >= pos {
 			*ix++

@@ -32,6 +32,7 @@ type FormatError struct {
 	Err    error  // one of the Err* sentinels
 }
 
+// Error formats the kind, the detail and the offset.
 func (e *FormatError) Error() string {
 	msg := e.Err.Error()
 	if e.Detail != "" {

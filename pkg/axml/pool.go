@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"slices"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -277,11 +278,12 @@ func decodeUTF16(b []byte) string {
 		}
 	}
 	if ascii {
-		out := make([]byte, len(b)/2)
-		for i := range out {
-			out[i] = b[2*i]
+		var sb strings.Builder
+		sb.Grow(len(b) / 2)
+		for i := 0; i < len(b); i += 2 {
+			sb.WriteByte(b[i])
 		}
-		return string(out)
+		return sb.String()
 	}
 	u := make([]uint16, len(b)/2)
 	for i := range u {

@@ -3,6 +3,7 @@ package axml
 import (
 	"bytes"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/trustfuse/trustfuse/internal/testenv"
@@ -92,5 +93,81 @@ func BenchmarkDecodeEncode(b *testing.B) {
 		if _, err := d.Encode(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestRoundTripUnusual covers layouts aapt does not write but the format
+// allows: an unknown chunk between nodes, bytes after the document's declared
+// size, a short tail inside it, a second string pool. Each round-trips, and
+// survives an edit untouched.
+func TestRoundTripUnusual(t *testing.T) {
+	base := apkEntry(t, testenv.RealApp(t, "settings_apk-debug.apk"), "res/layout/main.xml")
+	l := readLayout(t, base)
+	elem := l.first(t, typeStartElement)
+	pool := l.first(t, typeStringPool)
+	poolChunk := base[pool : pool+int(le32(base[pool+4:]))]
+	unknown := []byte{0x50, 0x01, 0x08, 0x00, 0x0c, 0x00, 0x00, 0x00, 0xde, 0xad, 0xbe, 0xef}
+	insert := func(at int, chunk []byte) []byte {
+		b := append(bytes.Clone(base[:at]), chunk...)
+		b = append(b, base[at:]...)
+		put32(b, 4, le32(b[4:])+uint32(len(chunk)))
+		return b
+	}
+	tests := []struct {
+		name string
+		in   []byte
+		keep []byte // bytes the edited document must still contain
+	}{
+		{"unknown chunk", insert(elem, unknown), unknown},
+		{"bytes after the document", append(bytes.Clone(base), "TRAILER"...), []byte("TRAILER")},
+		{"short tail inside the document", insert(len(base), []byte{1, 2, 3, 4, 5}), []byte{1, 2, 3, 4, 5}},
+		{"second string pool", insert(elem, poolChunk), poolChunk},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := mustDecode(t, tt.name, tt.in)
+			if out := mustEncode(t, tt.name, d); !bytes.Equal(out, tt.in) {
+				t.Fatalf("does not round-trip (first difference at %d)", firstDiff(out, tt.in))
+			}
+			if err := d.SetAndroidAttr(d.Root(), AttrLabel, StringValue("edited")); err != nil {
+				t.Fatal(err)
+			}
+			out := mustEncode(t, tt.name, d)
+			if !bytes.Contains(out, tt.keep) {
+				t.Error("edit lost the unusual bytes")
+			}
+			mustDecode(t, "edited", out)
+		})
+	}
+}
+
+// TestAddResourceMap removes the resource map from a real layout; adding a
+// framework attribute must create one that aapt2 reads the ID from.
+func TestAddResourceMap(t *testing.T) {
+	const file = "res/layout/main.xml"
+	apk := testenv.RealApp(t, "settings_apk-debug.apk")
+	base := apkEntry(t, apk, file)
+	l := readLayout(t, base)
+	m := l.first(t, typeResourceMap)
+	size := int(le32(base[m+4:]))
+	in := append(bytes.Clone(base[:m]), base[m+size:]...)
+	put32(in, 4, uint32(len(in)))
+	d := mustDecode(t, file, in)
+	if d.resMap != nil {
+		t.Fatal("resource map still there")
+	}
+	if err := d.SetAndroidAttr(d.Root(), AttrLabel, StringValue("mapped")); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "nomap.apk")
+	writeAPK(t, apk, out, map[string][]byte{file: mustEncode(t, file, d)})
+	got := testenv.Run(t, "aapt2", "dump", "xmltree", "--file", file, out)
+	want := `A: http://schemas.android.com/apk/res/android:label(0x01010001)="mapped" (Raw: "mapped")`
+	if !strings.Contains(got, want) {
+		t.Errorf("aapt2 dump lacks %s:\n%s", want, got[:min(len(got), 600)])
+	}
+	// The other attributes lost their IDs with the map: aapt2 shows them bare.
+	if !strings.Contains(got, "android:layout_width=") {
+		t.Errorf("expected unmapped attributes in the dump:\n%s", got[:min(len(got), 600)])
 	}
 }

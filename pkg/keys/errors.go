@@ -61,7 +61,7 @@ func (e *CredentialError) Error() string {
 	b.WriteString(e.Reason)
 	if e.Err != nil {
 		b.WriteString(": ")
-		b.WriteString(e.Err.Error())
+		b.WriteString(strings.TrimPrefix(e.Err.Error(), "keys: ")) // our own *FormatError
 	}
 	return b.String()
 }

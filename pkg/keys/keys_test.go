@@ -12,10 +12,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/trustfuse/trustfuse/internal/testenv"
+	gopkcs12 "software.sslmate.com/src/go-pkcs12"
 )
 
 // verifyWithOpenSSL signs a message with the loaded key and has openssl
@@ -246,6 +248,7 @@ func TestLoadErrors(t *testing.T) {
 				t.Errorf("IsCredential(%q) = false", err)
 			}
 			msg := err.Error()
+			t.Log(msg)
 			if !strings.HasPrefix(msg, "keys: ") {
 				t.Errorf("message %q lacks the keys: prefix", msg)
 			}
@@ -354,5 +357,68 @@ func TestDemo(t *testing.T) {
 	}
 	if !s.IsDemo() {
 		t.Error("demo key loaded from a PKCS#12 file: IsDemo() = false")
+	}
+}
+
+// The iteration counts our PKCS#12 walk finds (and caps) are the ones
+// openssl pkcs12 -info reports, one per MAC, encrypted content and key bag.
+func TestPKCS12Iterations(t *testing.T) {
+	fx := fixtures(t)
+	tests := []struct {
+		file, pass string
+		legacy     bool
+	}{
+		{"o-default.p12", osslPW, false},
+		{"o-legacy.p12", osslPW, true},
+		{"kt-rsa2048.p12", storePW, false},
+		{"kt-multi.p12", storePW, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			args := []string{"pkcs12", "-in", fx.path(tc.file), "-info", "-noout", "-passin", "pass:" + tc.pass}
+			if tc.legacy {
+				args = append(args, "-legacy")
+			}
+			var want []int
+			for _, f := range strings.FieldsFunc(testenv.Run(t, "openssl", args...), func(r rune) bool { return r == ',' || r == '\n' }) {
+				if n, ok := strings.CutPrefix(strings.TrimSpace(f), "Iteration "); ok {
+					v, err := strconv.Atoi(n)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want = append(want, v)
+				}
+			}
+			data, err := os.ReadFile(fx.path(tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, err := readP12Layout(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := slices.Sorted(slices.Values(l.iterations))
+			slices.Sort(want)
+			if len(want) < 3 || !slices.Equal(got, want) {
+				t.Errorf("iterations %v, openssl -info says %v", got, want)
+			}
+		})
+	}
+
+	// A file asking for 8388607 iterations is refused before any key
+	// derivation runs (it would otherwise keep the CPU busy for seconds
+	// per derivation; billions would hang).
+	d := Demo()
+	p12, err := gopkcs12.Modern.WithIterations(0x010000).Encode(d.Key, d.Certificate, nil, osslPW)
+	if err != nil {
+		t.Fatal(err)
+	}
+	patched := bytes.ReplaceAll(p12, []byte{2, 3, 1, 0, 0}, []byte{2, 3, 0x7F, 0xFF, 0xFF})
+	if bytes.Equal(patched, p12) {
+		t.Fatal("no iteration count patched")
+	}
+	_, err = Parse(patched, "slow.p12", []byte(osslPW), "", nil)
+	if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "iteration count 8388607") {
+		t.Fatalf("err = %v, want ErrFormat about the iteration count", err)
 	}
 }

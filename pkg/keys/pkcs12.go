@@ -18,6 +18,8 @@ import (
 // OIDs of RFC 7292 (PKCS #12), RFC 8018 (PKCS #5) and RFC 9579 (PBMAC1).
 var (
 	oidData           = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
+	oidEncryptedData  = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 6}
+	oidPBES2          = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 13}
 	oidKeyBag         = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 12, 10, 1, 1}
 	oidShroudedKeyBag = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 12, 10, 1, 2}
 	oidFriendlyName   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 20}
@@ -86,6 +88,9 @@ type p12Layout struct {
 	safe     []asn1.RawValue // the AuthenticatedSafe's ContentInfos
 	keyNames []string        // friendlyName of each plain key bag ("" if none)
 	mac      *p12MacData     // nil if the PFX has no MAC
+	// iterations are the key-derivation iteration counts of the MAC and of
+	// every encryption whose parameters are visible without the password.
+	iterations []int
 }
 
 // looksLikePFX reports whether data is a DER PFX with version 3.
@@ -128,18 +133,121 @@ func readP12Layout(data []byte) (*p12Layout, error) {
 			return nil, fmt.Errorf("MacData: %w", err)
 		}
 	}
+	if l.mac != nil {
+		if l.mac.Mac.Algorithm.Algorithm.Equal(oidPBMAC1) { // its own PBKDF2 count; macData's is ignored
+			if n, ok, err := pbkdf2Iterations(l.mac.Mac.Algorithm.Parameters.FullBytes); err != nil {
+				return nil, fmt.Errorf("MacData: %w", err)
+			} else if ok {
+				l.iterations = append(l.iterations, n)
+			}
+		} else {
+			l.iterations = append(l.iterations, l.mac.Iterations)
+		}
+	}
 	for i, raw := range l.safe {
+		n, ok, err := encryptedDataIterations(raw)
+		if err != nil {
+			return nil, fmt.Errorf("AuthenticatedSafe item %d: %w", i, err)
+		}
+		if ok {
+			l.iterations = append(l.iterations, n)
+		}
 		bags, err := plainBags(raw)
 		if err != nil {
 			return nil, fmt.Errorf("AuthenticatedSafe item %d: %w", i, err)
 		}
 		for _, b := range bags {
+			if b.bag.ID.Equal(oidShroudedKeyBag) {
+				var epki struct {
+					Algorithm pkix.AlgorithmIdentifier
+					Data      []byte
+				}
+				if _, err := asn1.Unmarshal(b.bag.Value.Bytes, &epki); err != nil {
+					return nil, fmt.Errorf("shrouded key bag: %w", err)
+				}
+				n, ok, err := pbeIterations(epki.Algorithm)
+				if err != nil {
+					return nil, fmt.Errorf("shrouded key bag: %w", err)
+				}
+				if ok {
+					l.iterations = append(l.iterations, n)
+				}
+			}
 			if b.bag.ID.Equal(oidKeyBag) || b.bag.ID.Equal(oidShroudedKeyBag) {
 				l.keyNames = append(l.keyNames, friendlyName(b.bag))
 			}
 		}
 	}
+	for _, n := range l.iterations {
+		if n < 1 || n > maxIterations {
+			return nil, fmt.Errorf("iteration count %d outside 1..%d", n, maxIterations)
+		}
+	}
 	return &l, nil
+}
+
+// maxIterations caps the password-based key derivation work a file may ask
+// for: OpenSSL writes 2048 iterations, keytool 10000, OWASP suggests 600000
+// for PBKDF2-SHA256. A file asking for billions would hang the loader.
+const maxIterations = 2_000_000
+
+// pbeIterations returns the iteration count of a password-based encryption
+// AlgorithmIdentifier: PBES2 (RFC 8018) or a PKCS#12 PBE scheme (RFC 7292
+// Appendix C: SEQUENCE { salt OCTET STRING, iterations INTEGER }). ok is
+// false when the parameters have no such count (go-pkcs12 then decides).
+func pbeIterations(alg pkix.AlgorithmIdentifier) (n int, ok bool, err error) {
+	if alg.Algorithm.Equal(oidPBES2) {
+		return pbkdf2Iterations(alg.Parameters.FullBytes)
+	}
+	var p struct {
+		Salt       []byte
+		Iterations int
+	}
+	if _, err := asn1.Unmarshal(alg.Parameters.FullBytes, &p); err != nil {
+		return 0, false, nil
+	}
+	return p.Iterations, true, nil
+}
+
+// pbkdf2Iterations returns the PBKDF2 iteration count inside PBES2 or
+// PBMAC1 parameters (both start with keyDerivationFunc AlgorithmIdentifier).
+func pbkdf2Iterations(params []byte) (n int, ok bool, err error) {
+	var p struct {
+		KDF  pkix.AlgorithmIdentifier
+		Rest asn1.RawValue
+	}
+	if _, err := asn1.Unmarshal(params, &p); err != nil || !p.KDF.Algorithm.Equal(oidPBKDF2) {
+		return 0, false, nil
+	}
+	var k struct {
+		Salt       asn1.RawValue
+		Iterations int
+	}
+	if _, err := asn1.Unmarshal(p.KDF.Parameters.FullBytes, &k); err != nil {
+		return 0, false, fmt.Errorf("PBKDF2 parameters: %w", err)
+	}
+	return k.Iterations, true, nil
+}
+
+// encryptedDataIterations returns the iteration count of an encryptedData
+// ContentInfo's content-encryption algorithm (which is not encrypted).
+func encryptedDataIterations(ciRaw asn1.RawValue) (n int, ok bool, err error) {
+	var ci p12ContentInfo
+	if _, err := asn1.Unmarshal(ciRaw.FullBytes, &ci); err != nil || !ci.ContentType.Equal(oidEncryptedData) {
+		return 0, false, nil
+	}
+	var ed struct {
+		Version int
+		Info    struct {
+			ContentType asn1.ObjectIdentifier
+			Algorithm   pkix.AlgorithmIdentifier
+			Rest        asn1.RawValue `asn1:"optional,tag:0"`
+		}
+	}
+	if _, err := asn1.Unmarshal(ci.Content.Bytes, &ed); err != nil {
+		return 0, false, fmt.Errorf("encryptedData: %w", err)
+	}
+	return pbeIterations(ed.Info.Algorithm)
 }
 
 type rawBag struct {
