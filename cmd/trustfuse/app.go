@@ -39,7 +39,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			// Planned (DESIGN §1): init-fusion-set, validate, inspect, fuse,
 			// sign, verify, serve, guard. Add each here as it lands.
+			initFusionSetCommand(), validateCommand(),
 			inspectCommand(),
+			fuseCommand(),
 			signCommand(),
 			verifyCommand(),
 			versionCommand(),

@@ -7,6 +7,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/trustfuse/trustfuse/fusion/fusionset"
+	"github.com/trustfuse/trustfuse/fusion"
 	"github.com/trustfuse/trustfuse/pkg/apk"
 	"github.com/trustfuse/trustfuse/pkg/apksig"
 	"github.com/trustfuse/trustfuse/pkg/keys"
@@ -80,7 +82,9 @@ func exitRules() []exitRule {
 		{exitUsage, isA[*apk.ManifestError], "undecodable manifest"},
 		{exitUsage, is(apksig.ErrOptions), "signing options that cannot work together"},
 		{exitCredential, is(apksig.ErrUnsupportedKey), "key type or size APK signing cannot use"},
+		{exitUsage, is(fusion.ErrAlreadyFused), "input already fused"},
 		{exitCredential, keys.IsCredential, "keystore, alias, password or secret reference"},
+		{exitUsage, isA[*fusionset.ValidationError], "invalid Fusion Set (after keys: a wrong client-certificate password is exit 4)"},
 	}
 }
 

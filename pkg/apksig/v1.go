@@ -297,7 +297,8 @@ func signV1(entries []v1Entry, s *Signer, cfg v1Config) ([]v1File, error) {
 type v1Writer struct{ buf bytes.Buffer }
 
 // attr writes "name: value", wrapped to 72-byte lines. Lines are cut between
-// UTF-8 sequences, as Java 11+ does, so every line is valid UTF-8.
+// UTF-8 sequences, as Java 11+ does, so every line of valid UTF-8 input is
+// valid UTF-8.
 func (w *v1Writer) attr(name, value string) {
 	line := name + ": " + value
 	limit := v1LineLimit
@@ -307,9 +308,14 @@ func (w *v1Writer) attr(name, value string) {
 			w.buf.WriteString("\r\n")
 			return
 		}
+		// Back off to the start of a UTF-8 sequence (at most 3 bytes);
+		// invalid UTF-8 is cut at the limit.
 		cut := limit
-		for cut > 0 && !utf8.RuneStart(line[cut]) {
+		for cut > limit-utf8.UTFMax+1 && !utf8.RuneStart(line[cut]) {
 			cut--
+		}
+		if !utf8.RuneStart(line[cut]) {
+			cut = limit
 		}
 		w.buf.WriteString(line[:cut])
 		w.buf.WriteString("\r\n ")

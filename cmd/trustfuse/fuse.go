@@ -1,0 +1,144 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/trustfuse/trustfuse/fusion"
+	"github.com/trustfuse/trustfuse/fusion/fusionset"
+	"github.com/trustfuse/trustfuse/pkg/apksig"
+)
+
+type fuseOptions struct {
+	in, out, fusionSet string
+	signing            signingOptions
+}
+
+func fuseCommand() *cli.Command {
+	o := &fuseOptions{}
+	return &cli.Command{
+		Name:  "fuse",
+		Usage: "protect an APK with a Fusion Set: sealed mTLS client certificate, runtime checks, re-signed",
+		Description: "Adds the TrustFuse runtime as the next classesN.dex, an init provider (and INTERNET if missing) to the\n" +
+			"manifest, the policy and the sealed client identity as assets, then aligns and signs (v1 when minSdk < 24,\n" +
+			"v2 and v3 always). Unchanged entries are copied byte for byte. --out is written through a temporary file\n" +
+			"and renamed on success; --in is never modified. SOURCE_DATE_EPOCH makes the output reproducible.\n" +
+			flagOrderNote,
+		Flags: append([]cli.Flag{
+			jsonFlag(),
+			&cli.StringFlag{Name: "in", Usage: "APK to protect (read only)", Destination: &o.in},
+			&cli.StringFlag{Name: "fusion-set", Usage: "Fusion Set JSON naming the protections", Destination: &o.fusionSet},
+			&cli.StringFlag{Name: "out", Usage: "protected APK to write", Destination: &o.out},
+		}, o.signing.Flags()...),
+		Before: func(c *cli.Context) error {
+			if o.in == "" || o.out == "" || o.fusionSet == "" {
+				return usageErrorf(c, "--in, --fusion-set and --out are required")
+			}
+			if err := sameFile(c, o.in, o.out); err != nil {
+				return err
+			}
+			return o.signing.check(c)
+		},
+		Action: func(c *cli.Context) error {
+			if err := checkArgs(c, 0, 0); err != nil {
+				return err
+			}
+			return o.run(c)
+		},
+	}
+}
+
+func (o *fuseOptions) run(c *cli.Context) error {
+	now, err := buildTime(c)
+	if err != nil {
+		return err
+	}
+	if now.IsZero() {
+		now = time.Now().UTC().Truncate(time.Second)
+	}
+	fs, err := fusionset.Load(o.fusionSet, fusionset.LoadOptions{Stdin: os.Stdin})
+	var ve *fusionset.ValidationError
+	if errors.As(err, &ve) {
+		printProblems(c.App.ErrWriter, o.fusionSet, ve.Problems, "")
+		return &reportedError{msg: fmt.Sprintf("%s: invalid Fusion Set (run trustfuse validate)", o.fusionSet), err: err}
+	} else if err != nil {
+		return err
+	}
+	for _, w := range fs.Warnings {
+		fmt.Fprintf(c.App.ErrWriter, "trustfuse: warning: %s: %s\n", o.fusionSet, w.Message)
+	}
+	signer, err := o.signing.load(c)
+	if err != nil {
+		return err
+	}
+	req := fusion.Request{
+		In: o.in, Out: o.out, FusionSet: fs, Signer: signer,
+		V1: apksig.V1Mode(o.signing.v1), MinSDK: o.signing.minSDK,
+		Now: now, ToolVersion: "trustfuse " + version,
+	}
+	if bar := progressBar(c.App.ErrWriter); bar != nil {
+		req.Progress = func(step string, i, total int) {
+			bar.ChangeMax(total)
+			bar.Describe(step)
+			bar.Set(i)
+		}
+		defer bar.Finish()
+	}
+	res, err := fusion.Fuse(req)
+	if err != nil {
+		return err
+	}
+	if wantJSON(c) {
+		return writeJSON(c.App.Writer, res)
+	}
+	return printFuse(c.App.Writer, o, res)
+}
+
+// progressBar returns a bar on stderr when stderr is a terminal, else nil:
+// CI logs get no control characters.
+func progressBar(w io.Writer) *progressbar.ProgressBar {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return progressbar.NewOptions(1, progressbar.OptionSetWriter(w), progressbar.OptionClearOnFinish(),
+		progressbar.OptionSetDescription("fuse"), progressbar.OptionShowCount())
+}
+
+func printFuse(w io.Writer, o *fuseOptions, r *fusion.Result) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, args...)...) }
+	row("fused", "%s -> %s", o.in, o.out)
+	row("package", "%s %s (versionCode %d)", r.Output.Package, r.Output.VersionName, r.Output.VersionCode)
+	row("fusion set", "%s %q v%d (sha256 %s)", r.FusionSet.ID, r.FusionSet.Name, r.FusionSet.Version, r.FusionSet.SHA256)
+	for _, in := range r.Injected {
+		row("injected", "%s (%s, %d bytes)", in.Name, in.Action, in.Size)
+	}
+	if m := r.MTLS; m != nil {
+		row("client cert", "%s (%s), valid until %s, hosts %s", m.Subject, m.PublicKeyAlgorithm,
+			m.NotAfter.Format(time.DateOnly), strings.Join(m.Hosts, ", "))
+	}
+	for _, p := range r.Protections {
+		row("protection", "%-12s %-7s %s", p.ID, p.Mode, p.Status)
+	}
+	in := strings.Join(r.Input.Signers, ", ")
+	if in == "" {
+		in = "unsigned"
+	}
+	row("signed", "%s by sha256 %s (input was signed by %s)", strings.Join(r.Verification.Schemes, ", "),
+		strings.Join(r.Output.Signers, ", "), in)
+	if r.DemoKey {
+		row("WARNING", "signed with the built-in DEMO key: never ship this APK")
+	}
+	row("output", "%s, %d bytes, sha256 %s", r.Output.File, r.Output.Size, r.Output.SHA256)
+	return tw.Flush()
+}

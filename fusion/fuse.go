@@ -1,0 +1,113 @@
+// Package fusion runs the fuse pipeline (DESIGN §3): open the APK strictly,
+// plan the changes a Fusion Set asks for, edit the manifest, add the runtime
+// dex, seal the client identity and the policy, align, sign and write the
+// output atomically. Each step records what it did as evidence; the summary
+// and the report are rendered from that record, never described twice.
+package fusion
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/trustfuse/trustfuse/fusion/fusionset"
+	"github.com/trustfuse/trustfuse/pkg/apk"
+	"github.com/trustfuse/trustfuse/pkg/apksig"
+	"github.com/trustfuse/trustfuse/pkg/keys"
+)
+
+// ErrAlreadyFused reports an input that already carries the TrustFuse runtime.
+var ErrAlreadyFused = errors.New("fusion: the APK is already fused (it carries the TrustFuse runtime); fuse the original build instead")
+
+// Request is what a fuse run needs.
+type Request struct {
+	In, Out   string
+	FusionSet *fusionset.FusionSet
+	Signer    *keys.Signer
+	// V1 and MinSDK override how the output is signed (apksig.Options).
+	V1     apksig.V1Mode
+	MinSDK int
+	// Now is the build time: SOURCE_DATE_EPOCH when set, for reproducible
+	// output; it stamps new entries and the policy.
+	Now time.Time
+	// ToolVersion names the producer in the JAR manifest.
+	ToolVersion string
+	// Progress, if set, is told the name of each step as it starts.
+	Progress func(step string, index, total int)
+}
+
+// Context is the state shared by the steps of one run.
+type Context struct {
+	Request
+	apk      *apk.APK
+	inputs   []apksig.Input // output entries in order
+	manifest []byte         // edited AndroidManifest.xml
+	dexName  string
+	policy   []byte
+	vaults   []apksig.Input // sealed identities, one per allowed signer
+	signOpts apksig.Options
+	Result   *Result
+}
+
+// Step is one stage of the pipeline.
+type Step interface {
+	String() string
+	Run(*Context) error
+}
+
+// SkipError says a step did not apply, and why; it is recorded, not fatal.
+type SkipError struct{ Reason string }
+
+func (e *SkipError) Error() string { return "skipped: " + e.Reason }
+
+// Skip returns a *SkipError.
+func Skip(reason string) error { return &SkipError{Reason: reason} }
+
+// Steps returns the pipeline in order.
+func Steps() []Step {
+	return []Step{openStep{}, planStep{}, manifestStep{}, runtimeStep{}, vaultStep{}, signStep{}, verifyStep{}}
+}
+
+// Fuse runs the pipeline. The input is only read; the output appears only
+// if every step succeeded.
+func Fuse(req Request) (*Result, error) {
+	c := &Context{Request: req, Result: &Result{}}
+	defer func() {
+		if c.apk != nil {
+			c.apk.Close()
+		}
+	}()
+	steps := Steps()
+	for i, s := range steps {
+		if req.Progress != nil {
+			req.Progress(s.String(), i, len(steps))
+		}
+		err := s.Run(c)
+		var skip *SkipError
+		switch {
+		case errors.As(err, &skip):
+			c.Result.Steps = append(c.Result.Steps, StepRecord{Name: s.String(), Status: "skipped", Detail: skip.Reason})
+		case err != nil:
+			return nil, err
+		default:
+			c.Result.Steps = append(c.Result.Steps, StepRecord{Name: s.String(), Status: "done"})
+		}
+	}
+	return c.Result, nil
+}
+
+// sha256Hex digests everything r yields.
+func sha256Hex(r io.Reader) (string, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func sha256Bytes(b []byte) string {
+	d := sha256.Sum256(b)
+	return hex.EncodeToString(d[:])
+}

@@ -1,0 +1,126 @@
+package fusionset
+
+import (
+	"encoding/json"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf16"
+)
+
+// canonicalJSON writes a decoded JSON value (from a json.Decoder with
+// UseNumber) in canonical form.
+//
+// FORMAT: RFC 8785 (JSON Canonicalization Scheme): no whitespace; object
+// members sorted by the UTF-16 code units of their keys; strings escaped
+// only where JSON requires it ('"', '\\', and control characters, with the
+// short forms \b \t \n \f \r and otherwise \u00xx in lowercase hex); numbers
+// as ECMAScript's Number.prototype.toString writes the float64 nearest to
+// them (1.0 → 1, 1e21 → 1e+21, 1e-7 → 1e-7).
+func canonicalJSON(v any) []byte {
+	var b []byte
+	return appendCanonical(b, v)
+}
+
+func appendCanonical(b []byte, v any) []byte {
+	switch v := v.(type) {
+	case nil:
+		return append(b, "null"...)
+	case bool:
+		return strconv.AppendBool(b, v)
+	case json.Number:
+		return appendNumber(b, v)
+	case float64:
+		return appendFloat(b, v)
+	case string:
+		return appendString(b, v)
+	case []any:
+		b = append(b, '[')
+		for i, e := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendCanonical(b, e)
+		}
+		return append(b, ']')
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		slices.SortFunc(keys, compareUTF16)
+		b = append(b, '{')
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, k)
+			b = append(b, ':')
+			b = appendCanonical(b, v[k])
+		}
+		return append(b, '}')
+	}
+	panic("fusionset: canonicalJSON: unexpected type") // decode never yields others
+}
+
+// compareUTF16 orders strings by their UTF-16 code units (RFC 8785 §3.2.3).
+func compareUTF16(a, b string) int {
+	return slices.Compare(utf16.Encode([]rune(a)), utf16.Encode([]rune(b)))
+}
+
+func appendNumber(b []byte, n json.Number) []byte {
+	f, err := strconv.ParseFloat(string(n), 64)
+	if err != nil { // out of float64 range: JCS cannot represent it either
+		return append(b, n...)
+	}
+	return appendFloat(b, f)
+}
+
+// appendFloat writes f as ECMAScript's Number.prototype.toString does.
+func appendFloat(b []byte, f float64) []byte {
+	switch {
+	case f == 0:
+		return append(b, '0') // also -0
+	case math.IsInf(f, 0) || math.IsNaN(f):
+		return append(b, "null"...) // not produced by a JSON decoder
+	}
+	if abs := math.Abs(f); abs >= 1e-6 && abs < 1e21 {
+		return strconv.AppendFloat(b, f, 'f', -1, 64)
+	}
+	// Exponent form: Go writes 1e-07 and 1e+21, ECMAScript 1e-7 and 1e+21.
+	s := strconv.FormatFloat(f, 'e', -1, 64)
+	mant, exp, _ := strings.Cut(s, "e")
+	sign := exp[0]
+	exp = strings.TrimLeft(exp[1:], "0")
+	b = append(b, mant...)
+	b = append(b, 'e', sign)
+	return append(b, exp...)
+}
+
+func appendString(b []byte, s string) []byte {
+	const hexDigits = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c == '\b':
+			b = append(b, '\\', 'b')
+		case c == '\t':
+			b = append(b, '\\', 't')
+		case c == '\n':
+			b = append(b, '\\', 'n')
+		case c == '\f':
+			b = append(b, '\\', 'f')
+		case c == '\r':
+			b = append(b, '\\', 'r')
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+		default:
+			b = append(b, c) // UTF-8 as is; the decoder already replaced invalid bytes
+		}
+	}
+	return append(b, '"')
+}

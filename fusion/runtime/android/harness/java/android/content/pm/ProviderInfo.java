@@ -1,0 +1,5 @@
+package android.content.pm;
+
+/** Stand-in for android.content.pm.ProviderInfo. */
+public final class ProviderInfo {
+}

@@ -1,0 +1,5 @@
+package android.net;
+
+/** Stand-in for android.net.Uri (a ContentProvider signature type). */
+public abstract class Uri {
+}

@@ -1,0 +1,366 @@
+package fusion
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	androidrt "github.com/trustfuse/trustfuse/fusion/runtime/android"
+	"github.com/trustfuse/trustfuse/internal/atomicfile"
+	"github.com/trustfuse/trustfuse/pkg/apk"
+	"github.com/trustfuse/trustfuse/pkg/apksig"
+	"github.com/trustfuse/trustfuse/pkg/axml"
+	"github.com/trustfuse/trustfuse/pkg/vault"
+	"github.com/trustfuse/trustfuse/pkg/zipx"
+)
+
+// internetPermission is what the runtime needs to reach the API and the
+// attestation service.
+const internetPermission = "android.permission.INTERNET"
+
+// ---- open ----
+
+type openStep struct{}
+
+func (openStep) String() string { return "open" }
+
+// Run opens the input strictly and refuses an already fused APK.
+func (openStep) Run(c *Context) error {
+	a, err := apk.Open(c.In)
+	if err != nil {
+		return err
+	}
+	c.apk = a
+	if a.Zip.Entry(androidrt.VaultAsset) != nil || a.Zip.Entry(androidrt.PolicyAsset) != nil {
+		return ErrAlreadyFused
+	}
+	if app := a.ManifestDoc.Root().FindChild("application"); app != nil {
+		for _, p := range app.FindChildren("provider") {
+			if v, ok := p.AttrByID(axml.AttrName); ok && v.String() == androidrt.ProviderClass {
+				return ErrAlreadyFused
+			}
+		}
+	}
+	info, err := artifactOf(a)
+	if err != nil {
+		return err
+	}
+	c.Result.Input = *info
+	return nil
+}
+
+// artifactOf describes an opened APK: hashes the file and peeks at signers.
+func artifactOf(a *apk.APK) (*Artifact, error) {
+	sum, err := a.FileSHA256()
+	if err != nil {
+		return nil, err
+	}
+	peek := apksig.Peek(a.Zip.Reader)
+	art := &Artifact{
+		File:          filepath.Base(a.Path),
+		Size:          a.Zip.Size(),
+		SHA256:        sum,
+		Package:       a.Manifest.Package,
+		VersionCode:   a.Manifest.VersionCode,
+		VersionName:   a.Manifest.VersionName,
+		MinSDK:        a.Manifest.MinSDK,
+		Schemes:       []string{},
+		Signers:       []string{},
+		ZipAligned16K: true,
+	}
+	for _, s := range peek.Schemes() {
+		art.Schemes = append(art.Schemes, string(s))
+	}
+	seen := map[string]bool{}
+	for _, s := range []apksig.Scheme{apksig.V31, apksig.V3, apksig.V2, apksig.V1} {
+		for _, si := range peek.Scheme(s).Signers {
+			if !seen[si.CertSHA256] {
+				seen[si.CertSHA256] = true
+				art.Signers = append(art.Signers, si.CertSHA256)
+			}
+		}
+	}
+	for _, l := range a.NativeLibs() {
+		art.ZipAligned16K = art.ZipAligned16K && l.ZipAligned16K
+	}
+	return art, nil
+}
+
+// ---- plan ----
+
+type planStep struct{}
+
+func (planStep) String() string { return "plan" }
+
+// Run decides the new dex name and the signing schemes, so impossible
+// combinations fail before any work.
+func (planStep) Run(c *Context) error {
+	m := c.apk.Manifest
+	if m.Package == "" {
+		return &apk.ManifestError{Err: fmt.Errorf("no package name")}
+	}
+	c.dexName = c.apk.NextDexName()
+	minSDK := m.MinSDK
+	if c.MinSDK > 0 {
+		minSDK = c.MinSDK
+	}
+	c.signOpts = apksig.Options{V1: c.V1, MinSDK: minSDK, CreatedBy: c.ToolVersion, Modified: c.Now}
+	if _, err := c.signOpts.Schemes(&apksig.Signer{Key: c.Signer.Key, Certs: c.Signer.Chain}); err != nil {
+		return err
+	}
+	fs := c.FusionSet
+	c.Result.FusionSet = FusionSetRef{ID: fs.FusionSetID, Name: fs.Name, Version: fs.Version, SHA256: fs.SHA256()}
+	c.Result.DemoKey = c.Signer.IsDemo()
+	c.Result.BuildTime = c.Now
+	return nil
+}
+
+// ---- manifest ----
+
+type manifestStep struct{}
+
+func (manifestStep) String() string { return "manifest" }
+
+// Run adds the init provider (it starts before Application.onCreate, and
+// initOrder puts it first among providers) and INTERNET if missing.
+func (manifestStep) Run(c *Context) error {
+	d := c.apk.ManifestDoc
+	pkg := c.apk.Manifest.Package
+	addedInternet, err := d.AddUsesPermission(internetPermission)
+	if err != nil {
+		return fmt.Errorf("fusion: manifest: %w", err)
+	}
+	app := d.Root().FindChild("application")
+	if app == nil {
+		if app, err = d.AddElement(d.Root(), "application"); err != nil {
+			return fmt.Errorf("fusion: manifest: %w", err)
+		}
+	}
+	prov, err := d.AddElement(app, "provider")
+	if err != nil {
+		return fmt.Errorf("fusion: manifest: %w", err)
+	}
+	for _, a := range []struct {
+		id axml.ResID
+		v  axml.Value
+	}{
+		{axml.AttrName, axml.StringValue(androidrt.ProviderClass)},
+		{axml.AttrAuthorities, axml.StringValue(pkg + ".trustfuse")},
+		{axml.AttrExported, axml.BoolValue(false)},
+		{axml.AttrInitOrder, axml.IntValue(2147483647)},
+	} {
+		if err := d.SetAndroidAttr(prov, a.id, a.v); err != nil {
+			return fmt.Errorf("fusion: manifest: %w", err)
+		}
+	}
+	if c.manifest, err = d.Encode(); err != nil {
+		return fmt.Errorf("fusion: manifest: %w", err)
+	}
+	ev := map[string]string{
+		"provider":    androidrt.ProviderClass,
+		"authorities": pkg + ".trustfuse",
+		"initOrder":   "2147483647",
+	}
+	if addedInternet {
+		ev["addedPermission"] = internetPermission
+	}
+	c.Result.Injected = append(c.Result.Injected, injected(apk.ManifestName, c.manifest, "replaced"))
+	c.Result.Protections = append(c.Result.Protections, Protection{
+		ID: "runtime-init", Title: "Runtime starts before the app (init provider)", Mode: "on", Status: "applied", Evidence: ev,
+	})
+	return nil
+}
+
+func injected(name string, data []byte, action string) Injected {
+	return Injected{Name: name, Size: len(data), SHA256: sha256Bytes(data), Action: action}
+}
+
+// ---- runtime ----
+
+type runtimeStep struct{}
+
+func (runtimeStep) String() string { return "runtime" }
+
+// Run adds the runtime as the next classesN.dex (multidex: no limit hit).
+func (runtimeStep) Run(c *Context) error {
+	dex := androidrt.Dex()
+	c.Result.Injected = append(c.Result.Injected, injected(c.dexName, dex, "added"))
+	c.Result.Measurement.RuntimeDigest = sha256Bytes(dex)
+	return nil
+}
+
+// ---- vault (policy + sealed identity) ----
+
+type vaultStep struct{}
+
+func (vaultStep) String() string { return "vault" }
+
+// Run writes the policy and seals the client identity to the output signer.
+func (vaultStep) Run(c *Context) error {
+	fs := c.FusionSet
+	m := c.apk.Manifest
+	signer := c.Signer.CertSHA256()
+	signers := append([]string{hex.EncodeToString(signer[:])}, fs.Attestation.PlaySigningCertDigests...)
+
+	dexDigests := map[string]string{}
+	for _, e := range c.apk.DexFiles() {
+		d, err := sha256Hex(e.Open())
+		if err != nil {
+			return fmt.Errorf("fusion: digest %s: %w", e.Name, err)
+		}
+		dexDigests[e.Name] = d
+	}
+	meas := &c.Result.Measurement
+	meas.Package, meas.VersionCode = m.Package, m.VersionCode
+	meas.SignerDigests = signers
+	meas.DexDigests = dexDigests
+	meas.ManifestDigest = sha256Bytes(c.manifest)
+
+	pol := policyFrom(fs, m.Package, c.Now)
+	pol.SignerDigests = signers
+	pol.DexDigests = dexDigests
+	pol.FusedAppToken = fusedAppToken(c.Result.Input.SHA256, fs.SHA256(), signer)
+	c.policy = pol.Encode()
+
+	// One vault per allowed signer: the output signer's under VaultAsset,
+	// each Play App Signing certificate's under its own name (a vault only
+	// unseals for the signer it was sealed to; sealing needs only the digest).
+	id := fs.ClientIdentity
+	c.Result.Injected = append(c.Result.Injected, injected(androidrt.PolicyAsset, c.policy, "added"))
+	c.vaults = nil
+	for i, d := range signers {
+		var digest [32]byte
+		if _, err := hex.Decode(digest[:], []byte(d)); err != nil {
+			return fmt.Errorf("fusion: signer digest %q: %w", d, err)
+		}
+		blob, err := vault.Seal(vault.Identity{Key: id.Key, Chain: id.Chain}, androidrt.Pepper(), digest, c.policy)
+		if err != nil {
+			return err
+		}
+		name := androidrt.VaultAsset
+		if i > 0 {
+			name = androidrt.VaultAssetFor(digest)
+		}
+		c.vaults = append(c.vaults, apksig.Input{Name: name, Data: blob, Method: zipx.Store})
+		c.Result.Injected = append(c.Result.Injected, injected(name, blob, "added"))
+	}
+
+	leaf := id.Certificate
+	certSum := sha256.Sum256(leaf.Raw)
+	c.Result.MTLS = &MTLSInfo{
+		Subject:            leaf.Subject.String(),
+		Issuer:             leaf.Issuer.String(),
+		Serial:             leaf.SerialNumber.Text(16),
+		NotBefore:          leaf.NotBefore.UTC(),
+		NotAfter:           leaf.NotAfter.UTC(),
+		SHA256:             hex.EncodeToString(certSum[:]),
+		PublicKeyAlgorithm: id.KeyDescription(),
+		Hosts:              fs.MTLS.Hosts,
+	}
+	c.Result.Protections = append(c.Result.Protections, Protection{
+		ID: "mtls", Title: "Client certificate for mutual TLS (sealed, AES-256-GCM)", Mode: "on", Status: "applied",
+		Evidence: map[string]string{
+			"vault":       androidrt.VaultAsset,
+			"sealedTo":    "signer sha256 " + hex.EncodeToString(signer[:]),
+			"certificate": hex.EncodeToString(certSum[:]),
+			"hosts":       strings.Join(fs.MTLS.Hosts, ","),
+			"pinnedCAs":   strings.Join(pol.PinnedCASPKI, ","),
+		},
+	})
+	c.Result.Protections = append(c.Result.Protections, threatProtections(fs, pol)...)
+	return nil
+}
+
+// fusedAppToken identifies this fused build: input, Fusion Set and signer.
+func fusedAppToken(inputSHA, fusionSHA string, signer [32]byte) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "trustfuse fused app\x00%s\x00%s\x00%x", inputSHA, fusionSHA, signer)
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// ---- sign (align + sign + write) ----
+
+type signStep struct{}
+
+func (signStep) String() string { return "sign" }
+
+// Run writes every original entry raw (the manifest replaced in place), the
+// new entries after them, aligned, signed, through a temporary file.
+func (signStep) Run(c *Context) error {
+	var inputs []apksig.Input
+	for _, in := range apksig.InputsFrom(c.apk.Zip.Reader) {
+		if in.Name == apk.ManifestName {
+			in = apksig.Input{Name: in.Name, Data: c.manifest, Method: zipx.Deflate}
+		}
+		inputs = append(inputs, in)
+	}
+	inputs = append(inputs,
+		apksig.Input{Name: c.dexName, Data: androidrt.Dex(), Method: zipx.Deflate},
+		apksig.Input{Name: androidrt.PolicyAsset, Data: c.policy, Method: zipx.Deflate})
+	inputs = append(inputs, c.vaults...)
+	out, err := atomicfile.Create(c.Out)
+	if err != nil {
+		return err
+	}
+	defer out.Abort()
+	s := &apksig.Signer{Key: c.Signer.Key, Certs: c.Signer.Chain}
+	if err := apksig.Sign(out, inputs, s, c.signOpts); err != nil {
+		return err
+	}
+	return out.Commit()
+}
+
+// ---- verify ----
+
+type verifyStep struct{}
+
+func (verifyStep) String() string { return "verify" }
+
+// Run re-reads the output strictly and verifies its signatures. A failure
+// removes the output: it must never be shipped.
+func (verifyStep) Run(c *Context) error {
+	a, err := apk.Open(c.Out)
+	if err != nil {
+		os.Remove(c.Out)
+		return fmt.Errorf("fusion: output does not read back: %w", err)
+	}
+	defer a.Close()
+	res, err := apksig.Verify(a.Zip.Reader, apksig.VerifyOptions{MinSDK: c.signOpts.MinSDK})
+	if err != nil {
+		os.Remove(c.Out)
+		return err
+	}
+	v := Verification{Verified: res.Verified, Schemes: []string{}}
+	for _, s := range []apksig.Scheme{apksig.V1, apksig.V2, apksig.V3, apksig.V31} {
+		if res.Scheme(s).Verified {
+			v.Schemes = append(v.Schemes, string(s))
+		}
+	}
+	for _, e := range res.AllErrors() {
+		v.Errors = append(v.Errors, e.Message)
+	}
+	c.Result.Verification = v
+	if !res.Verified {
+		os.Remove(c.Out)
+		return fmt.Errorf("fusion: the output does not verify (%s); nothing was written", strings.Join(v.Errors, "; "))
+	}
+	info, err := artifactOf(a)
+	if err != nil {
+		return err
+	}
+	c.Result.Output = *info
+	return nil
+}
