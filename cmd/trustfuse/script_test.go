@@ -59,6 +59,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("HOME", home)
 			env.Setenv("SOURCE_DATE_EPOCH", sourceDateEpoch)
 			env.Setenv("TESTDATA", filepath.Join(root, "testdata"))
+			env.Setenv("FUSION_EXAMPLES", filepath.Join(root, "fusion", "examples"))
 			env.Setenv("APIDEMOS", apiDemos)
 			env.Setenv("SETTINGS_APK", settings)
 			env.Setenv("GOVERSION", runtime.Version())
@@ -201,14 +202,25 @@ func cmdMkzip(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 1 {
 		ts.Fatalf("usage: mkzip file.zip [entry-name...]")
 	}
+	b, err := makeZip(args[1:]...)
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), b, 0o644))
+}
+
+// makeZip returns a ZIP whose entries have the given names (duplicates
+// allowed) and the content "x".
+func makeZip(names ...string) ([]byte, error) {
 	var buf bytes.Buffer
 	w := zip.NewWriter(&buf)
-	for _, name := range args[1:] {
+	for _, name := range names {
 		fw, err := w.Create(name)
-		ts.Check(err)
-		_, err = fw.Write([]byte("x"))
-		ts.Check(err)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := fw.Write([]byte("x")); err != nil {
+			return nil, err
+		}
 	}
-	ts.Check(w.Close())
-	ts.Check(os.WriteFile(ts.MkAbs(args[0]), buf.Bytes(), 0o644))
+	err := w.Close()
+	return buf.Bytes(), err
 }
