@@ -81,9 +81,14 @@ func AllAPKs(t testing.TB) []string {
 }
 
 // Tool returns the path of an oracle command, failing the test if it is not
-// installed (scripts/install-deps.sh installs every one).
+// installed (scripts/install-deps.sh installs every one). In -short mode
+// (the race-detector pass of scripts/test.sh, after the full run) tests that
+// need an oracle are skipped: the full run has checked them.
 func Tool(t testing.TB, name string) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skipf("testenv: %s not run in -short mode", name)
+	}
 	if name == "zipalign16" {
 		p := filepath.Join(Root(t), "..", "shared", "oracles", "zipalign16")
 		if _, err := os.Stat(p); err == nil {
