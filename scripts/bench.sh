@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks `trustfuse sign` against `apksigner sign` on the same inputs in
+# Benchmarks `trustfuse sign` and `trustfuse fuse` against `apksigner sign` on the same inputs in
 # the same run: the real ApiDemos app and a generated APK of >= 200 MB (the
 # real app plus large stored and deflated assets). Prints the median wall
 # time of RUNS runs each, the ratio, and the peak RSS (/usr/bin/time -v).
@@ -74,6 +74,13 @@ for input in "$apidemos" "$big"; do
     awk -v n="$(basename "$input") ${size}MB v1=$v1" -v tf="$tf" -v as="$as" -v tr="$tf_rss" -v ar="$as_rss" \
       'BEGIN { printf "%-34s %9.2fs %9.2fs %12.1f %12.1f %7.1fx\n", n, tf, as, tr/1024, ar/1024, as/tf }'
   done
+  # fuse (v1 auto: ApiDemos has minSdk 17, so v1 + v2 + v3) against apksigner
+  # signing the same input with the same schemes.
+  read -r tf tf_rss < <(measure trustfuse "$work/trustfuse" fuse --in "$input" --fusion-set fusion/examples/demo.json --out "$work/out.apk" --keystore "$ks" --ks-pass pass:fixture-pass)
+  apksigner verify "$work/out.apk" >/dev/null 2>&1 || { echo "bench: fused output does not verify" >&2; exit 1; }
+  read -r as as_rss < <(measure apksigner apksigner sign --ks "$ks" --ks-pass pass:fixture-pass --v1-signing-enabled true --v2-signing-enabled true --v3-signing-enabled true --v4-signing-enabled false --in "$input" --out "$work/out.apk")
+  awk -v n="$(basename "$input") ${size}MB fuse" -v tf="$tf" -v as="$as" -v tr="$tf_rss" -v ar="$as_rss" \
+    'BEGIN { printf "%-34s %9.2fs %9.2fs %12.1f %12.1f %7.1fx\n", n, tf, as, tr/1024, ar/1024, as/tf }'
 done
 
 echo

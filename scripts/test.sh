@@ -43,16 +43,16 @@ if ((${#race[@]})); then
   go test -race -short -count=1 "${race[@]}"
 fi
 
-# Every `func FuzzX(f *testing.F)` under pkg/, as "dir FuzzX"; -fuzz takes one
+# Every `func FuzzX(f *testing.F)` under pkg/ and fusion/, as "dir FuzzX"; -fuzz takes one
 # package and one target at a time.
 fuzzed=0
 if [[ "$fuzztime" != 0 ]]; then
   while read -r file name; do
     dir=$(dirname "$file")
     step "fuzz $dir $name ($fuzztime)"
-    go test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" "./$dir"
+    go test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" -fuzzminimizetime=3s "./$dir"
     fuzzed=$((fuzzed + 1))
-  done < <(grep -rEo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' pkg 2>/dev/null |
+  done < <(grep -rEo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' pkg fusion 2>/dev/null |
     sed -E 's/:func / /' | sort -u)
 fi
 
