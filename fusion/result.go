@@ -81,9 +81,11 @@ type Measurement struct {
 	ManifestDigest string            `json:"manifestDigest"`
 }
 
-// Verification is the verifier's verdict on the output.
+// Verification is the verifier's verdict on the output, for API levels
+// MinSDK and up.
 type Verification struct {
 	Verified bool     `json:"verified"`
+	MinSDK   int      `json:"minSdk"`
 	Schemes  []string `json:"schemes"`
 	Errors   []string `json:"errors,omitempty"`
 }

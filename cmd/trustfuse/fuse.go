@@ -134,8 +134,9 @@ func printFuse(w io.Writer, o *fuseOptions, r *fusion.Result) error {
 	if in == "" {
 		in = "unsigned"
 	}
-	row("signed", "%s by sha256 %s (input was signed by %s)", strings.Join(r.Verification.Schemes, ", "),
+	row("signed", "%s by sha256 %s (input was signed by %s)", strings.Join(r.Output.Schemes, ", "),
 		strings.Join(r.Output.Signers, ", "), in)
+	row("verified", "%s for API %d+", strings.Join(r.Verification.Schemes, ", "), r.Verification.MinSDK)
 	if r.DemoKey {
 		row("WARNING", "signed with the built-in DEMO key: never ship this APK")
 	}

@@ -5,55 +5,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/trustfuse/trustfuse/internal/testenv"
 )
-
-// badging is what `aapt dump badging` says about an APK.
-type badging struct {
-	pkg, versionName string
-	versionCode      int64
-	minSDK, target   int
-	permissions      []string
-	launcher         string
-}
-
-var (
-	rePackage  = regexp.MustCompile(`^package: name='([^']*)' versionCode='([^']*)' versionName='([^']*)'`)
-	reSDK      = regexp.MustCompile(`^sdkVersion:'(\d+)'`)
-	reTarget   = regexp.MustCompile(`^targetSdkVersion:'(\d+)'`)
-	rePerm     = regexp.MustCompile(`^uses-permission: name='([^']*)'`)
-	reImplied  = regexp.MustCompile(`^uses-implied-permission: name='([^']*)'`)
-	reLauncher = regexp.MustCompile(`^launchable-activity: name='([^']*)'`)
-)
-
-func aaptBadging(t *testing.T, path string) badging {
-	t.Helper()
-	var b badging
-	for _, line := range strings.Split(testenv.Run(t, "aapt", "dump", "badging", path), "\n") {
-		if m := rePackage.FindStringSubmatch(line); m != nil {
-			b.pkg, b.versionName = m[1], m[3]
-			b.versionCode, _ = strconv.ParseInt(m[2], 10, 64)
-		} else if m := reSDK.FindStringSubmatch(line); m != nil {
-			b.minSDK, _ = strconv.Atoi(m[1])
-		} else if m := reTarget.FindStringSubmatch(line); m != nil {
-			b.target, _ = strconv.Atoi(m[1])
-		} else if m := rePerm.FindStringSubmatch(line); m != nil {
-			b.permissions = append(b.permissions, m[1])
-		} else if m := reImplied.FindStringSubmatch(line); m != nil && len(b.permissions) > 0 &&
-			b.permissions[len(b.permissions)-1] == m[1] {
-			// aapt prints an implied permission as uses-permission too, right
-			// before saying it is implied; it is not in the manifest.
-			b.permissions = b.permissions[:len(b.permissions)-1]
-		} else if m := reLauncher.FindStringSubmatch(line); m != nil && b.launcher == "" {
-			b.launcher = m[1]
-		}
-	}
-	return b
-}
 
 var (
 	reSchemeLine = regexp.MustCompile(`Verified using (v[0-9.]+) scheme[^:]*: (true|false)`)
@@ -89,18 +44,17 @@ func TestInfoAgreesWithOracles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			b := aaptBadging(t, path)
-			if info.Package != b.pkg || info.VersionCode != b.versionCode || info.VersionName != b.versionName ||
-				info.MinSDK != b.minSDK || info.TargetSDK != b.target {
-				t.Errorf("manifest: got %s %d %q sdk %d/%d; aapt: %s %d %q sdk %d/%d",
-					info.Package, info.VersionCode, info.VersionName, info.MinSDK, info.TargetSDK,
-					b.pkg, b.versionCode, b.versionName, b.minSDK, b.target)
+			b := testenv.AaptBadging(t, path)
+			if info.Package != b.Package || info.VersionCode != b.VersionCode || info.VersionName != b.VersionName ||
+				info.MinSDK != b.MinSDK || info.TargetSDK != b.TargetSDK {
+				t.Errorf("manifest: got %s %d %q sdk %d/%d; aapt: %+v",
+					info.Package, info.VersionCode, info.VersionName, info.MinSDK, info.TargetSDK, b)
 			}
-			if !slices.Equal(info.Permissions, b.permissions) {
-				t.Errorf("permissions %q, aapt %q", info.Permissions, b.permissions)
+			if !slices.Equal(info.Permissions, b.Permissions) && len(b.Permissions)+len(info.Permissions) > 0 {
+				t.Errorf("permissions %q, aapt %q", info.Permissions, b.Permissions)
 			}
-			if info.LauncherActivity != b.launcher {
-				t.Errorf("launcher %q, aapt %q", info.LauncherActivity, b.launcher)
+			if info.LauncherActivity != b.Launcher {
+				t.Errorf("launcher %q, aapt %q", info.LauncherActivity, b.Launcher)
 			}
 
 			ok, schemes, signers := apksignerVerdict(t, path)

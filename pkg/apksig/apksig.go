@@ -25,6 +25,10 @@ import (
 	"github.com/trustfuse/trustfuse/pkg/zipx"
 )
 
+// MinSDKv2 is the first API level (Android 7.0) that verifies APK Signature
+// Scheme v2; older platforms only check the JAR (v1) signature.
+const MinSDKv2 = sdkN
+
 // Android API levels that change what is verified.
 const (
 	sdkJellyBeanMR2 = 18 // SHA-256 and ECDSA in JAR signatures

@@ -3,90 +3,30 @@ package axml
 import (
 	"errors"
 	"path/filepath"
-	"regexp"
+	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/trustfuse/trustfuse/internal/testenv"
 )
 
-// badging is what `aapt dump badging` reports that Manifest also reports.
-type badging struct {
-	pkg, versionName string
-	versionCode      int64
-	minSDK, target   int
-	permissions      []string
-	launcher         string
-}
-
-var badgingField = regexp.MustCompile(`(\w+)='([^']*)'`)
-
-// parseBadging reads aapt's badging output. aapt also lists implied
-// permissions as uses-permission lines, each followed by a
-// uses-implied-permission line; those are not in the manifest.
-func parseBadging(t *testing.T, lines []string) badging {
-	t.Helper()
-	var b badging
-	implied := map[string]bool{}
-	fields := func(l string) map[string]string {
-		m := map[string]string{}
-		for _, f := range badgingField.FindAllStringSubmatch(l, -1) {
-			m[f[1]] = f[2]
-		}
-		return m
-	}
-	atoi := func(s string) int {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			t.Fatalf("badging: %q is not a number", s)
-		}
-		return n
-	}
-	for _, l := range lines {
-		key, rest, _ := strings.Cut(l, ":")
-		rest = strings.TrimSpace(rest)
-		switch key {
-		case "package":
-			f := fields(rest)
-			b.pkg, b.versionName = f["name"], f["versionName"]
-			b.versionCode = int64(atoi(f["versionCode"]))
-		case "sdkVersion":
-			b.minSDK = atoi(strings.Trim(rest, "'"))
-		case "targetSdkVersion":
-			b.target = atoi(strings.Trim(rest, "'"))
-		case "uses-permission":
-			b.permissions = append(b.permissions, fields(rest)["name"])
-		case "uses-implied-permission":
-			implied[fields(rest)["name"]] = true
-		case "launchable-activity":
-			if b.launcher == "" {
-				b.launcher = fields(rest)["name"]
-			}
-		}
-	}
-	b.permissions = slices.DeleteFunc(b.permissions, func(p string) bool { return implied[p] })
-	return b
-}
-
 // TestParseManifestMatchesBadging compares ParseManifest with aapt dump
 // badging on the real apps and the fixtures.
 func TestParseManifestMatchesBadging(t *testing.T) {
 	for _, apk := range append(testenv.RealApps(t), fixtureAPKs(t)...) {
 		t.Run(filepath.Base(apk), func(t *testing.T) {
-			want := parseBadging(t, dumpLines(t, "aapt", "dump", "badging", apk))
+			want := testenv.AaptBadging(t, apk)
 			m, err := ParseManifest(mustDecode(t, "manifest", apkEntry(t, apk, "AndroidManifest.xml")))
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := badging{m.Package, m.VersionName, m.VersionCode, m.MinSDK, m.TargetSDK, m.Permissions, m.LauncherActivity}
-			if got.pkg != want.pkg || got.versionName != want.versionName || got.versionCode != want.versionCode ||
-				got.minSDK != want.minSDK || got.target != want.target || got.launcher != want.launcher ||
-				!slices.Equal(got.permissions, want.permissions) {
+			got := testenv.Badging{Package: m.Package, VersionName: m.VersionName, VersionCode: m.VersionCode,
+				MinSDK: m.MinSDK, TargetSDK: m.TargetSDK, Permissions: m.Permissions, Launcher: m.LauncherActivity}
+			if !reflect.DeepEqual(got, want) && !(len(got.Permissions) == 0 && len(want.Permissions) == 0) {
 				t.Errorf("ParseManifest:\n %+v\naapt badging:\n %+v", got, want)
 			}
-			if want.pkg == "" || (len(want.permissions) == 0 && strings.Contains(apk, "real-apps")) {
+			if want.Package == "" || (len(want.Permissions) == 0 && strings.Contains(apk, "real-apps")) {
 				t.Errorf("badging parse found no package or permissions: %+v", want)
 			}
 		})
