@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"os"
 	"strings"
 	"time"
 )
@@ -46,6 +47,7 @@ type Header struct {
 // Writer writes an archive in one streaming pass.
 type Writer struct {
 	bw      *bufio.Writer
+	dst     io.Writer
 	off     int64
 	opts    Options
 	dosTime uint16
@@ -70,6 +72,7 @@ func NewWriter(w io.Writer, opts Options) *Writer {
 	t, d := DOSTime(opts.Modified)
 	return &Writer{
 		bw:      bufio.NewWriterSize(w, 256<<10),
+		dst:     w,
 		opts:    opts,
 		dosTime: t,
 		dosDate: d,
@@ -133,7 +136,7 @@ func (w *Writer) Copy(e *Entry) error {
 		internalAttrs:  e.InternalAttrs,
 		externalAttrs:  e.ExternalAttrs,
 	}
-	return w.write(rec, e.OpenRaw())
+	return w.write(rec, e.OpenRaw(), e)
 }
 
 // Add writes a new entry with the given content, compressed as h.Method says,
@@ -170,10 +173,12 @@ func (w *Writer) Add(h Header, data []byte) error {
 		return fmt.Errorf("zip: add %q: %w: method %d", h.Name, ErrUnsupportedMethod, h.Method)
 	}
 	rec.csize = uint64(len(payload))
-	return w.write(rec, bytes.NewReader(payload))
+	return w.write(rec, bytes.NewReader(payload), nil)
 }
 
-func (w *Writer) write(rec *record, data io.Reader) error {
+// write writes one entry whose compressed bytes data yields; src is the
+// entry they are copied from, if any.
+func (w *Writer) write(rec *record, data io.Reader, src *Entry) error {
 	if w.closed {
 		return fmt.Errorf("zip: write %q: writer is closed", rec.name)
 	}
@@ -210,7 +215,7 @@ func (w *Writer) write(rec *record, data io.Reader) error {
 	if err := w.put(lh[:], []byte(rec.name), rec.localExtra); err != nil {
 		return err
 	}
-	n, err := io.CopyN(w.bw, data, int64(rec.csize))
+	n, err := w.copyData(data, src, int64(rec.csize))
 	w.off += n
 	if err != nil {
 		return fmt.Errorf("zip: write %q: %w", rec.name, err)
@@ -238,6 +243,33 @@ func (w *Writer) write(rec *record, data io.Reader) error {
 	w.central.Write(rec.centralExtra)
 	w.central.Write(rec.comment)
 	return nil
+}
+
+// copyData copies size bytes of data to the output. A large entry copied
+// from a file into a file goes through the destination's ReadFrom, which on
+// Linux is copy_file_range: the kernel moves the bytes without a trip
+// through user space.
+func (w *Writer) copyData(data io.Reader, src *Entry, size int64) (int64, error) {
+	rf, ok := w.dst.(io.ReaderFrom)
+	f, isFile := (*os.File)(nil), false
+	if src != nil {
+		f, isFile = src.ra.(*os.File)
+	}
+	if !ok || !isFile || size < 1<<20 {
+		return io.CopyN(w.bw, data, size)
+	}
+	if err := w.bw.Flush(); err != nil {
+		return 0, err
+	}
+	// ReadAt users of f do not depend on its offset, so moving it is safe.
+	if _, err := f.Seek(src.DataOffset, io.SeekStart); err != nil {
+		return 0, err
+	}
+	n, err := rf.ReadFrom(io.LimitReader(f, size))
+	if err == nil && n != size {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
 }
 
 func (w *Writer) put(parts ...[]byte) error {
