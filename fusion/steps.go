@@ -69,20 +69,11 @@ func artifactOf(a *apk.APK) (*Artifact, error) {
 		VersionName:   a.Manifest.VersionName,
 		MinSDK:        a.Manifest.MinSDK,
 		Schemes:       []string{},
-		Signers:       []string{},
+		Signers:       peek.SignerDigests(),
 		ZipAligned16K: true,
 	}
 	for _, s := range peek.Schemes() {
 		art.Schemes = append(art.Schemes, string(s))
-	}
-	seen := map[string]bool{}
-	for _, s := range []apksig.Scheme{apksig.V31, apksig.V3, apksig.V2, apksig.V1} {
-		for _, si := range peek.Scheme(s).Signers {
-			if !seen[si.CertSHA256] {
-				seen[si.CertSHA256] = true
-				art.Signers = append(art.Signers, si.CertSHA256)
-			}
-		}
 	}
 	for _, l := range a.NativeLibs() {
 		art.ZipAligned16K = art.ZipAligned16K && l.ZipAligned16K

@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/trustfuse/trustfuse/pkg/apksig"
 	"github.com/trustfuse/trustfuse/pkg/axml"
 	"github.com/trustfuse/trustfuse/pkg/zipx"
 )
@@ -168,12 +167,6 @@ func ABIs(libs []NativeLib) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// Signatures verifies the APK's signatures for its own SDK range, as
-// `apksigner verify` does by default.
-func (a *APK) Signatures() (*apksig.Result, error) {
-	return apksig.Verify(a.Zip.Reader, apksig.VerifyOptions{MinSDK: a.Manifest.MinSDK})
 }
 
 // FileSHA256 returns the hex SHA-256 of the whole file.

@@ -86,23 +86,13 @@ func (a *APK) Info() (*Info, error) {
 }
 
 func signing(r *apksig.Result, idsig bool) Signing {
-	s := Signing{Schemes: []string{}, Signers: []string{}}
+	s := Signing{Schemes: []string{}, Signers: r.SignerDigests(), Errors: r.AllErrors()}
 	for _, sc := range r.Schemes() {
 		s.Schemes = append(s.Schemes, string(sc))
 	}
 	if idsig {
 		s.Schemes = append(s.Schemes, "v4")
 	}
-	seen := map[string]bool{}
-	for _, sc := range []apksig.Scheme{apksig.V31, apksig.V3, apksig.V2, apksig.V1} {
-		for _, si := range r.Scheme(sc).Signers {
-			if !seen[si.CertSHA256] {
-				seen[si.CertSHA256] = true
-				s.Signers = append(s.Signers, si.CertSHA256)
-			}
-		}
-	}
-	s.Errors = r.AllErrors()
 	return s
 }
 

@@ -120,3 +120,19 @@ func (r *Result) AllErrors() []Issue {
 	}
 	return append(out, r.Errors...)
 }
+
+// SignerDigests returns the certificate digests of the signers, newest
+// scheme first (v3.1, v3, v2, v1), each once.
+func (r *Result) SignerDigests() []string {
+	out := []string{}
+	seen := map[string]bool{}
+	for _, s := range []Scheme{V31, V3, V2, V1} {
+		for _, si := range r.Scheme(s).Signers {
+			if !seen[si.CertSHA256] {
+				seen[si.CertSHA256] = true
+				out = append(out, si.CertSHA256)
+			}
+		}
+	}
+	return out
+}
