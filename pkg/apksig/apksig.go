@@ -82,6 +82,16 @@ type Options struct {
 	CreatedBy string    // Created-By of the JAR manifest
 	Modified  time.Time // timestamp of new entries (SOURCE_DATE_EPOCH)
 	SoAlign   int       // alignment of stored .so files (default 16 KiB)
+
+	// Lineage is a signing certificate lineage file (`apksigner rotate
+	// --out`, or Lineage.MarshalBinary) for key rotation. It must end with
+	// the signer's certificate and start with OldSigner's: v3 is then signed
+	// by the signer and carries the lineage as its proof of rotation, while
+	// v1 and v2 (what Android 8.1 and older check) are signed by OldSigner,
+	// as apksigner does. Rotation targeting Android 13 only (v3.1) is not
+	// supported.
+	Lineage   []byte
+	OldSigner *Signer // the lineage's first signer; only with Lineage
 }
 
 // ErrOptions reports signing options that cannot work together.
@@ -89,6 +99,9 @@ var ErrOptions = errors.New("apksig: invalid signing options")
 
 // Schemes returns the schemes Sign will produce for these options and key.
 func (o Options) Schemes(s *Signer) ([]Scheme, error) {
+	if o.OldSigner != nil {
+		s = o.OldSigner // it makes the v1 signature
+	}
 	v1 := false
 	switch o.V1 {
 	case V1Auto, "":
@@ -126,9 +139,17 @@ func Sign(out Output, inputs []Input, s *Signer, opts Options) error {
 	if err := s.check(); err != nil {
 		return err
 	}
+	rot, err := rotationFor(s, opts)
+	if err != nil {
+		return err
+	}
 	schemes, err := opts.Schemes(s)
 	if err != nil {
 		return err
+	}
+	past := s // signs v1 and v2
+	if rot != nil {
+		past = rot.past
 	}
 	var kept []Input
 	for _, in := range inputs {
@@ -137,7 +158,7 @@ func Sign(out Output, inputs []Input, s *Signer, opts Options) error {
 		}
 	}
 	if schemes[0] == V1 {
-		files, err := signV1(v1Entries(kept), s, v1Config{
+		files, err := signV1(v1Entries(kept), past, v1Config{
 			SignerName:    "CERT",
 			MinSDK:        opts.MinSDK,
 			AndroidSigned: []int{2, 3},
@@ -165,7 +186,7 @@ func Sign(out Output, inputs []Input, s *Signer, opts Options) error {
 	if err := w.Close(); err != nil {
 		return err
 	}
-	return insertSigningBlock(out, w.Offset(), s, opts)
+	return insertSigningBlock(out, w.Offset(), s, rot, opts)
 }
 
 func v1Entries(inputs []Input) []v1Entry {
@@ -181,7 +202,9 @@ func v1Entries(inputs []Input) []v1Entry {
 
 // insertSigningBlock computes the v2/v3 signatures of the size-byte archive
 // in out and rewrites its tail as signing block, central directory, end record.
-func insertSigningBlock(out Output, size int64, s *Signer, opts Options) error {
+// With a rotation, v2 is signed by its past signer and v3 carries its
+// proof-of-rotation attribute.
+func insertSigningBlock(out Output, size int64, s *Signer, rot *rotation, opts Options) error {
 	z, err := zipx.NewReader(out, size)
 	if err != nil {
 		return fmt.Errorf("apksig: reading back the written archive: %w", err)
@@ -195,11 +218,15 @@ func insertSigningBlock(out Output, size int64, s *Signer, opts Options) error {
 	if err != nil {
 		return err
 	}
-	v2, err := encodeSigner(s, digest, nil, [][]byte{append(u32(attrStrippingProtection), u32(3)...)})
+	past, v3Attrs := s, [][]byte(nil)
+	if rot != nil {
+		past, v3Attrs = rot.past, [][]byte{rot.attr}
+	}
+	v2, err := encodeSigner(past, digest, nil, [][]byte{append(u32(attrStrippingProtection), u32(3)...)})
 	if err != nil {
 		return err
 	}
-	v3, err := encodeSigner(s, digest, &v3Params{minSDK: uint32(max(opts.MinSDK, sdkN)), maxSDK: math.MaxInt32}, nil)
+	v3, err := encodeSigner(s, digest, &v3Params{minSDK: uint32(max(opts.MinSDK, sdkN)), maxSDK: math.MaxInt32, attrs: v3Attrs}, nil)
 	if err != nil {
 		return err
 	}
@@ -253,18 +280,19 @@ func Verify(z *zipx.Reader, opts VerifyOptions) (*Result, error) {
 
 	v2Block, v3Block, v31Block := findPair(pairs, blockIDV2), findPair(pairs, blockIDV3), findPair(pairs, blockIDV31)
 	var v2Strip []uint32
+	var v3Lineage *Lineage
 	if opts.MaxSDK >= sdkT && v31Block != nil {
 		verifySchemeBlock(v31Block, true, "APK Signature Scheme v3.1", digest, &res.V31)
 	} else if v31Block != nil {
 		res.V31.Present = true
 	}
 	if opts.MaxSDK >= sdkP && v3Block != nil {
-		verifySchemeBlock(v3Block, true, "APK Signature Scheme v3", digest, &res.V3)
+		_, v3Lineage = verifySchemeBlock(v3Block, true, "APK Signature Scheme v3", digest, &res.V3)
 	} else if v3Block != nil {
 		res.V3.Present = true
 	}
 	if opts.MaxSDK >= sdkN && v2Block != nil && (opts.MinSDK < sdkP || v3Block == nil) {
-		v2Strip = verifySchemeBlock(v2Block, false, "APK Signature Scheme v2", digest, &res.V2)
+		v2Strip, _ = verifySchemeBlock(v2Block, false, "APK Signature Scheme v2", digest, &res.V2)
 	} else if v2Block != nil {
 		res.V2.Present = true
 	}
@@ -292,7 +320,7 @@ func Verify(z *zipx.Reader, opts VerifyOptions) (*Result, error) {
 			res.V2.Verified = false
 		}
 	}
-	checkSameSigners(res)
+	checkSameSigners(res, v3Lineage)
 
 	verified := false
 	for _, sr := range []*SchemeResult{&res.V1, &res.V2, &res.V3, &res.V31} {
@@ -310,8 +338,10 @@ func Verify(z *zipx.Reader, opts VerifyOptions) (*Result, error) {
 }
 
 // checkSameSigners requires every verified scheme to name the same signers:
-// without a rotation lineage, v1, v2 and v3 must agree.
-func checkSameSigners(res *Result) {
+// without a rotation lineage, v1, v2 and v3 must agree. With a v3 lineage,
+// v1 and v2 must instead have one signer, the lineage's first certificate
+// (the key the app was rotated from), as apksigner requires.
+func checkSameSigners(res *Result, v3Lineage *Lineage) {
 	var ref *SchemeResult
 	var refName Scheme
 	for _, s := range []Scheme{V2, V3, V1} {
@@ -323,10 +353,25 @@ func checkSameSigners(res *Result) {
 			ref, refName = sr, s
 			continue
 		}
-		if signerSet(sr) != signerSet(ref) {
-			sr.fail("SIGNERS_MISMATCH", "%s signers (%s) differ from %s signers (%s)", s, signerSet(sr), refName, signerSet(ref))
+		if v3Lineage != nil && (s == V3 || refName == V3) {
+			past := sr
+			if s == V3 {
+				past = ref
+			}
+			first := CertDigest(v3Lineage.Nodes[0].Certificate)
+			if len(past.Signers) == 1 && past.Signers[0].CertSHA256 == first {
+				continue
+			}
+			sr.fail("SIGNERS_MISMATCH", "%s signers (%s), %s signers (%s): with a v3 signing certificate lineage, v1 and v2 must have one signer, the lineage's first certificate (%s)",
+				s, signerSet(sr), refName, signerSet(ref), first)
 			sr.Verified = false
+			continue
 		}
+		if signerSet(sr) == signerSet(ref) {
+			continue
+		}
+		sr.fail("SIGNERS_MISMATCH", "%s signers (%s) differ from %s signers (%s)", s, signerSet(sr), refName, signerSet(ref))
+		sr.Verified = false
 	}
 }
 

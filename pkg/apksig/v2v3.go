@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 )
@@ -159,24 +160,42 @@ func items(seq []byte) ([][]byte, error) {
 type contentDigester func(crypto.Hash) ([]byte, error)
 
 // verifySchemeBlock verifies a v2 (isV3 false) or v3/v3.1 block value.
-// name is used in messages ("APK Signature Scheme v2").
-func verifySchemeBlock(value []byte, isV3 bool, name string, digest contentDigester, res *SchemeResult) (stripping []uint32) {
+// name is used in messages ("APK Signature Scheme v2"). For v3 it returns
+// the signers' proof-of-rotation lineage (the longest, when signers for
+// different SDK ranges carry one each), or nil.
+func verifySchemeBlock(value []byte, isV3 bool, name string, digest contentDigester, res *SchemeResult) (stripping []uint32, lineage *Lineage) {
 	res.Present = true
 	signers, err := items(lpSeqValue(value))
 	if err != nil || len(signers) == 0 {
 		res.fail("SIG_MALFORMED", "%s: malformed block: %v", name, err)
-		return nil
+		return nil, nil
 	}
+	var lineages []*Lineage
 	for i, raw := range signers {
 		prefix := fmt.Sprintf("%s signer #%d", name, i+1)
-		si, strip, ok := verifySigner(raw, isV3, prefix, digest, res)
+		si, strip, l, ok := verifySigner(raw, isV3, prefix, digest, res)
 		if ok {
 			res.Signers = append(res.Signers, si)
 		}
+		if l != nil {
+			lineages = append(lineages, l)
+			if lineage == nil || len(l.Nodes) > len(lineage.Nodes) {
+				lineage = l
+			}
+		}
 		stripping = append(stripping, strip...)
 	}
+	// Every signer's lineage must be the start of the longest one.
+	for _, l := range lineages {
+		for i, n := range l.Nodes {
+			if !bytes.Equal(n.Certificate.Raw, lineage.Nodes[i].Certificate.Raw) {
+				res.fail("V3_INCONSISTENT_LINEAGES", "%s: the signers' signing certificate lineages disagree at certificate #%d", name, i+1)
+				break
+			}
+		}
+	}
 	res.Verified = len(res.Errors) == 0
-	return stripping
+	return stripping, lineage
 }
 
 // lpSeqValue unwraps the outer length prefix of a block value, returning
@@ -190,7 +209,7 @@ func lpSeqValue(v []byte) []byte {
 	return seq
 }
 
-func verifySigner(raw []byte, isV3 bool, prefix string, digest contentDigester, res *SchemeResult) (SignerInfo, []uint32, bool) {
+func verifySigner(raw []byte, isV3 bool, prefix string, digest contentDigester, res *SchemeResult) (SignerInfo, []uint32, *Lineage, bool) {
 	r := &lpReader{b: raw}
 	signedData := r.next()
 	var minSDK, maxSDK uint32
@@ -201,17 +220,17 @@ func verifySigner(raw []byte, isV3 bool, prefix string, digest contentDigester, 
 	pubDER := r.next()
 	if r.err != nil {
 		res.fail("SIG_MALFORMED_SIGNER", "%s: malformed signer: %v", prefix, r.err)
-		return SignerInfo{}, nil, false
+		return SignerInfo{}, nil, nil, false
 	}
 	sigs, err := items(sigsSeq)
 	if err != nil || len(sigs) == 0 {
 		res.fail("SIG_NO_SIGNATURES", "%s: no signatures", prefix)
-		return SignerInfo{}, nil, false
+		return SignerInfo{}, nil, nil, false
 	}
 	pub, err := x509.ParsePKIXPublicKey(pubDER)
 	if err != nil {
 		res.fail("SIG_MALFORMED_PUBLIC_KEY", "%s: malformed public key: %v", prefix, err)
-		return SignerInfo{}, nil, false
+		return SignerInfo{}, nil, nil, false
 	}
 
 	// Pick the strongest supported signature and verify it over the signed data.
@@ -224,7 +243,7 @@ func verifySigner(raw []byte, isV3 bool, prefix string, digest contentDigester, 
 		sig := sr.next()
 		if sr.err != nil {
 			res.fail("SIG_MALFORMED_SIGNATURE", "%s: malformed signature record", prefix)
-			return SignerInfo{}, nil, false
+			return SignerInfo{}, nil, nil, false
 		}
 		sigAlgs = append(sigAlgs, id)
 		if a, ok := algorithms[id]; ok && a.rank > best.rank {
@@ -233,11 +252,11 @@ func verifySigner(raw []byte, isV3 bool, prefix string, digest contentDigester, 
 	}
 	if best.rank == 0 {
 		res.fail("SIG_NO_SUPPORTED_SIGNATURES", "%s: no supported signature algorithm among %#x", prefix, sigAlgs)
-		return SignerInfo{}, nil, false
+		return SignerInfo{}, nil, nil, false
 	}
 	if err := verifySignature(pub, best, signedData, bestSig); err != nil {
 		res.fail("SIG_DID_NOT_VERIFY", "%s: signature over signed data did not verify (algorithm %#04x): %v", prefix, best.id, err)
-		return SignerInfo{}, nil, false
+		return SignerInfo{}, nil, nil, false
 	}
 
 	sd := &lpReader{b: signedData}
@@ -250,7 +269,7 @@ func verifySigner(raw []byte, isV3 bool, prefix string, digest contentDigester, 
 	attrsSeq := sd.next()
 	if sd.err != nil {
 		res.fail("SIG_MALFORMED_SIGNED_DATA", "%s: malformed signed data: %v", prefix, sd.err)
-		return SignerInfo{}, nil, false
+		return SignerInfo{}, nil, nil, false
 	}
 	if isV3 && (sdMin != minSDK || sdMax != maxSDK) {
 		res.fail("V3_SIG_SDK_MISMATCH", "%s: SDK range [%d, %d] in signed data differs from [%d, %d] outside it",
@@ -259,12 +278,12 @@ func verifySigner(raw []byte, isV3 bool, prefix string, digest contentDigester, 
 	certs, err := items(certsSeq)
 	if err != nil || len(certs) == 0 {
 		res.fail("SIG_NO_CERTIFICATES", "%s: no certificates", prefix)
-		return SignerInfo{}, nil, false
+		return SignerInfo{}, nil, nil, false
 	}
 	leaf, err := x509.ParseCertificate(certs[0])
 	if err != nil {
 		res.fail("SIG_MALFORMED_CERTIFICATE", "%s: malformed certificate: %v", prefix, err)
-		return SignerInfo{}, nil, false
+		return SignerInfo{}, nil, nil, false
 	}
 	if leafPub, err := x509.MarshalPKIXPublicKey(leaf.PublicKey); err != nil || !bytes.Equal(leafPub, pubDER) {
 		res.fail("SIG_PUBLIC_KEY_MISMATCH", "%s: public key differs from the certificate's", prefix)
@@ -273,7 +292,7 @@ func verifySigner(raw []byte, isV3 bool, prefix string, digest contentDigester, 
 	digests, err := items(digestsSeq)
 	if err != nil {
 		res.fail("SIG_MALFORMED_DIGESTS", "%s: malformed digests", prefix)
-		return SignerInfo{}, nil, false
+		return SignerInfo{}, nil, nil, false
 	}
 	var digestAlgs []uint32
 	var want []byte
@@ -283,7 +302,7 @@ func verifySigner(raw []byte, isV3 bool, prefix string, digest contentDigester, 
 		v := dr.next()
 		if dr.err != nil {
 			res.fail("SIG_MALFORMED_DIGESTS", "%s: malformed digest record", prefix)
-			return SignerInfo{}, nil, false
+			return SignerInfo{}, nil, nil, false
 		}
 		digestAlgs = append(digestAlgs, id)
 		if id == best.id {
@@ -311,11 +330,26 @@ func verifySigner(raw []byte, isV3 bool, prefix string, digest contentDigester, 
 			stripping = append(stripping, binary.LittleEndian.Uint32(a[4:]))
 		}
 	}
+	var lineage *Lineage
+	if isV3 {
+		l, found, err := lineageAttribute(attrs)
+		switch {
+		case errors.Is(err, ErrLineageSignature):
+			res.fail("V3_SIG_POR_DID_NOT_VERIFY", "%s: proof-of-rotation lineage: %v", prefix, err)
+		case err != nil:
+			res.fail("V3_SIG_MALFORMED_LINEAGE", "%s: proof-of-rotation lineage: %v", prefix, err)
+		case found && !bytes.Equal(l.Nodes[len(l.Nodes)-1].Certificate.Raw, leaf.Raw):
+			res.fail("V3_SIG_POR_CERT_MISMATCH", "%s: the proof-of-rotation lineage ends with certificate sha256 %s, not the signer's sha256 %s",
+				prefix, CertDigest(l.Nodes[len(l.Nodes)-1].Certificate), CertDigest(leaf))
+		default:
+			lineage = l
+		}
+	}
 	si := newSignerInfo(leaf)
 	if isV3 {
 		si.MinSDK, si.MaxSDK = minSDK, maxSDK
 	}
-	return si, stripping, true
+	return si, stripping, lineage, true
 }
 
 func verifySignature(pub any, a algorithm, data, sig []byte) error {
