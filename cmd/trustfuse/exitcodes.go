@@ -12,6 +12,7 @@ import (
 	"github.com/trustfuse/trustfuse/pkg/apk"
 	"github.com/trustfuse/trustfuse/pkg/apksig"
 	"github.com/trustfuse/trustfuse/pkg/keys"
+	"github.com/trustfuse/trustfuse/pkg/report"
 	"github.com/trustfuse/trustfuse/pkg/zipx"
 )
 
@@ -77,6 +78,9 @@ func exitRules() []exitRule {
 		{exitUsage, isA[*usageError], "command-line mistake (ours or urfave's, via OnUsageError)"},
 		{exitUsage, isRequiredFlagsError, "urfave: Required flag not set"},
 		{exitVerify, is(errVerifyFailed), "verification failed"},
+		{exitVerify, isA[*report.MismatchError], "report does not vouch for the artifact (signature, signer, digest)"},
+		{exitUsage, isA[*report.FormatError], "malformed report file"},
+		{exitCredential, is(report.ErrSigningKey), "key that cannot sign the report"},
 		{exitUsage, isA[*zipx.FormatError], "malformed or suspicious ZIP archive"},
 		{exitUsage, is(apk.ErrNoManifest), "archive without AndroidManifest.xml"},
 		{exitUsage, isA[*apk.ManifestError], "undecodable manifest"},

@@ -21,6 +21,7 @@ import (
 type fuseOptions struct {
 	in, out, fusionSet string
 	signing            signingOptions
+	report             reportOptions
 }
 
 func fuseCommand() *cli.Command {
@@ -32,18 +33,23 @@ func fuseCommand() *cli.Command {
 			"manifest, the policy and the sealed client identity as assets, then aligns and signs (v1 when minSdk < 24,\n" +
 			"v2 and v3 always). Unchanged entries are copied byte for byte. --out is written through a temporary file\n" +
 			"and renamed on success; --in is never modified. SOURCE_DATE_EPOCH makes the output reproducible.\n" +
+			"--report writes the Certified Secure report (in-toto statement in a DSSE envelope, signed with the signing\n" +
+			"key; check it with `trustfuse verify --report`), --report-pdf the same rendered as PDF (docs/report.md).\n" +
 			flagOrderNote,
 		Flags: append([]cli.Flag{
 			jsonFlag(),
 			&cli.StringFlag{Name: "in", Usage: "APK to protect (read only)", Destination: &o.in},
 			&cli.StringFlag{Name: "fusion-set", Usage: "Fusion Set JSON naming the protections", Destination: &o.fusionSet},
 			&cli.StringFlag{Name: "out", Usage: "protected APK to write", Destination: &o.out},
-		}, o.signing.Flags()...),
+		}, append(o.signing.Flags(), o.report.Flags()...)...),
 		Before: func(c *cli.Context) error {
 			if o.in == "" || o.out == "" || o.fusionSet == "" {
 				return usageErrorf(c, "--in, --fusion-set and --out are required")
 			}
 			if err := sameFile(c, o.in, o.out); err != nil {
+				return err
+			}
+			if err := o.report.check(c, o.in, o.out); err != nil {
 				return err
 			}
 			return o.signing.check(c)
@@ -97,10 +103,14 @@ func (o *fuseOptions) run(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	reports, err := o.report.write(c, o.out, res, fs, signer)
+	if err != nil {
+		return fmt.Errorf("%s was written, but not its report: %w", o.out, err)
+	}
 	if wantJSON(c) {
 		return writeJSON(c.App.Writer, res)
 	}
-	return printFuse(c.App.Writer, o, res)
+	return printFuse(c.App.Writer, o, res, reports)
 }
 
 // progressBar returns a bar on stderr when stderr is a terminal, else nil:
@@ -114,7 +124,7 @@ func progressBar(w io.Writer) *progressbar.ProgressBar {
 		progressbar.OptionSetDescription("fuse"), progressbar.OptionShowCount())
 }
 
-func printFuse(w io.Writer, o *fuseOptions, r *fusion.Result) error {
+func printFuse(w io.Writer, o *fuseOptions, r *fusion.Result, reports []writtenReport) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, args...)...) }
 	row("fused", "%s -> %s", o.in, o.out)
@@ -141,5 +151,8 @@ func printFuse(w io.Writer, o *fuseOptions, r *fusion.Result) error {
 		row("WARNING", "signed with the built-in DEMO key: never ship this APK")
 	}
 	row("output", "%s, %d bytes, sha256 %s", r.Output.File, r.Output.Size, r.Output.SHA256)
+	for _, rep := range reports {
+		row(rep.Kind, "%s (sha256 %s)", rep.Path, rep.SHA256)
+	}
 	return tw.Flush()
 }

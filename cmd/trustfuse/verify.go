@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -12,18 +13,23 @@ import (
 
 type verifyOptions struct {
 	minSDK, maxSDK int
+	report         string
 }
 
 func verifyCommand() *cli.Command {
 	o := &verifyOptions{}
 	return &cli.Command{
 		Name:      "verify",
-		Usage:     "verify an APK's v1/v2/v3/v3.1 signatures as Android does (exit 3 if they do not verify)",
+		Usage:     "verify an APK's v1/v2/v3/v3.1 signatures as Android does, and its report (exit 3 if they do not verify)",
 		ArgsUsage: "FILE.apk",
+		Description: "With --report, also checks the Certified Secure report: its DSSE signature, that it was signed by the\n" +
+			"APK's signer, and that its subject and output (name, sha256, signers) are this file (docs/report.md).\n" +
+			flagOrderNote,
 		Flags: []cli.Flag{
 			jsonFlag(),
 			&cli.IntFlag{Name: "min-sdk", Usage: "lowest API level to verify for (default: the manifest's minSdkVersion)", Destination: &o.minSDK},
 			&cli.IntFlag{Name: "max-sdk", Usage: "highest API level to verify for (default: no limit)", Destination: &o.maxSDK},
+			&cli.StringFlag{Name: "report", Usage: "also check the report `FILE` written by fuse --report against this APK", Destination: &o.report},
 		},
 		Action: func(c *cli.Context) error {
 			if err := checkArgs(c, 1, 1); err != nil {
@@ -42,21 +48,33 @@ func verifyCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			var rc *reportCheck
+			if o.report != "" {
+				rc = checkReport(o.report, a.Path, res)
+			}
 			if wantJSON(c) {
 				err = writeJSON(c.App.Writer, struct {
 					File string `json:"file"`
 					*apksig.Result
-				}{a.Path, res})
+					Report *reportCheck `json:"report,omitempty"`
+				}{a.Path, res, rc})
 			} else {
 				err = printVerify(c.App.Writer, res)
+				if rc != nil {
+					rc.print(c.App.Writer)
+				}
 			}
 			if err != nil {
 				return err
 			}
+			var errs []error
 			if !res.Verified {
-				return fmt.Errorf("%s: %w", a.Path, errVerifyFailed)
+				errs = append(errs, fmt.Errorf("%s: %w", a.Path, errVerifyFailed))
 			}
-			return nil
+			if rc != nil && rc.err != nil {
+				errs = append(errs, rc.err)
+			}
+			return errors.Join(errs...)
 		},
 	}
 }

@@ -1,0 +1,199 @@
+package fusion
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/trustfuse/trustfuse/fusion/fusionset"
+	"github.com/trustfuse/trustfuse/pkg/report"
+)
+
+// Statement returns the Certified Secure statement for this run (DESIGN
+// §6): subject = the output file and its SHA-256, predicate = b (its Time
+// defaults to the run's build time, DemoKey is the run's), the input and
+// output, the Fusion Set, every protection with its evidence, the injected
+// entries, the client certificate's public part, the attestation
+// measurement, the self-verification and the limits of what was done.
+// fs, when not nil, supplies the attestation endpoint. Nothing secret is
+// in a Result, so nothing secret can reach the statement.
+func (r *Result) Statement(b report.Build, fs *fusionset.FusionSet) *report.Statement {
+	if b.Tool == "" {
+		b.Tool = "trustfuse"
+	}
+	if b.Time.IsZero() {
+		b.Time = r.BuildTime
+	}
+	b.Time = b.Time.UTC()
+	b.DemoKey = r.DemoKey
+	p := report.Predicate{
+		Build:        b,
+		Input:        reportArtifact(r.Input),
+		Output:       reportArtifact(r.Output),
+		FusionSet:    report.FusionSet(r.FusionSet),
+		Protections:  make([]report.Protection, 0, len(r.Protections)),
+		Injected:     make([]report.Injected, 0, len(r.Injected)),
+		Verification: reportVerification(r.Verification),
+		Limits:       r.Limits(),
+	}
+	for _, pr := range r.Protections {
+		p.Protections = append(p.Protections, report.Protection(pr))
+	}
+	for _, in := range r.Injected {
+		p.Injected = append(p.Injected, report.Injected(in))
+	}
+	if m := r.MTLS; m != nil {
+		mt := report.MTLS(*m)
+		mt.Hosts = nonNil(mt.Hosts)
+		mt.NotBefore, mt.NotAfter = mt.NotBefore.UTC(), mt.NotAfter.UTC()
+		p.MTLS = &mt
+	}
+	m := r.Measurement
+	p.Attestation = report.Attestation{
+		MeasurementSHA256: m.SHA256(),
+		Package:           m.Package,
+		VersionCode:       m.VersionCode,
+		SignerDigests:     nonNil(m.SignerDigests),
+		DexDigests:        m.DexDigests,
+		RuntimeDigest:     m.RuntimeDigest,
+		ManifestDigest:    m.ManifestDigest,
+	}
+	if p.Attestation.DexDigests == nil {
+		p.Attestation.DexDigests = map[string]string{}
+	}
+	if fs != nil {
+		p.Attestation.Endpoint = fs.Attestation.Endpoint
+	}
+	return &report.Statement{
+		Type:          report.StatementType,
+		Subject:       []report.Subject{{Name: r.Output.File, Digest: map[string]string{"sha256": r.Output.SHA256}}},
+		PredicateType: report.PredicateType,
+		Predicate:     p,
+	}
+}
+
+func reportArtifact(a Artifact) report.Artifact {
+	out := report.Artifact(a)
+	out.Schemes, out.Signers = nonNil(out.Schemes), nonNil(out.Signers)
+	return out
+}
+
+func reportVerification(v Verification) report.Verification {
+	out := report.Verification(v)
+	out.Schemes = nonNil(out.Schemes)
+	return out
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// Limits says, in words, what the output does not protect against and
+// what this run did not check (DESIGN §12). The report carries it so
+// that no reader takes the report for more than it is.
+func (r *Result) Limits() []string {
+	l := []string{
+		"A determined attacker with a rooted device and a hooking framework can read the client key from memory while the app runs; the backend should also require the short-lived attestation token (trustfuse serve + guard), and the client certificate should be rotated per release.",
+		"The client key is sealed at rest (AES-256-GCM, key material split across the dex, an asset and the signer digest): this raises the cost of extracting it from the package; it does not make extraction impossible.",
+		"Root, emulator, debugger and hooking checks are heuristics: they raise the cost of an attack and can be bypassed; they do not prove that a device is honest.",
+		"No Android device or emulator ran the fused app while this report was made: the runtime was exercised on a JVM host harness in the project's tests, not on ART.",
+		fmt.Sprintf("Self-verification re-read the output and verified its APK Signature Scheme v2/v3 signatures for API %d and later; a v1 (JAR) signature, when present, was not re-verified in this run.", r.Verification.MinSDK),
+		"This report records what trustfuse changed in the input; it makes no claim about the input app's own code or behaviour.",
+	}
+	if r.DemoKey {
+		l = append(l, "Signed with the built-in DEMO key, whose private key is public: this APK and this report prove nothing and must never be shipped.")
+	}
+	return l
+}
+
+// Canonical returns the canonical encoding of the measurement whose
+// SHA-256 the attestation service registers: the RFC 8785 (JCS) encoding
+// of the JSON object
+//
+//	{"dexDigests":{name:hex,…},"manifestDigest":hex,"package":name,
+//	 "runtimeDigest":hex,"signerDigests":[hex,…],"versionCode":n}
+//
+// — keys sorted by UTF-16 code units, no whitespace, strings escaped as
+// JSON.stringify does (only '"', '\\' and control characters; each byte of
+// invalid UTF-8 becomes U+FFFD), signerDigests in the order recorded
+// (output signer first, then the Play App Signing digests), versionCode as
+// a decimal integer. The same object is the report's attestation field
+// without "endpoint" and "measurementSha256", so anyone can recompute the
+// digest from a report with any JCS implementation.
+func (m Measurement) Canonical() []byte {
+	b := []byte(`{"dexDigests":{`)
+	for i, k := range jcsKeys(m.DexDigests) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJCSString(b, k)
+		b = append(b, ':')
+		b = appendJCSString(b, m.DexDigests[k])
+	}
+	b = append(b, `},"manifestDigest":`...)
+	b = appendJCSString(b, m.ManifestDigest)
+	b = append(b, `,"package":`...)
+	b = appendJCSString(b, m.Package)
+	b = append(b, `,"runtimeDigest":`...)
+	b = appendJCSString(b, m.RuntimeDigest)
+	b = append(b, `,"signerDigests":[`...)
+	for i, d := range m.SignerDigests {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJCSString(b, d)
+	}
+	b = append(b, `],"versionCode":`...)
+	b = strconv.AppendInt(b, m.VersionCode, 10)
+	return append(b, '}')
+}
+
+// SHA256 returns the lowercase hex SHA-256 of Canonical().
+func (m Measurement) SHA256() string {
+	d := sha256.Sum256(m.Canonical())
+	return hex.EncodeToString(d[:])
+}
+
+// jcsKeys returns the keys of m in RFC 8785 order: by UTF-16 code units.
+func jcsKeys(m map[string]string) []string {
+	keys := sortedKeys(m)
+	slices.SortFunc(keys, func(a, b string) int {
+		return slices.Compare(utf16.Encode([]rune(a)), utf16.Encode([]rune(b)))
+	})
+	return keys
+}
+
+// appendJCSString appends s as an RFC 8785 string.
+func appendJCSString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for _, r := range s {
+		switch {
+		case r == '"':
+			b = append(b, `\"`...)
+		case r == '\\':
+			b = append(b, `\\`...)
+		case r == '\b':
+			b = append(b, `\b`...)
+		case r == '\f':
+			b = append(b, `\f`...)
+		case r == '\n':
+			b = append(b, `\n`...)
+		case r == '\r':
+			b = append(b, `\r`...)
+		case r == '\t':
+			b = append(b, `\t`...)
+		case r < 0x20:
+			b = append(b, fmt.Sprintf(`\u%04x`, r)...)
+		default:
+			b = utf8.AppendRune(b, r)
+		}
+	}
+	return append(b, '"')
+}

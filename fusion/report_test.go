@@ -1,0 +1,394 @@
+package fusion
+
+import (
+	"archive/zip"
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	pkcs12 "software.sslmate.com/src/go-pkcs12"
+
+	"github.com/trustfuse/trustfuse/fusion/fusionset"
+	"github.com/trustfuse/trustfuse/internal/testenv"
+	"github.com/trustfuse/trustfuse/pkg/keys"
+	"github.com/trustfuse/trustfuse/pkg/report"
+)
+
+// fuseReport fuses in with fs and signer and returns the signed report
+// and the result.
+func fuseReport(t testing.TB, in, out string, fs *fusionset.FusionSet, s *keys.Signer) ([]byte, *Result) {
+	t.Helper()
+	res := fuse(t, in, out, fs, s)
+	st := res.Statement(report.Build{Version: "test", Commit: "none",
+		CI: map[string]string{"provider": "jenkins", "buildNumber": "1"}}, fs)
+	data, err := report.Sign(st, s.Key, s.Chain)
+	if err != nil {
+		t.Fatalf("sign report: %v", err)
+	}
+	return data, res
+}
+
+// payloadOf returns the decoded payload of a report file, read as plain JSON.
+func payloadOf(t testing.TB, data []byte) []byte {
+	t.Helper()
+	var f struct {
+		DSSEEnvelope struct {
+			Payload string `json:"payload"`
+		} `json:"dsseEnvelope"`
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		t.Fatal(err)
+	}
+	p, err := base64.StdEncoding.DecodeString(f.DSSEEnvelope.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// zipEntries reads every entry of an APK with the standard library's
+// archive/zip (not our reader).
+func zipEntries(t testing.TB, path string) map[string][]byte {
+	t.Helper()
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	m := map[string][]byte{}
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m[f.Name] = b
+	}
+	return m
+}
+
+func hexSum(b []byte) string {
+	d := sha256.Sum256(b)
+	return hex.EncodeToString(d[:])
+}
+
+// TestReportOracles fuses a fixture and a real app, and checks every
+// checkable claim of the report against tools other than ours: openssl for
+// the file digest and the client certificate, apksigner for the signer,
+// aapt for package and version, archive/zip for the injected entries and
+// the dex digests, Python's json module for the measurement's canonical
+// encoding.
+func TestReportOracles(t *testing.T) {
+	fs := demoFusionSet(t)
+	signer := fixtureSigner(t)
+	apps := []string{filepath.Join(testenv.Root(t), "testdata", "apk", "multidex.apk"), testenv.RealApp(t, "ApiDemos-debug.apk")}
+	for _, in := range apps {
+		t.Run(filepath.Base(in), func(t *testing.T) {
+			dir := t.TempDir()
+			out := filepath.Join(dir, "app.secured.apk")
+			data, _ := fuseReport(t, in, out, fs, signer)
+			payload := payloadOf(t, data)
+			var st report.Statement
+			if err := json.Unmarshal(payload, &st); err != nil {
+				t.Fatal(err)
+			}
+			p := st.Predicate
+
+			// Subject: the output's name and SHA-256 (openssl).
+			dg := testenv.Run(t, "openssl", "dgst", "-sha256", "-r", out)
+			fileSHA := strings.Fields(dg)[0]
+			if st.Subject[0].Name != "app.secured.apk" || st.Subject[0].Digest["sha256"] != fileSHA || p.Output.SHA256 != fileSHA {
+				t.Errorf("subject %+v, output sha %s; openssl says %s", st.Subject, p.Output.SHA256, fileSHA)
+			}
+			inDg := strings.Fields(testenv.Run(t, "openssl", "dgst", "-sha256", "-r", in))[0]
+			if p.Input.SHA256 != inDg {
+				t.Errorf("input sha256 %s, openssl says %s", p.Input.SHA256, inDg)
+			}
+			st2, _ := os.Stat(out)
+			if p.Output.Size != st2.Size() {
+				t.Errorf("output size %d, file has %d", p.Output.Size, st2.Size())
+			}
+
+			// Signer (apksigner), and the report verifies against it.
+			certs := testenv.Run(t, "apksigner", "verify", "--print-certs", out)
+			m := regexp.MustCompile(`Signer #1 certificate SHA-256 digest: ([0-9a-f]{64})`).FindStringSubmatch(certs)
+			if m == nil {
+				t.Fatalf("apksigner printed no signer:\n%s", certs)
+			}
+			if strings.Join(p.Output.Signers, ",") != m[1] {
+				t.Errorf("output signers %v, apksigner says %s", p.Output.Signers, m[1])
+			}
+			if _, err := report.Verify(data, report.Expect{Name: "app.secured.apk", SHA256: fileSHA, Signers: []string{m[1]}}); err != nil {
+				t.Errorf("report does not verify against the oracles' values: %v", err)
+			}
+
+			// Package and version (aapt).
+			badging := testenv.Run(t, "aapt", "dump", "badging", out)
+			bm := regexp.MustCompile(`package: name='([^']*)' versionCode='([^']*)' versionName='([^']*)'`).FindStringSubmatch(badging)
+			if bm == nil || p.Output.Package != bm[1] || jsonInt(p.Output.VersionCode) != bm[2] || p.Output.VersionName != bm[3] {
+				t.Errorf("output %s %d %s; aapt says %v", p.Output.Package, p.Output.VersionCode, p.Output.VersionName, bm)
+			}
+
+			// Injected entries and measurement digests (archive/zip).
+			outEntries, inEntries := zipEntries(t, out), zipEntries(t, in)
+			for _, inj := range p.Injected {
+				b, ok := outEntries[inj.Name]
+				if !ok || hexSum(b) != inj.SHA256 || len(b) != inj.Size {
+					t.Errorf("injected %s: sha256 %s size %d; archive/zip reads %s size %d (present %v)", inj.Name, inj.SHA256, inj.Size, hexSum(b), len(b), ok)
+				}
+				if inj.Name == "AndroidManifest.xml" && hexSum(b) != p.Attestation.ManifestDigest {
+					t.Errorf("manifestDigest %s, the output's manifest is %s", p.Attestation.ManifestDigest, hexSum(b))
+				}
+				if strings.HasSuffix(inj.Name, ".dex") && hexSum(b) != p.Attestation.RuntimeDigest {
+					t.Errorf("runtimeDigest %s, the injected dex is %s", p.Attestation.RuntimeDigest, hexSum(b))
+				}
+			}
+			for name, d := range p.Attestation.DexDigests {
+				if hexSum(inEntries[name]) != d {
+					t.Errorf("dexDigests[%s] = %s, the input's entry is %s", name, d, hexSum(inEntries[name]))
+				}
+			}
+			if len(p.Attestation.DexDigests) == 0 || p.Attestation.Endpoint != fs.Attestation.Endpoint {
+				t.Errorf("attestation %+v", p.Attestation)
+			}
+
+			// The measurement digest, recomputed by Python from the report.
+			if got := pythonMeasurement(t, payload); got != p.Attestation.MeasurementSHA256 {
+				t.Errorf("measurementSha256 %s, Python's canonical JSON gives %s", p.Attestation.MeasurementSHA256, got)
+			}
+
+			// Client certificate (openssl on the certificate file).
+			pemPath := filepath.Join(testenv.Root(t), "fusion", "examples", "demo", "client.pem")
+			x := testenv.Run(t, "openssl", "x509", "-in", pemPath, "-noout", "-fingerprint", "-sha256", "-serial", "-enddate")
+			fp := regexp.MustCompile(`(?i)sha256 Fingerprint=([0-9A-F:]+)`).FindStringSubmatch(x)
+			serial := regexp.MustCompile(`serial=([0-9A-F]+)`).FindStringSubmatch(x)
+			if fp == nil || serial == nil || p.MTLS == nil {
+				t.Fatalf("openssl: %s; mtls %+v", x, p.MTLS)
+			}
+			if p.MTLS.SHA256 != strings.ToLower(strings.ReplaceAll(fp[1], ":", "")) ||
+				strings.TrimLeft(p.MTLS.Serial, "0") != strings.TrimLeft(strings.ToLower(serial[1]), "0") {
+				t.Errorf("mtls sha256 %s serial %s; openssl says %s %s", p.MTLS.SHA256, p.MTLS.Serial, fp[1], serial[1])
+			}
+			if !strings.Contains(x, "notAfter="+p.MTLS.NotAfter.Format("Jan _2 15:04:05 2006 GMT")) {
+				t.Errorf("mtls notAfter %s; openssl says %s", p.MTLS.NotAfter, x)
+			}
+
+			// Build and limits.
+			if !p.Build.Time.Equal(buildTime) || p.Build.Tool != "trustfuse" || p.Build.CI["provider"] != "jenkins" {
+				t.Errorf("build %+v", p.Build)
+			}
+			if !containsText(p.Limits, "No Android device or emulator ran") || !p.Verification.Verified {
+				t.Errorf("limits %q, verification %+v", p.Limits, p.Verification)
+			}
+			for _, pr := range p.Protections {
+				if pr.ID == "tamper" && (pr.Status != "applied" || !strings.Contains(pr.Evidence["signers"], m[1])) {
+					t.Errorf("tamper protection %+v", pr)
+				}
+			}
+		})
+	}
+}
+
+func jsonInt(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+func containsText(list []string, s string) bool {
+	for _, l := range list {
+		if strings.Contains(l, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// pythonMeasurement recomputes measurementSha256 from a statement with
+// Python: the attestation object without endpoint and measurementSha256,
+// as compact JSON with sorted keys and raw (non-ASCII-escaped) strings —
+// RFC 8785 for these values — hashed with SHA-256.
+func pythonMeasurement(t testing.TB, payload []byte) string {
+	t.Helper()
+	const prog = `import json, hashlib, sys
+a = json.load(sys.stdin)["predicate"]["attestation"]
+a.pop("endpoint", None); a.pop("measurementSha256")
+print(hashlib.sha256(json.dumps(a, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest())`
+	cmd := exec.Command(testenv.Tool(t, "python3"), "-c", prog)
+	cmd.Stdin = bytes.NewReader(payload)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("python3: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func TestMeasurementCanonical(t *testing.T) {
+	m := Measurement{
+		Package: "com.ex\"ample\\\n\x01é", VersionCode: -7,
+		SignerDigests:  []string{"bb", "aa"},
+		DexDigests:     map[string]string{"classes2.dex": "2", "classes.dex": "1", "\U0001F600": "s", "\uffff": "f"},
+		RuntimeDigest:  "r",
+		ManifestDigest: "m",
+	}
+	// U+1F600 (UTF-16 D83D DE00) sorts before U+FFFF in RFC 8785.
+	const want = `{"dexDigests":{"classes.dex":"1","classes2.dex":"2","😀":"s","` + "\uffff" + `":"f"},"manifestDigest":"m",` +
+		`"package":"com.ex\"ample\\\n\u0001é","runtimeDigest":"r","signerDigests":["bb","aa"],"versionCode":-7}`
+	if got := string(m.Canonical()); got != want {
+		t.Fatalf("Canonical =\n%s\nwant\n%s", got, want)
+	}
+	if got, want := m.SHA256(), hexSum([]byte(want)); got != want {
+		t.Fatalf("SHA256 = %s, want %s", got, want)
+	}
+	var empty Measurement
+	if got := string(empty.Canonical()); got != `{"dexDigests":{},"manifestDigest":"","package":"","runtimeDigest":"","signerDigests":[],"versionCode":0}` {
+		t.Fatalf("empty: %s", got)
+	}
+}
+
+// TestReportDeterministic fuses the same input twice with the same clock,
+// with an RSA and an EC signing key: the reports are byte-identical.
+func TestReportDeterministic(t *testing.T) {
+	fs := demoFusionSet(t)
+	in := filepath.Join(testenv.Root(t), "testdata", "apk", "v1v2v3.apk")
+	ec, err := keys.Load(filepath.Join(testenv.Root(t), "testdata", "keys", "ec-keytool.p12"), []byte("fixture-pass"), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*keys.Signer{fixtureSigner(t), ec} {
+		t.Run(s.KeyDescription(), func(t *testing.T) {
+			a, _ := fuseReport(t, in, filepath.Join(t.TempDir(), "out.apk"), fs, s)
+			b, _ := fuseReport(t, in, filepath.Join(t.TempDir(), "out.apk"), fs, s)
+			if !bytes.Equal(a, b) {
+				t.Fatal("two reports of the same run differ")
+			}
+		})
+	}
+}
+
+// TestReportNoSecrets greps the report — the file and its decoded payload
+// — for the client identity's password and private key and for the
+// signing key, in every encoding they could take: raw DER, PEM, base64,
+// hex. It runs with the demo Fusion Set (password demo-pass) and with a
+// generated identity under a custom password.
+func TestReportNoSecrets(t *testing.T) {
+	signer := fixtureSigner(t)
+	in := filepath.Join(testenv.Root(t), "testdata", "apk", "v1v2v3.apk")
+	const custom = "Rep0rt-Secret-Pa55!"
+	dir := t.TempDir()
+	writeClientP12(t, filepath.Join(dir, "client.p12"), custom)
+	fsPath := filepath.Join(dir, "fs.json")
+	if err := os.WriteFile(fsPath, []byte(`{"fusionSetId": "fs-secret", "name": "secret test", "version": 1,
+  "mtls": {"clientCertificate": "file:client.p12", "password": "env:REPORT_P12_PASS", "hosts": ["api.example.com"]},
+  "threats": {"tamper": {"mode": "defend"}},
+  "threatEvents": {"enabled": true, "failSafeEnforce": false, "exitOnDefend": false}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	customFS, err := fusionset.Load(fsPath, fusionset.LoadOptions{LookupEnv: func(k string) (string, bool) {
+		if k == "REPORT_P12_PASS" {
+			return custom, true
+		}
+		return "", false
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, password string
+		fs             *fusionset.FusionSet
+	}{{"demo", "demo-pass", demoFusionSet(t)}, {"custom", custom, customFS}} {
+		t.Run(tc.name, func(t *testing.T) {
+			data, _ := fuseReport(t, in, filepath.Join(t.TempDir(), "out.apk"), tc.fs, signer)
+			haystacks := map[string][]byte{"file": data, "payload": payloadOf(t, data)}
+			needles := map[string][]byte{"p12 password": []byte(tc.password)}
+			for name, k := range map[string]any{"client key": tc.fs.ClientIdentity.Key, "signing key": signer.Key} {
+				der, err := x509.MarshalPKCS8PrivateKey(k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// A third into each encoding is inside the private
+				// exponent (RSA) or scalar (EC), not public bytes.
+				third := func(b []byte, n int) []byte { return b[len(b)/3 : len(b)/3+n] }
+				needles[name+" DER"] = third(der, 24)
+				needles[name+" PEM"] = third(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 48)
+				needles[name+" base64"] = third([]byte(base64.StdEncoding.EncodeToString(der)), 48)
+				needles[name+" hex"] = third([]byte(hex.EncodeToString(der)), 48)
+				needles[name+" scalar"] = privateScalar(t, k)
+			}
+			for hn, h := range haystacks {
+				for nn, n := range needles {
+					if bytes.Contains(h, n) || bytes.Contains(bytes.ToLower(h), bytes.ToLower(n)) {
+						t.Errorf("report %s contains the %s", hn, nn)
+					}
+				}
+			}
+		})
+	}
+}
+
+// privateScalar returns (part of) the hex of the private key's secret
+// number (RSA D, EC D), the way a careless encoder would print it.
+func privateScalar(t testing.TB, k any) []byte {
+	t.Helper()
+	switch k := k.(type) {
+	case *ecdsa.PrivateKey:
+		b, err := k.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []byte(hex.EncodeToString(b))
+	case *rsa.PrivateKey:
+		return []byte(hex.EncodeToString(k.D.Bytes())[:64])
+	}
+	t.Fatalf("unexpected key type %T", k)
+	return nil
+}
+
+// writeClientP12 writes an EC client identity, signed by a throwaway CA,
+// as PKCS#12 protected by password.
+func writeClientP12(t testing.TB, path, password string) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "report test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(77), Subject: pkix.Name{CommonName: "report test client"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	data, err := pkcs12.Modern.Encode(key, cert, []*x509.Certificate{ca}, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,125 @@
+// Package report builds, signs, verifies and renders the Certified Secure
+// report: an in-toto Statement v1 whose predicate records what `trustfuse
+// fuse` applied, with evidence, wrapped in a DSSE envelope signed with the
+// APK signing key, and a PDF rendered from the JSON alone.
+package report
+
+import "time"
+
+// In-toto and DSSE identifiers.
+const (
+	StatementType = "https://in-toto.io/Statement/v1"
+	PredicateType = "https://trustfuse.dev/certified-secure/v1"
+	PayloadType   = "application/vnd.in-toto+json"
+)
+
+// Statement is an in-toto Statement v1 with the Certified Secure predicate.
+type Statement struct {
+	Type          string    `json:"_type"`
+	Subject       []Subject `json:"subject"`
+	PredicateType string    `json:"predicateType"`
+	Predicate     Predicate `json:"predicate"`
+}
+
+// Subject names an artifact by file name and digest.
+type Subject struct {
+	Name   string            `json:"name"`
+	Digest map[string]string `json:"digest"`
+}
+
+// Predicate is the Certified Secure record.
+type Predicate struct {
+	Build        Build        `json:"build"`
+	Input        Artifact     `json:"input"`
+	Output       Artifact     `json:"output"`
+	FusionSet    FusionSet    `json:"fusionSet"`
+	Protections  []Protection `json:"protections"`
+	Injected     []Injected   `json:"injected"`
+	MTLS         *MTLS        `json:"mtls,omitempty"`
+	Attestation  Attestation  `json:"attestation"`
+	Verification Verification `json:"verification"`
+	// Limits states, in words, what the protections do not cover (DESIGN §12).
+	Limits []string `json:"limits"`
+}
+
+// Build says who made the output, when, and where.
+type Build struct {
+	Tool      string            `json:"tool"`
+	Version   string            `json:"version"`
+	Commit    string            `json:"commit"`
+	Time      time.Time         `json:"time"`
+	DemoKey   bool              `json:"demoKey"`
+	CI        map[string]string `json:"ci,omitempty"` // provider, job, build number, URL, commit, branch
+	Reproduce string            `json:"reproducible,omitempty"`
+}
+
+// Artifact describes the input or output APK.
+type Artifact struct {
+	File          string   `json:"file"`
+	Size          int64    `json:"size"`
+	SHA256        string   `json:"sha256"`
+	Package       string   `json:"package"`
+	VersionCode   int64    `json:"versionCode"`
+	VersionName   string   `json:"versionName"`
+	MinSDK        int      `json:"minSdk"`
+	Schemes       []string `json:"schemes"`
+	Signers       []string `json:"signers"`
+	ZipAligned16K bool     `json:"zipAligned16k"`
+}
+
+// FusionSet identifies the Fusion Set applied; SHA256 is of its canonical JSON.
+type FusionSet struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Version int    `json:"version"`
+	SHA256  string `json:"sha256"`
+}
+
+// Protection is one protection and its evidence.
+type Protection struct {
+	ID       string            `json:"id"`
+	Title    string            `json:"title"`
+	Mode     string            `json:"mode"`
+	Status   string            `json:"status"` // applied, skipped, failed
+	Evidence map[string]string `json:"evidence,omitempty"`
+}
+
+// Injected is an entry added to or replaced in the APK.
+type Injected struct {
+	Name   string `json:"name"`
+	Size   int    `json:"size"`
+	SHA256 string `json:"sha256"`
+	Action string `json:"action"`
+}
+
+// MTLS is the public part of the injected client certificate. Never the key.
+type MTLS struct {
+	Subject            string    `json:"subject"`
+	Issuer             string    `json:"issuer"`
+	Serial             string    `json:"serial"`
+	NotBefore          time.Time `json:"notBefore"`
+	NotAfter           time.Time `json:"notAfter"`
+	SHA256             string    `json:"sha256"`
+	PublicKeyAlgorithm string    `json:"publicKeyAlgorithm"`
+	Hosts              []string  `json:"hosts"`
+}
+
+// Attestation is what the attestation service registers for this release.
+type Attestation struct {
+	Endpoint          string            `json:"endpoint,omitempty"`
+	MeasurementSHA256 string            `json:"measurementSha256"`
+	Package           string            `json:"package"`
+	VersionCode       int64             `json:"versionCode"`
+	SignerDigests     []string          `json:"signerDigests"`
+	DexDigests        map[string]string `json:"dexDigests"`
+	RuntimeDigest     string            `json:"runtimeDigest"`
+	ManifestDigest    string            `json:"manifestDigest"`
+}
+
+// Verification is the re-run of the verifier on the output.
+type Verification struct {
+	Verified bool     `json:"verified"`
+	MinSDK   int      `json:"minSdk"`
+	Schemes  []string `json:"schemes"`
+	Errors   []string `json:"errors,omitempty"`
+}
