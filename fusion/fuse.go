@@ -29,6 +29,10 @@ type Request struct {
 	// V1 and MinSDK override how the output is signed (apksig.Options).
 	V1     apksig.V1Mode
 	MinSDK int
+	// Lineage (an apksigner rotate file) and OldSigner, its first key, sign
+	// with key rotation: v1 and v2 by OldSigner, v3 by Signer with the lineage.
+	Lineage   []byte
+	OldSigner *keys.Signer
 	// Now is the build time: SOURCE_DATE_EPOCH when set, for reproducible
 	// output; it stamps new entries and the policy.
 	Now time.Time

@@ -99,7 +99,10 @@ func (planStep) Run(c *Context) error {
 	if c.MinSDK > 0 {
 		minSDK = c.MinSDK
 	}
-	c.signOpts = apksig.Options{V1: c.V1, MinSDK: minSDK, CreatedBy: c.ToolVersion, Modified: c.Now}
+	c.signOpts = apksig.Options{V1: c.V1, MinSDK: minSDK, CreatedBy: c.ToolVersion, Modified: c.Now, Lineage: c.Lineage}
+	if c.OldSigner != nil {
+		c.signOpts.OldSigner = &apksig.Signer{Key: c.OldSigner.Key, Certs: c.OldSigner.Chain}
+	}
 	if _, err := c.signOpts.Schemes(&apksig.Signer{Key: c.Signer.Key, Certs: c.Signer.Chain}); err != nil {
 		return err
 	}
@@ -194,8 +197,16 @@ func (vaultStep) String() string { return "vault" }
 func (vaultStep) Run(c *Context) error {
 	fs := c.FusionSet
 	m := c.apk.Manifest
+	// Allowed signers: the output signer; with key rotation also the old
+	// key (PackageInfo.signatures reports the original signer of a rotated
+	// app, and devices before Android 9 verify only v1/v2); Play App Signing.
 	signer := c.Signer.CertSHA256()
-	signers := append([]string{hex.EncodeToString(signer[:])}, fs.Attestation.PlaySigningCertDigests...)
+	signers := []string{hex.EncodeToString(signer[:])}
+	if c.OldSigner != nil {
+		old := c.OldSigner.CertSHA256()
+		signers = append(signers, hex.EncodeToString(old[:]))
+	}
+	signers = append(signers, fs.Attestation.PlaySigningCertDigests...)
 
 	dexDigests := map[string]string{}
 	for _, e := range c.apk.DexFiles() {

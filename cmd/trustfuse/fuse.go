@@ -89,6 +89,7 @@ func (o *fuseOptions) run(c *cli.Context) error {
 	req := fusion.Request{
 		In: o.in, Out: o.out, FusionSet: fs, Signer: signer,
 		V1: apksig.V1Mode(o.signing.v1), MinSDK: o.signing.minSDK,
+		Lineage: o.signing.lineageBytes, OldSigner: o.signing.oldSigner,
 		Now: now, ToolVersion: "trustfuse " + version,
 	}
 	if bar := progressBar(c.App.ErrWriter); bar != nil {

@@ -70,10 +70,6 @@ func (o *signingOptions) check(c *cli.Context) error {
 	if o.lineage != "" && (o.keystore == "" || o.oldKeystore == "") {
 		return usageErrorf(c, "--lineage needs --keystore (the newest key of the lineage, signs v3) and --old-keystore (its first key, signs v1 and v2)")
 	}
-	if o.lineage != "" && c.Command != nil && c.Command.Name == "fuse" {
-		// fusion.Request does not carry a lineage yet: refuse rather than ignore it.
-		return usageErrorf(c, "--lineage is not supported by fuse yet")
-	}
 	return nil
 }
 
