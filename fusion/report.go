@@ -4,12 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"slices"
-	"strconv"
-	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/trustfuse/trustfuse/fusion/fusionset"
+	"github.com/trustfuse/trustfuse/internal/jcs"
 	"github.com/trustfuse/trustfuse/pkg/report"
 )
 
@@ -34,20 +31,15 @@ func (r *Result) Statement(b report.Build, fs *fusionset.FusionSet) *report.Stat
 		Build:        b,
 		Input:        reportArtifact(r.Input),
 		Output:       reportArtifact(r.Output),
-		FusionSet:    report.FusionSet(r.FusionSet),
-		Protections:  make([]report.Protection, 0, len(r.Protections)),
-		Injected:     make([]report.Injected, 0, len(r.Injected)),
-		Verification: reportVerification(r.Verification),
+		FusionSet:    r.FusionSet,
+		Protections:  append([]report.Protection{}, r.Protections...),
+		Injected:     append([]report.Injected{}, r.Injected...),
+		Verification: r.Verification,
 		Limits:       r.Limits(),
 	}
-	for _, pr := range r.Protections {
-		p.Protections = append(p.Protections, report.Protection(pr))
-	}
-	for _, in := range r.Injected {
-		p.Injected = append(p.Injected, report.Injected(in))
-	}
+	p.Verification.Schemes = nonNil(p.Verification.Schemes)
 	if m := r.MTLS; m != nil {
-		mt := report.MTLS(*m)
+		mt := *m
 		mt.Hosts = nonNil(mt.Hosts)
 		mt.NotBefore, mt.NotAfter = mt.NotBefore.UTC(), mt.NotAfter.UTC()
 		p.MTLS = &mt
@@ -76,16 +68,9 @@ func (r *Result) Statement(b report.Build, fs *fusionset.FusionSet) *report.Stat
 	}
 }
 
-func reportArtifact(a Artifact) report.Artifact {
-	out := report.Artifact(a)
-	out.Schemes, out.Signers = nonNil(out.Schemes), nonNil(out.Signers)
-	return out
-}
-
-func reportVerification(v Verification) report.Verification {
-	out := report.Verification(v)
-	out.Schemes = nonNil(out.Schemes)
-	return out
+func reportArtifact(a Artifact) Artifact {
+	a.Schemes, a.Signers = nonNil(a.Schemes), nonNil(a.Signers)
+	return a
 }
 
 func nonNil(s []string) []string {
@@ -128,72 +113,26 @@ func (r *Result) Limits() []string {
 // without "endpoint" and "measurementSha256", so anyone can recompute the
 // digest from a report with any JCS implementation.
 func (m Measurement) Canonical() []byte {
-	b := []byte(`{"dexDigests":{`)
-	for i, k := range jcsKeys(m.DexDigests) {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendJCSString(b, k)
-		b = append(b, ':')
-		b = appendJCSString(b, m.DexDigests[k])
+	dex := m.DexDigests
+	if dex == nil {
+		dex = map[string]string{}
 	}
-	b = append(b, `},"manifestDigest":`...)
-	b = appendJCSString(b, m.ManifestDigest)
-	b = append(b, `,"package":`...)
-	b = appendJCSString(b, m.Package)
-	b = append(b, `,"runtimeDigest":`...)
-	b = appendJCSString(b, m.RuntimeDigest)
-	b = append(b, `,"signerDigests":[`...)
-	for i, d := range m.SignerDigests {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendJCSString(b, d)
+	b, err := jcs.Marshal(map[string]any{
+		"dexDigests":     dex,
+		"manifestDigest": m.ManifestDigest,
+		"package":        m.Package,
+		"runtimeDigest":  m.RuntimeDigest,
+		"signerDigests":  nonNil(m.SignerDigests),
+		"versionCode":    m.VersionCode,
+	})
+	if err != nil { // only strings, string maps and an int64: cannot fail
+		panic(fmt.Sprintf("fusion: measurement encoding: %v", err))
 	}
-	b = append(b, `],"versionCode":`...)
-	b = strconv.AppendInt(b, m.VersionCode, 10)
-	return append(b, '}')
+	return b
 }
 
 // SHA256 returns the lowercase hex SHA-256 of Canonical().
 func (m Measurement) SHA256() string {
 	d := sha256.Sum256(m.Canonical())
 	return hex.EncodeToString(d[:])
-}
-
-// jcsKeys returns the keys of m in RFC 8785 order: by UTF-16 code units.
-func jcsKeys(m map[string]string) []string {
-	keys := sortedKeys(m)
-	slices.SortFunc(keys, func(a, b string) int {
-		return slices.Compare(utf16.Encode([]rune(a)), utf16.Encode([]rune(b)))
-	})
-	return keys
-}
-
-// appendJCSString appends s as an RFC 8785 string.
-func appendJCSString(b []byte, s string) []byte {
-	b = append(b, '"')
-	for _, r := range s {
-		switch {
-		case r == '"':
-			b = append(b, `\"`...)
-		case r == '\\':
-			b = append(b, `\\`...)
-		case r == '\b':
-			b = append(b, `\b`...)
-		case r == '\f':
-			b = append(b, `\f`...)
-		case r == '\n':
-			b = append(b, `\n`...)
-		case r == '\r':
-			b = append(b, `\r`...)
-		case r == '\t':
-			b = append(b, `\t`...)
-		case r < 0x20:
-			b = append(b, fmt.Sprintf(`\u%04x`, r)...)
-		default:
-			b = utf8.AppendRune(b, r)
-		}
-	}
-	return append(b, '"')
 }

@@ -1,6 +1,10 @@
 package fusion
 
-import "time"
+import (
+	"time"
+
+	"github.com/trustfuse/trustfuse/pkg/report"
+)
 
 // Result is the record of a fuse run: what went in, what came out, and the
 // evidence for every protection. The CLI prints it; the report is made from it.
@@ -19,57 +23,20 @@ type Result struct {
 	Steps        []StepRecord `json:"steps"`
 }
 
-// Artifact describes an APK file.
-type Artifact struct {
-	File        string   `json:"file"`
-	Size        int64    `json:"size"`
-	SHA256      string   `json:"sha256"`
-	Package     string   `json:"package"`
-	VersionCode int64    `json:"versionCode"`
-	VersionName string   `json:"versionName"`
-	MinSDK      int      `json:"minSdk"`
-	Schemes     []string `json:"schemes"`
-	Signers     []string `json:"signers"`
-	// ZipAligned16K: every stored native library is 16 KiB aligned.
-	ZipAligned16K bool `json:"zipAligned16k"`
-}
-
-// FusionSetRef identifies the Fusion Set applied.
-type FusionSetRef struct {
-	ID      string `json:"id"`
-	Name    string `json:"name"`
-	Version int    `json:"version"`
-	SHA256  string `json:"sha256"`
-}
-
-// Protection is one protection and how it was applied.
-type Protection struct {
-	ID       string            `json:"id"`
-	Title    string            `json:"title"`
-	Mode     string            `json:"mode"`
-	Status   string            `json:"status"` // applied, skipped, failed
-	Evidence map[string]string `json:"evidence,omitempty"`
-}
-
-// Injected is an entry the pipeline added or replaced.
-type Injected struct {
-	Name   string `json:"name"`
-	Size   int    `json:"size"`
-	SHA256 string `json:"sha256"`
-	Action string `json:"action"` // added, replaced
-}
-
-// MTLSInfo is the public part of the injected client certificate.
-type MTLSInfo struct {
-	Subject            string    `json:"subject"`
-	Issuer             string    `json:"issuer"`
-	Serial             string    `json:"serial"`
-	NotBefore          time.Time `json:"notBefore"`
-	NotAfter           time.Time `json:"notAfter"`
-	SHA256             string    `json:"sha256"`
-	PublicKeyAlgorithm string    `json:"publicKeyAlgorithm"`
-	Hosts              []string  `json:"hosts"`
-}
+// The parts of a Result that the report carries as they are share its types:
+// the report is rendered from the pipeline's record, never described twice.
+type (
+	// Artifact describes an APK file.
+	Artifact = report.Artifact
+	// FusionSetRef identifies the Fusion Set applied.
+	FusionSetRef = report.FusionSet
+	// Protection is one protection and how it was applied.
+	Protection = report.Protection
+	// Injected is an entry the pipeline added or replaced.
+	Injected = report.Injected
+	// MTLSInfo is the public part of the injected client certificate.
+	MTLSInfo = report.MTLS
+)
 
 // Measurement is what the attestation service compares (DESIGN §3).
 type Measurement struct {
@@ -83,12 +50,7 @@ type Measurement struct {
 
 // Verification is the verifier's verdict on the output, for API levels
 // MinSDK and up.
-type Verification struct {
-	Verified bool     `json:"verified"`
-	MinSDK   int      `json:"minSdk"`
-	Schemes  []string `json:"schemes"`
-	Errors   []string `json:"errors,omitempty"`
-}
+type Verification = report.Verification
 
 // StepRecord says what each pipeline step did.
 type StepRecord struct {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/trustfuse/trustfuse/internal/jcs"
 	"os/exec"
 	"strings"
 	"testing"
@@ -60,7 +61,7 @@ func TestCanonicalAgreesWithECMAScript(t *testing.T) {
 		"strings": `["\u0000\u0001\u001f\b\f\n\r\t", "<&>\u2028\u2029", "\u00e9\u4e2d", "/\\\"", "\ud83d\ude00"]`,
 	}
 	for name, doc := range docs {
-		got := string(canonicalJSON(decodeForTest(t, doc)))
+		got := string(jcs.Canonical(decodeForTest(t, doc)))
 		if want := node(t, doc); got != want {
 			t.Errorf("%s:\n got %s\nwant %s", name, got, want)
 		}
@@ -72,7 +73,7 @@ func TestCanonicalRFC8785Example(t *testing.T) {
 	const want = `{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],"string":"€$\u000f\nA'B\"\\\\\"/"}`
 	doc := `{"numbers": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001],
 		"string": "\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/", "literals": [null, true, false]}`
-	if got := string(canonicalJSON(decodeForTest(t, doc))); got != want {
+	if got := string(jcs.Canonical(decodeForTest(t, doc))); got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/trustfuse/trustfuse/internal/jcs"
 	"io"
 	"os"
 	"path/filepath"
@@ -350,7 +351,7 @@ func Parse(data []byte, name, dir string, opts LoadOptions) (*FusionSet, error) 
 	if err := ps.err(name); err != nil {
 		return nil, err
 	}
-	fs.canonical = canonicalJSON(doc)
+	fs.canonical = jcs.Canonical(doc)
 	fs.Warnings = sorted(ps.warnings)
 	return fs, nil
 }

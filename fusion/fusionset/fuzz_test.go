@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/trustfuse/trustfuse/internal/jcs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -48,7 +49,7 @@ func FuzzParse(f *testing.F) {
 		if err := dec.Decode(&v); err != nil {
 			t.Fatalf("Canonical is not JSON: %v\n%s", err, c)
 		}
-		if again := canonicalJSON(v); !bytes.Equal(again, c) {
+		if again := jcs.Canonical(v); !bytes.Equal(again, c) {
 			t.Fatalf("canonical form not stable:\n%s\n%s", c, again)
 		}
 	})

@@ -1,6 +1,11 @@
-package fusionset
+// Package jcs writes JSON in the canonical form of RFC 8785 (JSON
+// Canonicalization Scheme), so that digests of JSON documents (the Fusion
+// Set, the attestation measurement) can be recomputed by anyone with any
+// JCS implementation.
+package jcs
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"slices"
@@ -9,8 +14,9 @@ import (
 	"unicode/utf16"
 )
 
-// canonicalJSON writes a decoded JSON value (from a json.Decoder with
-// UseNumber) in canonical form.
+// Canonical returns a decoded JSON value (from a json.Decoder with
+// UseNumber: nil, bool, json.Number, string, []any, map[string]any) in
+// canonical form.
 //
 // FORMAT: RFC 8785 (JSON Canonicalization Scheme): no whitespace; object
 // members sorted by the UTF-16 code units of their keys; strings escaped
@@ -18,9 +24,24 @@ import (
 // short forms \b \t \n \f \r and otherwise \u00xx in lowercase hex); numbers
 // as ECMAScript's Number.prototype.toString writes the float64 nearest to
 // them (1.0 → 1, 1e21 → 1e+21, 1e-7 → 1e-7).
-func canonicalJSON(v any) []byte {
+func Canonical(v any) []byte {
 	var b []byte
 	return appendCanonical(b, v)
+}
+
+// Marshal encodes v with encoding/json and returns it in canonical form.
+func Marshal(v any) ([]byte, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, err
+	}
+	return Canonical(doc), nil
 }
 
 func appendCanonical(b []byte, v any) []byte {
