@@ -8,6 +8,7 @@
 #   FUZZTIME   time per fuzz target (default 10s; 0 skips fuzzing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/sbin:/sbin" # daemons used by tests (nginx) live there
 
 fuzztime="${FUZZTIME:-10s}"
 step() { printf '\n== %s\n' "$*" >&2; }

@@ -97,6 +97,12 @@ func Tool(t testing.TB, name string) string {
 	}
 	p, err := exec.LookPath(name)
 	if err != nil {
+		// Daemons (nginx) live in sbin, which a non-login PATH may lack.
+		for _, dir := range []string{"/usr/sbin", "/sbin"} {
+			if st, serr := os.Stat(filepath.Join(dir, name)); serr == nil && st.Mode()&0o111 != 0 {
+				return filepath.Join(dir, name)
+			}
+		}
 		t.Fatalf("testenv: oracle %s not installed: run scripts/install-deps.sh", name)
 	}
 	return p
