@@ -3,6 +3,7 @@ package fusion
 import (
 	"time"
 
+	"github.com/trustfuse/trustfuse/pkg/attest"
 	"github.com/trustfuse/trustfuse/pkg/report"
 )
 
@@ -21,6 +22,10 @@ type Result struct {
 	DemoKey      bool         `json:"demoKey"`
 	BuildTime    time.Time    `json:"buildTime"`
 	Steps        []StepRecord `json:"steps"`
+	// Registration is the release record for the attestation registry
+	// (`fuse --register`). It holds the secret per-release attestation key,
+	// so it is never part of the JSON result or the report.
+	Registration *attest.Registration `json:"-"`
 }
 
 // The parts of a Result that the report carries as they are share its types:

@@ -2,6 +2,7 @@ package fusion
 
 import (
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/trustfuse/trustfuse/internal/atomicfile"
 	"github.com/trustfuse/trustfuse/pkg/apk"
 	"github.com/trustfuse/trustfuse/pkg/apksig"
+	"github.com/trustfuse/trustfuse/pkg/attest"
 	"github.com/trustfuse/trustfuse/pkg/axml"
 	"github.com/trustfuse/trustfuse/pkg/vault"
 	"github.com/trustfuse/trustfuse/pkg/zipx"
@@ -21,6 +23,16 @@ import (
 // internetPermission is what the runtime needs to reach the API and the
 // attestation service.
 const internetPermission = "android.permission.INTERNET"
+
+// releaseAttestKey derives the release's attestation key from the client
+// private key (PKCS#8 DER) and the measurement (attest.DeriveAttestKey).
+func releaseAttestKey(key any, m Measurement) ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("fusion: attestation key: %w", err)
+	}
+	return attest.DeriveAttestKey(der, sha256.Sum256(m.Canonical())), nil
+}
 
 // ---- open ----
 
@@ -232,6 +244,15 @@ func (vaultStep) Run(c *Context) error {
 	// each Play App Signing certificate's under its own name (a vault only
 	// unseals for the signer it was sealed to; sealing needs only the digest).
 	id := fs.ClientIdentity
+	// The per-release attestation key (docs/attestation.md): derived from
+	// the client key and the measurement, so reproducible and unique per
+	// release; sealed in the vault and exported for the server's registry.
+	attestKey, err := releaseAttestKey(id.Key, c.Result.Measurement)
+	if err != nil {
+		return err
+	}
+	c.Result.Registration = &attest.Registration{Format: attest.RegistrationFormat,
+		ID: c.Result.Measurement.SHA256(), Measurement: attest.Measurement(c.Result.Measurement), AttestKey: attestKey}
 	c.Result.Injected = append(c.Result.Injected, injected(androidrt.PolicyAsset, c.policy, "added"))
 	c.vaults = nil
 	for i, d := range signers {
@@ -239,7 +260,7 @@ func (vaultStep) Run(c *Context) error {
 		if _, err := hex.Decode(digest[:], []byte(d)); err != nil {
 			return fmt.Errorf("fusion: signer digest %q: %w", d, err)
 		}
-		blob, err := vault.Seal(vault.Identity{Key: id.Key, Chain: id.Chain}, androidrt.Pepper(), digest, c.policy)
+		blob, err := vault.Seal(vault.Identity{Key: id.Key, Chain: id.Chain, AttestKey: attestKey}, androidrt.Pepper(), digest, c.policy)
 		if err != nil {
 			return err
 		}

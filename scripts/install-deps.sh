@@ -8,7 +8,7 @@ declare -A need=(
   [apksigner]=apksigner [zipalign]=zipalign [aapt]=aapt [aapt2]=aapt
   [smali]=smali [enjarify]=enjarify [dexdump]=dexdump
   [keytool]=openjdk-17-jdk-headless [jarsigner]=openjdk-17-jdk-headless
-  [openssl]=openssl [pdftotext]=poppler-utils [zbarimg]=zbar-tools [python3]=python3
+  [openssl]=openssl [redis-server]=redis-server [pdftotext]=poppler-utils [zbarimg]=zbar-tools [python3]=python3 [nginx]=nginx
 )
 missing=()
 for cmd in "${!need[@]}"; do

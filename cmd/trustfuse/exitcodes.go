@@ -11,6 +11,7 @@ import (
 	"github.com/trustfuse/trustfuse/fusion/fusionset"
 	"github.com/trustfuse/trustfuse/pkg/apk"
 	"github.com/trustfuse/trustfuse/pkg/apksig"
+	"github.com/trustfuse/trustfuse/pkg/attest"
 	"github.com/trustfuse/trustfuse/pkg/keys"
 	"github.com/trustfuse/trustfuse/pkg/report"
 	"github.com/trustfuse/trustfuse/pkg/zipx"
@@ -89,6 +90,11 @@ func exitRules() []exitRule {
 		{exitUsage, is(fusion.ErrAlreadyFused), "input already fused"},
 		{exitCredential, keys.IsCredential, "keystore, alias, password or secret reference"},
 		{exitUsage, isA[*fusionset.ValidationError], "invalid Fusion Set (after keys: a wrong client-certificate password is exit 4)"},
+		{exitUsage, is(errServeConfig), "invalid serve configuration"},
+		{exitUsage, is(attest.ErrConfig), "invalid attestation server settings"},
+		{exitCredential, is(attest.ErrRegistryKey), "registry key wrong, malformed, or cannot open a release key"},
+		{exitUsage, is(attest.ErrUnknownRelease), "no such release in the registry"},
+		{exitUsage, is(attest.ErrRegistry), "registry file unreadable, or a bad release export"},
 	}
 }
 

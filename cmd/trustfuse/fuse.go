@@ -20,6 +20,7 @@ import (
 
 type fuseOptions struct {
 	in, out, fusionSet string
+	register, regKey   string
 	signing            signingOptions
 	report             reportOptions
 }
@@ -41,10 +42,16 @@ func fuseCommand() *cli.Command {
 			&cli.StringFlag{Name: "in", Usage: "APK to protect (read only)", Destination: &o.in},
 			&cli.StringFlag{Name: "fusion-set", Usage: "Fusion Set JSON naming the protections", Destination: &o.fusionSet},
 			&cli.StringFlag{Name: "out", Usage: "protected APK to write", Destination: &o.out},
+			&cli.StringFlag{Name: "register", Usage: "register the release for `trustfuse serve`: a registry `FILE` (needs " +
+				"--registry-key), or FILE.json, an export (0600, holds the release's attestation key) for `releases add`", Destination: &o.register},
+			&cli.StringFlag{Name: "registry-key", Usage: "with --register FILE: the registry key `REF` (see `releases --help`)", Destination: &o.regKey},
 		}, append(o.signing.Flags(), o.report.Flags()...)...),
 		Before: func(c *cli.Context) error {
 			if o.in == "" || o.out == "" || o.fusionSet == "" {
 				return usageErrorf(c, "--in, --fusion-set and --out are required")
+			}
+			if o.register != "" && !strings.HasSuffix(o.register, ".json") && o.regKey == "" {
+				return usageErrorf(c, "--register to a registry needs --registry-key (or register to FILE.json)")
 			}
 			if err := sameFile(c, o.in, o.out); err != nil {
 				return err
@@ -103,6 +110,11 @@ func (o *fuseOptions) run(c *cli.Context) error {
 	res, err := fusion.Fuse(req)
 	if err != nil {
 		return err
+	}
+	if o.register != "" {
+		if err := writeRegistration(c, o.register, o.regKey, res.Registration, sourceNow()); err != nil {
+			return fmt.Errorf("%s was written, but the release was not registered: %w", o.out, err)
+		}
 	}
 	reports, err := o.report.write(c, o.out, res, fs, signer)
 	if err != nil {

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/trustfuse/trustfuse/pkg/attest"
+)
+
+// serveConfig is the JSON file `trustfuse serve --config` reads
+// (docs/attestation.md). Relative paths are relative to the current
+// directory; secret references are env:NAME, file:PATH or stdin.
+type serveConfig struct {
+	Listen string `json:"listen"`
+	TLS    *struct {
+		Cert     string `json:"cert"`
+		Key      string `json:"key"`
+		ClientCA string `json:"clientCA,omitempty"`
+	} `json:"tls,omitempty"`
+	Registry    string `json:"registry"`
+	RegistryKey string `json:"registryKey"`
+	SigningKey  string `json:"signingKey"`
+	NonceKey    string `json:"nonceKey,omitempty"`
+	Issuer      string `json:"issuer"`
+	Audience    string `json:"audience"`
+	TokenTTL    string `json:"tokenTTL"`
+	NonceTTL    string `json:"nonceTTL,omitempty"`
+	Redis       string `json:"redis,omitempty"`
+	Debug       bool   `json:"debug,omitempty"`
+}
+
+// errServeConfig marks a server configuration mistake (exit 2).
+var errServeConfig = errors.New("serve: configuration")
+
+func serveCommand() *cli.Command {
+	var config string
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "run the attestation service: challenges, measurement checks, ES256 tokens, JWKS, metrics",
+		Description: "Endpoints: POST /v1/challenge, POST /v1/attest, GET /.well-known/jwks.json, GET /healthz, GET /metrics.\n" +
+			"The configuration file and the protocol are described in docs/attestation.md. Stops gracefully on\n" +
+			"SIGINT/SIGTERM. The listening address is printed to stderr.\n" + flagOrderNote,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Usage: "server configuration `FILE` (JSON)", Destination: &config},
+		},
+		Action: func(c *cli.Context) error {
+			if err := checkArgs(c, 0, 0); err != nil {
+				return err
+			}
+			if config == "" {
+				return usageErrorf(c, "--config is required")
+			}
+			return runServe(c, config)
+		},
+	}
+}
+
+func runServe(c *cli.Context, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errServeConfig, err)
+	}
+	var sc serveConfig
+	if err := json.Unmarshal(b, &sc); err != nil {
+		return fmt.Errorf("%w: %s: %w", errServeConfig, path, err)
+	}
+	cfg, closeFn, err := sc.build(c)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	srv, err := attest.NewServer(cfg)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errServeConfig, err)
+	}
+	hs := attest.NewHTTPServer(sc.Listen, srv.Handler())
+	if sc.TLS != nil {
+		tc, err := sc.tlsConfig()
+		if err != nil {
+			return err
+		}
+		hs.TLSConfig = tc
+	}
+	l, err := net.Listen("tcp", sc.Listen)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	if hs.TLSConfig != nil {
+		l = tls.NewListener(l, hs.TLSConfig)
+	}
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fmt.Fprintf(c.App.ErrWriter, "%s: serving on %s (kid %s)\n", appName, l.Addr(), srv.KeyID())
+	done := make(chan error, 1)
+	go func() { done <- hs.Serve(l) }()
+	select {
+	case err := <-done:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("serve: shutdown: %w", err)
+	}
+	fmt.Fprintf(c.App.ErrWriter, "%s: stopped\n", appName)
+	return nil
+}
+
+func (sc *serveConfig) build(c *cli.Context) (attest.Config, func(), error) {
+	nop := func() {}
+	bad := func(format string, args ...any) (attest.Config, func(), error) {
+		return attest.Config{}, nop, fmt.Errorf("%w: %s", errServeConfig, fmt.Sprintf(format, args...))
+	}
+	if sc.Listen == "" || sc.Registry == "" || sc.RegistryKey == "" || sc.SigningKey == "" {
+		return bad("listen, registry, registryKey and signingKey are required")
+	}
+	ttl, err := time.ParseDuration(sc.TokenTTL)
+	if err != nil {
+		return bad("tokenTTL %q: %v", sc.TokenTTL, err)
+	}
+	cfg := attest.Config{Issuer: sc.Issuer, Audience: sc.Audience, TokenTTL: ttl, Debug: sc.Debug}
+	if sc.NonceTTL != "" {
+		if cfg.NonceTTL, err = time.ParseDuration(sc.NonceTTL); err != nil {
+			return bad("nonceTTL %q: %v", sc.NonceTTL, err)
+		}
+	}
+	rk, err := registryKey(c, sc.RegistryKey)
+	if err != nil {
+		return attest.Config{}, nop, err
+	}
+	if cfg.Registry, err = attest.OpenRegistry(sc.Registry, rk); err != nil {
+		return attest.Config{}, nop, err
+	}
+	if cfg.SigningKey, err = loadES256Key(sc.SigningKey); err != nil {
+		return attest.Config{}, nop, err
+	}
+	if sc.NonceKey != "" {
+		if cfg.NonceKey, err = registryKey(c, sc.NonceKey); err != nil {
+			return attest.Config{}, nop, err
+		}
+	} else {
+		if sc.Redis != "" {
+			return bad("replicas sharing redis must share nonceKey")
+		}
+		cfg.NonceKey = make([]byte, 32)
+		if _, err := rand.Read(cfg.NonceKey); err != nil {
+			return attest.Config{}, nop, err
+		}
+	}
+	if sc.Redis != "" {
+		r, err := attest.NewRedisReplay(sc.Redis, "trustfuse:", nil)
+		if err != nil {
+			return attest.Config{}, nop, err
+		}
+		cfg.Replay = r
+		return cfg, func() { r.Close() }, nil
+	}
+	cfg.Replay = attest.NewMemoryReplay(1<<20, nil)
+	return cfg, nop, nil
+}
+
+func (sc *serveConfig) tlsConfig() (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(sc.TLS.Cert, sc.TLS.Key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: tls: %w", errServeConfig, err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if sc.TLS.ClientCA != "" {
+		b, err := os.ReadFile(sc.TLS.ClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("%w: tls: %w", errServeConfig, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("%w: tls: no certificate in %s", errServeConfig, sc.TLS.ClientCA)
+		}
+		tc.ClientCAs, tc.ClientAuth = pool, tls.VerifyClientCertIfGiven
+	}
+	return tc, nil
+}
+
+// loadES256Key reads a P-256 private key from PEM (PKCS#8 or SEC 1).
+func loadES256Key(path string) (*ecdsa.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: signing key: %w", errServeConfig, err)
+	}
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			return nil, fmt.Errorf("%w: signing key %s: no PRIVATE KEY block", errServeConfig, path)
+		}
+		var k any
+		switch blk.Type {
+		case "PRIVATE KEY":
+			k, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
+		case "EC PRIVATE KEY":
+			k, err = x509.ParseECPrivateKey(blk.Bytes)
+		default:
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: signing key %s: %w", errServeConfig, path, err)
+		}
+		ek, ok := k.(*ecdsa.PrivateKey)
+		if !ok {
+			return nil, fmt.Errorf("%w: signing key %s is not ECDSA P-256", errServeConfig, path)
+		}
+		return ek, nil
+	}
+}

@@ -1,0 +1,251 @@
+package attest
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// RegistrationFormat names the JSON export `trustfuse fuse --register`
+// writes and `trustfuse releases add` reads.
+const RegistrationFormat = "trustfuse-release/v1"
+
+// Registration is a release as the fuse pipeline exports it. AttestKey is
+// secret: the export is written 0600 and should be deleted once added to a
+// registry, where the key is stored sealed.
+type Registration struct {
+	Format      string      `json:"format"`
+	ID          string      `json:"id"`
+	Measurement Measurement `json:"measurement"`
+	AttestKey   []byte      `json:"attestKey"`
+}
+
+// Release is a registry record. SealedKey is AES-256-GCM(serverKey,
+// attestKey) with a 12-byte random nonce prepended and the release id as
+// additional data; AttestKey is filled in only by Lookup.
+type Release struct {
+	ID          string      `json:"id"`
+	Measurement Measurement `json:"measurement"`
+	SealedKey   []byte      `json:"sealedKey,omitempty"`
+	Added       time.Time   `json:"added"`
+	Revoked     *time.Time  `json:"revoked,omitempty"`
+	AttestKey   []byte      `json:"-"`
+}
+
+var bucket = []byte("releases")
+
+// Registry is the release registry, a bbolt file. Every call opens the file
+// and closes it again (bbolt allows one writer or many readers at a time;
+// each call waits at most a second for the lock), so `trustfuse releases
+// add|revoke` can run next to `serve`. Lookup reads from an in-memory copy
+// re-read whenever the file's modification time or size changes, and at
+// least every second: changes reach a running server at once.
+type Registry struct {
+	path string
+	aead cipher.AEAD
+
+	mu      sync.Mutex
+	cache   map[string][]byte // id -> record, for Lookup
+	stamp   fileStamp         // of the file the cache was read from
+	expires time.Time         // the cache is re-read at least this often
+}
+
+// fileStamp identifies a version of the registry file.
+type fileStamp struct {
+	mod  time.Time
+	size int64
+}
+
+// cacheFor bounds how stale Lookup can be even if a change kept the file's
+// modification time and size.
+const cacheFor = time.Second
+
+// OpenRegistry returns the registry at path, sealing and opening release
+// keys with the 32-byte serverKey. The file is created (0600) on first write.
+func OpenRegistry(path string, serverKey []byte) (*Registry, error) {
+	if len(serverKey) != 32 {
+		return nil, fmt.Errorf("%w: %d bytes, want 32", ErrRegistryKey, len(serverKey))
+	}
+	blk, err := aes.NewCipher(serverKey)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrRegistryKey, err)
+	}
+	aead, err := cipher.NewGCM(blk)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrRegistryKey, err)
+	}
+	return &Registry{path: path, aead: aead}, nil
+}
+
+func (r *Registry) with(readOnly bool, fn func(*bolt.Tx) error) error {
+	if readOnly {
+		if _, err := os.Stat(r.path); errors.Is(err, os.ErrNotExist) {
+			return fn(nil)
+		}
+	}
+	db, err := bolt.Open(r.path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: readOnly})
+	if err != nil {
+		return fmt.Errorf("%w: open %s: %w", ErrRegistry, r.path, err)
+	}
+	defer db.Close()
+	if readOnly {
+		return db.View(fn)
+	}
+	return db.Update(fn)
+}
+
+// Add seals reg's key and stores the release; adding the same release again
+// replaces its key and clears a revocation.
+func (r *Registry) Add(reg Registration, now time.Time) (*Release, error) {
+	id := reg.Measurement.SHA256()
+	if reg.ID != "" && reg.ID != id {
+		return nil, fmt.Errorf("%w: registration id %s is not its measurement's SHA-256 %s", ErrRegistry, reg.ID, id)
+	}
+	if len(reg.AttestKey) < 16 {
+		return nil, fmt.Errorf("%w: registration %s has no attestation key", ErrRegistry, id)
+	}
+	n := make([]byte, r.aead.NonceSize(), r.aead.NonceSize()+len(reg.AttestKey)+r.aead.Overhead())
+	if _, err := rand.Read(n); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrRegistry, err)
+	}
+	rel := &Release{ID: id, Measurement: reg.Measurement, Added: now.UTC(),
+		SealedKey: r.aead.Seal(n, n, reg.AttestKey, []byte(id))}
+	b, err := json.Marshal(rel)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrRegistry, err)
+	}
+	err = r.with(false, func(tx *bolt.Tx) error {
+		bk, err := tx.CreateBucketIfNotExists(bucket)
+		if err != nil {
+			return err
+		}
+		return bk.Put([]byte(id), b)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: add: %w", ErrRegistry, err)
+	}
+	return rel, nil
+}
+
+// List returns every release, sorted by package, version code, id.
+func (r *Registry) List() ([]Release, error) {
+	var out []Release
+	err := r.with(true, func(tx *bolt.Tx) error {
+		if tx == nil || tx.Bucket(bucket) == nil {
+			return nil
+		}
+		return tx.Bucket(bucket).ForEach(func(_, v []byte) error {
+			var rel Release
+			if err := json.Unmarshal(v, &rel); err != nil {
+				return fmt.Errorf("%w: corrupt record: %w", ErrRegistry, err)
+			}
+			out = append(out, rel)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].Measurement, out[j].Measurement
+		if a.Package != b.Package {
+			return a.Package < b.Package
+		}
+		if a.VersionCode != b.VersionCode {
+			return a.VersionCode < b.VersionCode
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+// Revoke marks release id revoked at now.
+func (r *Registry) Revoke(id string, now time.Time) error {
+	return r.with(false, func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucket)
+		var v []byte
+		if bk != nil {
+			v = bk.Get([]byte(id))
+		}
+		if v == nil {
+			return fmt.Errorf("%w: %s", ErrUnknownRelease, id)
+		}
+		var rel Release
+		if err := json.Unmarshal(v, &rel); err != nil {
+			return fmt.Errorf("%w: corrupt record: %w", ErrRegistry, err)
+		}
+		t := now.UTC()
+		rel.Revoked = &t
+		b, err := json.Marshal(rel)
+		if err != nil {
+			return err
+		}
+		return bk.Put([]byte(id), b)
+	})
+}
+
+// snapshot returns the records, re-read when the file changed (or at least
+// every cacheFor), so add and revoke reach a running server at once.
+func (r *Registry) snapshot() (map[string][]byte, error) {
+	var st fileStamp
+	if fi, err := os.Stat(r.path); err == nil {
+		st = fileStamp{fi.ModTime(), fi.Size()}
+	}
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cache != nil && st == r.stamp && now.Before(r.expires) {
+		return r.cache, nil
+	}
+	m := map[string][]byte{}
+	err := r.with(true, func(tx *bolt.Tx) error {
+		if tx == nil || tx.Bucket(bucket) == nil {
+			return nil
+		}
+		return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
+			m[string(k)] = bytes.Clone(v)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.cache, r.stamp, r.expires = m, st, now.Add(cacheFor)
+	return m, nil
+}
+
+// Lookup returns release id with its key opened, or ErrUnknownRelease.
+func (r *Registry) Lookup(id string) (*Release, error) {
+	recs, err := r.snapshot()
+	if err != nil {
+		return nil, fmt.Errorf("%w: lookup: %w", ErrRegistry, err)
+	}
+	v, ok := recs[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownRelease, id)
+	}
+	rel := new(Release)
+	if err := json.Unmarshal(v, rel); err != nil {
+		return nil, fmt.Errorf("%w: corrupt record %s: %w", ErrRegistry, id, err)
+	}
+	ns := r.aead.NonceSize()
+	if len(rel.SealedKey) < ns {
+		return nil, fmt.Errorf("%w: release %s: sealed key truncated", ErrRegistryKey, id)
+	}
+	key, err := r.aead.Open(nil, rel.SealedKey[:ns], rel.SealedKey[ns:], []byte(rel.ID))
+	if err != nil {
+		return nil, fmt.Errorf("%w: release %s: %w", ErrRegistryKey, id, err)
+	}
+	rel.AttestKey = key
+	return rel, nil
+}

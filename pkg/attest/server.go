@@ -1,0 +1,401 @@
+package attest
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Limits of the HTTP surface.
+const (
+	// MaxBodyBytes caps request bodies (a key attestation chain fits).
+	MaxBodyBytes = 64 << 10
+	// MaxTokenTTL caps Config.TokenTTL.
+	MaxTokenTTL = time.Hour
+)
+
+// Config configures a Server.
+type Config struct {
+	Issuer     string            // JWT iss
+	Audience   string            // JWT aud
+	TokenTTL   time.Duration     // token lifetime, 0 < TokenTTL ≤ MaxTokenTTL
+	SigningKey *ecdsa.PrivateKey // P-256 key for ES256
+	NonceKey   []byte            // ≥ 32 bytes, shared by replicas
+	NonceTTL   time.Duration     // challenge lifetime (default 2 minutes)
+	Registry   *Registry
+	Replay     ReplayCache
+	// Debug answers a refused attestation with 403 and the reason; the
+	// default (opaque) answers 200 with a token of the same shape signed by
+	// a throwaway key, so a client cannot tell which check failed.
+	Debug bool
+	Now   func() time.Time // nil means time.Now
+	Rand  io.Reader        // nil means crypto/rand
+}
+
+// Server is the attestation service. Handler serves its endpoints.
+type Server struct {
+	cfg     Config
+	nonces  *Nonces
+	signer  jose.Signer
+	kid     string
+	jwks    []byte
+	reg     *prometheus.Registry
+	reqs    *prometheus.CounterVec
+	verdict *prometheus.CounterVec
+	latency *prometheus.HistogramVec
+}
+
+// NewServer checks cfg and returns a Server.
+func NewServer(cfg Config) (*Server, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.NonceTTL == 0 {
+		cfg.NonceTTL = 2 * time.Minute
+	}
+	switch {
+	case cfg.Issuer == "" || cfg.Audience == "":
+		return nil, fmt.Errorf("%w: issuer and audience are required", ErrConfig)
+	case cfg.TokenTTL <= 0 || cfg.TokenTTL > MaxTokenTTL:
+		return nil, fmt.Errorf("%w: token TTL %v not in (0, %v]", ErrConfig, cfg.TokenTTL, MaxTokenTTL)
+	case cfg.SigningKey == nil || cfg.SigningKey.Curve != elliptic.P256():
+		return nil, fmt.Errorf("%w: signing key must be ECDSA P-256 (ES256)", ErrConfig)
+	case cfg.Registry == nil || cfg.Replay == nil:
+		return nil, fmt.Errorf("%w: registry and replay cache are required", ErrConfig)
+	}
+	nonces, err := NewNonces(cfg.NonceKey, cfg.NonceTTL, cfg.Rand)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, nonces: nonces}
+	jwk := jose.JSONWebKey{Key: cfg.SigningKey.Public(), Algorithm: string(jose.ES256), Use: "sig"}
+	s.kid, err = thumbprint(&jwk)
+	if err != nil {
+		return nil, err
+	}
+	jwk.KeyID = s.kid
+	if s.jwks, err = json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{jwk}}); err != nil {
+		return nil, fmt.Errorf("attest: jwks: %w", err)
+	}
+	if s.signer, err = newSigner(cfg.SigningKey, s.kid); err != nil {
+		return nil, err
+	}
+	s.reg = prometheus.NewRegistry()
+	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "trustfuse_attest_requests_total",
+		Help: "HTTP requests by endpoint and status code."}, []string{"endpoint", "code"})
+	s.verdict = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "trustfuse_attest_verdicts_total",
+		Help: "Attestation verdicts by outcome (ok or the refusal reason)."}, []string{"verdict"})
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "trustfuse_attest_request_duration_seconds",
+		Help: "Request latency by endpoint.", Buckets: prometheus.ExponentialBuckets(0.0001, 4, 8)}, []string{"endpoint"})
+	s.reg.MustRegister(s.reqs, s.verdict, s.latency)
+	return s, nil
+}
+
+func thumbprint(k *jose.JSONWebKey) (string, error) {
+	t, err := k.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return "", fmt.Errorf("attest: key thumbprint: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(t), nil
+}
+
+func newSigner(key *ecdsa.PrivateKey, kid string) (jose.Signer, error) {
+	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
+		(&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return nil, fmt.Errorf("attest: signer: %w", err)
+	}
+	return sig, nil
+}
+
+// KeyID returns the kid of the signing key (its RFC 7638 thumbprint).
+func (s *Server) KeyID() string { return s.kid }
+
+// Handler returns the HTTP handler for every endpoint.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("POST /v1/challenge", s.instrument("challenge", s.challenge))
+	mux.Handle("POST /v1/attest", s.instrument("attest", s.attest))
+	mux.Handle("GET /.well-known/jwks.json", s.instrument("jwks", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		_, _ = w.Write(s.jwks)
+	}))
+	mux.Handle("GET /healthz", s.instrument("healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, "ok\n")
+	}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// NewHTTPServer returns an http.Server for h with every timeout and limit
+// set: slow or oversized clients are cut off, others keep being served.
+func NewHTTPServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(c int) { w.code = c; w.ResponseWriter.WriteHeader(c) }
+
+func (s *Server) instrument(name string, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		h(sw, r)
+		s.latency.WithLabelValues(name).Observe(time.Since(start).Seconds())
+		s.reqs.WithLabelValues(name, strconv.Itoa(sw.code)).Inc()
+	})
+}
+
+// ChallengeResponse is the answer to POST /v1/challenge.
+type ChallengeResponse struct {
+	Nonce     string    `json:"nonce"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// AttestRequest is the body of POST /v1/attest. The measurement fields are
+// inlined; Proof is base64url(HMAC-SHA256(attestKey, nonceRaw ||
+// measurementSHA256)).
+type AttestRequest struct {
+	Nonce string `json:"nonce"`
+	Measurement
+	Proof               string            `json:"proof"`
+	DeviceInfo          map[string]string `json:"deviceInfo,omitempty"`
+	Threats             []string          `json:"threats,omitempty"`
+	KeyAttestationChain []string          `json:"keyAttestationChain,omitempty"`
+}
+
+// AttestResponse is the answer to POST /v1/attest.
+type AttestResponse struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// Claims is the token payload.
+type Claims struct {
+	Issuer   string            `json:"iss"`
+	Subject  string            `json:"sub"`
+	Audience string            `json:"aud"`
+	IssuedAt int64             `json:"iat"`
+	Expiry   int64             `json:"exp"`
+	Package  string            `json:"pkg"`
+	Version  int64             `json:"ver"`
+	Release  string            `json:"rel"`
+	Threats  []string          `json:"thr"`
+	Confirm  map[string]string `json:"cnf,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func httpError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+// readJSON enforces the content type and body limit and decodes strictly.
+func readJSON(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) bool {
+	if ct := r.Header.Get("Content-Type"); ct != "" || r.ContentLength != 0 {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			httpError(w, http.StatusUnsupportedMediaType, "content type must be application/json")
+			return false
+		}
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			httpError(w, http.StatusRequestEntityTooLarge, "body too large")
+			return false
+		}
+		if errors.Is(err, io.EOF) && allowEmpty {
+			return true
+		}
+		httpError(w, http.StatusBadRequest, "malformed JSON")
+		return false
+	}
+	if dec.More() {
+		httpError(w, http.StatusBadRequest, "trailing data after JSON")
+		return false
+	}
+	return true
+}
+
+func (s *Server) challenge(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength > 0 || r.Header.Get("Content-Type") != "" {
+		var empty struct{}
+		if !readJSON(w, r, &empty, true) {
+			return
+		}
+	}
+	nonce, exp, err := s.nonces.Issue(s.cfg.Now())
+	if err != nil {
+		httpError(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	writeJSON(w, http.StatusOK, ChallengeResponse{Nonce: nonce, ExpiresAt: exp.UTC()})
+}
+
+// Refusal reasons (metric label and debug message).
+const (
+	reasonNonceForged  = "nonce_invalid"
+	reasonNonceExpired = "nonce_expired"
+	reasonNonceReplay  = "nonce_replayed"
+	reasonUnknown      = "unknown_release"
+	reasonRevoked      = "release_revoked"
+	reasonProof        = "proof_mismatch"
+)
+
+// Verify checks req at time now and returns the release, or a refusal
+// reason. It consumes the nonce.
+func (s *Server) Verify(ctx context.Context, req *AttestRequest, now time.Time) (*Release, string, error) {
+	raw, exp, err := s.nonces.Parse(req.Nonce, now)
+	switch {
+	case errors.Is(err, errNonceExpired):
+		return nil, reasonNonceExpired, nil
+	case err != nil:
+		return nil, reasonNonceForged, nil
+	}
+	fresh, err := s.cfg.Replay.Use(ctx, hex.EncodeToString(raw[:nonceBodyLen]), exp)
+	if err != nil {
+		return nil, "", err
+	}
+	if !fresh {
+		return nil, reasonNonceReplay, nil
+	}
+	sum := req.Measurement.Sum()
+	rel, err := s.cfg.Registry.Lookup(hex.EncodeToString(sum[:]))
+	if errors.Is(err, ErrUnknownRelease) {
+		return nil, reasonUnknown, nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if rel.Revoked != nil && !now.Before(*rel.Revoked) {
+		return nil, reasonRevoked, nil
+	}
+	proof, err := base64.RawURLEncoding.DecodeString(req.Proof)
+	if err != nil || !hmac.Equal(proof, Proof(rel.AttestKey, raw, sum)) {
+		return nil, reasonProof, nil
+	}
+	return rel, "", nil
+}
+
+func (s *Server) attest(w http.ResponseWriter, r *http.Request) {
+	var req AttestRequest
+	if !readJSON(w, r, &req, false) {
+		return
+	}
+	now := s.cfg.Now()
+	rel, reason, err := s.Verify(r.Context(), &req, now)
+	if err != nil {
+		s.verdict.WithLabelValues("error").Inc()
+		httpError(w, http.StatusServiceUnavailable, "temporarily unavailable")
+		return
+	}
+	if reason != "" {
+		s.verdict.WithLabelValues(reason).Inc()
+		if s.cfg.Debug {
+			httpError(w, http.StatusForbidden, reason)
+			return
+		}
+	} else {
+		s.verdict.WithLabelValues("ok").Inc()
+	}
+	c := Claims{Issuer: s.cfg.Issuer, Subject: deviceSubject(req.DeviceInfo), Audience: s.cfg.Audience,
+		IssuedAt: now.Unix(), Expiry: now.Add(s.cfg.TokenTTL).Unix(),
+		Package: req.Package, Version: req.VersionCode, Release: req.Measurement.SHA256(), Threats: req.Threats}
+	if c.Threats == nil {
+		c.Threats = []string{}
+	}
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		d := sha256.Sum256(r.TLS.PeerCertificates[0].Raw)
+		c.Confirm = map[string]string{"x5t#S256": base64.RawURLEncoding.EncodeToString(d[:])}
+	}
+	signer := s.signer
+	if rel == nil {
+		if signer, err = s.throwawaySigner(); err != nil {
+			httpError(w, http.StatusInternalServerError, "internal error")
+			return
+		}
+	}
+	tok, err := signClaims(signer, &c)
+	if err != nil {
+		httpError(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	writeJSON(w, http.StatusOK, AttestResponse{Token: tok, ExpiresAt: time.Unix(c.Expiry, 0).UTC()})
+}
+
+// throwawaySigner signs refusals in opaque mode: same header shape, a key
+// no JWKS lists.
+func (s *Server) throwawaySigner() (jose.Signer, error) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), s.cfg.Rand)
+	if err != nil {
+		return nil, fmt.Errorf("attest: throwaway key: %w", err)
+	}
+	kid, err := thumbprint(&jose.JSONWebKey{Key: k.Public()})
+	if err != nil {
+		return nil, err
+	}
+	return newSigner(k, kid)
+}
+
+func signClaims(signer jose.Signer, c *Claims) (string, error) {
+	payload, err := json.Marshal(c)
+	if err != nil {
+		return "", fmt.Errorf("attest: claims: %w", err)
+	}
+	obj, err := signer.Sign(payload)
+	if err != nil {
+		return "", fmt.Errorf("attest: sign: %w", err)
+	}
+	return obj.CompactSerialize()
+}
+
+// deviceSubject is the hex SHA-256 of the device id ("id" in deviceInfo),
+// or of the empty string when the app sent none.
+func deviceSubject(info map[string]string) string {
+	d := sha256.Sum256([]byte(info["id"]))
+	return hex.EncodeToString(d[:])
+}

@@ -1,0 +1,378 @@
+package attest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/trustfuse/trustfuse/internal/testenv"
+)
+
+// startRedis runs a real redis-server on a free loopback port.
+func startRedis(t *testing.T) string {
+	t.Helper()
+	bin := testenv.Tool(t, "redis-server")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	for i := 0; ; i++ {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if i > 100 {
+			t.Fatalf("redis-server did not start: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return "redis://" + addr + "/0"
+}
+
+// TestRedisReplayShared: two serve instances sharing a real Redis (and the
+// nonce key and registry) refuse at one a nonce already used at the other;
+// the Redis key expires with the nonce.
+func TestRedisReplayShared(t *testing.T) {
+	url := startRedis(t)
+	newReplay := func() *RedisReplay {
+		r, err := NewRedisReplay(url, "tf:", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		return r
+	}
+	a := newFixture(t, true, newReplay(), "")
+	b := newFixture(t, true, newReplay(), "")
+	nonce := a.challenge(t)
+	body := request(t, nonce, testMeasurement, testMeasurement, testAttestKey)
+	if w := do(a.h, "POST", "/v1/attest", "application/json", body); w.Code != 200 {
+		t.Fatalf("first use at A: %d %s", w.Code, w.Body)
+	}
+	w := do(b.h, "POST", "/v1/attest", "application/json", body)
+	if w.Code != 403 || !strings.Contains(w.Body.String(), reasonNonceReplay) {
+		t.Fatalf("replay at B: %d %s", w.Code, w.Body)
+	}
+	// A fresh nonce from A is accepted at B.
+	if w := do(b.h, "POST", "/v1/attest", "application/json", request(t, a.challenge(t), testMeasurement, testMeasurement, testAttestKey)); w.Code != 200 {
+		t.Fatalf("fresh nonce at B: %d %s", w.Code, w.Body)
+	}
+	// The key carries a TTL (PX), so Redis forgets nonces once they expire.
+	r := newReplay()
+	ok, err := r.Use(context.Background(), "ttl-probe", time.Now().Add(300*time.Millisecond))
+	if err != nil || !ok {
+		t.Fatalf("use: %v %v", ok, err)
+	}
+	ttl, err := r.client.PTTL(context.Background(), "tf:nonce:ttl-probe").Result()
+	if err != nil || ttl <= 0 || ttl > 300*time.Millisecond {
+		t.Fatalf("pttl %v %v", ttl, err)
+	}
+}
+
+// TestMemoryReplayBounded: the memory cache refuses a second use, forgets
+// expired ids, and fails closed when full of unexpired ones.
+func TestMemoryReplayBounded(t *testing.T) {
+	clk := &clock{t: time.Unix(1000, 0)}
+	m := NewMemoryReplay(2, clk.now)
+	ctx := context.Background()
+	use := func(id string, ttl time.Duration) (bool, error) { return m.Use(ctx, id, clk.t.Add(ttl)) }
+	if ok, _ := use("a", time.Second); !ok {
+		t.Fatal("a not fresh")
+	}
+	if ok, _ := use("a", time.Second); ok {
+		t.Fatal("a reused")
+	}
+	if ok, _ := use("b", time.Minute); !ok {
+		t.Fatal("b not fresh")
+	}
+	if _, err := use("c", time.Minute); err != ErrReplayCacheFull {
+		t.Fatalf("full: %v", err)
+	}
+	clk.t = clk.t.Add(2 * time.Second) // a expired: purged to make room
+	if ok, err := use("c", time.Minute); !ok || err != nil || m.Len() != 2 {
+		t.Fatalf("after expiry: %v %v len %d", ok, err, m.Len())
+	}
+}
+
+// TestMalformedRequests: wrong content type, bad or unknown JSON, trailing
+// data and oversized bodies are refused with a bounded answer, and the
+// server keeps serving.
+func TestMalformedRequests(t *testing.T) {
+	f := newFixture(t, false, nil, "")
+	big := append([]byte(`{"nonce":"`), bytes.Repeat([]byte("A"), MaxBodyBytes+10)...)
+	big = append(big, `"}`...)
+	cases := []struct {
+		name, path, ctype string
+		body              []byte
+		code              int
+	}{
+		{"text/plain", "/v1/attest", "text/plain", []byte(`{}`), 415},
+		{"no content type", "/v1/attest", "", []byte(`{}`), 415},
+		{"bad json", "/v1/attest", "application/json", []byte(`{"nonce":`), 400},
+		{"unknown field", "/v1/attest", "application/json", []byte(`{"nonse":"x"}`), 400},
+		{"trailing data", "/v1/attest", "application/json", []byte(`{} {}`), 400},
+		{"oversized", "/v1/attest", "application/json", big, 413},
+		{"challenge with garbage", "/v1/challenge", "application/json", []byte(`[`), 400},
+		{"challenge empty json", "/v1/challenge", "application/json; charset=utf-8", nil, 200},
+		{"GET attest", "/v1/attest", "", nil, 405},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			method := "POST"
+			if strings.HasPrefix(tc.name, "GET") {
+				method = "GET"
+			}
+			if w := do(f.h, method, tc.path, tc.ctype, tc.body); w.Code != tc.code {
+				t.Fatalf("got %d %s, want %d", w.Code, w.Body, tc.code)
+			}
+		})
+	}
+	if w := do(f.h, "GET", "/healthz", "", nil); w.Code != 200 || w.Body.String() != "ok\n" {
+		t.Fatalf("healthz %d %q", w.Code, w.Body)
+	}
+}
+
+// TestMetrics: /metrics parses with the Prometheus text parser and counts
+// the requests, verdicts and latencies just made.
+func TestMetrics(t *testing.T) {
+	f := newFixture(t, true, nil, "")
+	ok := request(t, f.challenge(t), testMeasurement, testMeasurement, testAttestKey)
+	do(f.h, "POST", "/v1/attest", "application/json", ok)
+	do(f.h, "POST", "/v1/attest", "application/json", ok) // replay
+	w := do(f.h, "GET", "/metrics", "", nil)
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(w.Body)
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	get := func(fam string, labels map[string]string) float64 {
+		mf := fams[fam]
+		if mf == nil {
+			t.Fatalf("no family %s", fam)
+		}
+	next:
+		for _, m := range mf.Metric {
+			for _, l := range m.Label {
+				if v, ok := labels[l.GetName()]; ok && v != l.GetValue() {
+					continue next
+				}
+			}
+			if m.Counter != nil {
+				return m.Counter.GetValue()
+			}
+			return float64(m.Histogram.GetSampleCount())
+		}
+		t.Fatalf("%s%v not found", fam, labels)
+		return 0
+	}
+	checks := []struct {
+		fam    string
+		labels map[string]string
+		want   float64
+	}{
+		{"trustfuse_attest_requests_total", map[string]string{"endpoint": "challenge", "code": "200"}, 1},
+		{"trustfuse_attest_requests_total", map[string]string{"endpoint": "attest", "code": "200"}, 1},
+		{"trustfuse_attest_requests_total", map[string]string{"endpoint": "attest", "code": "403"}, 1},
+		{"trustfuse_attest_verdicts_total", map[string]string{"verdict": "ok"}, 1},
+		{"trustfuse_attest_verdicts_total", map[string]string{"verdict": reasonNonceReplay}, 1},
+		{"trustfuse_attest_request_duration_seconds", map[string]string{"endpoint": "attest"}, 2},
+	}
+	for _, c := range checks {
+		if got := get(c.fam, c.labels); got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.fam, c.labels, got, c.want)
+		}
+	}
+}
+
+// TestSlowloris: a client sending its headers a byte at a time is cut off
+// after ReadHeaderTimeout, and other clients are served meanwhile.
+func TestSlowloris(t *testing.T) {
+	f := newFixture(t, false, nil, "")
+	hs := NewHTTPServer("127.0.0.1:0", f.h)
+	hs.ReadHeaderTimeout = 500 * time.Millisecond
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go hs.Serve(l)
+	t.Cleanup(func() { hs.Close() })
+	conn, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	start := time.Now()
+	closed := make(chan time.Duration, 1)
+	go func() {
+		_, _ = io.Copy(io.Discard, conn) // returns when the server closes
+		closed <- time.Since(start)
+	}()
+	go func() {
+		msg := "POST /v1/challenge HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("a", 100)
+		for i := 0; i < len(msg); i++ {
+			if _, err := conn.Write([]byte{msg[i]}); err != nil {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	// Others are served while the slow client dribbles.
+	time.Sleep(200 * time.Millisecond)
+	resp, err := http.Get("http://" + l.Addr().String() + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz during slowloris: %v", err)
+	}
+	resp.Body.Close()
+	select {
+	case d := <-closed:
+		if d < 400*time.Millisecond || d > 2*time.Second {
+			t.Fatalf("slow connection closed after %v, want ~500ms", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("slow connection still open after 5s")
+	}
+	resp, err = http.Get("http://" + l.Addr().String() + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz after slowloris: %v", err)
+	}
+	body, _ := bufio.NewReader(resp.Body).ReadString('\n')
+	resp.Body.Close()
+	if body != "ok\n" {
+		t.Fatalf("healthz body %q", body)
+	}
+}
+
+// FuzzNonceParse: arbitrary input never panics and is accepted only if it
+// is a nonce this server issued.
+func FuzzNonceParse(f *testing.F) {
+	n, _ := NewNonces(bytes.Repeat([]byte{1}, 32), time.Minute, bytes.NewReader(bytes.Repeat([]byte{2}, 64)))
+	now := time.Unix(1_800_000_000, 0)
+	good, _, _ := n.Issue(now)
+	f.Add(good)
+	f.Add("")
+	f.Add(strings.Repeat("A", 75))
+	f.Fuzz(func(t *testing.T, s string) {
+		if _, _, err := n.Parse(s, now); err == nil && s != good {
+			t.Fatalf("accepted %q", s)
+		}
+	})
+}
+
+// BenchmarkAttest measures the /v1/attest handler in-process (challenge +
+// attest, memory replay cache, bbolt registry opened per lookup).
+func BenchmarkAttest(b *testing.B) {
+	f := newFixture(b, false, NewMemoryReplay(1<<20, nil), "")
+	f.clk.t = time.Now()
+	for b.Loop() {
+		body := request(b, f.challenge(b), testMeasurement, testMeasurement, testAttestKey)
+		if w := do(f.h, "POST", "/v1/attest", "application/json", body); w.Code != 200 {
+			b.Fatal(w.Code)
+		}
+	}
+}
+
+// TestConfirmationClaim: a client presenting a TLS client certificate gets
+// a token bound to it (cnf x5t#S256 = base64url SHA-256 of the cert DER).
+func TestConfirmationClaim(t *testing.T) {
+	f := newFixture(t, true, nil, "")
+	ts := httptest.NewUnstartedServer(f.h)
+	ts.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert}
+	ts.StartTLS()
+	defer ts.Close()
+	ck, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "client"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, ck.Public(), ck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := ts.Client()
+	client.Transport.(*http.Transport).TLSClientConfig.Certificates = []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: ck}}
+	body := request(t, f.challenge(t), testMeasurement, testMeasurement, testAttestKey)
+	resp, err := client.Post(ts.URL+"/v1/attest", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var ar AttestResponse
+	if err := json.NewDecoder(resp.Body).Decode(&ar); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%d %v", resp.StatusCode, err)
+	}
+	payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(ar.Token, ".")[1])
+	var c Claims
+	if err := json.Unmarshal(payload, &c); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(der)
+	if got, want := c.Confirm["x5t#S256"], base64.RawURLEncoding.EncodeToString(sum[:]); got != want {
+		t.Fatalf("cnf %q, want %q", got, want)
+	}
+}
+
+// BenchmarkLookup measures one registry lookup (bbolt open + read + close,
+// AES-GCM open), the bulk of an attestation.
+func BenchmarkLookup(b *testing.B) {
+	f := newFixture(b, false, nil, "")
+	id := testMeasurement.SHA256()
+	for b.Loop() {
+		if _, err := f.reg.Lookup(id); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestReplayCacheDown: when Redis cannot be reached, attestations fail
+// closed with 503 (no token, not even an opaque one) and the server stays up.
+func TestReplayCacheDown(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	r, err := NewRedisReplay("redis://"+addr+"/0", "tf:", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	f := newFixture(t, false, r, "")
+	w := do(f.h, "POST", "/v1/attest", "application/json", request(t, f.challenge(t), testMeasurement, testMeasurement, testAttestKey))
+	if w.Code != 503 || strings.Contains(w.Body.String(), "token") {
+		t.Fatalf("got %d %s, want 503", w.Code, w.Body)
+	}
+	if w := do(f.h, "GET", "/healthz", "", nil); w.Code != 200 {
+		t.Fatalf("healthz %d", w.Code)
+	}
+}
