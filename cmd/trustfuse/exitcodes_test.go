@@ -10,6 +10,15 @@ import (
 	"testing"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/trustfuse/trustfuse/fusion"
+	"github.com/trustfuse/trustfuse/fusion/fusionset"
+	"github.com/trustfuse/trustfuse/pkg/apk"
+	"github.com/trustfuse/trustfuse/pkg/apksig"
+	"github.com/trustfuse/trustfuse/pkg/attest"
+	"github.com/trustfuse/trustfuse/pkg/keys"
+	"github.com/trustfuse/trustfuse/pkg/report"
+	"github.com/trustfuse/trustfuse/pkg/zipx"
 )
 
 func TestExitCode(t *testing.T) {
@@ -30,6 +39,23 @@ func TestExitCode(t *testing.T) {
 		// Foreign exit codes are not honoured: the mapping lives here only.
 		{"cli.Exit", cli.Exit("no help topic", 3), exitInternal},
 		{"context canceled", context.Canceled, exitInternal},
+		// Library error types, one row per rule.
+		{"zip format", fmt.Errorf("open: %w", &zipx.FormatError{Err: zipx.ErrDuplicateName}), exitUsage},
+		{"no manifest", apk.ErrNoManifest, exitUsage},
+		{"manifest", &apk.ManifestError{Err: errors.New("bad")}, exitUsage},
+		{"signing options", fmt.Errorf("%w: EC v1", apksig.ErrOptions), exitUsage},
+		{"unsupported key", apksig.ErrUnsupportedKey, exitCredential},
+		{"already fused", fusion.ErrAlreadyFused, exitUsage},
+		{"credential", &keys.CredentialError{Kind: keys.ErrBadPassword, Reason: "wrong password"}, exitCredential},
+		{"fusion set", &fusionset.ValidationError{}, exitUsage},
+		{"report mismatch", &report.MismatchError{Field: "subject"}, exitVerify},
+		{"report format", &report.FormatError{Reason: "bad"}, exitUsage},
+		{"report signing key", report.ErrSigningKey, exitCredential},
+		{"serve config", errServeConfig, exitUsage},
+		{"attest config", attest.ErrConfig, exitUsage},
+		{"registry key", attest.ErrRegistryKey, exitCredential},
+		{"unknown release", attest.ErrUnknownRelease, exitUsage},
+		{"registry", attest.ErrRegistry, exitUsage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
