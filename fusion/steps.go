@@ -238,6 +238,11 @@ func (vaultStep) Run(c *Context) error {
 	pol.SignerDigests = signers
 	pol.DexDigests = dexDigests
 	pol.FusedAppToken = fusedAppToken(c.Result.Input.SHA256, fs.SHA256(), signer)
+	// The runtime attests with exactly the measurement registered for this
+	// release (runtime and manifest digests included: the runtime and
+	// manifest steps ran before this one).
+	pol.AttestMeasurement = string(c.Result.Measurement.Canonical())
+	pol.AttestRuntimeDex = c.dexName
 	c.policy = pol.Encode()
 
 	// One vault per allowed signer: the output signer's under VaultAsset,

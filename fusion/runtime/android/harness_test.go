@@ -2,6 +2,7 @@ package androidrt_test
 
 import (
 	"archive/zip"
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -11,6 +12,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -30,6 +32,7 @@ import (
 
 	androidrt "github.com/trustfuse/trustfuse/fusion/runtime/android"
 	"github.com/trustfuse/trustfuse/fusion/runtime/android/harness"
+	"github.com/trustfuse/trustfuse/pkg/attest"
 	"github.com/trustfuse/trustfuse/pkg/vault"
 )
 
@@ -185,6 +188,9 @@ func (w *world) policy() *androidrt.Policy {
 	}
 }
 
+// worldManifest is the AndroidManifest.xml entry of the world's packages.
+const worldManifest = "not parsed by the harness"
+
 // apk writes a package holding the runtime dex, the app dex, the policy and
 // the identity sealed to the app signer; edit may change the policy bytes
 // after sealing and the app dex.
@@ -212,7 +218,7 @@ func (w *world) apk(t *testing.T, p *androidrt.Policy, id vault.Identity, edit f
 		name string
 		data []byte
 	}{
-		{"AndroidManifest.xml", []byte("not parsed by the harness")},
+		{"AndroidManifest.xml", []byte(worldManifest)},
 		{"classes.dex", dex},
 		{"classes2.dex", androidrt.Dex()},
 		{androidrt.PolicyAsset, pol},
@@ -447,39 +453,143 @@ func TestHarnessMTLS(t *testing.T) {
 	})
 }
 
-// TestAttestClient runs Attest.token against a stand-in of `trustfuse serve`.
+// TestAttestClient runs Attest.token() and Attest.attach against a stand-in
+// of `trustfuse serve` that checks the request the way pkg/attest does:
+// strict JSON into attest.AttestRequest (unknown fields refused), the
+// measurement fields equal to the policy's, and the proof recomputed with
+// attest.Proof over the decoded nonce.
 func TestAttestClient(t *testing.T) {
 	w := newWorld(t)
-	var got []string
-	var mu sync.Mutex
+	m := attest.Measurement{Package: testPkg, VersionCode: 7, SignerDigests: []string{digestHex(w.signer)},
+		DexDigests: map[string]string{"classes.dex": digestHex(appDex)},
+		// What the world's package holds: the runtime re-measures both.
+		RuntimeDigest: digestHex(androidrt.Dex()), ManifestDigest: digestHex([]byte(worldManifest))}
+	key := []byte("0123456789abcdef0123456789abcdef")
+	registered := m // the release the stand-in knows
+	var (
+		mu    sync.Mutex
+		got   []string
+		nonce []byte
+		req   attest.AttestRequest
+	)
 	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		mu.Lock()
-		got = append(got, r.Method+" "+r.URL.Path+" "+string(body))
-		mu.Unlock()
+		defer mu.Unlock()
+		got = append(got, r.Method+" "+r.URL.Path)
 		switch r.URL.Path {
 		case "/v1/challenge":
-			fmt.Fprint(rw, `{"nonce": "n-42", "expiresIn": 60}`)
+			nonce = make([]byte, 56)
+			rand.Read(nonce)
+			fmt.Fprintf(rw, `{"nonce":%q,"expiresAt":"2030-01-01T00:00:00Z"}`, base64.RawURLEncoding.EncodeToString(nonce))
 		case "/v1/attest":
-			var req struct {
-				Nonce       string          `json:"nonce"`
-				Measurement json.RawMessage `json:"measurement"`
-			}
-			if err := json.Unmarshal(body, &req); err != nil || req.Nonce != "n-42" || string(req.Measurement) != `{"harness":true}` {
-				http.Error(rw, "bad attest request", 400)
+			dec := json.NewDecoder(bytes.NewReader(body))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&req); err != nil || r.Header.Get("Content-Type") != "application/json" {
+				http.Error(rw, fmt.Sprintf("bad request %v: %s", err, body), 400)
 				return
 			}
-			fmt.Fprint(rw, `{"token":"tok-123","expiresIn":300}`)
+			want := base64.RawURLEncoding.EncodeToString(attest.Proof(key, nonce, registered.Sum()))
+			if req.Proof != want || req.Nonce != base64.RawURLEncoding.EncodeToString(nonce) ||
+				!bytes.Equal(req.Measurement.Canonical(), registered.Canonical()) {
+				http.Error(rw, fmt.Sprintf("refused: %s", body), 403)
+				return
+			}
+			fmt.Fprint(rw, `{"token":"tok-123","expiresAt":"2030-01-01T00:00:00Z"}`)
+		case "/api":
+			fmt.Fprintf(rw, "token header %q", r.Header.Get("TrustFuse-Token"))
 		default:
 			http.NotFound(rw, r)
 		}
 	}))
 	defer srv.Close()
-	r := w.run(t, harness.Options{APK: w.apk(t, w.policy(), w.rsaClient, nil), AttestURL: srv.URL})
-	if r.Token != "tok-123" || r.AttestError != "" {
-		t.Fatalf("token %q, error %q; requests %q", r.Token, r.AttestError, got)
-	}
-	if len(got) != 2 || !strings.HasPrefix(got[0], "POST /v1/challenge") || !strings.HasPrefix(got[1], "POST /v1/attest") {
-		t.Errorf("requests %q", got)
-	}
+	p := w.policy()
+	p.AttestEndpoint = srv.URL
+	p.AttestMeasurement = string(m.Canonical())
+	p.AttestRuntimeDex = "classes2.dex"
+	id := w.rsaClient
+	id.AttestKey = key
+
+	t.Run("token and header", func(t *testing.T) {
+		r := w.run(t, harness.Options{APK: w.apk(t, p, id, nil), Attest: true, AttestedURL: srv.URL + "/api"})
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Token != "tok-123" || r.AttestError != "" {
+			t.Fatalf("token %q, error %q; requests %q\n%s", r.Token, r.AttestError, got, r.Stderr)
+		}
+		if !r.TokenCached {
+			t.Error("a second Attest.token() did not return the cached token")
+		}
+		// One challenge and one attest for three token() calls and attach.
+		if want := []string{"POST /v1/challenge", "POST /v1/attest", "GET /api"}; !slices.Equal(got, want) {
+			t.Errorf("requests %q, want %q", got, want)
+		}
+		if r.AttestedStatus != 200 || r.AttestedBody != `token header "tok-123"` {
+			t.Errorf("attach: status %d body %q error %q", r.AttestedStatus, r.AttestedBody, r.AttestedError)
+		}
+		if id := req.DeviceInfo["id"]; len(id) != 64 || len(req.Threats) != 0 {
+			t.Errorf("deviceInfo %v threats %v", req.DeviceInfo, req.Threats)
+		}
+	})
+
+	t.Run("fired threats are reported", func(t *testing.T) {
+		mu.Lock()
+		got = nil
+		mu.Unlock()
+		// root is in detect mode: the event fires, connections go on.
+		r := w.run(t, harness.Options{APK: w.apk(t, p, id, nil), Attest: true,
+			Props: map[string]string{"harness.build.tags": "test-keys"}})
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Token != "tok-123" || !slices.Contains(req.Threats, "root") {
+			t.Fatalf("token %q error %q threats %v\n%s", r.Token, r.AttestError, req.Threats, r.Stderr)
+		}
+	})
+
+	t.Run("measured, not asserted", func(t *testing.T) {
+		// A policy claiming other manifest and runtime digests: the runtime
+		// sends (and proves over) what the installed package holds, which
+		// here is the registered release, so the server accepts.
+		mu.Lock()
+		req = attest.AttestRequest{}
+		mu.Unlock()
+		claimed := m
+		claimed.ManifestDigest, claimed.RuntimeDigest = strings.Repeat("ab", 32), strings.Repeat("cd", 32)
+		p := *p
+		p.AttestMeasurement = string(claimed.Canonical())
+		r := w.run(t, harness.Options{APK: w.apk(t, &p, id, nil), Attest: true})
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Token != "tok-123" {
+			t.Fatalf("token %q error %q", r.Token, r.AttestError)
+		}
+		if req.ManifestDigest != m.ManifestDigest || req.RuntimeDigest != m.RuntimeDigest {
+			t.Errorf("sent manifest %s runtime %s, want the package's %s %s",
+				req.ManifestDigest, req.RuntimeDigest, m.ManifestDigest, m.RuntimeDigest)
+		}
+	})
+
+	t.Run("package differs from the release", func(t *testing.T) {
+		// Policy and registration agree on digests the installed package
+		// does not have (as after editing the manifest): refused.
+		claimed := m
+		claimed.ManifestDigest = strings.Repeat("ab", 32)
+		mu.Lock()
+		registered = claimed
+		mu.Unlock()
+		defer func() { mu.Lock(); registered = m; mu.Unlock() }()
+		p := *p
+		p.AttestMeasurement = string(claimed.Canonical())
+		r := w.run(t, harness.Options{APK: w.apk(t, &p, id, nil), Attest: true})
+		if r.Token != "" || !strings.Contains(r.AttestError, "HTTP status 403") {
+			t.Fatalf("token %q error %q", r.Token, r.AttestError)
+		}
+	})
+
+	t.Run("no attestation key", func(t *testing.T) {
+		r := w.run(t, harness.Options{APK: w.apk(t, p, w.rsaClient, nil), Attest: true})
+		if r.Token != "" || !strings.Contains(r.AttestError, "attestation unavailable") {
+			t.Fatalf("token %q error %q", r.Token, r.AttestError)
+		}
+	})
 }

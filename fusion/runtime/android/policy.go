@@ -78,6 +78,15 @@ type Policy struct {
 	TokenTTL                    time.Duration
 	BuildDate                   string // RFC 3339
 	FusedAppToken               string // opaque hex id of this fused build
+	// AttestMeasurement is the release measurement's RFC 8785 canonical
+	// JSON (docs/attestation.md), exactly the bytes the attestation proof
+	// covers; the runtime sends its fields and proves possession of the
+	// vault's attestation key over its SHA-256. Written only when set.
+	AttestMeasurement string
+	// AttestRuntimeDex names the runtime's own classesN.dex entry; the
+	// runtime re-measures it (and AndroidManifest.xml) from the installed
+	// package file before attesting. Written only when set.
+	AttestRuntimeDex string
 }
 
 // PolicyVersion is the value of the "version" key written by Encode.
@@ -110,6 +119,8 @@ var ErrPolicy = errors.New("androidrt: invalid policy")
 //	pin.cas             hex DER of pinned CA certificates
 //	attest.endpoint     base URL;  attest.tokenHeader  header name
 //	attest.tokenTtlMs   decimal milliseconds
+//	attest.measurement  RFC 8785 JSON of the release measurement (only when set)
+//	attest.runtimeDex   entry name of the runtime dex (only when set)
 //	buildDate           RFC 3339;  fusedAppToken  hex
 func (p *Policy) Encode() []byte {
 	kv := map[string]string{
@@ -128,6 +139,12 @@ func (p *Policy) Encode() []byte {
 		"attest.tokenTtlMs":  strconv.FormatInt(p.TokenTTL.Milliseconds(), 10),
 		"buildDate":          p.BuildDate,
 		"fusedAppToken":      p.FusedAppToken,
+	}
+	if p.AttestMeasurement != "" {
+		kv["attest.measurement"] = p.AttestMeasurement
+	}
+	if p.AttestRuntimeDex != "" {
+		kv["attest.runtimeDex"] = p.AttestRuntimeDex
 	}
 	for t, tp := range p.Threats {
 		kv["threat."+string(t)+".mode"] = tp.Mode

@@ -60,9 +60,17 @@ type Result struct {
 	// KMFProvider names the provider of KeyManagerFactory.getInstance(default)
 	// (Options.KMF only).
 	KMFProvider string `json:"kmfProvider"`
-	// Token and AttestError report Attest.token (Options.AttestURL only).
+	// Token and AttestError report Attest.token() (Options.Attest only);
+	// TokenCached reports that two more calls returned the same, cached
+	// token.
 	Token       string `json:"token"`
+	TokenCached bool   `json:"tokenCached"`
 	AttestError string `json:"attestError"`
+	// AttestedStatus, AttestedBody and AttestedError report the GET of
+	// Options.AttestedURL with Attest.attach (the token header).
+	AttestedStatus int    `json:"attestedStatus"`
+	AttestedBody   string `json:"attestedBody"`
+	AttestedError  string `json:"attestedError"`
 
 	ExitCode       int    `json:"-"` // the java process's exit status
 	Stdout, Stderr string `json:"-"`
@@ -87,8 +95,12 @@ type Options struct {
 	KMF     bool          // own SSLContext from KeyManagerFactory(default).init(null, null) + TrustCA
 	Sleep   time.Duration // wait between onCreate and the request
 	Ack     string        // the listener acknowledges this threat when its event arrives
-	// AttestURL, when set, also calls Attest.token(AttestURL, measurement).
-	AttestURL string
+	// Attest also calls Attest.token() after the request: the runtime
+	// attests to the policy's attest.endpoint.
+	Attest bool
+	// AttestedURL, when set, is then requested (GET) through a connection
+	// on which Attest.attach set the token header.
+	AttestedURL string
 	// Props are extra -D system properties, e.g. "harness.build.tags":
 	// "test-keys" (see the java/android/os stand-ins).
 	Props   map[string]string
@@ -135,8 +147,11 @@ func RunWith(t testing.TB, o Options) Result {
 	if o.Ack != "" {
 		args = append(args, "--ack", o.Ack)
 	}
-	if o.AttestURL != "" {
-		args = append(args, "--attest", o.AttestURL)
+	if o.Attest {
+		args = append(args, "--attest")
+	}
+	if o.AttestedURL != "" {
+		args = append(args, "--attested-url", o.AttestedURL)
 	}
 	res := java(t, dir, o.Props, o.Timeout, args...)
 	if line, ok := resultLine(res.Stdout); ok {

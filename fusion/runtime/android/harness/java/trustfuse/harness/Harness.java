@@ -37,7 +37,8 @@ import javax.net.ssl.TrustManagerFactory;
  *   [--kmf]             build an SSLContext from KeyManagerFactory(default).init(null, null)
  *   [--sleep MS]        wait before connecting
  *   [--ack THREAT]      acknowledge THREAT from the listener when its event arrives
- *   [--attest URL]      also call Attest.token(URL, measurement)
+ *   [--attest]          also call Attest.token() (endpoint and measurement from the policy)
+ *   [--attested-url URL] then GET URL with Attest.attach(connection) (the token header)
  * --props FILE          only: load FILE with java.util.Properties and print it
  * </pre>
  */
@@ -46,7 +47,7 @@ public final class Harness {
         Map<String, String> a = new TreeMap<>();
         for (int i = 0; i < args.length; i++) {
             String k = args[i];
-            boolean flag = k.equals("--no-init") || k.equals("--kmf");
+            boolean flag = k.equals("--no-init") || k.equals("--kmf") || k.equals("--attest");
             a.put(k, flag ? "true" : args[++i]);
         }
         if (a.containsKey("--props")) {
@@ -119,9 +120,26 @@ public final class Harness {
         }
         if (a.containsKey("--attest")) {
             try {
-                field(out, "token", Attest.token(a.get("--attest"), "{\"harness\":true}"), true);
+                field(out, "token", Attest.token(), true);
+                // A second call within the token's lifetime returns the cached token.
+                field(out, "tokenCached", String.valueOf(Attest.token().equals(Attest.token())), false);
             } catch (Exception e) {
                 field(out, "attestError", e.getClass().getName() + ": " + e.getMessage(), true);
+            }
+        }
+        if (a.containsKey("--attested-url")) {
+            try {
+                java.net.HttpURLConnection c = (java.net.HttpURLConnection) new URL(a.get("--attested-url")).openConnection();
+                c.setConnectTimeout(10000);
+                c.setReadTimeout(10000);
+                Attest.attach(c);
+                int code = c.getResponseCode();
+                field(out, "attestedStatus", String.valueOf(code), false);
+                try (InputStream in = code < 400 ? c.getInputStream() : c.getErrorStream()) {
+                    field(out, "attestedBody", in == null ? "" : new String(in.readAllBytes(), StandardCharsets.UTF_8), true);
+                }
+            } catch (Exception e) {
+                field(out, "attestedError", e.getClass().getName() + ": " + e.getMessage(), true);
             }
         }
         if (ctx != null) {

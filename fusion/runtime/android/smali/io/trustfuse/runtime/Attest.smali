@@ -1,10 +1,22 @@
-# Attest: minimal attestation client for `trustfuse serve`:
-# POST <endpoint>/v1/challenge -> {"nonce": …}; POST <endpoint>/v1/attest with
-# {"nonce": …, "measurement": {…}} -> {"token": …}. The caller attaches the
-# token under headerName(context). Plain HttpURLConnection, so the calls go
+# Attest: the attestation client for `trustfuse serve` (docs/attestation.md).
+# token() -> POST <attest.endpoint>/v1/challenge -> {"nonce"}; POST /v1/attest
+# with the release measurement's fields (the policy's attest.measurement,
+# RFC 8785 JSON, with manifestDigest and runtimeDigest re-measured from the
+# installed package file), proof = base64url(HMAC-SHA256(vault
+# attestation key, nonceRaw || SHA-256(measurement JSON))), deviceInfo.id and
+# the threats fired so far -> {"token"}. The token is cached until 3/4 of the
+# policy's attest.tokenTtlMs has passed. attach(conn) sets it under the
+# policy's attest.tokenHeader. Plain HttpURLConnection, so the calls go
 # through the runtime's default SSLContext (client certificate + pin).
+# State is set once by Init (setup) and read without a lock: two threads
+# asking for the first token at once may each fetch one, which is harmless.
 .class public final Lio/trustfuse/runtime/Attest;
 .super Ljava/lang/Object;
+
+.field private static volatile guard:Lio/trustfuse/runtime/Guard;
+.field private static volatile key:[B
+.field private static volatile cached:Ljava/lang/String;
+.field private static volatile until:J
 
 
 .method private constructor <init>()V
@@ -48,80 +60,306 @@
     return-object v0
 .end method
 
-# token(context) -> a token from the policy's attest.endpoint for this install
+# token(context) -> token(); the context is not needed (kept for earlier callers)
 .method public static token(Landroid/content/Context;)Ljava/lang/String;
-    .locals 5
-    invoke-static {p0}, Lio/trustfuse/runtime/Attest;->policy(Landroid/content/Context;)Ljava/util/Properties;
-    move-result-object v1
-    const-string v2, "attest.endpoint"
-    invoke-static {v1, v2}, Lio/trustfuse/runtime/U;->prop(Ljava/util/Properties;Ljava/lang/String;)Ljava/lang/String;
-    move-result-object v2
-    invoke-virtual {v2}, Ljava/lang/String;->length()I
-    move-result v3
-    if-nez v3, :ok
-    new-instance v0, Ljava/io/IOException;
-    const-string v1, "trustfuse: no attestation endpoint in the policy"
-    invoke-direct {v0, v1}, Ljava/io/IOException;-><init>(Ljava/lang/String;)V
-    throw v0
-    :ok
-    invoke-virtual {p0}, Landroid/content/Context;->getPackageName()Ljava/lang/String;
-    move-result-object v3
-    new-instance v0, Ljava/lang/StringBuilder;
-    const-string v4, "{\"package\":\""
-    invoke-direct {v0, v4}, Ljava/lang/StringBuilder;-><init>(Ljava/lang/String;)V
-    invoke-virtual {v0, v3}, Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;
-    const-string v4, "\",\"signer\":\""
-    invoke-virtual {v0, v4}, Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;
-    invoke-static {p0, v3}, Lio/trustfuse/runtime/Init;->signer(Landroid/content/Context;Ljava/lang/String;)[B
-    move-result-object v4
-    invoke-static {v4}, Lio/trustfuse/runtime/U;->hex([B)Ljava/lang/String;
-    move-result-object v4
-    invoke-virtual {v0, v4}, Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;
-    const-string v4, "\",\"fusedAppToken\":\""
-    invoke-virtual {v0, v4}, Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;
-    const-string v4, "fusedAppToken"
-    invoke-static {v1, v4}, Lio/trustfuse/runtime/U;->prop(Ljava/util/Properties;Ljava/lang/String;)Ljava/lang/String;
-    move-result-object v4
-    invoke-virtual {v0, v4}, Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;
-    const-string v4, "\"}"
-    invoke-virtual {v0, v4}, Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;
-    invoke-virtual {v0}, Ljava/lang/StringBuilder;->toString()Ljava/lang/String;
-    move-result-object v0
-    invoke-static {v2, v0}, Lio/trustfuse/runtime/Attest;->token(Ljava/lang/String;Ljava/lang/String;)Ljava/lang/String;
+    .locals 1
+    invoke-static {}, Lio/trustfuse/runtime/Attest;->token()Ljava/lang/String;
     move-result-object v0
     return-object v0
 .end method
 
-# token(endpoint, measurementJSON) -> token
-.method public static token(Ljava/lang/String;Ljava/lang/String;)Ljava/lang/String;
+# setup(guard, attestKey): called by Init once the vault is unsealed
+.method static setup(Lio/trustfuse/runtime/Guard;[B)V
+    .locals 0
+    sput-object p1, Lio/trustfuse/runtime/Attest;->key:[B
+    sput-object p0, Lio/trustfuse/runtime/Attest;->guard:Lio/trustfuse/runtime/Guard;
+    return-void
+.end method
+
+# invalidate(): forget the cached token (e.g. after the backend answered 401)
+.method public static invalidate()V
+    .locals 1
+    const/4 v0, 0x0
+    sput-object v0, Lio/trustfuse/runtime/Attest;->cached:Ljava/lang/String;
+    return-void
+.end method
+
+# token() -> a token for this install: the cached one while fresh, else a new one
+.method public static token()Ljava/lang/String;
+    .locals 6
+    sget-object v0, Lio/trustfuse/runtime/Attest;->cached:Ljava/lang/String;
+    if-eqz v0, :fetch
+    invoke-static {}, Ljava/lang/System;->currentTimeMillis()J
+    move-result-wide v1
+    sget-wide v3, Lio/trustfuse/runtime/Attest;->until:J
+    cmp-long v5, v1, v3
+    if-gez v5, :fetch
+    return-object v0
+    :fetch
+    sget-object v0, Lio/trustfuse/runtime/Attest;->guard:Lio/trustfuse/runtime/Guard;
+    sget-object v1, Lio/trustfuse/runtime/Attest;->key:[B
+    if-eqz v0, :unavailable
+    if-eqz v1, :unavailable
+    array-length v2, v1
+    if-eqz v2, :unavailable
+    invoke-static {v0, v1}, Lio/trustfuse/runtime/Attest;->fetch(Lio/trustfuse/runtime/Guard;[B)Ljava/lang/String;
+    move-result-object v2
+    iget-object v0, v0, Lio/trustfuse/runtime/Guard;->pol:Ljava/util/Properties;
+    const-string v1, "attest.tokenTtlMs"
+    invoke-static {v0, v1}, Lio/trustfuse/runtime/U;->propLong(Ljava/util/Properties;Ljava/lang/String;)J
+    move-result-wide v0
+    const-wide/16 v3, 0x4
+    div-long v3, v0, v3
+    sub-long/2addr v0, v3
+    invoke-static {}, Ljava/lang/System;->currentTimeMillis()J
+    move-result-wide v3
+    add-long/2addr v0, v3
+    sput-wide v0, Lio/trustfuse/runtime/Attest;->until:J
+    sput-object v2, Lio/trustfuse/runtime/Attest;->cached:Ljava/lang/String;
+    return-object v2
+    :unavailable
+    new-instance v0, Ljava/io/IOException;
+    const-string v1, "trustfuse: attestation unavailable: the vault did not unseal (re-signed app or edited policy) or the runtime did not start"
+    invoke-direct {v0, v1}, Ljava/io/IOException;-><init>(Ljava/lang/String;)V
+    throw v0
+.end method
+
+# attach(conn): sets the token header (policy attest.tokenHeader, default TrustFuse-Token)
+.method public static attach(Ljava/net/HttpURLConnection;)V
     .locals 3
-    const-string v0, "/v1/challenge"
-    invoke-virtual {p0, v0}, Ljava/lang/String;->concat(Ljava/lang/String;)Ljava/lang/String;
+    invoke-static {}, Lio/trustfuse/runtime/Attest;->token()Ljava/lang/String;
     move-result-object v0
-    const-string v1, "{}"
-    invoke-static {v0, v1}, Lio/trustfuse/runtime/Attest;->post(Ljava/lang/String;Ljava/lang/String;)Ljava/lang/String;
-    move-result-object v0
-    const-string v1, "nonce"
-    invoke-static {v0, v1}, Lio/trustfuse/runtime/Attest;->field(Ljava/lang/String;Ljava/lang/String;)Ljava/lang/String;
-    move-result-object v0
-    new-instance v1, Ljava/lang/StringBuilder;
-    const-string v2, "{\"nonce\":\""
-    invoke-direct {v1, v2}, Ljava/lang/StringBuilder;-><init>(Ljava/lang/String;)V
-    invoke-virtual {v1, v0}, Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;
-    const-string v2, "\",\"measurement\":"
-    invoke-virtual {v1, v2}, Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;
-    invoke-virtual {v1, p1}, Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;
-    const-string v2, "}"
-    invoke-virtual {v1, v2}, Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;
-    invoke-virtual {v1}, Ljava/lang/StringBuilder;->toString()Ljava/lang/String;
+    sget-object v1, Lio/trustfuse/runtime/Attest;->guard:Lio/trustfuse/runtime/Guard;
+    iget-object v1, v1, Lio/trustfuse/runtime/Guard;->pol:Ljava/util/Properties;
+    const-string v2, "attest.tokenHeader"
+    invoke-static {v1, v2}, Lio/trustfuse/runtime/U;->prop(Ljava/util/Properties;Ljava/lang/String;)Ljava/lang/String;
     move-result-object v1
-    const-string v0, "/v1/attest"
-    invoke-virtual {p0, v0}, Ljava/lang/String;->concat(Ljava/lang/String;)Ljava/lang/String;
+    invoke-virtual {v1}, Ljava/lang/String;->length()I
+    move-result v2
+    if-nez v2, :set
+    const-string v1, "TrustFuse-Token"
+    :set
+    invoke-virtual {p0, v1, v0}, Ljava/net/URLConnection;->setRequestProperty(Ljava/lang/String;Ljava/lang/String;)V
+    return-void
+.end method
+
+# fetch(guard, attestKey) -> a new token (challenge, then attest)
+.method static fetch(Lio/trustfuse/runtime/Guard;[B)Ljava/lang/String;
+    .locals 7
+    iget-object v0, p0, Lio/trustfuse/runtime/Guard;->pol:Ljava/util/Properties;
+    const-string v1, "attest.endpoint"
+    invoke-static {v0, v1}, Lio/trustfuse/runtime/U;->prop(Ljava/util/Properties;Ljava/lang/String;)Ljava/lang/String;
+    move-result-object v1
+    const-string v2, "attest.measurement"
+    invoke-static {v0, v2}, Lio/trustfuse/runtime/U;->prop(Ljava/util/Properties;Ljava/lang/String;)Ljava/lang/String;
+    move-result-object v2
+    invoke-virtual {v1}, Ljava/lang/String;->length()I
+    move-result v3
+    if-eqz v3, :incomplete
+    invoke-virtual {v2}, Ljava/lang/String;->length()I
+    move-result v3
+    const/4 v4, 0x2
+    if-le v3, v4, :incomplete
+    # the manifest and runtime digests as installed, not as fused
+    invoke-static {p0, v2}, Lio/trustfuse/runtime/Attest;->measured(Lio/trustfuse/runtime/Guard;Ljava/lang/String;)Ljava/lang/String;
+    move-result-object v2
+
+    # challenge
+    const-string v3, "/v1/challenge"
+    invoke-virtual {v1, v3}, Ljava/lang/String;->concat(Ljava/lang/String;)Ljava/lang/String;
+    move-result-object v3
+    const-string v4, "{}"
+    invoke-static {v3, v4}, Lio/trustfuse/runtime/Attest;->post(Ljava/lang/String;Ljava/lang/String;)Ljava/lang/String;
+    move-result-object v3
+    const-string v4, "nonce"
+    invoke-static {v3, v4}, Lio/trustfuse/runtime/Attest;->field(Ljava/lang/String;Ljava/lang/String;)Ljava/lang/String;
+    move-result-object v3
+
+    # proof = HMAC-SHA256(attestKey, nonceRaw || SHA-256(measurement JSON)); 0xb = URL_SAFE|NO_WRAP|NO_PADDING
+    const/16 v4, 0xb
+    invoke-static {v3, v4}, Landroid/util/Base64;->decode(Ljava/lang/String;I)[B
+    move-result-object v4
+    new-instance v5, Ljava/io/ByteArrayOutputStream;
+    invoke-direct {v5}, Ljava/io/ByteArrayOutputStream;-><init>()V
+    invoke-virtual {v5, v4}, Ljava/io/ByteArrayOutputStream;->write([B)V
+    const-string v4, "UTF-8"
+    invoke-virtual {v2, v4}, Ljava/lang/String;->getBytes(Ljava/lang/String;)[B
+    move-result-object v4
+    invoke-static {v4}, Lio/trustfuse/runtime/U;->sha256([B)[B
+    move-result-object v4
+    invoke-virtual {v5, v4}, Ljava/io/ByteArrayOutputStream;->write([B)V
+    invoke-virtual {v5}, Ljava/io/ByteArrayOutputStream;->toByteArray()[B
+    move-result-object v5
+    invoke-static {p1, v5}, Lio/trustfuse/runtime/U;->hmac([B[B)[B
+    move-result-object v5
+    const/16 v4, 0xb
+    invoke-static {v5, v4}, Landroid/util/Base64;->encodeToString([BI)Ljava/lang/String;
+    move-result-object v5
+
+    # {"nonce":…,"proof":…,"deviceInfo":{"id":…},"threats":[…], <measurement fields>}
+    new-instance v4, Ljava/lang/StringBuilder;
+    const-string v6, "{\"nonce\":\""
+    invoke-direct {v4, v6}, Ljava/lang/StringBuilder;-><init>(Ljava/lang/String;)V
+    invoke-virtual {v4, v3}, Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;
+    const-string v6, "\",\"proof\":\""
+    invoke-virtual {v4, v6}, Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;
+    invoke-virtual {v4, v5}, Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;
+    const-string v6, "\",\"deviceInfo\":{\"id\":\""
+    invoke-virtual {v4, v6}, Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;
+    invoke-virtual {p0}, Lio/trustfuse/runtime/Guard;->deviceId()Ljava/lang/String;
+    move-result-object v6
+    invoke-virtual {v4, v6}, Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;
+    const-string v6, "\"},\"threats\":["
+    invoke-virtual {v4, v6}, Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;
+    invoke-static {}, Lio/trustfuse/runtime/Attest;->threats()Ljava/lang/String;
+    move-result-object v6
+    invoke-virtual {v4, v6}, Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;
+    const-string v6, "],"
+    invoke-virtual {v4, v6}, Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;
+    const/4 v6, 0x1
+    invoke-virtual {v2, v6}, Ljava/lang/String;->substring(I)Ljava/lang/String;
+    move-result-object v6
+    invoke-virtual {v4, v6}, Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;
+    invoke-virtual {v4}, Ljava/lang/StringBuilder;->toString()Ljava/lang/String;
+    move-result-object v4
+    const-string v6, "/v1/attest"
+    invoke-virtual {v1, v6}, Ljava/lang/String;->concat(Ljava/lang/String;)Ljava/lang/String;
+    move-result-object v6
+    invoke-static {v6, v4}, Lio/trustfuse/runtime/Attest;->post(Ljava/lang/String;Ljava/lang/String;)Ljava/lang/String;
+    move-result-object v4
+    const-string v6, "token"
+    invoke-static {v4, v6}, Lio/trustfuse/runtime/Attest;->field(Ljava/lang/String;Ljava/lang/String;)Ljava/lang/String;
+    move-result-object v4
+    return-object v4
+    :incomplete
+    new-instance v0, Ljava/io/IOException;
+    const-string v1, "trustfuse: no attestation endpoint or measurement in the policy"
+    invoke-direct {v0, v1}, Ljava/io/IOException;-><init>(Ljava/lang/String;)V
+    throw v0
+.end method
+
+# measured(guard, measurementJSON) -> the JSON with manifestDigest (SHA-256 of
+# AndroidManifest.xml) and, when the policy names attest.runtimeDex, runtimeDigest
+# replaced by the digests of those entries in the installed package file
+.method static measured(Lio/trustfuse/runtime/Guard;Ljava/lang/String;)Ljava/lang/String;
+    .locals 4
+    iget-object v0, p0, Lio/trustfuse/runtime/Guard;->ctx:Landroid/content/Context;
+    invoke-virtual {v0}, Landroid/content/Context;->getApplicationInfo()Landroid/content/pm/ApplicationInfo;
     move-result-object v0
-    invoke-static {v0, v1}, Lio/trustfuse/runtime/Attest;->post(Ljava/lang/String;Ljava/lang/String;)Ljava/lang/String;
+    iget-object v0, v0, Landroid/content/pm/ApplicationInfo;->sourceDir:Ljava/lang/String;
+    new-instance v1, Ljava/util/zip/ZipFile;
+    invoke-direct {v1, v0}, Ljava/util/zip/ZipFile;-><init>(Ljava/lang/String;)V
+    :try_start
+    const-string v2, "manifestDigest"
+    const-string v3, "AndroidManifest.xml"
+    invoke-static {p1, v2, v1, v3}, Lio/trustfuse/runtime/Attest;->swap(Ljava/lang/String;Ljava/lang/String;Ljava/util/zip/ZipFile;Ljava/lang/String;)Ljava/lang/String;
+    move-result-object p1
+    iget-object v2, p0, Lio/trustfuse/runtime/Guard;->pol:Ljava/util/Properties;
+    const-string v3, "attest.runtimeDex"
+    invoke-static {v2, v3}, Lio/trustfuse/runtime/U;->prop(Ljava/util/Properties;Ljava/lang/String;)Ljava/lang/String;
+    move-result-object v3
+    invoke-virtual {v3}, Ljava/lang/String;->length()I
+    move-result v2
+    if-eqz v2, :measured
+    const-string v2, "runtimeDigest"
+    invoke-static {p1, v2, v1, v3}, Lio/trustfuse/runtime/Attest;->swap(Ljava/lang/String;Ljava/lang/String;Ljava/util/zip/ZipFile;Ljava/lang/String;)Ljava/lang/String;
+    move-result-object p1
+    :measured
+    nop
+    :try_end
+    .catch Ljava/lang/Throwable; {:try_start .. :try_end} :failed
+    invoke-virtual {v1}, Ljava/util/zip/ZipFile;->close()V
+    return-object p1
+    :failed
+    move-exception v2
+    invoke-virtual {v1}, Ljava/util/zip/ZipFile;->close()V
+    throw v2
+.end method
+
+# swap(json, key, zip, entry) -> json with "key":"<expected hex>" replaced by
+# "key":"<hex SHA-256 of entry>" (canonical JSON: no spaces)
+.method static swap(Ljava/lang/String;Ljava/lang/String;Ljava/util/zip/ZipFile;Ljava/lang/String;)Ljava/lang/String;
+    .locals 4
+    invoke-static {p0, p1}, Lio/trustfuse/runtime/Attest;->field(Ljava/lang/String;Ljava/lang/String;)Ljava/lang/String;
     move-result-object v0
-    const-string v1, "token"
-    invoke-static {v0, v1}, Lio/trustfuse/runtime/Attest;->field(Ljava/lang/String;Ljava/lang/String;)Ljava/lang/String;
+    invoke-virtual {p2, p3}, Ljava/util/zip/ZipFile;->getEntry(Ljava/lang/String;)Ljava/util/zip/ZipEntry;
+    move-result-object v1
+    if-nez v1, :found
+    new-instance v0, Ljava/io/IOException;
+    const-string v1, "trustfuse: cannot measure "
+    invoke-virtual {v1, p3}, Ljava/lang/String;->concat(Ljava/lang/String;)Ljava/lang/String;
+    move-result-object v1
+    invoke-direct {v0, v1}, Ljava/io/IOException;-><init>(Ljava/lang/String;)V
+    throw v0
+    :found
+    invoke-virtual {p2, v1}, Ljava/util/zip/ZipFile;->getInputStream(Ljava/util/zip/ZipEntry;)Ljava/io/InputStream;
+    move-result-object v1
+    invoke-static {v1}, Lio/trustfuse/runtime/U;->sha256(Ljava/io/InputStream;)[B
+    move-result-object v1
+    invoke-static {v1}, Lio/trustfuse/runtime/U;->hex([B)Ljava/lang/String;
+    move-result-object v1
+    const-string v2, "\""
+    invoke-virtual {v2, p1}, Ljava/lang/String;->concat(Ljava/lang/String;)Ljava/lang/String;
+    move-result-object v2
+    const-string v3, "\":\""
+    invoke-virtual {v2, v3}, Ljava/lang/String;->concat(Ljava/lang/String;)Ljava/lang/String;
+    move-result-object v2
+    invoke-virtual {v2, v0}, Ljava/lang/String;->concat(Ljava/lang/String;)Ljava/lang/String;
+    move-result-object v3
+    invoke-virtual {v2, v1}, Ljava/lang/String;->concat(Ljava/lang/String;)Ljava/lang/String;
+    move-result-object v2
+    invoke-virtual {p0, v3, v2}, Ljava/lang/String;->replace(Ljava/lang/CharSequence;Ljava/lang/CharSequence;)Ljava/lang/String;
+    move-result-object v0
+    return-object v0
+.end method
+
+# threats() -> "\"a\",\"b\"": the distinct threatCodes of ThreatEvents.recorded(), in order
+.method static threats()Ljava/lang/String;
+    .locals 5
+    new-instance v0, Ljava/util/LinkedHashSet;
+    invoke-direct {v0}, Ljava/util/LinkedHashSet;-><init>()V
+    invoke-static {}, Lio/trustfuse/runtime/ThreatEvents;->recorded()Ljava/util/List;
+    move-result-object v1
+    invoke-interface {v1}, Ljava/util/List;->iterator()Ljava/util/Iterator;
+    move-result-object v1
+    :collect
+    invoke-interface {v1}, Ljava/util/Iterator;->hasNext()Z
+    move-result v2
+    if-eqz v2, :join
+    invoke-interface {v1}, Ljava/util/Iterator;->next()Ljava/lang/Object;
+    move-result-object v2
+    check-cast v2, Ljava/util/Map;
+    const-string v3, "threatCode"
+    invoke-interface {v2, v3}, Ljava/util/Map;->get(Ljava/lang/Object;)Ljava/lang/Object;
+    move-result-object v2
+    if-eqz v2, :collect
+    invoke-interface {v0, v2}, Ljava/util/Set;->add(Ljava/lang/Object;)Z
+    goto :collect
+    :join
+    new-instance v2, Ljava/lang/StringBuilder;
+    invoke-direct {v2}, Ljava/lang/StringBuilder;-><init>()V
+    invoke-interface {v0}, Ljava/util/Set;->iterator()Ljava/util/Iterator;
+    move-result-object v1
+    :next
+    invoke-interface {v1}, Ljava/util/Iterator;->hasNext()Z
+    move-result v3
+    if-eqz v3, :done
+    invoke-virtual {v2}, Ljava/lang/StringBuilder;->length()I
+    move-result v3
+    if-eqz v3, :quote
+    const/16 v3, 0x2c
+    invoke-virtual {v2, v3}, Ljava/lang/StringBuilder;->append(C)Ljava/lang/StringBuilder;
+    :quote
+    const/16 v3, 0x22
+    invoke-virtual {v2, v3}, Ljava/lang/StringBuilder;->append(C)Ljava/lang/StringBuilder;
+    invoke-interface {v1}, Ljava/util/Iterator;->next()Ljava/lang/Object;
+    move-result-object v4
+    check-cast v4, Ljava/lang/String;
+    invoke-virtual {v2, v4}, Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;
+    invoke-virtual {v2, v3}, Ljava/lang/StringBuilder;->append(C)Ljava/lang/StringBuilder;
+    goto :next
+    :done
+    invoke-virtual {v2}, Ljava/lang/StringBuilder;->toString()Ljava/lang/String;
     move-result-object v0
     return-object v0
 .end method

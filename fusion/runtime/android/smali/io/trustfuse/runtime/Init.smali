@@ -70,6 +70,11 @@
     move-result-object v5
     invoke-static {v4, v5}, Lio/trustfuse/runtime/Install;->keyManager(Lio/trustfuse/runtime/Guard;[Ljava/lang/Object;)Lio/trustfuse/runtime/Km;
     move-result-object v6
+    # the attestation client gets the vault's per-release attestation key
+    const/4 v7, 0x2
+    aget-object v7, v5, v7
+    check-cast v7, [B
+    invoke-static {v4, v7}, Lio/trustfuse/runtime/Attest;->setup(Lio/trustfuse/runtime/Guard;[B)V
     :try_end
     .catch Ljava/lang/Exception; {:try_start .. :try_end} :unseal_failed
     goto :install

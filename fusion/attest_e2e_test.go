@@ -1,0 +1,271 @@
+package fusion
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trustfuse/trustfuse/fusion/runtime/android/harness"
+	"github.com/trustfuse/trustfuse/internal/testenv"
+	"github.com/trustfuse/trustfuse/pkg/attest"
+	"github.com/trustfuse/trustfuse/pkg/guard"
+	"github.com/trustfuse/trustfuse/pkg/keys"
+)
+
+// demoTLS returns a loopback server certificate issued by the DEMO CA
+// (which demo.json pins and which issued the DEMO client certificate) and a
+// pool holding that CA.
+func demoTLS(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	dir := filepath.Join(testenv.Root(t), "fusion", "examples", "demo")
+	caPEM, err := os.ReadFile(filepath.Join(dir, "server-ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM, err := os.ReadFile(filepath.Join(dir, "ca.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, _ := pem.Decode(caPEM)
+	kb, _ := pem.Decode(keyPEM)
+	if cb == nil || kb == nil {
+		t.Fatal("demo CA: no PEM block")
+	}
+	ca, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caKey, err := x509.ParsePKCS8PrivateKey(kb.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:    x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	return tls.Certificate{Certificate: [][]byte{der, ca.Raw}, PrivateKey: key}, pool
+}
+
+// TestAttestEndToEnd is the whole chain on a real app: ApiDemos fused with
+// the demo Fusion Set whose attestation endpoint is an in-process `serve`
+// (pkg/attest, registry filled from the fuse registration record); the
+// fused runtime, run on the JVM harness, unseals its vault, attests over
+// mTLS (its client certificate binds the token), and calls the upstream
+// through `guard` (pkg/guard middleware + reverse proxy, client CA = the
+// DEMO CA, keys from serve's JWKS) with the token set by Attest.attach.
+func TestAttestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts JVMs")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	serverCert, demoCA := demoTLS(t)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	// serve: attestation service on TLS, client certificates verified if given.
+	regKey := make([]byte, 32)
+	rand.Read(regKey)
+	reg, err := attest.OpenRegistry(filepath.Join(t.TempDir(), "reg.db"), regKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signingKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonceKey := make([]byte, 32)
+	rand.Read(nonceKey)
+	const issuer, audience = "https://attest.test", "api.test"
+	srv, err := attest.NewServer(attest.Config{Issuer: issuer, Audience: audience, TokenTTL: 5 * time.Minute,
+		SigningKey: signingKey, NonceKey: nonceKey, Registry: reg, Replay: attest.NewMemoryReplay(1024, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := httptest.NewUnstartedServer(srv.Handler())
+	serve.TLS = &tls.Config{Certificates: []tls.Certificate{serverCert},
+		ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: demoCA}
+	serve.StartTLS()
+	defer serve.Close()
+
+	// upstream behind guard: echoes what guard vouches for.
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "upstream %s %s rel=%s", r.Method, r.URL.Path, r.Header.Get(guard.HeaderRelease))
+	}))
+	defer upstream.Close()
+	upURL, _ := url.Parse(upstream.URL)
+
+	// Fuse ApiDemos with attestation pointing at serve; register the release.
+	fs := demoFusionSet(t)
+	fs.Attestation.Endpoint = serve.URL
+	signer := fixtureSigner(t)
+	fused := filepath.Join(t.TempDir(), "ApiDemos.secured.apk")
+	res := fuse(t, testenv.RealApp(t, "ApiDemos-debug.apk"), fused, fs, signer)
+	if res.Registration == nil {
+		t.Fatal("fuse produced no registration record")
+	}
+	rel, err := reg.Add(*res.Registration, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg := res.Output.Package
+
+	g, err := guard.New(ctx, guard.Config{ClientCAs: demoCA, JWKSURL: serve.URL + "/.well-known/jwks.json",
+		Issuer: issuer, Audience: audience, Packages: []string{pkg}, TokenHeader: fs.Attestation.TokenHeader,
+		RequireBinding: true, Logger: logger,
+		HTTPClient: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: demoCA}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := httptest.NewUnstartedServer(g.Middleware(guard.NewReverseProxy(upURL, logger)))
+	gw.TLS = &tls.Config{Certificates: []tls.Certificate{serverCert},
+		ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: demoCA}
+	gw.StartTLS()
+	defer gw.Close()
+
+	var token string
+	t.Run("attested app passes guard", func(t *testing.T) {
+		// The plain request (client certificate, no token) is refused by
+		// guard; the one through Attest.attach reaches the upstream.
+		r := harness.RunWith(t, harness.Options{APK: fused, Package: pkg, SignerDER: signer.Certificate.Raw,
+			URL: gw.URL + "/plain", Attest: true, AttestedURL: gw.URL + "/api/orders"})
+		if r.Token == "" || r.AttestError != "" {
+			t.Fatalf("no token: %q\n%s", r.AttestError, r.Stderr)
+		}
+		if r.Status != http.StatusUnauthorized {
+			t.Errorf("request without token: status %d error %q, want 401", r.Status, r.Error)
+		}
+		want := "upstream GET /api/orders rel=" + rel.ID
+		if r.AttestedStatus != 200 || r.AttestedBody != want {
+			t.Fatalf("through guard: status %d body %q error %q, want 200 %q\n%s",
+				r.AttestedStatus, r.AttestedBody, r.AttestedError, want, r.Stderr)
+		}
+		if !r.TokenCached {
+			t.Error("Attest.token() did not cache the token")
+		}
+		if len(r.Events) != 0 {
+			t.Errorf("a clean run raised %v", r.Events)
+		}
+		// The token is serve's, for this release, bound to the sealed DEMO
+		// client certificate.
+		c := tokenClaims(t, r.Token)
+		clientDER := demoClientDER(t)
+		x5t := sha256.Sum256(clientDER)
+		if c.Release != rel.ID || c.Package != pkg || c.Confirm["x5t#S256"] != base64.RawURLEncoding.EncodeToString(x5t[:]) {
+			t.Errorf("claims %+v, want rel %s pkg %s bound to the DEMO client certificate", c, rel.ID, pkg)
+		}
+		token = r.Token
+	})
+
+	t.Run("no client certificate is refused", func(t *testing.T) {
+		if token == "" {
+			t.Skip("no token from the attested run")
+		}
+		cl := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: demoCA}}}
+		req, _ := http.NewRequest("GET", gw.URL+"/api/orders", nil)
+		req.Header.Set(fs.Attestation.TokenHeader, token)
+		resp, err := cl.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("a valid token without the client certificate: status %d, want 401", resp.StatusCode)
+		}
+	})
+
+	t.Run("re-signed app gets no token", func(t *testing.T) {
+		other := keys.Demo()
+		r := harness.RunWith(t, harness.Options{APK: fused, Package: pkg, SignerDER: other.Certificate.Raw,
+			URL: gw.URL + "/plain", Attest: true, AttestedURL: gw.URL + "/api/orders"})
+		if r.Token != "" || !strings.Contains(r.AttestError, "attestation unavailable") {
+			t.Fatalf("re-signed app: token %q error %q", r.Token, r.AttestError)
+		}
+		if r.AttestedStatus == 200 {
+			t.Fatalf("re-signed app reached the upstream: %q", r.AttestedBody)
+		}
+	})
+
+	t.Run("revoked release is refused", func(t *testing.T) {
+		if err := reg.Revoke(rel.ID, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		// Opaque mode: serve answers with a token no JWKS key verifies, so
+		// the app cannot tell; guard refuses it.
+		r := harness.RunWith(t, harness.Options{APK: fused, Package: pkg, SignerDER: signer.Certificate.Raw,
+			URL: gw.URL + "/plain", Attest: true, AttestedURL: gw.URL + "/api/orders"})
+		if r.Token == "" || r.Token == token {
+			t.Fatalf("revoked release: token %q error %q", r.Token, r.AttestError)
+		}
+		if r.AttestedStatus != http.StatusUnauthorized {
+			t.Fatalf("revoked release through guard: status %d body %q error %q, want 401",
+				r.AttestedStatus, r.AttestedBody, r.AttestedError)
+		}
+	})
+}
+
+// tokenClaims decodes (without verifying: guard did) a JWS's payload.
+func tokenClaims(t *testing.T, tok string) attest.Claims {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("token %q is not a compact JWS", tok)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c attest.Claims
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// demoClientDER reads the DEMO client certificate (the one the demo Fusion
+// Set seals into the vault).
+func demoClientDER(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testenv.Root(t), "fusion", "examples", "demo", "client.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		t.Fatal("client.pem: no PEM block")
+	}
+	return blk.Bytes
+}
