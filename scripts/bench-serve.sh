@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Load benchmark of `trustfuse serve` and `trustfuse guard` (issue 7), on
+# 127.0.0.1 only, bounded in time. Builds trustfuse and the load generator
+# (internal/loadgen), makes a throw-away setup in a temp dir (P-256 signing
+# key, registry with one release, nonce key, TLS PKI with openssl), starts
+# serve, a tiny upstream and guard in front of it, each under
+# /usr/bin/time -v (peak RSS) and `timeout` (they stop by themselves), then:
+#   1. serve:  challenge + attest pairs (each attest carries a real HMAC
+#      proof and gets a token signed by the JWKS key; the generator checks
+#      the kid, since a refusal is a 200 too in opaque mode)
+#   2. guard:  keep-alive GETs through guard with a bound token and a client
+#      certificate (RequireAndVerifyClientCert, --require-binding)
+#   3. wrk:    GET /healthz on serve and GET on the upstream (the HTTP
+#      stack's ceiling; wrk cannot present a client certificate, so it cannot
+#      go through guard)
+#   4. inproc: the same pairs against serve's handler in one process, with a
+#      CPU profile (go tool pprof), and `perf` on the serve process if present
+# and prints requests/s, p50/p95/p99 latency, errors, the CPU time serve
+# spent per verification and the peak RSS of each server. Not part of CI;
+# run it by hand: scripts/bench-serve.sh. The generator and the servers
+# share the machine's cores: see docs/benchmarks.md.
+#
+#   DURATION   run time of each scenario (default 10s)
+#   CONC       concurrent workers, one keep-alive connection each; a list
+#              runs every scenario once per value (default "8 32")
+#   SERVE_TLS  1: serve over TLS with a client CA, tokens bound to the client
+#              certificate (default); 0: plain HTTP serve, unbound tokens
+#   PROFILE    1: CPU profiles (pprof in-process, perf on serve) (default 1)
+#   WRK        1: run the wrk baseline (default 1)
+#   LIFE       seconds after which every server stops by itself (default 600)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+dur="${DURATION:-10s}"
+concs="${CONC:-8 32}"
+serve_tls="${SERVE_TLS:-1}"
+profile="${PROFILE:-1}"
+life="${LIFE:-600}"
+run_wrk="${WRK:-1}"
+work=$(mktemp -d)
+# stop_all: SIGTERM to every server started (pids in $work/*.pid), then wait.
+stop_all() {
+  local f
+  for f in "$work"/*.pid; do [[ -s $f ]] && kill -TERM "$(cat "$f")" 2>/dev/null; rm -f "$f"; done
+  wait 2>/dev/null || true
+}
+cleanup() { stop_all; rm -rf "$work"; }
+trap cleanup EXIT
+
+sudo=""; [[ $(id -u) -eq 0 ]] || sudo=sudo
+command -v /usr/bin/time >/dev/null || $sudo apt-get install -y -qq time >/dev/null
+[[ $run_wrk != 1 ]] || command -v wrk >/dev/null || $sudo apt-get install -y -qq wrk >/dev/null 2>&1 || echo "bench-serve: wrk not available, skipping its baseline" >&2
+
+go build -o "$work/trustfuse" ./cmd/trustfuse
+go build -o "$work/loadgen" ./internal/loadgen
+tf="$work/trustfuse" lg="$work/loadgen"
+
+# Keys, PKI and the registry.
+cd "$work"
+openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt -out signing.pem
+openssl rand -hex 32 >registry.key
+openssl rand -hex 32 >nonce.key
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -subj /CN=bench-ca \
+  -days 2 -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign -out ca.pem 2>/dev/null
+leaf() { # leaf NAME EXTENSIONS
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$1.key" -subj "/CN=$1" 2>/dev/null |
+    openssl x509 -req -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile <(printf '%b' "$2") -out "$1.pem" 2>/dev/null
+}
+leaf server 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature'
+leaf client 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature'
+"$lg" release -out release.json
+"$tf" releases add --registry reg.db --registry-key file:registry.key release.json >/dev/null
+
+tls_json=""
+[[ $serve_tls == 1 ]] && tls_json='"tls": {"cert": "server.pem", "key": "server.key", "clientCA": "ca.pem"},'
+cat >serve.json <<EOF
+{"listen": "127.0.0.1:0", $tls_json
+ "registry": "reg.db", "registryKey": "file:registry.key", "signingKey": "signing.pem",
+ "nonceKey": "file:nonce.key", "issuer": "https://attest.bench", "audience": "api.bench",
+ "tokenTTL": "30m", "nonceTTL": "2m", "debug": false}
+EOF
+
+# start NAME CMD...: runs CMD under /usr/bin/time -v and timeout; its pid
+# (CMD's own, through exec) lands in NAME.pid, stderr in NAME.log.
+start() {
+  local name=$1; shift
+  /usr/bin/time -v -o "$name.time" timeout -s TERM "$life" bash -c 'echo $$ >"$0"; exec "$@"' "$name.pid" "$@" \
+    >"$name.out" 2>"$name.log" &
+  for _ in $(seq 100); do [[ -s $name.pid ]] && break; sleep 0.05; done
+}
+# wait_for NAME SED: waits until SED prints something from NAME.log.
+wait_for() {
+  local v=""
+  for _ in $(seq 200); do
+    v=$(sed -n "$2" "$1.log" | head -1)
+    [[ -n $v ]] && { echo "$v"; return; }
+    sleep 0.05
+  done
+  echo "bench-serve: $1 did not start:" >&2; cat "$1.log" >&2; exit 1
+}
+cpu_s() { awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t}' "/proc/$1/stat"; }
+
+start serve "$tf" serve --config serve.json
+serve_addr=$(wait_for serve 's/.*serving on \([0-9.:]*\).*/\1/p')
+scheme=http tls_flags=() jwks_ca=() binding=()
+[[ $serve_tls == 1 ]] && { scheme=https tls_flags=(-ca ca.pem -cert client.pem -key client.key) jwks_ca=(--jwks-ca ca.pem) binding=(--require-binding); }
+serve_url="$scheme://$serve_addr"
+
+start upstream "$lg" upstream -addr-file upstream.addr -for "${life}s"
+for _ in $(seq 100); do [[ -s upstream.addr ]] && break; sleep 0.05; done
+start guard "$tf" guard --listen 127.0.0.1:0 --upstream "http://$(cat upstream.addr)" \
+  --tls-cert server.pem --tls-key server.key --client-ca ca.pem --jwks-url "$serve_url/.well-known/jwks.json" "${jwks_ca[@]}" \
+  --issuer https://attest.bench --audience api.bench --package com.example.bench "${binding[@]}"
+guard_addr=$(wait_for guard 's/.*listening" addr=\([0-9.:]*\).*/\1/p')
+serve_pid=$(cat serve.pid) guard_pid=$(cat guard.pid)
+
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "serve $serve_url (tls=$serve_tls), guard https://$guard_addr, upstream http://$(cat upstream.addr); $(nproc) cores, $dur per run"
+for c in $concs; do
+  before=$(cpu_s "$serve_pid")
+  out=$("$lg" attest -url "$serve_url" -release release.json -c "$c" -d "$dur" "${tls_flags[@]}")
+  after=$(cpu_s "$serve_pid")
+  echo "$out"
+  n=$(awk '$2 == "attest" {print $NF}' <<<"$out")
+  awk -v b="$before" -v a="$after" -v v="$n" 'BEGIN {
+    printf "serve    cpu        %.2f CPU-s for %d pairs: %.0f us per pair, %.0f pairs/s per core\n", a - b, v, (a - b) / v * 1e6, v / (a - b) }'
+done
+for c in $concs; do
+  before=$(cpu_s "$guard_pid")
+  out=$("$lg" guard -url "https://$guard_addr/api/hello" -serve "$serve_url" -release release.json -c "$c" -d "$dur" \
+    -ca ca.pem -cert client.pem -key client.key -token-out token.txt)
+  after=$(cpu_s "$guard_pid")
+  echo "$out"
+  n=$(awk '$2 == "get" {print $NF}' <<<"$out")
+  awk -v b="$before" -v a="$after" -v v="$n" 'BEGIN {
+    printf "guard    cpu        %.2f CPU-s for %d requests: %.0f us per request, %.0f requests/s per core\n", a - b, v, (a - b) / v * 1e6, v / (a - b) }'
+done
+
+if [[ $run_wrk == 1 ]] && command -v wrk >/dev/null; then
+  for c in $concs; do
+    for target in "$serve_url/healthz" "http://$(cat upstream.addr)/"; do
+      hdr=(); [[ $target == http://$(cat upstream.addr)/ ]] && hdr=(-H "X-TrustFuse-Package: bench")
+      wrk -t2 -c"$c" -d"$dur" --latency "${hdr[@]}" "$target" |
+        awk -v t="$target" -v c="$c" '/Requests\/sec/ {r=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} /Non-2xx|Socket errors/ {e=e $0}
+          END {printf "wrk      %-30s c=%-3d %9.0f/s  p50 %8s  p99 %8s  %s\n", t, c, r, p50, p99, (e == "" ? "errors 0" : e)}'
+    done
+  done
+  echo "wrk      (not through guard: wrk cannot present a TLS client certificate, guard refuses the handshake)"
+fi
+
+if [[ $profile == 1 ]]; then
+  "$lg" inproc -release release.json -c 8 -d "$dur" -cpuprofile inproc.prof
+  echo "pprof (in-process serve handler + generator), top cumulative:"
+  go tool pprof -top -cum -nodecount 45 "$lg" inproc.prof 2>/dev/null |
+    grep -E 'attest\.|jose|ecdsa\.Sign|json\.|jcs\.|mallocgc|gcBgMark|aes|hmac' | head -25 || true
+  if command -v perf >/dev/null; then
+    # perf_top PID NAME LOAD...: samples PID for 5 s while LOAD runs; prints
+    # the inclusive share of the interesting frames.
+    perf_top() {
+      local pid=$1 name=$2; shift 2
+      perf record -q -F 499 -g -p "$pid" -o "perf-$name.data" -- sleep 5 >/dev/null 2>&1 &
+      local perf_pid=$!
+      "$@" >/dev/null
+      wait "$perf_pid" || true
+      echo "perf on the $name process, inclusive (children) and self:"
+      perf report -i "perf-$name.data" --stdio --children --sort symbol 2>/dev/null | grep -E '^ +[0-9.]+%' |
+        grep -E "$pat" | head -22 | awk '{s=$4; for (i=5;i<=NF && $i!="-";i++) s=s" "$i; printf "  %7s %7s  %s\n", $1, $2, substr(s,1,110)}' || true
+    }
+    pat='attest\.|jose|ecdsa\.|json\.|jcs\.|tls\.\(\*Conn\)\.(Read|Write)|do_syscall|mallocgc|gcBgMark|conn\)\.serve|guard\.|ReverseProxy|Transport\)\.(dial|roundTrip)|x509|tcp_v4_connect|aead|hmac'
+    perf_top "$serve_pid" serve "$lg" attest -url "$serve_url" -release release.json -c 32 -d 5s "${tls_flags[@]}"
+    perf_top "$guard_pid" guard "$lg" guard -url "https://$guard_addr/api/hello" -serve "$serve_url" -release release.json -c 32 -d 5s \
+      -ca ca.pem -cert client.pem -key client.key
+  fi
+fi
+
+# Stop the servers (graceful) and read their peak RSS.
+stop_all
+grep -h "upstream accepted" upstream.log || true
+for n in serve guard upstream; do
+  awk -F': ' -v n="$n" '/Maximum resident set size/ {rss=$2} /User time/ {u=$2} /System time/ {s=$2}
+    END {printf "rss      %-8s peak %6.1f MiB  cpu %.1f s user + %.1f s sys\n", n, rss/1024, u, s}' "$n.time"
+done
