@@ -4,27 +4,20 @@ import (
 	"archive/zip"
 	"bytes"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"io"
-	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
-
-	pkcs12 "software.sslmate.com/src/go-pkcs12"
 
 	"github.com/trustfuse/trustfuse/fusion/fusionset"
 	"github.com/trustfuse/trustfuse/internal/testenv"
@@ -294,7 +287,7 @@ func TestReportNoSecrets(t *testing.T) {
 	in := filepath.Join(testenv.Root(t), "testdata", "apk", "v1v2v3.apk")
 	const custom = "Rep0rt-Secret-Pa55!"
 	dir := t.TempDir()
-	writeClientP12(t, filepath.Join(dir, "client.p12"), custom)
+	testenv.WriteClientP12(t, filepath.Join(dir, "client.p12"), custom, testenv.ClientIdentity{})
 	fsPath := filepath.Join(dir, "fs.json")
 	if err := os.WriteFile(fsPath, []byte(`{"fusionSetId": "fs-secret", "name": "secret test", "version": 1,
   "mtls": {"clientCertificate": "file:client.p12", "password": "env:REPORT_P12_PASS", "hosts": ["api.example.com"]},
@@ -360,35 +353,4 @@ func privateScalar(t testing.TB, k any) []byte {
 	}
 	t.Fatalf("unexpected key type %T", k)
 	return nil
-}
-
-// writeClientP12 writes an EC client identity, signed by a throwaway CA,
-// as PKCS#12 protected by password.
-func writeClientP12(t testing.TB, path, password string) {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "report test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(77), Subject: pkix.Name{CommonName: "report test client"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	data, err := pkcs12.Modern.Encode(key, cert, []*x509.Certificate{ca}, password)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -2,62 +2,15 @@ package main
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	pkcs12 "software.sslmate.com/src/go-pkcs12"
-
 	"github.com/trustfuse/trustfuse/internal/testenv"
 )
-
-// writeP12 writes a client identity: an EC key and a certificate valid in
-// [notBefore, notAfter], signed by a throwaway CA, as PKCS#12 with password
-// "p12-pass". Without key, the file holds the certificate only.
-func writeP12(t *testing.T, path string, notBefore, notAfter time.Time, withKey bool) {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour * 24 * 365),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "test client"},
-		NotBefore: notBefore, NotAfter: notAfter, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	var data []byte
-	if withKey {
-		data, err = pkcs12.Modern.Encode(key, cert, []*x509.Certificate{ca}, "p12-pass")
-	} else {
-		data, err = pkcs12.Modern.EncodeTrustStore([]*x509.Certificate{cert}, "p12-pass")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(filepath.Dir(path), "server-ca.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o644)
-}
 
 const fusionSetTmpl = `{
   "fusionSetId": "fs-test", "name": "test", "version": 1,
@@ -81,35 +34,35 @@ func TestFuseBadInput(t *testing.T) {
 		wantErr  string
 	}{
 		{"good (control)", func(t *testing.T, dir string) (string, string) {
-			writeP12(t, filepath.Join(dir, "client.p12"), now.Add(-time.Hour), now.Add(time.Hour*24), true)
+			testenv.WriteClientP12(t, filepath.Join(dir, "client.p12"), "p12-pass", testenv.ClientIdentity{})
 			return good, writeFile(t, dir, "fs.json", fusionSetTmpl)
 		}, "p12-pass", 0, ""},
 		{"wrong p12 password", func(t *testing.T, dir string) (string, string) {
-			writeP12(t, filepath.Join(dir, "client.p12"), now.Add(-time.Hour), now.Add(time.Hour*24), true)
+			testenv.WriteClientP12(t, filepath.Join(dir, "client.p12"), "p12-pass", testenv.ClientIdentity{})
 			return good, writeFile(t, dir, "fs.json", fusionSetTmpl)
 		}, "not-the-password", 4, "wrong password"},
 		{"expired client certificate", func(t *testing.T, dir string) (string, string) {
-			writeP12(t, filepath.Join(dir, "client.p12"), now.Add(-48*time.Hour), now.Add(-24*time.Hour), true)
+			testenv.WriteClientP12(t, filepath.Join(dir, "client.p12"), "p12-pass", testenv.ClientIdentity{NotBefore: now.Add(-48 * time.Hour), NotAfter: now.Add(-24 * time.Hour)})
 			return good, writeFile(t, dir, "fs.json", fusionSetTmpl)
 		}, "p12-pass", 2, "expired"},
 		{"certificate without private key", func(t *testing.T, dir string) (string, string) {
-			writeP12(t, filepath.Join(dir, "client.p12"), now.Add(-time.Hour), now.Add(time.Hour*24), false)
+			testenv.WriteClientP12(t, filepath.Join(dir, "client.p12"), "p12-pass", testenv.ClientIdentity{NoKey: true})
 			return good, writeFile(t, dir, "fs.json", fusionSetTmpl)
 		}, "p12-pass", 2, "private key"},
 		{"unknown field in the Fusion Set", func(t *testing.T, dir string) (string, string) {
-			writeP12(t, filepath.Join(dir, "client.p12"), now.Add(-time.Hour), now.Add(time.Hour*24), true)
+			testenv.WriteClientP12(t, filepath.Join(dir, "client.p12"), "p12-pass", testenv.ClientIdentity{})
 			return good, writeFile(t, dir, "fs.json", strings.Replace(fusionSetTmpl, `"version": 1`, `"version": 1, "colour": "red"`, 1))
 		}, "p12-pass", 2, "fs.json:2:"},
 		{"bad threat mode", func(t *testing.T, dir string) (string, string) {
-			writeP12(t, filepath.Join(dir, "client.p12"), now.Add(-time.Hour), now.Add(time.Hour*24), true)
+			testenv.WriteClientP12(t, filepath.Join(dir, "client.p12"), "p12-pass", testenv.ClientIdentity{})
 			return good, writeFile(t, dir, "fs.json", strings.Replace(fusionSetTmpl, `"tamper": {"mode": "defend"}`, `"tamper": {"mode": "block"}`, 1))
 		}, "p12-pass", 2, "$.threats.tamper.mode"},
 		{"APK without manifest", func(t *testing.T, dir string) (string, string) {
-			writeP12(t, filepath.Join(dir, "client.p12"), now.Add(-time.Hour), now.Add(time.Hour*24), true)
+			testenv.WriteClientP12(t, filepath.Join(dir, "client.p12"), "p12-pass", testenv.ClientIdentity{})
 			return writeZip(t, dir, "classes.dex"), writeFile(t, dir, "fs.json", fusionSetTmpl)
 		}, "p12-pass", 2, "no AndroidManifest.xml"},
 		{"not an APK", func(t *testing.T, dir string) (string, string) {
-			writeP12(t, filepath.Join(dir, "client.p12"), now.Add(-time.Hour), now.Add(time.Hour*24), true)
+			testenv.WriteClientP12(t, filepath.Join(dir, "client.p12"), "p12-pass", testenv.ClientIdentity{})
 			return writeFile(t, dir, "in.apk", "hello"), writeFile(t, dir, "fs.json", fusionSetTmpl)
 		}, "p12-pass", 2, "not a ZIP archive"},
 	}

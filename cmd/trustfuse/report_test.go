@@ -3,26 +3,18 @@ package main
 import (
 	"archive/zip"
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	pkcs12 "software.sslmate.com/src/go-pkcs12"
 
 	"github.com/trustfuse/trustfuse/internal/testenv"
 	"github.com/trustfuse/trustfuse/pkg/keys"
@@ -237,7 +229,7 @@ func TestFuseReportDeterministic(t *testing.T) {
 func TestFuseReportNoSecrets(t *testing.T) {
 	const custom = "Cust0m-P12-Pa55word"
 	dir := t.TempDir()
-	clientKey := writeClientIdentity(t, filepath.Join(dir, "client.p12"), custom)
+	clientKey := testenv.WriteClientP12(t, filepath.Join(dir, "client.p12"), custom, testenv.ClientIdentity{})
 	fsPath := writeFile(t, dir, "fs.json", fusionSetTmpl)
 	t.Setenv("TEST_P12_PASS", custom)
 	signing, err := keys.Load(filepath.Join(testenv.Root(t), "testdata", "keys", "rsa-keytool.p12"), []byte("fixture-pass"), "", nil)
@@ -296,42 +288,6 @@ func TestFuseReportNoSecrets(t *testing.T) {
 			}
 		})
 	}
-}
-
-// writeClientIdentity writes an EC client identity signed by a throwaway
-// CA as PKCS#12 under password (and the CA as server-ca.pem beside it, for
-// fusionSetTmpl), and returns the private key.
-func writeClientIdentity(t *testing.T, path, password string) *ecdsa.PrivateKey {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "report CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "report client"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	data, err := pkcs12.Modern.Encode(key, cert, []*x509.Certificate{ca}, password)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(filepath.Dir(path), "server-ca.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return key
 }
 
 // TestReportRender renders a good report (the PDF's text names the
