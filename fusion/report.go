@@ -1,12 +1,9 @@
 package fusion
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 
 	"github.com/trustfuse/trustfuse/fusion/fusionset"
-	"github.com/trustfuse/trustfuse/internal/jcs"
 	"github.com/trustfuse/trustfuse/pkg/report"
 )
 
@@ -98,41 +95,3 @@ func (r *Result) Limits() []string {
 	return l
 }
 
-// Canonical returns the canonical encoding of the measurement whose
-// SHA-256 the attestation service registers: the RFC 8785 (JCS) encoding
-// of the JSON object
-//
-//	{"dexDigests":{name:hex,…},"manifestDigest":hex,"package":name,
-//	 "runtimeDigest":hex,"signerDigests":[hex,…],"versionCode":n}
-//
-// — keys sorted by UTF-16 code units, no whitespace, strings escaped as
-// JSON.stringify does (only '"', '\\' and control characters; each byte of
-// invalid UTF-8 becomes U+FFFD), signerDigests in the order recorded
-// (output signer first, then the Play App Signing digests), versionCode as
-// a decimal integer. The same object is the report's attestation field
-// without "endpoint" and "measurementSha256", so anyone can recompute the
-// digest from a report with any JCS implementation.
-func (m Measurement) Canonical() []byte {
-	dex := m.DexDigests
-	if dex == nil {
-		dex = map[string]string{}
-	}
-	b, err := jcs.Marshal(map[string]any{
-		"dexDigests":     dex,
-		"manifestDigest": m.ManifestDigest,
-		"package":        m.Package,
-		"runtimeDigest":  m.RuntimeDigest,
-		"signerDigests":  nonNil(m.SignerDigests),
-		"versionCode":    m.VersionCode,
-	})
-	if err != nil { // only strings, string maps and an int64: cannot fail
-		panic(fmt.Sprintf("fusion: measurement encoding: %v", err))
-	}
-	return b
-}
-
-// SHA256 returns the lowercase hex SHA-256 of Canonical().
-func (m Measurement) SHA256() string {
-	d := sha256.Sum256(m.Canonical())
-	return hex.EncodeToString(d[:])
-}

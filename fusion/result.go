@@ -43,15 +43,9 @@ type (
 	MTLSInfo = report.MTLS
 )
 
-// Measurement is what the attestation service compares (DESIGN §3).
-type Measurement struct {
-	Package        string            `json:"package"`
-	VersionCode    int64             `json:"versionCode"`
-	SignerDigests  []string          `json:"signerDigests"`
-	DexDigests     map[string]string `json:"dexDigests"`
-	RuntimeDigest  string            `json:"runtimeDigest"`
-	ManifestDigest string            `json:"manifestDigest"`
-}
+// Measurement is what the attestation service compares (DESIGN §3); its
+// Canonical form and SHA256 (the release id) are defined by pkg/attest.
+type Measurement = attest.Measurement
 
 // Verification is the verifier's verdict on the output, for API levels
 // MinSDK and up.

@@ -31,7 +31,7 @@ func releaseAttestKey(key any, m Measurement) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fusion: attestation key: %w", err)
 	}
-	return attest.DeriveAttestKey(der, sha256.Sum256(m.Canonical())), nil
+	return attest.DeriveAttestKey(der, m.Sum()), nil
 }
 
 // ---- open ----
@@ -257,7 +257,7 @@ func (vaultStep) Run(c *Context) error {
 		return err
 	}
 	c.Result.Registration = &attest.Registration{Format: attest.RegistrationFormat,
-		ID: c.Result.Measurement.SHA256(), Measurement: attest.Measurement(c.Result.Measurement), AttestKey: attestKey}
+		ID: c.Result.Measurement.SHA256(), Measurement: c.Result.Measurement, AttestKey: attestKey}
 	c.Result.Injected = append(c.Result.Injected, injected(androidrt.PolicyAsset, c.policy, "added"))
 	c.vaults = nil
 	for i, d := range signers {

@@ -256,6 +256,17 @@ func fillDefaults(fs *FusionSet, doc any) {
 		if a.TokenTTL == "" {
 			a.TokenTTL = shortDuration(DefaultTokenTTL)
 		}
+		k := &a.KeyAttestation
+		if k.Mode == "" {
+			k.Mode = KeyAttestationOff
+		}
+		if k.MinSecurityLevel == "" {
+			k.MinSecurityLevel = "tee"
+		}
+		if k.RequireVerifiedBoot == nil {
+			yes := true
+			k.RequireVerifiedBoot = &yes
+		}
 	}
 }
 

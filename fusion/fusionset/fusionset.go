@@ -177,7 +177,35 @@ type Attestation struct {
 	// PlaySigningCertDigests are the Play App Signing certificate SHA-256
 	// digests; after Load, 64 lowercase hex digits each.
 	PlaySigningCertDigests []string `json:"playSigningCertDigests,omitempty"`
+	// KeyAttestation is the Android Key Attestation the app adds to its
+	// attestation and serve demands.
+	KeyAttestation KeyAttestation `json:"keyAttestation"`
 }
+
+// KeyAttestation is the "attestation.keyAttestation" object: a hardware
+// key attestation chain (Android 7+) proving the device's keystore, its
+// boot state and the app's package and signer to Google's roots.
+type KeyAttestation struct {
+	// Mode is off (no chain sent), optional (sent when the device can, checked
+	// when sent) or required (refused without a valid chain).
+	Mode KeyAttestationMode `json:"mode"`
+	// MinSecurityLevel is the least keystore security level accepted:
+	// software, tee or strongbox.
+	MinSecurityLevel string `json:"minSecurityLevel,omitempty"`
+	// RequireVerifiedBoot demands verified boot state "verified" and a
+	// locked bootloader. A nil value after Load never happens (default true).
+	RequireVerifiedBoot *bool `json:"requireVerifiedBoot,omitempty"`
+}
+
+// KeyAttestationMode is off, optional or required.
+type KeyAttestationMode string
+
+// Key attestation modes.
+const (
+	KeyAttestationOff      KeyAttestationMode = "off"
+	KeyAttestationOptional KeyAttestationMode = "optional"
+	KeyAttestationRequired KeyAttestationMode = "required"
+)
 
 // HasAttestation reports whether the Fusion Set names an attestation
 // service.

@@ -55,7 +55,7 @@ func appendCanonical(b []byte, v any) []byte {
 	case float64:
 		return appendFloat(b, v)
 	case string:
-		return appendString(b, v)
+		return AppendString(b, v)
 	case []any:
 		b = append(b, '[')
 		for i, e := range v {
@@ -70,13 +70,13 @@ func appendCanonical(b []byte, v any) []byte {
 		for k := range v {
 			keys = append(keys, k)
 		}
-		slices.SortFunc(keys, compareUTF16)
+		slices.SortFunc(keys, CompareKeys)
 		b = append(b, '{')
 		for i, k := range keys {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, k)
+			b = AppendString(b, k)
 			b = append(b, ':')
 			b = appendCanonical(b, v[k])
 		}
@@ -85,9 +85,22 @@ func appendCanonical(b []byte, v any) []byte {
 	panic("fusionset: canonicalJSON: unexpected type") // decode never yields others
 }
 
-// compareUTF16 orders strings by their UTF-16 code units (RFC 8785 §3.2.3).
-func compareUTF16(a, b string) int {
+// CompareKeys orders object member names as RFC 8785 §3.2.3 does, by
+// their UTF-16 code units. ASCII names (the common case) compare as bytes.
+func CompareKeys(a, b string) int {
+	if isASCII(a) && isASCII(b) {
+		return strings.Compare(a, b)
+	}
 	return slices.Compare(utf16.Encode([]rune(a)), utf16.Encode([]rune(b)))
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func appendNumber(b []byte, n json.Number) []byte {
@@ -119,7 +132,10 @@ func appendFloat(b []byte, f float64) []byte {
 	return append(b, exp...)
 }
 
-func appendString(b []byte, s string) []byte {
+// AppendString appends s as an RFC 8785 string. s must be valid UTF-8
+// (what a JSON decoder yields); encoding/json would replace invalid bytes
+// first, and Canonical does the same since its input was decoded.
+func AppendString(b []byte, s string) []byte {
 	const hexDigits = "0123456789abcdef"
 	b = append(b, '"')
 	for i := 0; i < len(s); i++ {

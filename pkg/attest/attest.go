@@ -21,6 +21,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"unicode/utf8"
 
 	"github.com/trustfuse/trustfuse/internal/jcs"
 )
@@ -52,8 +55,72 @@ type Measurement struct {
 	ManifestDigest string            `json:"manifestDigest"`
 }
 
-// Canonical returns the RFC 8785 JSON of m (nil slices and maps as empty).
+// Canonical returns the RFC 8785 JSON of m (nil slices and maps as empty):
+//
+//	{"dexDigests":{name:hex,…},"manifestDigest":hex,"package":name,
+//	 "runtimeDigest":hex,"signerDigests":[hex,…],"versionCode":n}
+//
+// keys sorted by UTF-16 code units, no whitespace, strings escaped as
+// JSON.stringify does (each byte of invalid UTF-8 becomes U+FFFD, as
+// encoding/json writes it), signerDigests in the order given, versionCode a
+// decimal integer. It is written directly (it runs on every attestation);
+// input with invalid UTF-8 goes through encoding/json and internal/jcs, the
+// general path, so both agree byte for byte.
 func (m Measurement) Canonical() []byte {
+	if !m.validUTF8() {
+		return m.canonicalSlow()
+	}
+	names := make([]string, 0, len(m.DexDigests))
+	size := 160 + len(m.Package) + len(m.RuntimeDigest) + len(m.ManifestDigest)
+	for name, d := range m.DexDigests {
+		names = append(names, name)
+		size += len(name) + len(d) + 6
+	}
+	slices.SortFunc(names, jcs.CompareKeys)
+	for _, d := range m.SignerDigests {
+		size += len(d) + 3
+	}
+	b := make([]byte, 0, size)
+	b = append(b, `{"dexDigests":{`...)
+	for i, name := range names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jcs.AppendString(b, name)
+		b = append(b, ':')
+		b = jcs.AppendString(b, m.DexDigests[name])
+	}
+	b = append(b, `},"manifestDigest":`...)
+	b = jcs.AppendString(b, m.ManifestDigest)
+	b = append(b, `,"package":`...)
+	b = jcs.AppendString(b, m.Package)
+	b = append(b, `,"runtimeDigest":`...)
+	b = jcs.AppendString(b, m.RuntimeDigest)
+	b = append(b, `,"signerDigests":[`...)
+	for i, d := range m.SignerDigests {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jcs.AppendString(b, d)
+	}
+	b = append(b, `],"versionCode":`...)
+	b = strconv.AppendInt(b, m.VersionCode, 10)
+	return append(b, '}')
+}
+
+func (m Measurement) validUTF8() bool {
+	ok := utf8.ValidString(m.Package) && utf8.ValidString(m.RuntimeDigest) && utf8.ValidString(m.ManifestDigest)
+	for _, d := range m.SignerDigests {
+		ok = ok && utf8.ValidString(d)
+	}
+	for name, d := range m.DexDigests {
+		ok = ok && utf8.ValidString(name) && utf8.ValidString(d)
+	}
+	return ok
+}
+
+// canonicalSlow is Canonical through encoding/json and internal/jcs.
+func (m Measurement) canonicalSlow() []byte {
 	dex := m.DexDigests
 	if dex == nil {
 		dex = map[string]string{}

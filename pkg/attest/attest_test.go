@@ -272,3 +272,34 @@ func checkToken(t *testing.T, f *fixture, tok string) (hdr, claims map[string]an
 	}
 	return hdr, claims, verified
 }
+
+// TestCanonicalMatchesGeneralPath: the direct encoder writes what
+// encoding/json + internal/jcs write (the general path, which
+// fusion/fusionset's canonical tests check against node's JSON.stringify),
+// including member order by UTF-16 code units (U+E000 sorts after
+// U+1F600's surrogates), escapes, and input with invalid UTF-8 (which takes
+// the general path).
+func TestCanonicalMatchesGeneralPath(t *testing.T) {
+	for _, m := range []Measurement{
+		{},
+		testMeasurement,
+		{Package: "a\"b\\c\x01\n\t\u2028é", VersionCode: -5, SignerDigests: []string{"b", "a"},
+			DexDigests: map[string]string{"\ue000": "1", "\U0001F600": "2", "z": "3", "A": "\x7f"}},
+		{Package: "bad\xff", DexDigests: map[string]string{"x\xfe": "y"}},
+	} {
+		if got, want := string(m.Canonical()), string(m.canonicalSlow()); got != want {
+			t.Errorf("Canonical\n%s\nwant\n%s", got, want)
+		}
+	}
+}
+
+func FuzzCanonical(f *testing.F) {
+	f.Add("com.example", int64(1), "classes.dex", "ab", "rt", "mf", "sig")
+	f.Fuzz(func(t *testing.T, pkg string, ver int64, dexName, dexDigest, rt, mf, signer string) {
+		m := Measurement{Package: pkg, VersionCode: ver, DexDigests: map[string]string{dexName: dexDigest, "classes2.dex": rt},
+			RuntimeDigest: rt, ManifestDigest: mf, SignerDigests: []string{signer, pkg}}
+		if got, want := m.Canonical(), m.canonicalSlow(); !bytes.Equal(got, want) {
+			t.Fatalf("Canonical %q, want %q", got, want)
+		}
+	})
+}

@@ -1,7 +1,6 @@
 package attest
 
 import (
-	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -55,9 +54,16 @@ type Registry struct {
 	aead cipher.AEAD
 
 	mu      sync.Mutex
-	cache   map[string][]byte // id -> record, for Lookup
+	cache   map[string]cached // id -> decoded record, for Lookup
 	stamp   fileStamp         // of the file the cache was read from
 	expires time.Time         // the cache is re-read at least this often
+}
+
+// cached is a decoded registry record with its key opened, or why it
+// cannot be used.
+type cached struct {
+	rel Release
+	err error
 }
 
 // fileStamp identifies a version of the registry file.
@@ -194,9 +200,10 @@ func (r *Registry) Revoke(id string, now time.Time) error {
 	})
 }
 
-// snapshot returns the records, re-read when the file changed (or at least
-// every cacheFor), so add and revoke reach a running server at once.
-func (r *Registry) snapshot() (map[string][]byte, error) {
+// snapshot returns the decoded records, re-read when the file changed (or
+// at least every cacheFor), so add and revoke reach a running server at
+// once. Keys are opened once per read of the file, not per lookup.
+func (r *Registry) snapshot() (map[string]cached, error) {
 	var st fileStamp
 	if fi, err := os.Stat(r.path); err == nil {
 		st = fileStamp{fi.ModTime(), fi.Size()}
@@ -207,13 +214,13 @@ func (r *Registry) snapshot() (map[string][]byte, error) {
 	if r.cache != nil && st == r.stamp && now.Before(r.expires) {
 		return r.cache, nil
 	}
-	m := map[string][]byte{}
+	m := map[string]cached{}
 	err := r.with(true, func(tx *bolt.Tx) error {
 		if tx == nil || tx.Bucket(bucket) == nil {
 			return nil
 		}
 		return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
-			m[string(k)] = bytes.Clone(v)
+			m[string(k)] = r.decode(string(k), v)
 			return nil
 		})
 	})
@@ -224,28 +231,45 @@ func (r *Registry) snapshot() (map[string][]byte, error) {
 	return m, nil
 }
 
-// Lookup returns release id with its key opened, or ErrUnknownRelease.
+// decode parses record v of release id and opens its key.
+func (r *Registry) decode(id string, v []byte) cached {
+	var c cached
+	if err := json.Unmarshal(v, &c.rel); err != nil {
+		c.err = fmt.Errorf("%w: corrupt record %s: %w", ErrRegistry, id, err)
+		return c
+	}
+	if c.rel.ID != id || c.rel.Measurement.SHA256() != id {
+		c.err = fmt.Errorf("%w: corrupt record %s: its measurement is release %s", ErrRegistry, id, c.rel.Measurement.SHA256())
+		return c
+	}
+	ns := r.aead.NonceSize()
+	if len(c.rel.SealedKey) < ns {
+		c.err = fmt.Errorf("%w: release %s: sealed key truncated", ErrRegistryKey, id)
+		return c
+	}
+	key, err := r.aead.Open(nil, c.rel.SealedKey[:ns], c.rel.SealedKey[ns:], []byte(c.rel.ID))
+	if err != nil {
+		c.err = fmt.Errorf("%w: release %s: %w", ErrRegistryKey, id, err)
+		return c
+	}
+	c.rel.AttestKey = key
+	return c
+}
+
+// Lookup returns release id with its key opened, or ErrUnknownRelease. The
+// release is the caller's copy; its AttestKey must not be modified.
 func (r *Registry) Lookup(id string) (*Release, error) {
 	recs, err := r.snapshot()
 	if err != nil {
 		return nil, fmt.Errorf("%w: lookup: %w", ErrRegistry, err)
 	}
-	v, ok := recs[id]
+	c, ok := recs[id]
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownRelease, id)
 	}
-	rel := new(Release)
-	if err := json.Unmarshal(v, rel); err != nil {
-		return nil, fmt.Errorf("%w: corrupt record %s: %w", ErrRegistry, id, err)
+	if c.err != nil {
+		return nil, c.err
 	}
-	ns := r.aead.NonceSize()
-	if len(rel.SealedKey) < ns {
-		return nil, fmt.Errorf("%w: release %s: sealed key truncated", ErrRegistryKey, id)
-	}
-	key, err := r.aead.Open(nil, rel.SealedKey[:ns], rel.SealedKey[ns:], []byte(rel.ID))
-	if err != nil {
-		return nil, fmt.Errorf("%w: release %s: %w", ErrRegistryKey, id, err)
-	}
-	rel.AttestKey = key
-	return rel, nil
+	rel := c.rel
+	return &rel, nil
 }

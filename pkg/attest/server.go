@@ -54,7 +54,7 @@ type Config struct {
 type Server struct {
 	cfg     Config
 	nonces  *Nonces
-	signer  jose.Signer
+	signer  *jwtSigner
 	kid     string
 	jwks    []byte
 	reg     *prometheus.Registry
@@ -98,9 +98,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if s.jwks, err = json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{jwk}}); err != nil {
 		return nil, fmt.Errorf("attest: jwks: %w", err)
 	}
-	if s.signer, err = newSigner(cfg.SigningKey, s.kid); err != nil {
-		return nil, err
-	}
+	s.signer = newJWTSigner(cfg.SigningKey, s.kid)
 	s.reg = prometheus.NewRegistry()
 	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "trustfuse_attest_requests_total",
 		Help: "HTTP requests by endpoint and status code."}, []string{"endpoint", "code"})
@@ -120,13 +118,44 @@ func thumbprint(k *jose.JSONWebKey) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(t), nil
 }
 
-func newSigner(key *ecdsa.PrivateKey, kid string) (jose.Signer, error) {
-	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
-		(&jose.SignerOptions{}).WithType("JWT"))
+// jwtSigner writes ES256 compact JWTs (RFC 7515 §3.1, RFC 7518 §3.4) with
+// a fixed protected header {"alg":"ES256","kid":kid,"typ":"JWT"}: the
+// header is encoded once, the signature is r‖s, 32 bytes each.
+type jwtSigner struct {
+	key    *ecdsa.PrivateKey
+	header string // base64url of the protected header
+}
+
+func newJWTSigner(key *ecdsa.PrivateKey, kid string) *jwtSigner {
+	h, _ := json.Marshal(struct {
+		Alg string `json:"alg"`
+		Kid string `json:"kid"`
+		Typ string `json:"typ"`
+	}{"ES256", kid, "JWT"})
+	return &jwtSigner{key: key, header: base64.RawURLEncoding.EncodeToString(h)}
+}
+
+// sign returns the compact JWT of claims c.
+func (j *jwtSigner) sign(c *Claims, rnd io.Reader) (string, error) {
+	payload, err := json.Marshal(c)
 	if err != nil {
-		return nil, fmt.Errorf("attest: signer: %w", err)
+		return "", fmt.Errorf("attest: claims: %w", err)
 	}
-	return sig, nil
+	enc := base64.RawURLEncoding
+	b := make([]byte, 0, len(j.header)+2+enc.EncodedLen(len(payload))+enc.EncodedLen(64))
+	b = append(b, j.header...)
+	b = append(b, '.')
+	b = enc.AppendEncode(b, payload)
+	digest := sha256.Sum256(b)
+	r, sv, err := ecdsa.Sign(rnd, j.key, digest[:])
+	if err != nil {
+		return "", fmt.Errorf("attest: sign: %w", err)
+	}
+	var sig [64]byte
+	r.FillBytes(sig[:32])
+	sv.FillBytes(sig[32:])
+	b = append(b, '.')
+	return string(enc.AppendEncode(b, sig[:])), nil
 }
 
 // KeyID returns the kid of the signing key (its RFC 7638 thumbprint).
@@ -220,10 +249,16 @@ type Claims struct {
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	b, err := json.Marshal(v)
+	if err != nil { // only our own response types: cannot fail
+		code, b = http.StatusInternalServerError, []byte(`{"error":"internal error"}`)
+	}
+	h := w.Header()
+	h["Content-Type"] = []string{"application/json"}
+	h["Cache-Control"] = []string{"no-store"}
+	h["Content-Length"] = []string{strconv.Itoa(len(b) + 1)}
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(append(b, '\n'))
 }
 
 func httpError(w http.ResponseWriter, code int, msg string) {
@@ -286,9 +321,9 @@ const (
 	reasonProof        = "proof_mismatch"
 )
 
-// Verify checks req at time now and returns the release, or a refusal
-// reason. It consumes the nonce.
-func (s *Server) Verify(ctx context.Context, req *AttestRequest, now time.Time) (*Release, string, error) {
+// verify checks req, whose measurement hashes to sum, at time now and
+// returns the release, or a refusal reason. It consumes the nonce.
+func (s *Server) verify(ctx context.Context, req *AttestRequest, sum [32]byte, now time.Time) (*Release, string, error) {
 	raw, exp, err := s.nonces.Parse(req.Nonce, now)
 	switch {
 	case errors.Is(err, errNonceExpired):
@@ -303,7 +338,6 @@ func (s *Server) Verify(ctx context.Context, req *AttestRequest, now time.Time) 
 	if !fresh {
 		return nil, reasonNonceReplay, nil
 	}
-	sum := req.Measurement.Sum()
 	rel, err := s.cfg.Registry.Lookup(hex.EncodeToString(sum[:]))
 	if errors.Is(err, ErrUnknownRelease) {
 		return nil, reasonUnknown, nil
@@ -327,7 +361,8 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.cfg.Now()
-	rel, reason, err := s.Verify(r.Context(), &req, now)
+	sum := req.Measurement.Sum()
+	rel, reason, err := s.verify(r.Context(), &req, sum, now)
 	if err != nil {
 		s.verdict.WithLabelValues("error").Inc()
 		httpError(w, http.StatusServiceUnavailable, "temporarily unavailable")
@@ -344,7 +379,7 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request) {
 	}
 	c := Claims{Issuer: s.cfg.Issuer, Subject: deviceSubject(req.DeviceInfo), Audience: s.cfg.Audience,
 		IssuedAt: now.Unix(), Expiry: now.Add(s.cfg.TokenTTL).Unix(),
-		Package: req.Package, Version: req.VersionCode, Release: req.Measurement.SHA256(), Threats: req.Threats}
+		Package: req.Package, Version: req.VersionCode, Release: hex.EncodeToString(sum[:]), Threats: req.Threats}
 	if c.Threats == nil {
 		c.Threats = []string{}
 	}
@@ -359,7 +394,7 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	tok, err := signClaims(signer, &c)
+	tok, err := signer.sign(&c, s.cfg.Rand)
 	if err != nil {
 		httpError(w, http.StatusInternalServerError, "internal error")
 		return
@@ -369,7 +404,7 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request) {
 
 // throwawaySigner signs refusals in opaque mode: same header shape, a key
 // no JWKS lists.
-func (s *Server) throwawaySigner() (jose.Signer, error) {
+func (s *Server) throwawaySigner() (*jwtSigner, error) {
 	k, err := ecdsa.GenerateKey(elliptic.P256(), s.cfg.Rand)
 	if err != nil {
 		return nil, fmt.Errorf("attest: throwaway key: %w", err)
@@ -378,19 +413,7 @@ func (s *Server) throwawaySigner() (jose.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newSigner(k, kid)
-}
-
-func signClaims(signer jose.Signer, c *Claims) (string, error) {
-	payload, err := json.Marshal(c)
-	if err != nil {
-		return "", fmt.Errorf("attest: claims: %w", err)
-	}
-	obj, err := signer.Sign(payload)
-	if err != nil {
-		return "", fmt.Errorf("attest: sign: %w", err)
-	}
-	return obj.CompactSerialize()
+	return newJWTSigner(k, kid), nil
 }
 
 // deviceSubject is the hex SHA-256 of the device id ("id" in deviceInfo),

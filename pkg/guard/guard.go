@@ -12,6 +12,7 @@ package guard
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
@@ -115,10 +116,22 @@ func refuse(r Reason, format string, args ...any) *refusal {
 
 // Guard verifies requests; make one with New.
 type Guard struct {
-	cfg   Config
-	log   *slog.Logger
-	keys  *keyCache
-	certs certCache
+	cfg    Config
+	log    *slog.Logger
+	keys   *keyCache
+	certs  certCache
+	tokens boundedCache[verifiedToken]
+}
+
+// verifiedToken is a token whose signature verified, keyed by the SHA-256
+// of its compact form: a client sends the same token on every request
+// until it expires, and the ES256 verification is the guard's largest cost.
+// The claims are re-checked on every request (time, binding); the entry is
+// used only while the JWKS still maps kid to the very key that verified it.
+type verifiedToken struct {
+	kid    string
+	key    *ecdsa.PublicKey
+	claims Claims
 }
 
 // New checks cfg, fills in defaults and fetches the JWKS once: a guard that
@@ -245,11 +258,32 @@ func (g *Guard) Verify(r *http.Request) (*Claims, error) {
 	if tok == "" {
 		return nil, refuse(ReasonNoToken, "no %s header", g.cfg.TokenHeader)
 	}
+	c, rf := g.verifyToken(r.Context(), tok)
+	if rf != nil {
+		return nil, rf
+	}
+	if rf := g.checkClaims(c, now, leafSum); rf != nil {
+		return nil, rf
+	}
+	return c, nil
+}
+
+// verifyToken checks tok's form and signature and returns its claims (the
+// caller's copy), from the cache when this very token verified before
+// under a key the JWKS still holds.
+func (g *Guard) verifyToken(ctx context.Context, tok string) (*Claims, *refusal) {
+	sum := sha256.Sum256([]byte(tok))
+	if v, ok := g.tokens.get(sum); ok {
+		if pub, ok := g.keys.key(ctx, v.kid); ok && pub == v.key {
+			c := v.claims
+			return &c, nil
+		}
+	}
 	j, rf := parseCompact(tok)
 	if rf != nil {
 		return nil, rf
 	}
-	pub, ok := g.keys.key(r.Context(), j.header.Kid)
+	pub, ok := g.keys.key(ctx, j.header.Kid)
 	if !ok {
 		return nil, refuse(ReasonUnknownKey, "kid %q: %v", j.header.Kid, errNoKey)
 	}
@@ -260,8 +294,6 @@ func (g *Guard) Verify(r *http.Request) (*Claims, error) {
 	if err := json.Unmarshal(j.payload, &c); err != nil {
 		return nil, refuse(ReasonMalformed, "claims: %v", err)
 	}
-	if rf := g.checkClaims(&c, now, leafSum); rf != nil {
-		return nil, rf
-	}
+	g.tokens.put(sum, verifiedToken{kid: j.header.Kid, key: pub, claims: c})
 	return &c, nil
 }

@@ -205,7 +205,7 @@ func assertRefused(t *testing.T, status int, body, logs string, want Reason) {
 		t.Fatalf("got %d %q, want a bare 401", status, body)
 	}
 	if !strings.Contains(logs, "code="+string(want)+" ") {
-		t.Fatalf("log does not give code=%s:\n%s", want, logs)
+		t.Fatalf("%d: log does not give code=%s:\n%s", status, want, logs)
 	}
 }
 
@@ -477,4 +477,69 @@ func BenchmarkMiddlewareTLS(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestTokenCache: a token verified once is not trusted blindly afterwards.
+// The cached signature check is reused, but the claims are checked on every
+// request (binding to the presented certificate, expiry), and a cached
+// token stops being accepted once the JWKS maps its kid to another key.
+func TestTokenCache(t *testing.T) {
+	e := newEnv(t, nil)
+	srv := e.serve(t, tls.RequireAndVerifyClientCert, e.ca.Pool)
+	tok := e.sig.Mint(t, e.claims(e.client, nil))
+	for range 3 {
+		if status, _, err := e.do(t, srv.URL, &e.client, tok); err != nil || status != http.StatusOK {
+			t.Fatalf("valid token: %d %v", status, err)
+		}
+	}
+	e.logs.Reset()
+	status, body, err := e.do(t, srv.URL, &e.other, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertRefused(t, status, body, e.logs.String(), ReasonBinding)
+
+	// Same kid, another key: once the stale set is refreshed (in the
+	// background), the cached token no longer passes.
+	e.clock.Advance(DefaultJWKSMaxAge)
+	tok = e.sig.Mint(t, e.claims(e.client, func(c map[string]any) { c["exp"] = e.clock.Now().Add(time.Hour).Unix() }))
+	if status, _, _ := e.do(t, srv.URL, &e.client, tok); status != http.StatusOK {
+		t.Fatalf("fresh token: %d", status)
+	}
+	e.jwks.Set(false, newSigner(t, "k1").JWK())
+	e.clock.Advance(DefaultJWKSMaxAge)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		e.logs.Reset()
+		status, body, err := e.do(t, srv.URL, &e.client, tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status != http.StatusOK {
+			assertRefused(t, status, body, e.logs.String(), ReasonSignature)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("cached token still accepted 5 s after its kid changed key")
+		}
+	}
+
+	// Expiry is checked on cached tokens too.
+	e.jwks.Set(false, e.sig.JWK())
+	e.clock.Advance(DefaultJWKSMaxAge)
+	tok = e.sig.Mint(t, e.claims(e.client, func(c map[string]any) { c["exp"] = e.clock.Now().Add(time.Minute).Unix() }))
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if status, _, _ := e.do(t, srv.URL, &e.client, tok); status == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("token under the restored key refused")
+		}
+	}
+	e.clock.Advance(2 * time.Minute)
+	e.logs.Reset()
+	status, body, err = e.do(t, srv.URL, &e.client, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertRefused(t, status, body, e.logs.String(), ReasonExpired)
 }
