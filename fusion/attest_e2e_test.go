@@ -26,10 +26,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trustfuse/trustfuse/fusion/fusionset"
 	"github.com/trustfuse/trustfuse/fusion/runtime/android/harness"
+	"github.com/trustfuse/trustfuse/internal/keyattesttest"
 	"github.com/trustfuse/trustfuse/internal/testenv"
 	"github.com/trustfuse/trustfuse/pkg/attest"
 	"github.com/trustfuse/trustfuse/pkg/guard"
+	"github.com/trustfuse/trustfuse/pkg/keyattest"
 	"github.com/trustfuse/trustfuse/pkg/keys"
 )
 
@@ -85,7 +88,10 @@ func demoTLS(t *testing.T) (tls.Certificate, *x509.CertPool) {
 // fused runtime, run on the JVM harness, unseals its vault, attests over
 // mTLS (its client certificate binds the token), and calls the upstream
 // through `guard` (pkg/guard middleware + reverse proxy, client CA = the
-// DEMO CA, keys from serve's JWKS) with the token set by Attest.attach.
+// DEMO CA, keys from serve's JWKS) with the token the runtime's URL
+// handler adds by itself to a plain HttpsURLConnection. The last part adds
+// Android Key Attestation: the harness's stand-in AndroidKeyStore gets its
+// chain from a mint under a test root that serve trusts.
 func TestAttestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts JVMs")
@@ -109,8 +115,14 @@ func TestAttestEndToEnd(t *testing.T) {
 	nonceKey := make([]byte, 32)
 	rand.Read(nonceKey)
 	const issuer, audience = "https://attest.test", "api.test"
+	kaRoot := keyattesttest.NewRoot(t, "ecdsa", "e2e-attestation-root")
+	kaVerifier, err := keyattest.NewVerifier([]*x509.Certificate{kaRoot.Cert}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv, err := attest.NewServer(attest.Config{Issuer: issuer, Audience: audience, TokenTTL: 5 * time.Minute,
-		SigningKey: signingKey, NonceKey: nonceKey, Registry: reg, Replay: attest.NewMemoryReplay(1024, nil)})
+		SigningKey: signingKey, NonceKey: nonceKey, Registry: reg, Replay: attest.NewMemoryReplay(1024, nil),
+		KeyAttestation: kaVerifier})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,15 +170,16 @@ func TestAttestEndToEnd(t *testing.T) {
 
 	var token string
 	t.Run("attested app passes guard", func(t *testing.T) {
-		// The plain request (client certificate, no token) is refused by
-		// guard; the one through Attest.attach reaches the upstream.
+		// A plain HttpsURLConnection (the app's code, unchanged) gets the
+		// token header from the runtime and reaches the upstream; so does
+		// the connection Attest.attach sets it on.
 		r := harness.RunWith(t, harness.Options{APK: fused, Package: pkg, SignerDER: signer.Certificate.Raw,
-			URL: gw.URL + "/plain", Attest: true, AttestedURL: gw.URL + "/api/orders"})
+			URL: gw.URL + "/api/plain", Attest: true, AttestedURL: gw.URL + "/api/orders"})
 		if r.Token == "" || r.AttestError != "" {
 			t.Fatalf("no token: %q\n%s", r.AttestError, r.Stderr)
 		}
-		if r.Status != http.StatusUnauthorized {
-			t.Errorf("request without token: status %d error %q, want 401", r.Status, r.Error)
+		if want := "upstream GET /api/plain rel=" + rel.ID; r.Status != 200 || r.Body != want {
+			t.Errorf("plain request: status %d body %q error %q, want 200 %q\n%s", r.Status, r.Body, r.Error, want, r.Stderr)
 		}
 		want := "upstream GET /api/orders rel=" + rel.ID
 		if r.AttestedStatus != 200 || r.AttestedBody != want {
@@ -188,6 +201,17 @@ func TestAttestEndToEnd(t *testing.T) {
 			t.Errorf("claims %+v, want rel %s pkg %s bound to the DEMO client certificate", c, rel.ID, pkg)
 		}
 		token = r.Token
+	})
+
+	t.Run("app owning the URL handler factory falls back to attach", func(t *testing.T) {
+		r := harness.RunWith(t, harness.Options{APK: fused, Package: pkg, SignerDER: signer.Certificate.Raw,
+			URL: gw.URL + "/api/plain", Attest: true, AttestedURL: gw.URL + "/api/orders", AppURLHandlerFactory: true})
+		if r.Status != http.StatusUnauthorized {
+			t.Errorf("request without token: status %d error %q, want 401", r.Status, r.Error)
+		}
+		if r.AttestedStatus != 200 {
+			t.Errorf("through Attest.attach: status %d error %q, want 200", r.AttestedStatus, r.AttestedError)
+		}
 	})
 
 	t.Run("no client certificate is refused", func(t *testing.T) {
@@ -233,6 +257,63 @@ func TestAttestEndToEnd(t *testing.T) {
 		if r.AttestedStatus != http.StatusUnauthorized {
 			t.Fatalf("revoked release through guard: status %d body %q error %q, want 401",
 				r.AttestedStatus, r.AttestedBody, r.AttestedError)
+		}
+	})
+
+	t.Run("key attestation required", func(t *testing.T) {
+		// The same app with keyAttestation required: registering it again
+		// (same measurement) clears the revocation and sets the policy.
+		fs.Attestation.KeyAttestation.Mode = fusionset.KeyAttestationRequired
+		fused2 := filepath.Join(t.TempDir(), "ApiDemos.katt.apk")
+		res2 := fuse(t, testenv.RealApp(t, "ApiDemos-debug.apk"), fused2, fs, signer)
+		rel2, err := reg.Add(*res2.Registration, time.Now())
+		if err != nil || rel2.ID != rel.ID || rel2.KeyAttestation == nil || rel2.KeyAttestation.Mode != "required" {
+			t.Fatalf("registration %+v %v", rel2, err)
+		}
+		signerSum := sha256.Sum256(signer.Certificate.Raw)
+		challenges := make(chan []byte, 8)
+		mint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var in struct{ Challenge, PublicKey []byte }
+			if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+				http.Error(w, err.Error(), 400)
+				return
+			}
+			pub, err := x509.ParsePKIXPublicKey(in.PublicKey)
+			if err != nil {
+				http.Error(w, err.Error(), 400)
+				return
+			}
+			challenges <- in.Challenge
+			chain := keyattesttest.Mint(t, kaRoot, pub, keyattesttest.GoodSpec(in.Challenge, pkg, signerSum[:]))
+			json.NewEncoder(w).Encode(map[string][][]byte{"chain": chain})
+		}))
+		defer mint.Close()
+
+		r := harness.RunWith(t, harness.Options{APK: fused2, Package: pkg, SignerDER: signer.Certificate.Raw,
+			URL: gw.URL + "/api/plain", Attest: true, KeyAttestMintURL: mint.URL})
+		if r.Token == "" || r.Status != 200 {
+			t.Fatalf("with a chain: token %q status %d error %q attest %q\n%s", r.Token, r.Status, r.Error, r.AttestError, r.Stderr)
+		}
+		if c := tokenClaims(t, r.Token); c.KeyAttestation != "tee" || c.Release != rel.ID {
+			t.Errorf("claims %+v, want kat tee for %s", c, rel.ID)
+		}
+		if len(challenges) != 1 {
+			t.Errorf("mint called %d times, want once", len(challenges))
+		} else if c := <-challenges; len(c) != 56 {
+			t.Errorf("mint saw challenge %x, want a raw 56-byte nonce", c)
+		}
+
+		// The device cannot attest (no AndroidKeyStore provider): serve
+		// refuses, opaquely; guard refuses the token.
+		r = harness.RunWith(t, harness.Options{APK: fused2, Package: pkg, SignerDER: signer.Certificate.Raw,
+			URL: gw.URL + "/api/plain", Attest: true})
+		if r.Status != http.StatusUnauthorized {
+			t.Errorf("without a chain: status %d body %q, want 401", r.Status, r.Body)
+		}
+		w := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+		if !strings.Contains(w.Body.String(), `trustfuse_attest_verdicts_total{verdict="key_attestation_missing"} `) {
+			t.Errorf("serve did not count a key_attestation_missing verdict:\n%s", w.Body)
 		}
 	})
 }

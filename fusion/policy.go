@@ -33,6 +33,7 @@ func policyFrom(fs *fusionset.FusionSet, pkg string, now time.Time) *androidrt.P
 		AttestEndpoint:  fs.Attestation.Endpoint,
 		TokenHeader:     fs.Attestation.TokenHeader,
 		TokenTTL:        fs.Attestation.TTL(),
+		KeyAttestation:  string(fs.Attestation.KeyAttestation.Mode),
 		BuildDate:       now.UTC().Format(time.RFC3339),
 	}
 	for _, id := range fusionset.ThreatIDs() {

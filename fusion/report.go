@@ -56,6 +56,10 @@ func (r *Result) Statement(b report.Build, fs *fusionset.FusionSet) *report.Stat
 	}
 	if fs != nil {
 		p.Attestation.Endpoint = fs.Attestation.Endpoint
+		if k := keyAttestationPolicy(fs); k != nil {
+			p.Attestation.KeyAttestation = &report.KeyAttestation{Mode: k.Mode, MinSecurityLevel: k.MinSecurityLevel,
+				RequireVerifiedBoot: k.RequireVerifiedBoot}
+		}
 	}
 	return &report.Statement{
 		Type:          report.StatementType,
@@ -94,4 +98,3 @@ func (r *Result) Limits() []string {
 	}
 	return l
 }
-

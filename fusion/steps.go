@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/trustfuse/trustfuse/fusion/fusionset"
 	androidrt "github.com/trustfuse/trustfuse/fusion/runtime/android"
 	"github.com/trustfuse/trustfuse/internal/atomicfile"
 	"github.com/trustfuse/trustfuse/pkg/apk"
@@ -23,6 +24,17 @@ import (
 // internetPermission is what the runtime needs to reach the API and the
 // attestation service.
 const internetPermission = "android.permission.INTERNET"
+
+// keyAttestationPolicy is the Fusion Set's key attestation demand as the
+// registry stores it, or nil when it is off.
+func keyAttestationPolicy(fs *fusionset.FusionSet) *attest.KeyAttestationPolicy {
+	k := fs.Attestation.KeyAttestation
+	if !fs.HasAttestation() || k.Mode == "" || k.Mode == fusionset.KeyAttestationOff {
+		return nil
+	}
+	return &attest.KeyAttestationPolicy{Mode: string(k.Mode), MinSecurityLevel: k.MinSecurityLevel,
+		RequireVerifiedBoot: k.RequireVerifiedBoot == nil || *k.RequireVerifiedBoot}
+}
 
 // releaseAttestKey derives the release's attestation key from the client
 // private key (PKCS#8 DER) and the measurement (attest.DeriveAttestKey).
@@ -257,7 +269,8 @@ func (vaultStep) Run(c *Context) error {
 		return err
 	}
 	c.Result.Registration = &attest.Registration{Format: attest.RegistrationFormat,
-		ID: c.Result.Measurement.SHA256(), Measurement: c.Result.Measurement, AttestKey: attestKey}
+		ID: c.Result.Measurement.SHA256(), Measurement: c.Result.Measurement, AttestKey: attestKey,
+		KeyAttestation: keyAttestationPolicy(fs)}
 	c.Result.Injected = append(c.Result.Injected, injected(androidrt.PolicyAsset, c.policy, "added"))
 	c.vaults = nil
 	for i, d := range signers {

@@ -35,7 +35,7 @@ step "go test"
 go test -count=1 ./...
 
 race=()
-for dir in pkg/zipx pkg/axml pkg/keys pkg/apksig pkg/vault; do
+for dir in pkg/zipx pkg/axml pkg/keys pkg/apksig pkg/vault pkg/keyattest pkg/attest pkg/guard; do
   [[ -d "$dir" ]] && race+=("./$dir")
 done
 if ((${#race[@]})); then

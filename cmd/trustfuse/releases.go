@@ -224,13 +224,21 @@ func readRegistration(path string) (*attest.Registration, error) {
 
 func printReleases(w io.Writer, rels []attest.Release) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tPACKAGE\tVERSION\tADDED\tSTATUS")
+	fmt.Fprintln(tw, "ID\tPACKAGE\tVERSION\tADDED\tKEY ATTESTATION\tSTATUS")
 	for _, r := range rels {
 		status := "active"
 		if r.Revoked != nil {
 			status = "revoked " + r.Revoked.Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", r.ID, r.Measurement.Package, r.Measurement.VersionCode, r.Added.Format(time.RFC3339), status)
+		katt := attest.KeyAttestationOff
+		if k := r.KeyAttestation; k != nil && k.Mode != attest.KeyAttestationOff {
+			katt = k.Mode + " " + k.MinSecurityLevel
+			if k.RequireVerifiedBoot {
+				katt += "+boot"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", r.ID, r.Measurement.Package, r.Measurement.VersionCode,
+			r.Added.Format(time.RFC3339), katt, status)
 	}
 	return tw.Flush()
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/trustfuse/trustfuse/pkg/attest"
+	"github.com/trustfuse/trustfuse/pkg/keyattest"
 )
 
 // serveConfig is the JSON file `trustfuse serve --config` reads
@@ -41,6 +42,14 @@ type serveConfig struct {
 	NonceTTL    string `json:"nonceTTL,omitempty"`
 	Redis       string `json:"redis,omitempty"`
 	Debug       bool   `json:"debug,omitempty"`
+	// KeyAttestation configures the Android Key Attestation verifier:
+	// Roots replaces Google's hardware attestation roots (PEM file),
+	// Revocations is a copy of Google's attestation status list (JSON),
+	// re-read when the file changes.
+	KeyAttestation *struct {
+		Roots       string `json:"roots,omitempty"`
+		Revocations string `json:"revocations,omitempty"`
+	} `json:"keyAttestation,omitempty"`
 }
 
 // errServeConfig marks a server configuration mistake (exit 2).
@@ -149,6 +158,9 @@ func (sc *serveConfig) build(c *cli.Context) (attest.Config, func(), error) {
 	if cfg.SigningKey, err = loadES256Key(sc.SigningKey); err != nil {
 		return attest.Config{}, nop, err
 	}
+	if cfg.KeyAttestation, err = sc.keyAttestation(); err != nil {
+		return attest.Config{}, nop, err
+	}
 	if sc.NonceKey != "" {
 		if cfg.NonceKey, err = registryKey(c, sc.NonceKey); err != nil {
 			return attest.Config{}, nop, err
@@ -172,6 +184,35 @@ func (sc *serveConfig) build(c *cli.Context) (attest.Config, func(), error) {
 	}
 	cfg.Replay = attest.NewMemoryReplay(1<<20, nil)
 	return cfg, nop, nil
+}
+
+// keyAttestation builds the key attestation verifier (Google's roots and
+// no revocation list unless configured).
+func (sc *serveConfig) keyAttestation() (*keyattest.Verifier, error) {
+	roots := keyattest.GoogleRoots()
+	var revocations *keyattest.RevocationList
+	if k := sc.KeyAttestation; k != nil {
+		if k.Roots != "" {
+			b, err := os.ReadFile(k.Roots)
+			if err != nil {
+				return nil, fmt.Errorf("%w: keyAttestation.roots: %w", errServeConfig, err)
+			}
+			if roots, err = keyattest.ParseCertificatesPEM(b); err != nil || len(roots) == 0 {
+				return nil, fmt.Errorf("%w: keyAttestation.roots: %s holds no certificate (%v)", errServeConfig, k.Roots, err)
+			}
+		}
+		if k.Revocations != "" {
+			var err error
+			if revocations, err = keyattest.LoadRevocationFile(k.Revocations); err != nil {
+				return nil, fmt.Errorf("%w: keyAttestation.revocations: %w", errServeConfig, err)
+			}
+		}
+	}
+	v, err := keyattest.NewVerifier(roots, revocations)
+	if err != nil {
+		return nil, fmt.Errorf("%w: keyAttestation: %w", errServeConfig, err)
+	}
+	return v, nil
 }
 
 func (sc *serveConfig) tlsConfig() (*tls.Config, error) {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/trustfuse/trustfuse/pkg/keyattest"
 )
 
 // RegistrationFormat names the JSON export `trustfuse fuse --register`
@@ -27,6 +29,42 @@ type Registration struct {
 	ID          string      `json:"id"`
 	Measurement Measurement `json:"measurement"`
 	AttestKey   []byte      `json:"attestKey"`
+	// KeyAttestation is the release's Android Key Attestation demand (nil:
+	// off).
+	KeyAttestation *KeyAttestationPolicy `json:"keyAttestation,omitempty"`
+}
+
+// KeyAttestationPolicy is what serve demands of a release's Android Key
+// Attestation chain: the Fusion Set's attestation.keyAttestation.
+type KeyAttestationPolicy struct {
+	// Mode is off (chains ignored), optional (checked when sent) or
+	// required (refused without a valid chain).
+	Mode string `json:"mode"`
+	// MinSecurityLevel is software, tee or strongbox.
+	MinSecurityLevel string `json:"minSecurityLevel"`
+	// RequireVerifiedBoot demands verified boot state Verified and a locked
+	// bootloader.
+	RequireVerifiedBoot bool `json:"requireVerifiedBoot"`
+}
+
+// Key attestation modes (KeyAttestationPolicy.Mode).
+const (
+	KeyAttestationOff      = "off"
+	KeyAttestationOptional = "optional"
+	KeyAttestationRequired = "required"
+)
+
+// check reports what is wrong with p, or nil.
+func (p *KeyAttestationPolicy) check() error {
+	switch p.Mode {
+	case KeyAttestationOff, KeyAttestationOptional, KeyAttestationRequired:
+	default:
+		return fmt.Errorf("key attestation mode %q (want off, optional or required)", p.Mode)
+	}
+	if _, err := keyattest.ParseSecurityLevel(p.MinSecurityLevel); err != nil {
+		return err
+	}
+	return nil
 }
 
 // Release is a registry record. SealedKey is AES-256-GCM(serverKey,
@@ -38,7 +76,9 @@ type Release struct {
 	SealedKey   []byte      `json:"sealedKey,omitempty"`
 	Added       time.Time   `json:"added"`
 	Revoked     *time.Time  `json:"revoked,omitempty"`
-	AttestKey   []byte      `json:"-"`
+	// KeyAttestation is copied from the registration (nil: off).
+	KeyAttestation *KeyAttestationPolicy `json:"keyAttestation,omitempty"`
+	AttestKey      []byte                `json:"-"`
 }
 
 var bucket = []byte("releases")
@@ -120,12 +160,17 @@ func (r *Registry) Add(reg Registration, now time.Time) (*Release, error) {
 	if len(reg.AttestKey) < 16 {
 		return nil, fmt.Errorf("%w: registration %s has no attestation key", ErrRegistry, id)
 	}
+	if reg.KeyAttestation != nil {
+		if err := reg.KeyAttestation.check(); err != nil {
+			return nil, fmt.Errorf("%w: registration %s: %w", ErrRegistry, id, err)
+		}
+	}
 	n := make([]byte, r.aead.NonceSize(), r.aead.NonceSize()+len(reg.AttestKey)+r.aead.Overhead())
 	if _, err := rand.Read(n); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrRegistry, err)
 	}
 	rel := &Release{ID: id, Measurement: reg.Measurement, Added: now.UTC(),
-		SealedKey: r.aead.Seal(n, n, reg.AttestKey, []byte(id))}
+		SealedKey: r.aead.Seal(n, n, reg.AttestKey, []byte(id)), KeyAttestation: reg.KeyAttestation}
 	b, err := json.Marshal(rel)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrRegistry, err)

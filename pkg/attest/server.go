@@ -22,6 +22,8 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/trustfuse/trustfuse/pkg/keyattest"
 )
 
 // Limits of the HTTP surface.
@@ -42,6 +44,10 @@ type Config struct {
 	NonceTTL   time.Duration     // challenge lifetime (default 2 minutes)
 	Registry   *Registry
 	Replay     ReplayCache
+	// KeyAttestation verifies Android Key Attestation chains for releases
+	// that ask for them; nil means Google's hardware attestation roots and
+	// no revocation list.
+	KeyAttestation *keyattest.Verifier
 	// Debug answers a refused attestation with 403 and the reason; the
 	// default (opaque) answers 200 with a token of the same shape signed by
 	// a throwaway key, so a client cannot tell which check failed.
@@ -83,6 +89,13 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("%w: signing key must be ECDSA P-256 (ES256)", ErrConfig)
 	case cfg.Registry == nil || cfg.Replay == nil:
 		return nil, fmt.Errorf("%w: registry and replay cache are required", ErrConfig)
+	}
+	if cfg.KeyAttestation == nil {
+		v, err := keyattest.NewVerifier(keyattest.GoogleRoots(), nil)
+		if err != nil {
+			return nil, fmt.Errorf("%w: key attestation roots: %w", ErrConfig, err)
+		}
+		cfg.KeyAttestation = v
 	}
 	nonces, err := NewNonces(cfg.NonceKey, cfg.NonceTTL, cfg.Rand)
 	if err != nil {
@@ -246,6 +259,10 @@ type Claims struct {
 	Release  string            `json:"rel"`
 	Threats  []string          `json:"thr"`
 	Confirm  map[string]string `json:"cnf,omitempty"`
+	// KeyAttestation is the keystore security level (software, tee,
+	// strongbox) a verified Android Key Attestation chain proved; absent
+	// when no chain was verified.
+	KeyAttestation string `json:"kat,omitempty"`
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -319,40 +336,94 @@ const (
 	reasonUnknown      = "unknown_release"
 	reasonRevoked      = "release_revoked"
 	reasonProof        = "proof_mismatch"
+	reasonKeyMissing   = "key_attestation_missing"
+	// A refused chain is "key_attestation_" + the keyattest reason
+	// (chain_invalid, root_untrusted, revoked, challenge_mismatch,
+	// application_mismatch, security_level, verified_boot, malformed).
+	reasonKeyPrefix = "key_attestation_"
 )
 
 // verify checks req, whose measurement hashes to sum, at time now and
-// returns the release, or a refusal reason. It consumes the nonce.
-func (s *Server) verify(ctx context.Context, req *AttestRequest, sum [32]byte, now time.Time) (*Release, string, error) {
+// returns the release with the security level a key attestation chain
+// proved (or ""), or a refusal reason. It consumes the nonce.
+func (s *Server) verify(ctx context.Context, req *AttestRequest, sum [32]byte, now time.Time) (*Release, string, string, error) {
 	raw, exp, err := s.nonces.Parse(req.Nonce, now)
 	switch {
 	case errors.Is(err, errNonceExpired):
-		return nil, reasonNonceExpired, nil
+		return nil, "", reasonNonceExpired, nil
 	case err != nil:
-		return nil, reasonNonceForged, nil
+		return nil, "", reasonNonceForged, nil
 	}
 	fresh, err := s.cfg.Replay.Use(ctx, hex.EncodeToString(raw[:nonceBodyLen]), exp)
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
 	if !fresh {
-		return nil, reasonNonceReplay, nil
+		return nil, "", reasonNonceReplay, nil
 	}
 	rel, err := s.cfg.Registry.Lookup(hex.EncodeToString(sum[:]))
 	if errors.Is(err, ErrUnknownRelease) {
-		return nil, reasonUnknown, nil
+		return nil, "", reasonUnknown, nil
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
 	if rel.Revoked != nil && !now.Before(*rel.Revoked) {
-		return nil, reasonRevoked, nil
+		return nil, "", reasonRevoked, nil
 	}
 	proof, err := base64.RawURLEncoding.DecodeString(req.Proof)
 	if err != nil || !hmac.Equal(proof, Proof(rel.AttestKey, raw, sum)) {
-		return nil, reasonProof, nil
+		return nil, "", reasonProof, nil
 	}
-	return rel, "", nil
+	level, reason := s.checkKeyAttestation(req, rel, raw, now)
+	if reason != "" {
+		return nil, "", reason, nil
+	}
+	return rel, level, "", nil
+}
+
+// checkKeyAttestation applies rel's key attestation policy to the chain in
+// req (challenge = the raw nonce) and returns the security level proved,
+// or a refusal reason.
+func (s *Server) checkKeyAttestation(req *AttestRequest, rel *Release, nonce []byte, now time.Time) (string, string) {
+	pol := rel.KeyAttestation
+	if pol == nil || pol.Mode == KeyAttestationOff {
+		return "", ""
+	}
+	if len(req.KeyAttestationChain) == 0 {
+		if pol.Mode == KeyAttestationRequired {
+			return "", reasonKeyMissing
+		}
+		return "", ""
+	}
+	chain := make([][]byte, len(req.KeyAttestationChain))
+	for i, c := range req.KeyAttestationChain {
+		der, err := base64.StdEncoding.DecodeString(c)
+		if err != nil {
+			return "", reasonKeyPrefix + keyattest.ReasonMalformed
+		}
+		chain[i] = der
+	}
+	least, err := keyattest.ParseSecurityLevel(pol.MinSecurityLevel)
+	if err != nil { // checked when the release was added
+		return "", reasonKeyPrefix + keyattest.ReasonMalformed
+	}
+	p := keyattest.Policy{Challenge: nonce, Package: rel.Measurement.Package, MinSecurityLevel: least,
+		RequireVerifiedBoot: pol.RequireVerifiedBoot}
+	for _, d := range rel.Measurement.SignerDigests {
+		if b, err := hex.DecodeString(d); err == nil {
+			p.SignerDigests = append(p.SignerDigests, b)
+		}
+	}
+	rec, err := s.cfg.KeyAttestation.Verify(chain, p, now)
+	var ke *keyattest.Error
+	switch {
+	case errors.As(err, &ke):
+		return "", reasonKeyPrefix + ke.Reason
+	case err != nil:
+		return "", reasonKeyPrefix + keyattest.ReasonMalformed
+	}
+	return min(rec.AttestationSecurityLevel, rec.KeyMintSecurityLevel).String(), ""
 }
 
 func (s *Server) attest(w http.ResponseWriter, r *http.Request) {
@@ -362,7 +433,7 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.cfg.Now()
 	sum := req.Measurement.Sum()
-	rel, reason, err := s.verify(r.Context(), &req, sum, now)
+	rel, level, reason, err := s.verify(r.Context(), &req, sum, now)
 	if err != nil {
 		s.verdict.WithLabelValues("error").Inc()
 		httpError(w, http.StatusServiceUnavailable, "temporarily unavailable")
@@ -383,6 +454,7 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request) {
 	if c.Threats == nil {
 		c.Threats = []string{}
 	}
+	c.KeyAttestation = level
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		d := sha256.Sum256(r.TLS.PeerCertificates[0].Raw)
 		c.Confirm = map[string]string{"x5t#S256": base64.RawURLEncoding.EncodeToString(d[:])}

@@ -808,6 +808,13 @@ func (d *pdfDoc) attestation() {
 		dex[i] = k + " " + a.DexDigests[k]
 	}
 	d.kvList("Dex digests", dex, true)
+	if k := a.KeyAttestation; k != nil {
+		boot := "not required"
+		if k.RequireVerifiedBoot {
+			boot = "verified boot and locked bootloader required"
+		}
+		d.kv("Key attestation", fmt.Sprintf("%s; keystore %s or better; %s", k.Mode, k.MinSecurityLevel, boot), false)
+	}
 }
 
 func (d *pdfDoc) verification() {

@@ -114,6 +114,16 @@ type Attestation struct {
 	DexDigests        map[string]string `json:"dexDigests"`
 	RuntimeDigest     string            `json:"runtimeDigest"`
 	ManifestDigest    string            `json:"manifestDigest"`
+	// KeyAttestation is the Android Key Attestation the service demands
+	// (absent when off).
+	KeyAttestation *KeyAttestation `json:"keyAttestation,omitempty"`
+}
+
+// KeyAttestation is the Fusion Set's attestation.keyAttestation.
+type KeyAttestation struct {
+	Mode                string `json:"mode"`
+	MinSecurityLevel    string `json:"minSecurityLevel"`
+	RequireVerifiedBoot bool   `json:"requireVerifiedBoot"`
 }
 
 // Verification is the re-run of the verifier on the output.

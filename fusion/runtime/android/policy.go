@@ -2,6 +2,7 @@ package androidrt
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
@@ -87,7 +88,20 @@ type Policy struct {
 	// runtime re-measures it (and AndroidManifest.xml) from the installed
 	// package file before attesting. Written only when set.
 	AttestRuntimeDex string
+	// KeyAttestation is the Fusion Set's attestation.keyAttestation.mode:
+	// KeyAttestationOff (also for ""), KeyAttestationOptional or
+	// KeyAttestationRequired. When not off, the runtime (API 24+) adds an
+	// Android Key Attestation chain whose challenge is the nonce.
+	KeyAttestation string
 }
+
+// Key attestation modes of Policy.KeyAttestation (the values of the Fusion
+// Set's fusionset.KeyAttestationMode).
+const (
+	KeyAttestationOff      = "off"
+	KeyAttestationOptional = "optional"
+	KeyAttestationRequired = "required"
+)
 
 // PolicyVersion is the value of the "version" key written by Encode.
 const PolicyVersion = 1
@@ -121,24 +135,26 @@ var ErrPolicy = errors.New("androidrt: invalid policy")
 //	attest.tokenTtlMs   decimal milliseconds
 //	attest.measurement  RFC 8785 JSON of the release measurement (only when set)
 //	attest.runtimeDex   entry name of the runtime dex (only when set)
+//	attest.keyAttestation  off | optional | required ("" is written as off)
 //	buildDate           RFC 3339;  fusedAppToken  hex
 func (p *Policy) Encode() []byte {
 	kv := map[string]string{
-		"version":            strconv.Itoa(PolicyVersion),
-		"fusionSetId":        p.FusionSetID,
-		"package":            p.Package,
-		"events":             strconv.FormatBool(p.EventsEnabled),
-		"failSafe.enforce":   strconv.FormatBool(p.FailSafeEnforce),
-		"failSafe.afterMs":   strconv.FormatInt(p.FailSafeAfter.Milliseconds(), 10),
-		"exitOnDefend":       strconv.FormatBool(p.ExitOnDefend),
-		"signers":            joinLower(p.SignerDigests),
-		"mtls.hosts":         joinLower(p.MTLSHosts),
-		"pin.spki":           joinLower(p.PinnedCASPKI),
-		"attest.endpoint":    p.AttestEndpoint,
-		"attest.tokenHeader": p.TokenHeader,
-		"attest.tokenTtlMs":  strconv.FormatInt(p.TokenTTL.Milliseconds(), 10),
-		"buildDate":          p.BuildDate,
-		"fusedAppToken":      p.FusedAppToken,
+		"version":               strconv.Itoa(PolicyVersion),
+		"fusionSetId":           p.FusionSetID,
+		"package":               p.Package,
+		"events":                strconv.FormatBool(p.EventsEnabled),
+		"failSafe.enforce":      strconv.FormatBool(p.FailSafeEnforce),
+		"failSafe.afterMs":      strconv.FormatInt(p.FailSafeAfter.Milliseconds(), 10),
+		"exitOnDefend":          strconv.FormatBool(p.ExitOnDefend),
+		"signers":               joinLower(p.SignerDigests),
+		"mtls.hosts":            joinLower(p.MTLSHosts),
+		"pin.spki":              joinLower(p.PinnedCASPKI),
+		"attest.endpoint":       p.AttestEndpoint,
+		"attest.tokenHeader":    p.TokenHeader,
+		"attest.tokenTtlMs":     strconv.FormatInt(p.TokenTTL.Milliseconds(), 10),
+		"attest.keyAttestation": cmp.Or(p.KeyAttestation, KeyAttestationOff),
+		"buildDate":             p.BuildDate,
+		"fusedAppToken":         p.FusedAppToken,
 	}
 	if p.AttestMeasurement != "" {
 		kv["attest.measurement"] = p.AttestMeasurement
@@ -266,6 +282,11 @@ func (p *Policy) Validate() error {
 		if !spki[SPKIDigest(c)] {
 			bad("pinned CA %d (%s): SPKI digest not in PinnedCASPKI", i, c.Subject)
 		}
+	}
+	switch p.KeyAttestation {
+	case "", KeyAttestationOff, KeyAttestationOptional, KeyAttestationRequired:
+	default:
+		bad("unknown key attestation mode %q", p.KeyAttestation)
 	}
 	if p.FailSafeEnforce && p.FailSafeAfter < 0 {
 		bad("negative fail-safe delay")

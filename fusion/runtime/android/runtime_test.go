@@ -64,13 +64,20 @@ func TestRuntimeDexDump(t *testing.T) {
 		"Ljavax/crypto/Cipher;.updateAAD:([B)V",
 		"Ljava/security/Security;.insertProviderAt:(Ljava/security/Provider;I)I",
 		"Ljavax/net/ssl/HttpsURLConnection;.setDefaultSSLSocketFactory:(Ljavax/net/ssl/SSLSocketFactory;)V",
+		// the token header without app code, and key attestation
+		"Class descriptor  : 'Lio/trustfuse/runtime/UrlHandler;'\n  Access flags      : 0x0010 (FINAL)\n  Superclass        : 'Ljava/net/URLStreamHandler;'",
+		"Class descriptor  : 'Lio/trustfuse/runtime/Urls;'",
+		"#0              : 'Ljava/net/URLStreamHandlerFactory;'",
+		"Ljava/net/URL;.setURLStreamHandlerFactory:(Ljava/net/URLStreamHandlerFactory;)V",
+		"Ljava/net/URL;.<init>:(Ljava/net/URL;Ljava/lang/String;)V",
+		"Landroid/security/keystore/KeyGenParameterSpec$Builder;.setAttestationChallenge:([B)Landroid/security/keystore/KeyGenParameterSpec$Builder;",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dexdump output lacks %q", want)
 		}
 	}
-	if got := strings.Count(out, "Class descriptor"); got != 17 {
-		t.Errorf("dexdump lists %d classes, want 17", got)
+	if got := strings.Count(out, "Class descriptor"); got != 19 {
+		t.Errorf("dexdump lists %d classes, want 19", got)
 	}
 	// The class the manifest names must be the provider in the dex.
 	desc := "L" + strings.ReplaceAll(androidrt.ProviderClass, ".", "/") + ";"
@@ -127,6 +134,7 @@ func goldenPolicy() *androidrt.Policy {
 		TokenTTL:        5 * time.Minute,
 		BuildDate:       "2025-01-02T03:04:05Z",
 		FusedAppToken:   "00ff",
+		KeyAttestation:  androidrt.KeyAttestationRequired,
 	}
 }
 
@@ -182,6 +190,7 @@ func TestPolicyEncode(t *testing.T) {
 		"attest.endpoint":       "https://attest.example.com:8443/base",
 		"attest.tokenHeader":    "TrustFuse-Token",
 		"attest.tokenTtlMs":     "300000",
+		"attest.keyAttestation": "required",
 		"buildDate":             "2025-01-02T03:04:05Z",
 		"fusedAppToken":         "00ff",
 	}
@@ -211,6 +220,8 @@ func TestPolicyValidate(t *testing.T) {
 		{"dex name with colon", func(p *androidrt.Policy) { p.DexDigests = map[string]string{"c:lasses.dex": strings.Repeat("0", 64)} }, "dex digest"},
 		{"pinned CA not pinned", func(p *androidrt.Policy) { p.PinnedCASPKI = []string{strings.Repeat("0", 64)} }, "SPKI digest not in PinnedCASPKI"},
 		{"pinned CA garbage", func(p *androidrt.Policy) { p.PinnedCAs = [][]byte{{1, 2, 3}} }, "pinned CA 0"},
+		{"key attestation optional", func(p *androidrt.Policy) { p.KeyAttestation = androidrt.KeyAttestationOptional }, ""},
+		{"key attestation unknown", func(p *androidrt.Policy) { p.KeyAttestation = "always" }, `unknown key attestation mode "always"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -236,10 +247,10 @@ func FuzzPolicyEncode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, msg, pkg string) {
 		p := &androidrt.Policy{Package: pkg, Threats: map[androidrt.Threat]androidrt.ThreatPolicy{androidrt.ThreatRoot: {Mode: "detect", Message: msg}}}
 		enc := p.Encode()
-		// A comment line, 17 fixed keys and 3 per threat: no value may
+		// A comment line, 18 fixed keys and 3 per threat: no value may
 		// spill onto a line of its own.
-		if lines := strings.Count(string(enc), "\n"); lines != 1+17+3 {
-			t.Fatalf("%d lines, want 21: %q", lines, enc)
+		if lines := strings.Count(string(enc), "\n"); lines != 1+18+3 {
+			t.Fatalf("%d lines, want 22: %q", lines, enc)
 		}
 		for _, c := range enc {
 			if c >= 0x80 || (c < 0x20 && c != '\n') {

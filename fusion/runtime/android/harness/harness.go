@@ -71,9 +71,21 @@ type Result struct {
 	AttestedStatus int    `json:"attestedStatus"`
 	AttestedBody   string `json:"attestedBody"`
 	AttestedError  string `json:"attestedError"`
+	// TokenLater is Attest.token() called again Options.TokenAgainAfter
+	// after the first calls.
+	TokenLater string `json:"tokenLater"`
+	// Gets are the outcomes of Options.Gets, in order.
+	Gets []Get `json:"gets"`
 
 	ExitCode       int    `json:"-"` // the java process's exit status
 	Stdout, Stderr string `json:"-"`
+}
+
+// Get is the outcome of one plain GET (Options.Gets).
+type Get struct {
+	Status int    `json:"status"` // 0 when the request failed
+	Body   string `json:"body"`
+	Error  string `json:"error"` // "exception class: message"
 }
 
 // Broadcast is one Intent sent by the runtime.
@@ -101,6 +113,26 @@ type Options struct {
 	// AttestedURL, when set, is then requested (GET) through a connection
 	// on which Attest.attach set the token header.
 	AttestedURL string
+	// TokenAgainAfter, with Attest, waits this long after the first
+	// token() calls and calls it once more (Result.TokenLater).
+	TokenAgainAfter time.Duration
+	// Gets are requested after the above, each with a plain
+	// HttpURLConnection GET and no Attest.attach: any token header on them
+	// comes from the runtime's URL handler factory.
+	Gets []string
+	// GetsNoProxy opens Gets with URL.openConnection(Proxy.NO_PROXY), the
+	// handler's other openConnection overload.
+	GetsNoProxy bool
+	// AppURLHandlerFactory sets a URLStreamHandlerFactory before the
+	// provider starts, as an app or library owning it would; the runtime
+	// then cannot install its own and falls back to Attest.attach only.
+	AppURLHandlerFactory bool
+	// KeyAttestMintURL registers the harness's "AndroidKeyStore" JCA
+	// provider: its EC KeyPairGenerator POSTs {"challenge","publicKey"}
+	// (base64 of the KeyGenParameterSpec's attestation challenge and of the
+	// new key's SPKI DER) to this URL and keeps the returned {"chain":
+	// [base64 DER, …]}, which its KeyStore's getCertificateChain returns.
+	KeyAttestMintURL string
 	// Props are extra -D system properties, e.g. "harness.build.tags":
 	// "test-keys" (see the java/android/os stand-ins).
 	Props   map[string]string
@@ -153,7 +185,26 @@ func RunWith(t testing.TB, o Options) Result {
 	if o.AttestedURL != "" {
 		args = append(args, "--attested-url", o.AttestedURL)
 	}
-	res := java(t, dir, o.Props, o.Timeout, args...)
+	if o.TokenAgainAfter > 0 {
+		args = append(args, "--token-again", strconv.FormatInt(o.TokenAgainAfter.Milliseconds(), 10))
+	}
+	for _, u := range o.Gets {
+		args = append(args, "--get", u)
+	}
+	if o.GetsNoProxy {
+		args = append(args, "--gets-no-proxy")
+	}
+	if o.AppURLHandlerFactory {
+		args = append(args, "--app-url-factory")
+	}
+	props := maps.Clone(o.Props)
+	if o.KeyAttestMintURL != "" {
+		if props == nil {
+			props = map[string]string{}
+		}
+		props["harness.keyattest.mint"] = o.KeyAttestMintURL
+	}
+	res := java(t, dir, props, o.Timeout, args...)
 	if line, ok := resultLine(res.Stdout); ok {
 		if err := json.Unmarshal([]byte(line), &res); err != nil {
 			t.Fatalf("harness: bad RESULT line %q: %v\nstderr:\n%s", line, err, res.Stderr)

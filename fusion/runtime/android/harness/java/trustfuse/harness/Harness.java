@@ -39,15 +39,27 @@ import javax.net.ssl.TrustManagerFactory;
  *   [--ack THREAT]      acknowledge THREAT from the listener when its event arrives
  *   [--attest]          also call Attest.token() (endpoint and measurement from the policy)
  *   [--attested-url URL] then GET URL with Attest.attach(connection) (the token header)
+ *   [--token-again MS]  after --attest, wait MS and call Attest.token() once more
+ *   [--get URL]...      then plain GETs (no attach), in order
+ *   [--gets-no-proxy]   open those with URL.openConnection(Proxy.NO_PROXY)
+ *   [--app-url-factory] set a URLStreamHandlerFactory before the provider starts,
+ *                       as an app or library that owns it would
+ * -Dharness.keyattest.mint=URL registers the AndroidKeyStore stand-in
  * --props FILE          only: load FILE with java.util.Properties and print it
  * </pre>
  */
 public final class Harness {
     public static void main(String[] args) throws Exception {
         Map<String, String> a = new TreeMap<>();
+        List<String> gets = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
             String k = args[i];
-            boolean flag = k.equals("--no-init") || k.equals("--kmf") || k.equals("--attest");
+            boolean flag = k.equals("--no-init") || k.equals("--kmf") || k.equals("--attest") || k.equals("--app-url-factory")
+                    || k.equals("--gets-no-proxy");
+            if (k.equals("--get")) {
+                gets.add(args[++i]);
+                continue;
+            }
             a.put(k, flag ? "true" : args[++i]);
         }
         if (a.containsKey("--props")) {
@@ -57,6 +69,11 @@ public final class Harness {
         StringBuilder out = new StringBuilder("{");
         AtomicInteger listened = new AtomicInteger();
         FakeContext ctx = null;
+        AndroidKeyStore.registerIfConfigured();
+        if (a.containsKey("--app-url-factory")) {
+            // null for every protocol: the platform handlers, but the factory slot is taken.
+            URL.setURLStreamHandlerFactory(protocol -> null);
+        }
         if (!a.containsKey("--no-init")) {
             // The listener is registered before the provider starts, as an
             // app's static initializer would; with --ack it acknowledges the
@@ -123,6 +140,10 @@ public final class Harness {
                 field(out, "token", Attest.token(), true);
                 // A second call within the token's lifetime returns the cached token.
                 field(out, "tokenCached", String.valueOf(Attest.token().equals(Attest.token())), false);
+                if (a.containsKey("--token-again")) {
+                    Thread.sleep(Long.parseLong(a.get("--token-again")));
+                    field(out, "tokenLater", Attest.token(), true);
+                }
             } catch (Exception e) {
                 field(out, "attestError", e.getClass().getName() + ": " + e.getMessage(), true);
             }
@@ -141,6 +162,29 @@ public final class Harness {
             } catch (Exception e) {
                 field(out, "attestedError", e.getClass().getName() + ": " + e.getMessage(), true);
             }
+        }
+        List<String> got = new ArrayList<>();
+        for (String u : gets) {
+            StringBuilder g = new StringBuilder("{");
+            try {
+                URL url = new URL(u);
+                java.net.HttpURLConnection c = (java.net.HttpURLConnection) (a.containsKey("--gets-no-proxy")
+                        ? url.openConnection(java.net.Proxy.NO_PROXY) : url.openConnection());
+                c.setConnectTimeout(10000);
+                c.setReadTimeout(10000);
+                int code = c.getResponseCode();
+                field(g, "status", String.valueOf(code), false);
+                try (InputStream in = code < 400 ? c.getInputStream() : c.getErrorStream()) {
+                    field(g, "body", in == null ? "" : new String(in.readAllBytes(), StandardCharsets.UTF_8), true);
+                }
+            } catch (Exception e) {
+                field(g, "error", e.getClass().getName() + ": " + e.getMessage(), true);
+            }
+            g.setLength(g.length() - 1);
+            got.add(g.append('}').toString());
+        }
+        if (!gets.isEmpty()) {
+            out.append("\"gets\":[").append(String.join(",", got)).append("],");
         }
         if (ctx != null) {
             field(out, "checksDone", String.valueOf(ThreatEvents.awaitChecks(10000)), false);

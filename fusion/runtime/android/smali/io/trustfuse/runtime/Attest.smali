@@ -4,10 +4,15 @@
 # RFC 8785 JSON, with manifestDigest and runtimeDigest re-measured from the
 # installed package file), proof = base64url(HMAC-SHA256(vault
 # attestation key, nonceRaw || SHA-256(measurement JSON))), deviceInfo.id and
-# the threats fired so far -> {"token"}. The token is cached until 3/4 of the
-# policy's attest.tokenTtlMs has passed. attach(conn) sets it under the
-# policy's attest.tokenHeader. Plain HttpURLConnection, so the calls go
-# through the runtime's default SSLContext (client certificate + pin).
+# the threats fired so far, and (attest.keyAttestation optional|required,
+# API 24+) an Android Key Attestation chain whose challenge is the nonce
+# -> {"token","expiresAt"}. The token is cached until 3/4 of its lifetime has
+# passed: expiresAt - now, capped by the policy's attest.tokenTtlMs (which is
+# also the fallback). attach(conn) sets it under the policy's
+# attest.tokenHeader; decorate(...) does the same for Urls, the URL handler
+# factory, on connections to the protected hosts. Plain HttpURLConnection, so
+# the calls go through the runtime's default SSLContext (client certificate +
+# pin) and through Urls, which skips them (busy: this thread is fetching).
 # State is set once by Init (setup) and read without a lock: two threads
 # asking for the first token at once may each fetch one, which is harmless.
 .class public final Lio/trustfuse/runtime/Attest;
@@ -17,6 +22,17 @@
 .field private static volatile key:[B
 .field private static volatile cached:Ljava/lang/String;
 .field private static volatile until:J
+# busy: set on the thread fetching a token (no header on its own requests)
+.field private static final busy:Ljava/lang/ThreadLocal;
+
+
+.method static constructor <clinit>()V
+    .locals 1
+    new-instance v0, Ljava/lang/ThreadLocal;
+    invoke-direct {v0}, Ljava/lang/ThreadLocal;-><init>()V
+    sput-object v0, Lio/trustfuse/runtime/Attest;->busy:Ljava/lang/ThreadLocal;
+    return-void
+.end method
 
 
 .method private constructor <init>()V
@@ -86,7 +102,7 @@
 
 # token() -> a token for this install: the cached one while fresh, else a new one
 .method public static token()Ljava/lang/String;
-    .locals 6
+    .locals 8
     sget-object v0, Lio/trustfuse/runtime/Attest;->cached:Ljava/lang/String;
     if-eqz v0, :fetch
     invoke-static {}, Ljava/lang/System;->currentTimeMillis()J
@@ -102,21 +118,30 @@
     if-eqz v1, :unavailable
     array-length v2, v1
     if-eqz v2, :unavailable
+    sget-object v3, Lio/trustfuse/runtime/Attest;->busy:Ljava/lang/ThreadLocal;
+    sget-object v4, Ljava/lang/Boolean;->TRUE:Ljava/lang/Boolean;
+    invoke-virtual {v3, v4}, Ljava/lang/ThreadLocal;->set(Ljava/lang/Object;)V
+    :try_start
     invoke-static {v0, v1}, Lio/trustfuse/runtime/Attest;->fetch(Lio/trustfuse/runtime/Guard;[B)Ljava/lang/String;
     move-result-object v2
-    iget-object v0, v0, Lio/trustfuse/runtime/Guard;->pol:Ljava/util/Properties;
-    const-string v1, "attest.tokenTtlMs"
-    invoke-static {v0, v1}, Lio/trustfuse/runtime/U;->propLong(Ljava/util/Properties;Ljava/lang/String;)J
-    move-result-wide v0
-    const-wide/16 v3, 0x4
-    div-long v3, v0, v3
-    sub-long/2addr v0, v3
+    :try_end
+    .catchall {:try_start .. :try_end} :fin
+    invoke-virtual {v3}, Ljava/lang/ThreadLocal;->remove()V
+    const-string v1, "token"
+    invoke-static {v2, v1}, Lio/trustfuse/runtime/Attest;->field(Ljava/lang/String;Ljava/lang/String;)Ljava/lang/String;
+    move-result-object v1
+    invoke-static {v0, v2}, Lio/trustfuse/runtime/Attest;->lifetime(Lio/trustfuse/runtime/Guard;Ljava/lang/String;)J
+    move-result-wide v4
     invoke-static {}, Ljava/lang/System;->currentTimeMillis()J
-    move-result-wide v3
-    add-long/2addr v0, v3
-    sput-wide v0, Lio/trustfuse/runtime/Attest;->until:J
-    sput-object v2, Lio/trustfuse/runtime/Attest;->cached:Ljava/lang/String;
-    return-object v2
+    move-result-wide v6
+    add-long/2addr v4, v6
+    sput-wide v4, Lio/trustfuse/runtime/Attest;->until:J
+    sput-object v1, Lio/trustfuse/runtime/Attest;->cached:Ljava/lang/String;
+    return-object v1
+    :fin
+    move-exception v0
+    invoke-virtual {v3}, Ljava/lang/ThreadLocal;->remove()V
+    throw v0
     :unavailable
     new-instance v0, Ljava/io/IOException;
     const-string v1, "trustfuse: attestation unavailable: the vault did not unseal (re-signed app or edited policy) or the runtime did not start"
@@ -124,28 +149,189 @@
     throw v0
 .end method
 
+# lifetime(guard, attestResponse) -> milliseconds to cache the token: 3/4 of
+# min(expiresAt - now, attest.tokenTtlMs); the policy's TTL alone when
+# expiresAt is absent, unparsable or already past (device clock ahead)
+.method static lifetime(Lio/trustfuse/runtime/Guard;Ljava/lang/String;)J
+    .locals 7
+    iget-object v0, p0, Lio/trustfuse/runtime/Guard;->pol:Ljava/util/Properties;
+    const-string v1, "attest.tokenTtlMs"
+    invoke-static {v0, v1}, Lio/trustfuse/runtime/U;->propLong(Ljava/util/Properties;Ljava/lang/String;)J
+    move-result-wide v0
+    :try_start
+    const-string v2, "expiresAt"
+    invoke-static {p1, v2}, Lio/trustfuse/runtime/Attest;->field(Ljava/lang/String;Ljava/lang/String;)Ljava/lang/String;
+    move-result-object v2
+    invoke-static {v2}, Lio/trustfuse/runtime/Attest;->parseTime(Ljava/lang/String;)J
+    move-result-wide v2
+    :try_end
+    .catch Ljava/lang/Exception; {:try_start .. :try_end} :quarter
+    invoke-static {}, Ljava/lang/System;->currentTimeMillis()J
+    move-result-wide v4
+    sub-long/2addr v2, v4
+    const-wide/16 v4, 0x0
+    cmp-long v6, v2, v4
+    if-lez v6, :quarter
+    cmp-long v6, v0, v4
+    if-gtz v6, :cap
+    move-wide v0, v2
+    goto :quarter
+    :cap
+    cmp-long v6, v2, v0
+    if-gez v6, :quarter
+    move-wide v0, v2
+    :quarter
+    const-wide/16 v2, 0x4
+    div-long v2, v0, v2
+    sub-long/2addr v0, v2
+    return-wide v0
+.end method
+
+# parseTime("yyyy-MM-ddTHH:mm:ss[.fraction]Z") -> epoch milliseconds (fraction
+# dropped: the token is then kept a little less long); other forms throw
+.method static parseTime(Ljava/lang/String;)J
+    .locals 4
+    invoke-virtual {p0}, Ljava/lang/String;->length()I
+    move-result v0
+    const/16 v1, 0x14
+    if-lt v0, v1, :bad
+    add-int/lit8 v0, v0, -0x1
+    invoke-virtual {p0, v0}, Ljava/lang/String;->charAt(I)C
+    move-result v0
+    const/16 v1, 0x5a
+    if-ne v0, v1, :bad
+    new-instance v0, Ljava/text/SimpleDateFormat;
+    const-string v1, "yyyy-MM-dd'T'HH:mm:ss"
+    sget-object v2, Ljava/util/Locale;->ROOT:Ljava/util/Locale;
+    invoke-direct {v0, v1, v2}, Ljava/text/SimpleDateFormat;-><init>(Ljava/lang/String;Ljava/util/Locale;)V
+    const-string v1, "UTC"
+    invoke-static {v1}, Ljava/util/TimeZone;->getTimeZone(Ljava/lang/String;)Ljava/util/TimeZone;
+    move-result-object v1
+    invoke-virtual {v0, v1}, Ljava/text/DateFormat;->setTimeZone(Ljava/util/TimeZone;)V
+    const/4 v1, 0x0
+    const/16 v2, 0x13
+    invoke-virtual {p0, v1, v2}, Ljava/lang/String;->substring(II)Ljava/lang/String;
+    move-result-object v1
+    invoke-virtual {v0, v1}, Ljava/text/DateFormat;->parse(Ljava/lang/String;)Ljava/util/Date;
+    move-result-object v0
+    invoke-virtual {v0}, Ljava/util/Date;->getTime()J
+    move-result-wide v0
+    return-wide v0
+    :bad
+    new-instance v0, Ljava/lang/IllegalArgumentException;
+    const-string v1, "trustfuse: expiresAt is not a UTC RFC 3339 time"
+    invoke-direct {v0, v1}, Ljava/lang/IllegalArgumentException;-><init>(Ljava/lang/String;)V
+    throw v0
+.end method
+
+# header(guard) -> the policy's attest.tokenHeader, default TrustFuse-Token
+.method static header(Lio/trustfuse/runtime/Guard;)Ljava/lang/String;
+    .locals 2
+    iget-object v0, p0, Lio/trustfuse/runtime/Guard;->pol:Ljava/util/Properties;
+    const-string v1, "attest.tokenHeader"
+    invoke-static {v0, v1}, Lio/trustfuse/runtime/U;->prop(Ljava/util/Properties;Ljava/lang/String;)Ljava/lang/String;
+    move-result-object v0
+    invoke-virtual {v0}, Ljava/lang/String;->length()I
+    move-result v1
+    if-nez v1, :done
+    const-string v0, "TrustFuse-Token"
+    :done
+    return-object v0
+.end method
+
 # attach(conn): sets the token header (policy attest.tokenHeader, default TrustFuse-Token)
 .method public static attach(Ljava/net/HttpURLConnection;)V
-    .locals 3
+    .locals 2
     invoke-static {}, Lio/trustfuse/runtime/Attest;->token()Ljava/lang/String;
     move-result-object v0
     sget-object v1, Lio/trustfuse/runtime/Attest;->guard:Lio/trustfuse/runtime/Guard;
-    iget-object v1, v1, Lio/trustfuse/runtime/Guard;->pol:Ljava/util/Properties;
-    const-string v2, "attest.tokenHeader"
-    invoke-static {v1, v2}, Lio/trustfuse/runtime/U;->prop(Ljava/util/Properties;Ljava/lang/String;)Ljava/lang/String;
+    invoke-static {v1}, Lio/trustfuse/runtime/Attest;->header(Lio/trustfuse/runtime/Guard;)Ljava/lang/String;
     move-result-object v1
-    invoke-virtual {v1}, Ljava/lang/String;->length()I
-    move-result v2
-    if-nez v2, :set
-    const-string v1, "TrustFuse-Token"
-    :set
     invoke-virtual {p0, v1, v0}, Ljava/net/URLConnection;->setRequestProperty(Ljava/lang/String;Ljava/lang/String;)V
     return-void
 .end method
 
-# fetch(guard, attestKey) -> a new token (challenge, then attest)
+# decorate(guard, url, conn): Urls' hook. Sets the token header on an HTTP
+# connection to a protected host, unless the URL is under attest.endpoint,
+# this thread is fetching a token, or the header is already set. A failed
+# token() is logged and the request goes without the header (guard answers 401).
+.method static decorate(Lio/trustfuse/runtime/Guard;Ljava/net/URL;Ljava/net/URLConnection;)V
+    .locals 4
+    instance-of v0, p2, Ljava/net/HttpURLConnection;
+    if-eqz v0, :skip
+    invoke-virtual {p1}, Ljava/net/URL;->getHost()Ljava/lang/String;
+    move-result-object v0
+    invoke-virtual {p0, v0}, Lio/trustfuse/runtime/Guard;->protectedHost(Ljava/lang/String;)Z
+    move-result v0
+    if-eqz v0, :skip
+    sget-object v0, Lio/trustfuse/runtime/Attest;->busy:Ljava/lang/ThreadLocal;
+    invoke-virtual {v0}, Ljava/lang/ThreadLocal;->get()Ljava/lang/Object;
+    move-result-object v0
+    if-nez v0, :skip
+    iget-object v0, p0, Lio/trustfuse/runtime/Guard;->pol:Ljava/util/Properties;
+    const-string v1, "attest.endpoint"
+    invoke-static {v0, v1}, Lio/trustfuse/runtime/U;->prop(Ljava/util/Properties;Ljava/lang/String;)Ljava/lang/String;
+    move-result-object v1
+    invoke-virtual {p1}, Ljava/net/URL;->toExternalForm()Ljava/lang/String;
+    move-result-object v2
+    invoke-static {v2, v1}, Lio/trustfuse/runtime/Attest;->under(Ljava/lang/String;Ljava/lang/String;)Z
+    move-result v3
+    if-nez v3, :skip
+    invoke-static {p0}, Lio/trustfuse/runtime/Attest;->header(Lio/trustfuse/runtime/Guard;)Ljava/lang/String;
+    move-result-object v1
+    invoke-virtual {p2, v1}, Ljava/net/URLConnection;->getRequestProperty(Ljava/lang/String;)Ljava/lang/String;
+    move-result-object v3
+    if-nez v3, :skip
+    :try_start
+    invoke-static {}, Lio/trustfuse/runtime/Attest;->token()Ljava/lang/String;
+    move-result-object v3
+    invoke-virtual {p2, v1, v3}, Ljava/net/URLConnection;->setRequestProperty(Ljava/lang/String;Ljava/lang/String;)V
+    :try_end
+    .catch Ljava/lang/Exception; {:try_start .. :try_end} :failed
+    :skip
+    return-void
+    :failed
+    move-exception v3
+    const-string v0, "trustfuse: no attestation token; request to a protected host sent without it"
+    invoke-static {v0, v3}, Lio/trustfuse/runtime/U;->log(Ljava/lang/String;Ljava/lang/Throwable;)V
+    return-void
+.end method
+
+# under(url, endpoint) -> url is endpoint or below it (endpoint followed by '/', '?' or '#')
+.method static under(Ljava/lang/String;Ljava/lang/String;)Z
+    .locals 3
+    invoke-virtual {p1}, Ljava/lang/String;->length()I
+    move-result v0
+    if-eqz v0, :no
+    invoke-virtual {p0, p1}, Ljava/lang/String;->startsWith(Ljava/lang/String;)Z
+    move-result v1
+    if-eqz v1, :no
+    invoke-virtual {p0}, Ljava/lang/String;->length()I
+    move-result v1
+    if-eq v1, v0, :yes
+    const/16 v1, 0x2f
+    add-int/lit8 v2, v0, -0x1
+    invoke-virtual {p1, v2}, Ljava/lang/String;->charAt(I)C
+    move-result v2
+    if-eq v2, v1, :yes
+    invoke-virtual {p0, v0}, Ljava/lang/String;->charAt(I)C
+    move-result v2
+    if-eq v2, v1, :yes
+    const/16 v1, 0x3f
+    if-eq v2, v1, :yes
+    const/16 v1, 0x23
+    if-eq v2, v1, :yes
+    :no
+    const/4 v0, 0x0
+    return v0
+    :yes
+    const/4 v0, 0x1
+    return v0
+.end method
+
+# fetch(guard, attestKey) -> the attest response {"token","expiresAt"} (challenge, then attest)
 .method static fetch(Lio/trustfuse/runtime/Guard;[B)Ljava/lang/String;
-    .locals 7
+    .locals 8
     iget-object v0, p0, Lio/trustfuse/runtime/Guard;->pol:Ljava/util/Properties;
     const-string v1, "attest.endpoint"
     invoke-static {v0, v1}, Lio/trustfuse/runtime/U;->prop(Ljava/util/Properties;Ljava/lang/String;)Ljava/lang/String;
@@ -179,6 +365,7 @@
     const/16 v4, 0xb
     invoke-static {v3, v4}, Landroid/util/Base64;->decode(Ljava/lang/String;I)[B
     move-result-object v4
+    move-object v7, v4
     new-instance v5, Ljava/io/ByteArrayOutputStream;
     invoke-direct {v5}, Ljava/io/ByteArrayOutputStream;-><init>()V
     invoke-virtual {v5, v4}, Ljava/io/ByteArrayOutputStream;->write([B)V
@@ -216,6 +403,16 @@
     invoke-virtual {v4, v6}, Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;
     const-string v6, "],"
     invoke-virtual {v4, v6}, Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;
+    # the key attestation chain, when the policy asks for one and the device can
+    invoke-static {p0, v7}, Lio/trustfuse/runtime/Attest;->chain(Lio/trustfuse/runtime/Guard;[B)Ljava/lang/String;
+    move-result-object v6
+    if-eqz v6, :nochain
+    const-string v5, "\"keyAttestationChain\":["
+    invoke-virtual {v4, v5}, Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;
+    invoke-virtual {v4, v6}, Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;
+    const-string v5, "],"
+    invoke-virtual {v4, v5}, Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;
+    :nochain
     const/4 v6, 0x1
     invoke-virtual {v2, v6}, Ljava/lang/String;->substring(I)Ljava/lang/String;
     move-result-object v6
@@ -227,15 +424,101 @@
     move-result-object v6
     invoke-static {v6, v4}, Lio/trustfuse/runtime/Attest;->post(Ljava/lang/String;Ljava/lang/String;)Ljava/lang/String;
     move-result-object v4
-    const-string v6, "token"
-    invoke-static {v4, v6}, Lio/trustfuse/runtime/Attest;->field(Ljava/lang/String;Ljava/lang/String;)Ljava/lang/String;
-    move-result-object v4
     return-object v4
     :incomplete
     new-instance v0, Ljava/io/IOException;
     const-string v1, "trustfuse: no attestation endpoint or measurement in the policy"
     invoke-direct {v0, v1}, Ljava/io/IOException;-><init>(Ljava/lang/String;)V
     throw v0
+.end method
+
+# chain(guard, nonceRaw) -> the Android Key Attestation chain as JSON array
+# items ("b64 DER","…", leaf first), or null: policy attest.keyAttestation off,
+# API < 24, or any failure (serve then decides by its mode). A fresh EC key
+# (AndroidKeyStore's default curve, P-256) under alias "trustfuse-attest"
+# with the nonce as attestation challenge.
+.method static chain(Lio/trustfuse/runtime/Guard;[B)Ljava/lang/String;
+    .locals 8
+    iget-object v0, p0, Lio/trustfuse/runtime/Guard;->pol:Ljava/util/Properties;
+    const-string v1, "attest.keyAttestation"
+    invoke-static {v0, v1}, Lio/trustfuse/runtime/U;->prop(Ljava/util/Properties;Ljava/lang/String;)Ljava/lang/String;
+    move-result-object v0
+    const-string v1, "optional"
+    invoke-virtual {v1, v0}, Ljava/lang/String;->equals(Ljava/lang/Object;)Z
+    move-result v1
+    if-nez v1, :wanted
+    const-string v1, "required"
+    invoke-virtual {v1, v0}, Ljava/lang/String;->equals(Ljava/lang/Object;)Z
+    move-result v1
+    if-eqz v1, :none
+    :wanted
+    sget v0, Landroid/os/Build$VERSION;->SDK_INT:I
+    const/16 v1, 0x18
+    if-lt v0, v1, :none
+    :try_start
+    new-instance v0, Landroid/security/keystore/KeyGenParameterSpec$Builder;
+    const-string v1, "trustfuse-attest"
+    const/4 v2, 0x4
+    invoke-direct {v0, v1, v2}, Landroid/security/keystore/KeyGenParameterSpec$Builder;-><init>(Ljava/lang/String;I)V
+    const/4 v2, 0x1
+    new-array v2, v2, [Ljava/lang/String;
+    const-string v3, "SHA-256"
+    const/4 v4, 0x0
+    aput-object v3, v2, v4
+    invoke-virtual {v0, v2}, Landroid/security/keystore/KeyGenParameterSpec$Builder;->setDigests([Ljava/lang/String;)Landroid/security/keystore/KeyGenParameterSpec$Builder;
+    invoke-virtual {v0, p1}, Landroid/security/keystore/KeyGenParameterSpec$Builder;->setAttestationChallenge([B)Landroid/security/keystore/KeyGenParameterSpec$Builder;
+    invoke-virtual {v0}, Landroid/security/keystore/KeyGenParameterSpec$Builder;->build()Landroid/security/keystore/KeyGenParameterSpec;
+    move-result-object v0
+    const-string v2, "EC"
+    const-string v3, "AndroidKeyStore"
+    invoke-static {v2, v3}, Ljava/security/KeyPairGenerator;->getInstance(Ljava/lang/String;Ljava/lang/String;)Ljava/security/KeyPairGenerator;
+    move-result-object v2
+    invoke-virtual {v2, v0}, Ljava/security/KeyPairGenerator;->initialize(Ljava/security/spec/AlgorithmParameterSpec;)V
+    invoke-virtual {v2}, Ljava/security/KeyPairGenerator;->generateKeyPair()Ljava/security/KeyPair;
+    invoke-static {v3}, Ljava/security/KeyStore;->getInstance(Ljava/lang/String;)Ljava/security/KeyStore;
+    move-result-object v2
+    const/4 v0, 0x0
+    invoke-virtual {v2, v0}, Ljava/security/KeyStore;->load(Ljava/security/KeyStore$LoadStoreParameter;)V
+    invoke-virtual {v2, v1}, Ljava/security/KeyStore;->getCertificateChain(Ljava/lang/String;)[Ljava/security/cert/Certificate;
+    move-result-object v2
+    if-eqz v2, :none
+    array-length v3, v2
+    if-eqz v3, :none
+    new-instance v4, Ljava/lang/StringBuilder;
+    invoke-direct {v4}, Ljava/lang/StringBuilder;-><init>()V
+    const/4 v5, 0x0
+    :item
+    if-ge v5, v3, :joined
+    if-eqz v5, :quote
+    const/16 v6, 0x2c
+    invoke-virtual {v4, v6}, Ljava/lang/StringBuilder;->append(C)Ljava/lang/StringBuilder;
+    :quote
+    const/16 v6, 0x22
+    invoke-virtual {v4, v6}, Ljava/lang/StringBuilder;->append(C)Ljava/lang/StringBuilder;
+    aget-object v0, v2, v5
+    invoke-virtual {v0}, Ljava/security/cert/Certificate;->getEncoded()[B
+    move-result-object v0
+    # 2 = NO_WRAP: standard alphabet, padded
+    const/4 v7, 0x2
+    invoke-static {v0, v7}, Landroid/util/Base64;->encodeToString([BI)Ljava/lang/String;
+    move-result-object v0
+    invoke-virtual {v4, v0}, Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;
+    invoke-virtual {v4, v6}, Ljava/lang/StringBuilder;->append(C)Ljava/lang/StringBuilder;
+    add-int/lit8 v5, v5, 0x1
+    goto :item
+    :joined
+    invoke-virtual {v4}, Ljava/lang/StringBuilder;->toString()Ljava/lang/String;
+    move-result-object v0
+    :try_end
+    .catch Ljava/lang/Throwable; {:try_start .. :try_end} :failed
+    return-object v0
+    :failed
+    move-exception v0
+    const-string v1, "trustfuse: no key attestation chain"
+    invoke-static {v1, v0}, Lio/trustfuse/runtime/U;->log(Ljava/lang/String;Ljava/lang/Throwable;)V
+    :none
+    const/4 v0, 0x0
+    return-object v0
 .end method
 
 # measured(guard, measurementJSON) -> the JSON with manifestDigest (SHA-256 of

@@ -89,6 +89,8 @@
     invoke-static {v7}, Lio/trustfuse/runtime/U;->log(Ljava/lang/String;)V
     :install
     invoke-static {v4, v6}, Lio/trustfuse/runtime/Install;->install(Lio/trustfuse/runtime/Guard;Lio/trustfuse/runtime/Km;)V
+    # the token header on plain URL connections to the protected hosts
+    invoke-static {v4}, Lio/trustfuse/runtime/Urls;->install(Lio/trustfuse/runtime/Guard;)V
     return-void
 .end method
 

@@ -1,0 +1,67 @@
+package android.security.keystore;
+
+import java.security.spec.AlgorithmParameterSpec;
+
+/**
+ * Stand-in for android.security.keystore.KeyGenParameterSpec (API 23) and its
+ * Builder: only what the runtime calls (alias, purposes, digests, the API 24
+ * attestation challenge), plus the getters the harness's AndroidKeyStore reads.
+ */
+public final class KeyGenParameterSpec implements AlgorithmParameterSpec {
+    private final String alias;
+    private final int purposes;
+    private final String[] digests;
+    private final byte[] challenge;
+
+    private KeyGenParameterSpec(String alias, int purposes, String[] digests, byte[] challenge) {
+        this.alias = alias;
+        this.purposes = purposes;
+        this.digests = digests;
+        this.challenge = challenge;
+    }
+
+    public String getKeystoreAlias() {
+        return alias;
+    }
+
+    public int getPurposes() {
+        return purposes;
+    }
+
+    public String[] getDigests() {
+        return digests.clone();
+    }
+
+    public byte[] getAttestationChallenge() {
+        return challenge == null ? null : challenge.clone();
+    }
+
+    public static final class Builder {
+        private final String alias;
+        private final int purposes;
+        private String[] digests = new String[0];
+        private byte[] challenge;
+
+        public Builder(String alias, int purposes) {
+            if (alias == null || alias.isEmpty()) {
+                throw new IllegalArgumentException("keystoreAlias must not be empty");
+            }
+            this.alias = alias;
+            this.purposes = purposes;
+        }
+
+        public Builder setDigests(String... digests) {
+            this.digests = digests.clone();
+            return this;
+        }
+
+        public Builder setAttestationChallenge(byte[] challenge) {
+            this.challenge = challenge == null ? null : challenge.clone();
+            return this;
+        }
+
+        public KeyGenParameterSpec build() {
+            return new KeyGenParameterSpec(alias, purposes, digests, challenge);
+        }
+    }
+}
