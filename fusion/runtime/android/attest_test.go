@@ -132,8 +132,8 @@ func farFuture() string { return "2030-01-01T00:00:00Z" }
 // TestAttestAutoHeader checks the runtime's URL handler factory: the app's
 // plain HttpsURLConnection GET to a protected host (no Attest.attach)
 // arrives with the token header (also through openConnection(Proxy)); a
-// host not in the policy's list and the
-// attestation endpoint's own requests (on a protected host) get none; when
+// host not in the policy's list, a protected host over cleartext http, and
+// the attestation endpoint's own requests (on a protected host) get none; when
 // the app already owns the factory the runtime falls back to attach only;
 // when no token can be had, the request still goes, without the header.
 func TestAttestAutoHeader(t *testing.T) {
@@ -167,7 +167,7 @@ func TestAttestAutoHeader(t *testing.T) {
 		// The app's own request under the attestation endpoint (a
 		// protected host) gets no token either.
 		r := w.run(t, harness.Options{APK: apk, URL: api.URL + "/auto",
-			Gets: []string{otherURL, api.URL + "/again", "http://" + asHost + "/healthz"}})
+			Gets: []string{otherURL, api.URL + "/again", "http://" + asHost + "/healthz", other.URL + "/cleartext"}})
 		if r.Status != 200 || r.Body != "hello rsa-client" {
 			t.Fatalf("status %d body %q error %q\n%s", r.Status, r.Body, r.Error, r.Stderr)
 		}
@@ -177,11 +177,12 @@ func TestAttestAutoHeader(t *testing.T) {
 			{otherHost + " /other", ""},
 			{apiHost + " /again", "tok-1"}, // cached
 			{asHost + " /healthz", ""},
+			{strings.TrimPrefix(other.URL, "http://") + " /cleartext", ""}, // protected host, but http
 		}
 		if got := rc.take(); !slices.Equal(got, want) {
 			t.Errorf("server saw\n%q\nwant\n%q\n%s", got, want, r.Stderr)
 		}
-		if len(r.Gets) != 3 || r.Gets[0].Body != "other" || r.Gets[1].Status != 200 {
+		if len(r.Gets) != 4 || r.Gets[0].Body != "other" || r.Gets[1].Status != 200 {
 			t.Errorf("gets %+v", r.Gets)
 		}
 	})

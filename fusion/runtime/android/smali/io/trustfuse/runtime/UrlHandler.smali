@@ -1,4 +1,4 @@
-# UrlHandler: the http/https handler of Urls. openConnection re-parses the URL
+# UrlHandler: the https handler of Urls. openConnection re-parses the URL
 # against a template that holds the platform handler (so the platform opens
 # the connection), then lets Attest.decorate set the token header.
 .class final Lio/trustfuse/runtime/UrlHandler;

@@ -1,9 +1,10 @@
 # Urls: the URLStreamHandlerFactory that adds the attestation token header to
-# plain URL connections (HttpURLConnection / HttpsURLConnection) to the
-# protected hosts, without app code. Installed once per VM by Init when the
-# policy names an attestation endpoint. It reaches the platform's http and
-# https handlers without reflection: the two template URLs are made BEFORE the
-# factory is installed, so they hold the platform handlers, and
+# plain URL connections (HttpsURLConnection) to the protected hosts, without
+# app code. https only: the token never travels in cleartext (http URLs keep
+# the platform handler). Installed once per VM by Init when the policy names
+# an attestation endpoint. It reaches the platform's https handler without
+# reflection: the template URL is made BEFORE the factory is installed, so it
+# holds the platform handler, and
 # URL(URL context, String spec) inherits context's handler when the protocols
 # match (OpenJDK, and Android's libcore since N). If the app or a library set
 # a factory first, setURLStreamHandlerFactory throws: logged once, and the
@@ -17,15 +18,13 @@
 
 .field final g:Lio/trustfuse/runtime/Guard;
 .field final https:Ljava/net/URL;
-.field final http:Ljava/net/URL;
 
 
-.method constructor <init>(Lio/trustfuse/runtime/Guard;Ljava/net/URL;Ljava/net/URL;)V
+.method constructor <init>(Lio/trustfuse/runtime/Guard;Ljava/net/URL;)V
     .locals 0
     invoke-direct {p0}, Ljava/lang/Object;-><init>()V
     iput-object p1, p0, Lio/trustfuse/runtime/Urls;->g:Lio/trustfuse/runtime/Guard;
     iput-object p2, p0, Lio/trustfuse/runtime/Urls;->https:Ljava/net/URL;
-    iput-object p3, p0, Lio/trustfuse/runtime/Urls;->http:Ljava/net/URL;
     return-void
 .end method
 
@@ -44,15 +43,12 @@
     move-result v0
     if-eqz v0, :done
     :try_start
-    # the templates hold the platform handlers: made before the factory exists
+    # the template holds the platform handler: made before the factory exists
     new-instance v0, Ljava/net/URL;
     const-string v1, "https://localhost/"
     invoke-direct {v0, v1}, Ljava/net/URL;-><init>(Ljava/lang/String;)V
-    new-instance v1, Ljava/net/URL;
-    const-string v2, "http://localhost/"
-    invoke-direct {v1, v2}, Ljava/net/URL;-><init>(Ljava/lang/String;)V
     new-instance v2, Lio/trustfuse/runtime/Urls;
-    invoke-direct {v2, p0, v0, v1}, Lio/trustfuse/runtime/Urls;-><init>(Lio/trustfuse/runtime/Guard;Ljava/net/URL;Ljava/net/URL;)V
+    invoke-direct {v2, p0, v0}, Lio/trustfuse/runtime/Urls;-><init>(Lio/trustfuse/runtime/Guard;Ljava/net/URL;)V
     invoke-static {v2}, Ljava/net/URL;->setURLStreamHandlerFactory(Ljava/net/URLStreamHandlerFactory;)V
     :try_end
     .catch Ljava/lang/Throwable; {:try_start .. :try_end} :taken
@@ -67,18 +63,12 @@
     return-void
 .end method
 
-# createURLStreamHandler(protocol): the wrapper for http and https, else null (platform default)
+# createURLStreamHandler(protocol): the wrapper for https, else null (platform default)
 .method public createURLStreamHandler(Ljava/lang/String;)Ljava/net/URLStreamHandler;
     .locals 4
     iget-object v1, p0, Lio/trustfuse/runtime/Urls;->https:Ljava/net/URL;
     const/16 v2, 0x1bb
     const-string v0, "https"
-    invoke-virtual {v0, p1}, Ljava/lang/String;->equals(Ljava/lang/Object;)Z
-    move-result v0
-    if-nez v0, :wrap
-    iget-object v1, p0, Lio/trustfuse/runtime/Urls;->http:Ljava/net/URL;
-    const/16 v2, 0x50
-    const-string v0, "http"
     invoke-virtual {v0, p1}, Ljava/lang/String;->equals(Ljava/lang/Object;)Z
     move-result v0
     if-nez v0, :wrap
