@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
@@ -35,6 +36,10 @@ type serveConfig struct {
 	Registry    string `json:"registry"`
 	RegistryKey string `json:"registryKey"`
 	SigningKey  string `json:"signingKey"`
+	// PublishedKeys are PEM files of other P-256 keys the JWKS lists (public
+	// or private): the previous signing key while its tokens live, during a
+	// rotation.
+	PublishedKeys []string `json:"publishedKeys,omitempty"`
 	NonceKey    string `json:"nonceKey,omitempty"`
 	Issuer      string `json:"issuer"`
 	Audience    string `json:"audience"`
@@ -155,8 +160,15 @@ func (sc *serveConfig) build(c *cli.Context) (attest.Config, func(), error) {
 	if cfg.Registry, err = attest.OpenRegistry(sc.Registry, rk); err != nil {
 		return attest.Config{}, nop, err
 	}
-	if cfg.SigningKey, err = loadES256Key(sc.SigningKey); err != nil {
+	if _, cfg.SigningKey, err = loadP256(sc.SigningKey, "signing key", false); err != nil {
 		return attest.Config{}, nop, err
+	}
+	for _, p := range sc.PublishedKeys {
+		pub, _, err := loadP256(p, "publishedKeys", true)
+		if err != nil {
+			return attest.Config{}, nop, err
+		}
+		cfg.PublishedKeys = append(cfg.PublishedKeys, pub)
 	}
 	if cfg.KeyAttestation, err = sc.keyAttestation(); err != nil {
 		return attest.Config{}, nop, err
@@ -235,34 +247,44 @@ func (sc *serveConfig) tlsConfig() (*tls.Config, error) {
 	return tc, nil
 }
 
-// loadES256Key reads a P-256 private key from PEM (PKCS#8 or SEC 1).
-func loadES256Key(path string) (*ecdsa.PrivateKey, error) {
+// loadP256 reads a P-256 key from PEM: the first private key block (PKCS#8
+// or SEC 1) or, when public is set, also a PUBLIC KEY (SPKI) block. The
+// private key is nil when a public key block came first.
+func loadP256(path, what string, public bool) (*ecdsa.PublicKey, *ecdsa.PrivateKey, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: signing key: %w", errServeConfig, err)
+		return nil, nil, fmt.Errorf("%w: %s: %w", errServeConfig, what, err)
 	}
 	for {
 		var blk *pem.Block
 		blk, b = pem.Decode(b)
 		if blk == nil {
-			return nil, fmt.Errorf("%w: signing key %s: no PRIVATE KEY block", errServeConfig, path)
+			return nil, nil, fmt.Errorf("%w: %s %s: no key block", errServeConfig, what, path)
 		}
 		var k any
-		switch blk.Type {
-		case "PRIVATE KEY":
+		switch {
+		case blk.Type == "PRIVATE KEY":
 			k, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
-		case "EC PRIVATE KEY":
+		case blk.Type == "EC PRIVATE KEY":
 			k, err = x509.ParseECPrivateKey(blk.Bytes)
+		case blk.Type == "PUBLIC KEY" && public:
+			k, err = x509.ParsePKIXPublicKey(blk.Bytes)
 		default:
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: signing key %s: %w", errServeConfig, path, err)
+			return nil, nil, fmt.Errorf("%w: %s %s: %w", errServeConfig, what, path, err)
 		}
-		ek, ok := k.(*ecdsa.PrivateKey)
-		if !ok {
-			return nil, fmt.Errorf("%w: signing key %s is not ECDSA P-256", errServeConfig, path)
+		switch k := k.(type) {
+		case *ecdsa.PrivateKey:
+			if k.Curve == elliptic.P256() {
+				return &k.PublicKey, k, nil
+			}
+		case *ecdsa.PublicKey:
+			if k.Curve == elliptic.P256() {
+				return k, nil, nil
+			}
 		}
-		return ek, nil
+		return nil, nil, fmt.Errorf("%w: %s %s is not an ECDSA P-256 key", errServeConfig, what, path)
 	}
 }

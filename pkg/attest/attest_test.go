@@ -208,7 +208,8 @@ func TestAttestVerdicts(t *testing.T) {
 }
 
 // checkToken decodes a compact JWS by hand and verifies its ES256
-// signature against the server's JWKS with openssl (r||s converted to DER).
+// signature with openssl (r||s converted to DER) against the key of the
+// server's JWKS its kid names; a kid the JWKS does not list is unverified.
 func checkToken(t *testing.T, f *fixture, tok string) (hdr, claims map[string]any, verified bool) {
 	t.Helper()
 	parts := strings.Split(tok, ".")
@@ -240,10 +241,14 @@ func checkToken(t *testing.T, f *fixture, tok string) (hdr, claims map[string]an
 	var set struct {
 		Keys []struct{ Kty, Crv, X, Y, Kid, Alg string }
 	}
-	if err := json.Unmarshal(do(f.h, "GET", "/.well-known/jwks.json", "", nil).Body.Bytes(), &set); err != nil || len(set.Keys) != 1 {
+	if err := json.Unmarshal(do(f.h, "GET", "/.well-known/jwks.json", "", nil).Body.Bytes(), &set); err != nil || len(set.Keys) == 0 {
 		t.Fatalf("jwks: %v %v", set, err)
 	}
-	k := set.Keys[0]
+	i := slices.IndexFunc(set.Keys, func(k struct{ Kty, Crv, X, Y, Kid, Alg string }) bool { return k.Kid == hdr["kid"] })
+	if i < 0 {
+		return hdr, claims, false
+	}
+	k := set.Keys[i]
 	if k.Kty != "EC" || k.Crv != "P-256" || k.Alg != "ES256" {
 		t.Fatalf("jwk %+v", k)
 	}
@@ -266,11 +271,7 @@ func checkToken(t *testing.T, f *fixture, tok string) (hdr, claims map[string]an
 	sigPath := write("sig.der", der)
 	inPath := write("in", []byte(parts[0]+"."+parts[1]))
 	out, err := runOpenSSL(t, "dgst", "-sha256", "-verify", pubPath, "-signature", sigPath, inPath)
-	verified = err == nil && strings.Contains(out, "Verified OK")
-	if verified && hdr["kid"] != k.Kid {
-		t.Errorf("header kid %v, jwks kid %s", hdr["kid"], k.Kid)
-	}
-	return hdr, claims, verified
+	return hdr, claims, err == nil && strings.Contains(out, "Verified OK")
 }
 
 // TestCanonicalMatchesGeneralPath: the direct encoder writes what
@@ -302,4 +303,55 @@ func FuzzCanonical(f *testing.F) {
 			t.Fatalf("Canonical %q, want %q", got, want)
 		}
 	})
+}
+
+// TestSigningKeyRotation: a server signing with a new key and publishing
+// the previous one lists both in its JWKS, signing key first, so tokens the
+// previous key signed still verify (openssl) until the old key is dropped.
+func TestSigningKeyRotation(t *testing.T) {
+	old := newFixture(t, false, nil, "")
+	tokOld := attestToken(t, old)
+	next := func(published ...*ecdsa.PublicKey) *fixture {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		srv, err := NewServer(Config{Issuer: "https://attest.example", Audience: "api.example", TokenTTL: 5 * time.Minute,
+			SigningKey: key, PublishedKeys: published, NonceKey: old.nonce, Registry: old.reg,
+			Replay: NewMemoryReplay(1000, old.clk.now), Now: old.clk.now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &fixture{srv: srv, h: srv.Handler(), reg: old.reg, clk: old.clk, key: key, nonce: old.nonce}
+	}
+	rotated := next(&old.key.PublicKey, &old.key.PublicKey) // a repeated key is listed once
+	var set struct{ Keys []struct{ Kid string } }
+	if err := json.Unmarshal(do(rotated.h, "GET", "/.well-known/jwks.json", "", nil).Body.Bytes(), &set); err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Keys) != 2 || set.Keys[0].Kid != rotated.srv.KeyID() || set.Keys[1].Kid != old.srv.KeyID() {
+		t.Fatalf("jwks kids %v, want [%s %s]", set.Keys, rotated.srv.KeyID(), old.srv.KeyID())
+	}
+	if _, _, ok := checkToken(t, rotated, tokOld); !ok {
+		t.Error("token of the previous key does not verify against the rotated JWKS")
+	}
+	if _, _, ok := checkToken(t, rotated, attestToken(t, rotated)); !ok {
+		t.Error("token of the new key does not verify")
+	}
+	if _, _, ok := checkToken(t, next(), tokOld); ok {
+		t.Error("token of a dropped key still verifies")
+	}
+	if _, err := NewServer(Config{Issuer: "i", Audience: "a", TokenTTL: time.Minute, SigningKey: old.key,
+		PublishedKeys: []*ecdsa.PublicKey{nil}, NonceKey: old.nonce, Registry: old.reg, Replay: NewMemoryReplay(1, nil)}); err == nil {
+		t.Error("nil published key accepted")
+	}
+}
+
+// attestToken runs a challenge and a valid attestation on f and returns
+// the token.
+func attestToken(t *testing.T, f *fixture) string {
+	t.Helper()
+	w := do(f.h, "POST", "/v1/attest", "application/json", request(t, f.challenge(t), testMeasurement, testMeasurement, testAttestKey))
+	var ar AttestResponse
+	if err := json.Unmarshal(w.Body.Bytes(), &ar); err != nil || w.Code != 200 {
+		t.Fatalf("attest: %d %s", w.Code, w.Body)
+	}
+	return ar.Token
 }

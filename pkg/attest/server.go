@@ -40,6 +40,10 @@ type Config struct {
 	Audience   string            // JWT aud
 	TokenTTL   time.Duration     // token lifetime, 0 < TokenTTL ≤ MaxTokenTTL
 	SigningKey *ecdsa.PrivateKey // P-256 key for ES256
+	// PublishedKeys are other P-256 public keys the JWKS lists besides the
+	// signing key's: the previous signing key while tokens it signed are
+	// still valid (key rotation). Duplicates of the signing key are ignored.
+	PublishedKeys []*ecdsa.PublicKey
 	NonceKey   []byte            // ≥ 32 bytes, shared by replicas
 	NonceTTL   time.Duration     // challenge lifetime (default 2 minutes)
 	Registry   *Registry
@@ -102,13 +106,23 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, nonces: nonces}
-	jwk := jose.JSONWebKey{Key: cfg.SigningKey.Public(), Algorithm: string(jose.ES256), Use: "sig"}
-	s.kid, err = thumbprint(&jwk)
-	if err != nil {
-		return nil, err
+	var set jose.JSONWebKeySet
+	for i, pub := range append([]*ecdsa.PublicKey{&cfg.SigningKey.PublicKey}, cfg.PublishedKeys...) {
+		if pub == nil || pub.Curve != elliptic.P256() {
+			return nil, fmt.Errorf("%w: published key %d is not ECDSA P-256", ErrConfig, i-1)
+		}
+		jwk := jose.JSONWebKey{Key: pub, Algorithm: string(jose.ES256), Use: "sig"}
+		if jwk.KeyID, err = thumbprint(&jwk); err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			s.kid = jwk.KeyID
+		} else if len(set.Key(jwk.KeyID)) > 0 {
+			continue // a duplicate
+		}
+		set.Keys = append(set.Keys, jwk)
 	}
-	jwk.KeyID = s.kid
-	if s.jwks, err = json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{jwk}}); err != nil {
+	if s.jwks, err = json.Marshal(set); err != nil {
 		return nil, fmt.Errorf("attest: jwks: %w", err)
 	}
 	s.signer = newJWTSigner(cfg.SigningKey, s.kid)
