@@ -40,13 +40,13 @@ type serveConfig struct {
 	// or private): the previous signing key while its tokens live, during a
 	// rotation.
 	PublishedKeys []string `json:"publishedKeys,omitempty"`
-	NonceKey    string `json:"nonceKey,omitempty"`
-	Issuer      string `json:"issuer"`
-	Audience    string `json:"audience"`
-	TokenTTL    string `json:"tokenTTL"`
-	NonceTTL    string `json:"nonceTTL,omitempty"`
-	Redis       string `json:"redis,omitempty"`
-	Debug       bool   `json:"debug,omitempty"`
+	NonceKey      string   `json:"nonceKey,omitempty"`
+	Issuer        string   `json:"issuer"`
+	Audience      string   `json:"audience"`
+	TokenTTL      string   `json:"tokenTTL"`
+	NonceTTL      string   `json:"nonceTTL,omitempty"`
+	Redis         string   `json:"redis,omitempty"`
+	Debug         bool     `json:"debug,omitempty"`
 	// KeyAttestation configures the Android Key Attestation verifier:
 	// Roots replaces Google's hardware attestation roots (PEM file),
 	// Revocations is a copy of Google's attestation status list (JSON),

@@ -44,10 +44,10 @@ type Config struct {
 	// signing key's: the previous signing key while tokens it signed are
 	// still valid (key rotation). Duplicates of the signing key are ignored.
 	PublishedKeys []*ecdsa.PublicKey
-	NonceKey   []byte            // ≥ 32 bytes, shared by replicas
-	NonceTTL   time.Duration     // challenge lifetime (default 2 minutes)
-	Registry   *Registry
-	Replay     ReplayCache
+	NonceKey      []byte        // ≥ 32 bytes, shared by replicas
+	NonceTTL      time.Duration // challenge lifetime (default 2 minutes)
+	Registry      *Registry
+	Replay        ReplayCache
 	// KeyAttestation verifies Android Key Attestation chains for releases
 	// that ask for them; nil means Google's hardware attestation roots and
 	// no revocation list.
