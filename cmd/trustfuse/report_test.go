@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/trustfuse/trustfuse/internal/reporttest"
 	"github.com/trustfuse/trustfuse/internal/testenv"
 	"github.com/trustfuse/trustfuse/pkg/keys"
 	"github.com/trustfuse/trustfuse/pkg/report"
@@ -51,36 +52,6 @@ func demoFS(t *testing.T) string {
 
 func fixtureAPK(t *testing.T, name string) string {
 	return filepath.Join(testenv.Root(t), "testdata", "apk", name)
-}
-
-// editPayload rewrites a report's payload with edit applied to the decoded
-// statement, keeping the signature: what someone editing a report by hand
-// would produce.
-func editPayload(t *testing.T, data []byte, edit func(st map[string]any)) []byte {
-	t.Helper()
-	var f map[string]any
-	if err := json.Unmarshal(data, &f); err != nil {
-		t.Fatal(err)
-	}
-	env := f["dsseEnvelope"].(map[string]any)
-	payload, err := base64.StdEncoding.DecodeString(env["payload"].(string))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st map[string]any
-	if err := json.Unmarshal(payload, &st); err != nil {
-		t.Fatal(err)
-	}
-	edit(st)
-	if payload, err = json.Marshal(st); err != nil {
-		t.Fatal(err)
-	}
-	env["payload"] = base64.StdEncoding.EncodeToString(payload)
-	out, err := json.MarshalIndent(f, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // flipStoredByte copies apk to dir (same file name) with one byte changed
@@ -158,7 +129,7 @@ func TestVerifyReportTamper(t *testing.T) {
 		}
 		return p
 	}
-	versionCode := write("versioncode.json", editPayload(t, good, func(st map[string]any) {
+	versionCode := write("versioncode.json", reporttest.EditPayload(t, good, func(st map[string]any) {
 		st["predicate"].(map[string]any)["output"].(map[string]any)["versionCode"] = 43
 	}))
 
@@ -315,7 +286,7 @@ func TestReportRender(t *testing.T) {
 	}
 
 	bad := filepath.Join(dir, "bad.json")
-	if err := os.WriteFile(bad, editPayload(t, data, func(st map[string]any) {
+	if err := os.WriteFile(bad, reporttest.EditPayload(t, data, func(st map[string]any) {
 		st["predicate"].(map[string]any)["limits"] = []any{"none"}
 	}), 0o644); err != nil {
 		t.Fatal(err)

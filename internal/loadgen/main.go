@@ -441,6 +441,27 @@ func httpDo(client *http.Client, base string) func(method, path string, body []b
 	}
 }
 
+// attester checks that serveURL is on loopback and returns the HTTP client
+// of o and an attester for o's release against it.
+func (o *loadFlags) attester(serveURL string) (*http.Client, *attester, error) {
+	if err := loopback(serveURL); err != nil {
+		return nil, nil, err
+	}
+	reg, err := readRelease(o.release)
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err := o.client()
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := newAttester(reg, httpDo(client, serveURL))
+	if err != nil {
+		return nil, nil, err
+	}
+	return client, a, nil
+}
+
 // cmdAttest runs challenge + attest pairs against serve.
 func cmdAttest(args []string) error {
 	fs := flag.NewFlagSet("attest", flag.ExitOnError)
@@ -448,18 +469,7 @@ func cmdAttest(args []string) error {
 	o.register(fs)
 	fs.StringVar(&o.serveURL, "url", "", "serve's base `URL` (http(s)://127.0.0.1:PORT)")
 	_ = fs.Parse(args)
-	if err := loopback(o.serveURL); err != nil {
-		return err
-	}
-	reg, err := readRelease(o.release)
-	if err != nil {
-		return err
-	}
-	client, err := o.client()
-	if err != nil {
-		return err
-	}
-	a, err := newAttester(reg, httpDo(client, o.serveURL))
+	_, a, err := o.attester(o.serveURL)
 	if err != nil {
 		return err
 	}
@@ -489,20 +499,10 @@ func cmdGuard(args []string) error {
 	header := fs.String("token-header", "TrustFuse-Token", "token `HEADER`")
 	tokenOut := fs.String("token-out", "", "also write the token to `FILE` (for wrk)")
 	_ = fs.Parse(args)
-	for _, u := range []string{o.baseURL, o.serveURL} {
-		if err := loopback(u); err != nil {
-			return err
-		}
-	}
-	reg, err := readRelease(o.release)
-	if err != nil {
+	if err := loopback(o.baseURL); err != nil {
 		return err
 	}
-	client, err := o.client()
-	if err != nil {
-		return err
-	}
-	a, err := newAttester(reg, httpDo(client, o.serveURL))
+	client, a, err := o.attester(o.serveURL)
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/trustfuse/trustfuse/internal/reporttest"
 	"github.com/trustfuse/trustfuse/internal/testenv"
 	"github.com/trustfuse/trustfuse/pkg/keys"
 )
@@ -299,36 +300,6 @@ func TestSignRefuses(t *testing.T) {
 	}
 }
 
-// reencode rewrites the file's payload with edit applied to the decoded
-// statement (as a generic map), keeping the signature.
-func reencode(t testing.TB, data []byte, edit func(st map[string]any)) []byte {
-	t.Helper()
-	var f map[string]any
-	if err := json.Unmarshal(data, &f); err != nil {
-		t.Fatal(err)
-	}
-	env := f["dsseEnvelope"].(map[string]any)
-	payload, err := base64.StdEncoding.DecodeString(env["payload"].(string))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st map[string]any
-	if err := json.Unmarshal(payload, &st); err != nil {
-		t.Fatal(err)
-	}
-	edit(st)
-	payload, err = json.Marshal(st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env["payload"] = base64.StdEncoding.EncodeToString(payload)
-	out, err := json.Marshal(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // editFile rewrites the outer JSON of the file.
 func editFile(t testing.TB, data []byte, edit func(f map[string]any)) []byte {
 	t.Helper()
@@ -377,10 +348,10 @@ func TestVerify(t *testing.T) {
 		{"good", good, want, ok, nil},
 		{"good, EC key", goodEC, Expect{SHA256: outSHA, Signers: []string{ecDigest}}, ok, nil},
 		{"good, upper-case digests", good, Expect{SHA256: strings.ToUpper(outSHA), Signers: []string{strings.ToUpper(rsaDigest)}}, ok, nil},
-		{"versionCode changed in the payload", reencode(t, good, func(st map[string]any) {
+		{"versionCode changed in the payload", reporttest.EditPayload(t, good, func(st map[string]any) {
 			st["predicate"].(map[string]any)["output"].(map[string]any)["versionCode"] = 43
 		}), want, mismatch, []string{FieldSignature}},
-		{"subject digest changed in the payload", reencode(t, good, func(st map[string]any) {
+		{"subject digest changed in the payload", reporttest.EditPayload(t, good, func(st map[string]any) {
 			st["subject"].([]any)[0].(map[string]any)["digest"].(map[string]any)["sha256"] = strings.Repeat("0", 64)
 		}), want, mismatch, []string{FieldSignature}},
 		{"re-signed with another key", resigned, want, mismatch, []string{FieldSigner}},
