@@ -1,6 +1,7 @@
 package fusion
 
 import (
+	"archive/zip"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -22,6 +23,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -310,12 +312,111 @@ func TestAttestEndToEnd(t *testing.T) {
 		if r.Status != http.StatusUnauthorized {
 			t.Errorf("without a chain: status %d body %q, want 401", r.Status, r.Body)
 		}
-		w := httptest.NewRecorder()
-		srv.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
-		if !strings.Contains(w.Body.String(), `trustfuse_attest_verdicts_total{verdict="key_attestation_missing"} `) {
-			t.Errorf("serve did not count a key_attestation_missing verdict:\n%s", w.Body)
+		if n := verdicts(t, srv, "key_attestation_missing"); n != 1 {
+			t.Errorf("serve counted %v key_attestation_missing verdicts, want 1", n)
 		}
 	})
+
+	t.Run("tampered dex is refused", func(t *testing.T) {
+		// A build with tamper checks off, so only the measurement stands
+		// between a modified classes.dex and a token: the runtime measures
+		// the installed dex, serve finds no such release.
+		fs.Attestation.KeyAttestation.Mode = fusionset.KeyAttestationOff
+		fs.Threats[fusionset.ThreatTamper] = fusionset.Threat{Mode: fusionset.ModeOff}
+		fused3 := filepath.Join(t.TempDir(), "ApiDemos.notamper.apk")
+		res3 := fuse(t, testenv.RealApp(t, "ApiDemos-debug.apk"), fused3, fs, signer)
+		if _, err := reg.Add(*res3.Registration, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		r := harness.RunWith(t, harness.Options{APK: fused3, Package: pkg, SignerDER: signer.Certificate.Raw,
+			URL: gw.URL + "/api/plain", Attest: true})
+		if r.Status != 200 {
+			t.Fatalf("untampered build: status %d error %q attest %q\n%s", r.Status, r.Error, r.AttestError, r.Stderr)
+		}
+		// The same package with one byte of classes.dex changed and the
+		// signatures left as they were (what root can do to an installed
+		// base.apk).
+		tampered := filepath.Join(t.TempDir(), "ApiDemos.tampered.apk")
+		rewriteEntry(t, fused3, tampered, "classes.dex", func(b []byte) []byte { b[len(b)/2] ^= 0x01; return b })
+		before := verdicts(t, srv, "unknown_release")
+		r = harness.RunWith(t, harness.Options{APK: tampered, Package: pkg, SignerDER: signer.Certificate.Raw,
+			URL: gw.URL + "/api/plain", Attest: true})
+		if r.Status != http.StatusUnauthorized {
+			t.Errorf("tampered dex: status %d body %q, want 401", r.Status, r.Body)
+		}
+		if got := verdicts(t, srv, "unknown_release"); got != before+1 {
+			t.Errorf("serve counted %v unknown_release verdicts, want %v", got, before+1)
+		}
+	})
+}
+
+// verdicts reads serve's trustfuse_attest_verdicts_total for reason from
+// its /metrics page (0 when absent).
+func verdicts(t *testing.T, srv *attest.Server, reason string) float64 {
+	t.Helper()
+	w := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	prefix := `trustfuse_attest_verdicts_total{verdict="` + reason + `"} `
+	for _, line := range strings.Split(w.Body.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, prefix); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("metrics line %q: %v", line, err)
+			}
+			return n
+		}
+	}
+	return 0
+}
+
+// rewriteEntry copies the package in to out with entry name's content
+// replaced by edit(content); every other entry is copied raw, and nothing is
+// re-signed.
+func rewriteEntry(t *testing.T, in, out, name string, edit func([]byte) []byte) {
+	t.Helper()
+	zr, err := zip.OpenReader(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zw := zip.NewWriter(f)
+	found := false
+	for _, e := range zr.File {
+		if e.Name != name {
+			if err := zw.Copy(e); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		found = true
+		rc, err := e.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: e.Method})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(edit(b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !found {
+		t.Fatalf("%s has no %s", in, name)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // tokenClaims decodes (without verifying: guard did) a JWS's payload.

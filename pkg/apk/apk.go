@@ -105,8 +105,11 @@ func DexIndex(name string) (int, bool) {
 	if mid == "" {
 		return 1, true
 	}
-	n, err := strconv.Atoi(mid)
-	if err != nil || n < 2 || mid[0] == '0' {
+	if mid[0] == '0' || len(mid) > 9 || strings.Trim(mid, "0123456789") != "" {
+		return 0, false // only the names ART loads: classes2.dex, classes3.dex, …
+	}
+	n, _ := strconv.Atoi(mid)
+	if n < 2 {
 		return 0, false
 	}
 	return n, true

@@ -105,6 +105,7 @@ func TestDexNames(t *testing.T) {
 	}{
 		{"classes.dex", 1, true}, {"classes2.dex", 2, true}, {"classes10.dex", 10, true},
 		{"classes1.dex", 0, false}, {"classes02.dex", 0, false}, {"lib/classes.dex", 0, false}, {"classesx.dex", 0, false},
+		{"classes+5.dex", 0, false}, {"classes-3.dex", 0, false}, {"classes 2.dex", 0, false},
 	} {
 		n, ok := DexIndex(c.name)
 		if n != c.n || ok != c.ok {

@@ -1,6 +1,7 @@
 package androidrt_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"crypto/rand"
 	"crypto/tls"
@@ -14,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -394,4 +396,192 @@ func TestKeyAttestation(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withEntries rewrites the package at apk with extra entries appended (after
+// the sealing and the policy: they change neither) and returns the new path.
+func withEntries(t *testing.T, apk string, extra ...entry) string {
+	t.Helper()
+	zr, err := zip.OpenReader(apk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	out := strings.TrimSuffix(apk, ".apk") + "-extra.apk"
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zw := zip.NewWriter(f)
+	for _, e := range zr.File {
+		if err := zw.Copy(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, e := range extra {
+		fw, err := zw.Create(e.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fw.Write(e.data)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// entry is one package entry for withEntries.
+type entry struct {
+	name string
+	data []byte
+}
+
+// entryDigest is the hex SHA-256 of the named entry as the package file
+// holds it, read with archive/zip (not through the runtime).
+func entryDigest(t *testing.T, apk, name string) string {
+	t.Helper()
+	zr, err := zip.OpenReader(apk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	rc, err := zr.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return digestHex(b)
+}
+
+// TestAttestDexMeasured checks that the app's dex digests are measured, not
+// asserted: a package whose classes.dex and classes3.dex differ from the
+// release measurement in its policy is attested with the SHA-256 of the
+// entries it holds (the stand-in serve verifies the proof over the JSON it
+// received, re-canonicalized), entries outside the exact classes[N].dex
+// pattern are ignored and the runtime's own dex is not taken for an app dex;
+// a package holding a dex the measurement does not list, or lacking one it
+// lists, is not attested at all (no request reaches the stand-in) and the
+// runtime logs why.
+func TestAttestDexMeasured(t *testing.T) {
+	w := newWorld(t)
+	var (
+		mu   sync.Mutex
+		sent *attest.AttestRequest
+	)
+	key := []byte("0123456789abcdef0123456789abcdef")
+	check := func(req attest.AttestRequest, nonce []byte) error {
+		mu.Lock()
+		defer mu.Unlock()
+		sent = &req
+		want := base64.RawURLEncoding.EncodeToString(attest.Proof(key, nonce, req.Measurement.Sum()))
+		if req.Proof != want {
+			return fmt.Errorf("proof %s is not over the measurement sent (want %s)", req.Proof, want)
+		}
+		return nil
+	}
+	rc := &recorder{}
+	as := attestServer(t, rc, farFuture, check)
+	asHost := strings.TrimPrefix(as.URL, "http://")
+	api := w.mtlsServer(t, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		rc.add(r)
+		fmt.Fprint(rw, "api")
+	}))
+	apiHost := strings.TrimPrefix(api.URL, "https://")
+	// release is a policy whose measurement lists classes.dex and
+	// classes3.dex with the release's digests. Tamper is in detect mode: the
+	// on-device dex check fires an event but lets the runtime attest, so
+	// what the server sees is the only verdict.
+	release := func() (*androidrt.Policy, attest.Measurement) {
+		p, k := w.attestPolicy(as.URL)
+		if !bytes.Equal(k, key) {
+			t.Fatal("attestPolicy key changed")
+		}
+		var m attest.Measurement
+		if err := json.Unmarshal([]byte(p.AttestMeasurement), &m); err != nil {
+			t.Fatal(err)
+		}
+		m.DexDigests["classes3.dex"] = digestHex([]byte("release classes3.dex"))
+		p.AttestMeasurement = string(m.Canonical())
+		p.Threats[androidrt.ThreatTamper] = androidrt.ThreatPolicy{Mode: androidrt.ModeDetect, Score: 100}
+		return p, m
+	}
+	id := w.rsaClient
+	id.AttestKey = key
+
+	t.Run("dex differs from the release", func(t *testing.T) {
+		p, m := release()
+		apk := w.apk(t, p, id, func(_, dex *[]byte) { (*dex)[20] ^= 1 })
+		apk = withEntries(t, apk,
+			entry{"classes3.dex", []byte("installed classes3.dex")},
+			// not ART's names for app code: ignored (else "unexpected dex")
+			entry{"classes1.dex", []byte("x")}, entry{"classes02.dex", []byte("x")},
+			entry{"classesX.dex", []byte("x")}, entry{"assets/classes9.dex", []byte("x")})
+		mu.Lock()
+		sent = nil
+		mu.Unlock()
+		rc.take()
+		r := w.run(t, harness.Options{APK: apk, Attest: true, URL: "https://localhost:1/"})
+		if r.Token != "tok-1" || r.AttestError != "" {
+			t.Fatalf("token %q error %q\n%s", r.Token, r.AttestError, r.Stderr)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		want := m
+		want.DexDigests = map[string]string{
+			"classes.dex":  entryDigest(t, apk, "classes.dex"),
+			"classes3.dex": entryDigest(t, apk, "classes3.dex"),
+		}
+		if want.DexDigests["classes.dex"] == m.DexDigests["classes.dex"] || want.DexDigests["classes3.dex"] == m.DexDigests["classes3.dex"] {
+			t.Fatal("the package's dex files equal the release's: nothing tested")
+		}
+		if sent == nil || !bytes.Equal(sent.Measurement.Canonical(), want.Canonical()) {
+			t.Fatalf("measurement sent\n%+v\nwant the package's digests\n%s\n%s", sent, want.Canonical(), r.Stderr)
+		}
+		if got := rc.take(); len(got) != 2 || got[1].Path != asHost+" /v1/attest" {
+			t.Errorf("stand-in saw %q", got)
+		}
+	})
+
+	t.Run("dex the release does not know", func(t *testing.T) {
+		p, _ := release()
+		apk := withEntries(t, w.apk(t, p, id, nil),
+			entry{"classes3.dex", []byte("release classes3.dex")},
+			entry{"classes9.dex", []byte("dex\n035\x00 added after fusing")})
+		rc.take()
+		// The request to the protected host asks for a token (URL handler
+		// factory), which fails: it goes without one, and Attest.token() fails too.
+		r := w.run(t, harness.Options{APK: apk, Attest: true, URL: api.URL + "/auto"})
+		if r.Status != 200 {
+			t.Fatalf("status %d error %q\n%s", r.Status, r.Error, r.Stderr)
+		}
+		if got, want := rc.take(), []seen{{apiHost + " /auto", ""}}; !slices.Equal(got, want) {
+			t.Errorf("servers saw %q, want %q (no challenge, no attest)", got, want)
+		}
+		if r.Token != "" || !strings.Contains(r.AttestError, "trustfuse: unexpected dex classes9.dex") {
+			t.Errorf("token %q error %q", r.Token, r.AttestError)
+		}
+		if !strings.Contains(r.Stderr, "unexpected dex classes9.dex") {
+			t.Errorf("the runtime did not log the unexpected dex:\n%s", r.Stderr)
+		}
+	})
+
+	t.Run("dex the package lacks", func(t *testing.T) {
+		// The measurement lists classes3.dex; the package has only
+		// classes.dex (as released) and the runtime's classes2.dex.
+		p, _ := release()
+		rc.take()
+		r := w.run(t, harness.Options{APK: w.apk(t, p, id, nil), Attest: true, URL: "https://localhost:1/"})
+		if got := rc.take(); len(got) != 0 {
+			t.Errorf("stand-in saw %q, want nothing", got)
+		}
+		if r.Token != "" || !strings.Contains(r.AttestError, "dex the measurement lists is missing") {
+			t.Errorf("token %q error %q", r.Token, r.AttestError)
+		}
+	})
 }

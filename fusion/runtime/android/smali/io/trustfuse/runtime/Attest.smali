@@ -1,8 +1,8 @@
 # Attest: the attestation client for `trustfuse serve` (docs/attestation.md).
 # token() -> POST <attest.endpoint>/v1/challenge -> {"nonce"}; POST /v1/attest
 # with the release measurement's fields (the policy's attest.measurement,
-# RFC 8785 JSON, with manifestDigest and runtimeDigest re-measured from the
-# installed package file), proof = base64url(HMAC-SHA256(vault
+# RFC 8785 JSON, with manifestDigest, runtimeDigest and the app's dexDigests
+# re-measured from the installed package file), proof = base64url(HMAC-SHA256(vault
 # attestation key, nonceRaw || SHA-256(measurement JSON))), deviceInfo.id and
 # the threats fired so far, and (attest.keyAttestation optional|required,
 # API 24+) an Android Key Attestation chain whose challenge is the nonce
@@ -346,7 +346,7 @@
     move-result v3
     const/4 v4, 0x2
     if-le v3, v4, :incomplete
-    # the manifest and runtime digests as installed, not as fused
+    # the manifest, runtime and app dex digests as installed, not as fused
     invoke-static {p0, v2}, Lio/trustfuse/runtime/Attest;->measured(Lio/trustfuse/runtime/Guard;Ljava/lang/String;)Ljava/lang/String;
     move-result-object v2
 
@@ -522,10 +522,15 @@
 .end method
 
 # measured(guard, measurementJSON) -> the JSON with manifestDigest (SHA-256 of
-# AndroidManifest.xml) and, when the policy names attest.runtimeDex, runtimeDigest
-# replaced by the digests of those entries in the installed package file
+# AndroidManifest.xml), runtimeDigest (when the policy names attest.runtimeDex)
+# and the digest of every app dex (each classes.dex / classesN.dex entry but
+# the runtime's) replaced by the digests of those entries in the installed
+# package file. A dex the measurement does not list throws "unexpected dex",
+# and so does a count of app dex entries other than the number of dexDigests
+# keys (a listed dex the package lacks): no attestation. Only hex digests of
+# equal length change, so the JSON stays canonical.
 .method static measured(Lio/trustfuse/runtime/Guard;Ljava/lang/String;)Ljava/lang/String;
-    .locals 4
+    .locals 7
     iget-object v0, p0, Lio/trustfuse/runtime/Guard;->ctx:Landroid/content/Context;
     invoke-virtual {v0}, Landroid/content/Context;->getApplicationInfo()Landroid/content/pm/ApplicationInfo;
     move-result-object v0
@@ -543,11 +548,59 @@
     move-result-object v3
     invoke-virtual {v3}, Ljava/lang/String;->length()I
     move-result v2
-    if-eqz v2, :measured
+    if-eqz v2, :apps
     const-string v2, "runtimeDigest"
     invoke-static {p1, v2, v1, v3}, Lio/trustfuse/runtime/Attest;->swap(Ljava/lang/String;Ljava/lang/String;Ljava/util/zip/ZipFile;Ljava/lang/String;)Ljava/lang/String;
     move-result-object p1
+    :apps
+    # the app's own dex files, as installed: each must be a dexDigests key
+    invoke-virtual {v1}, Ljava/util/zip/ZipFile;->entries()Ljava/util/Enumeration;
+    move-result-object v4
+    const/4 v6, 0x0
+    :next
+    invoke-interface {v4}, Ljava/util/Enumeration;->hasMoreElements()Z
+    move-result v2
+    if-eqz v2, :measured
+    invoke-interface {v4}, Ljava/util/Enumeration;->nextElement()Ljava/lang/Object;
+    move-result-object v5
+    check-cast v5, Ljava/util/zip/ZipEntry;
+    invoke-virtual {v5}, Ljava/util/zip/ZipEntry;->getName()Ljava/lang/String;
+    move-result-object v5
+    invoke-static {v5}, Lio/trustfuse/runtime/Attest;->dexName(Ljava/lang/String;)Z
+    move-result v2
+    if-eqz v2, :next
+    invoke-virtual {v5, v3}, Ljava/lang/String;->equals(Ljava/lang/Object;)Z
+    move-result v2
+    if-nez v2, :next
+    const-string v0, "\""
+    invoke-virtual {v0, v5}, Ljava/lang/String;->concat(Ljava/lang/String;)Ljava/lang/String;
+    move-result-object v0
+    const-string v2, "\":\""
+    invoke-virtual {v0, v2}, Ljava/lang/String;->concat(Ljava/lang/String;)Ljava/lang/String;
+    move-result-object v0
+    invoke-virtual {p1, v0}, Ljava/lang/String;->contains(Ljava/lang/CharSequence;)Z
+    move-result v2
+    if-eqz v2, :unexpected
+    invoke-static {p1, v5, v1, v5}, Lio/trustfuse/runtime/Attest;->swap(Ljava/lang/String;Ljava/lang/String;Ljava/util/zip/ZipFile;Ljava/lang/String;)Ljava/lang/String;
+    move-result-object p1
+    add-int/lit8 v6, v6, 0x1
+    goto :next
+    :unexpected
+    new-instance v0, Ljava/io/IOException;
+    const-string v2, "trustfuse: unexpected dex "
+    invoke-virtual {v2, v5}, Ljava/lang/String;->concat(Ljava/lang/String;)Ljava/lang/String;
+    move-result-object v2
+    invoke-direct {v0, v2}, Ljava/io/IOException;-><init>(Ljava/lang/String;)V
+    throw v0
     :measured
+    invoke-static {p1}, Lio/trustfuse/runtime/Attest;->dexKeys(Ljava/lang/String;)I
+    move-result v2
+    if-eq v2, v6, :counted
+    new-instance v0, Ljava/io/IOException;
+    const-string v2, "trustfuse: a dex the measurement lists is missing from the package"
+    invoke-direct {v0, v2}, Ljava/io/IOException;-><init>(Ljava/lang/String;)V
+    throw v0
+    :counted
     nop
     :try_end
     .catch Ljava/lang/Throwable; {:try_start .. :try_end} :failed
@@ -557,6 +610,90 @@
     move-exception v2
     invoke-virtual {v1}, Ljava/util/zip/ZipFile;->close()V
     throw v2
+.end method
+
+# dexKeys(json) -> the number of keys of the "dexDigests" object (names and
+# hex values hold no quotes: 4 quotes a key); 0 without one, -1 if unclosed
+.method static dexKeys(Ljava/lang/String;)I
+    .locals 5
+    const/4 v2, 0x0
+    const-string v0, "\"dexDigests\":{"
+    invoke-virtual {p0, v0}, Ljava/lang/String;->indexOf(Ljava/lang/String;)I
+    move-result v1
+    if-ltz v1, :done
+    invoke-virtual {v0}, Ljava/lang/String;->length()I
+    move-result v0
+    add-int/2addr v1, v0
+    const/16 v0, 0x7d
+    invoke-virtual {p0, v0, v1}, Ljava/lang/String;->indexOf(II)I
+    move-result v3
+    if-gez v3, :scan
+    const/4 v2, -0x1
+    return v2
+    :scan
+    const/16 v0, 0x22
+    :quote
+    invoke-virtual {p0, v0, v1}, Ljava/lang/String;->indexOf(II)I
+    move-result v4
+    if-ltz v4, :done
+    if-ge v4, v3, :done
+    add-int/lit8 v2, v2, 0x1
+    add-int/lit8 v1, v4, 0x1
+    goto :quote
+    :done
+    div-int/lit8 v2, v2, 0x4
+    return v2
+.end method
+
+# dexName(entry) -> the entry is "classes.dex" or "classesN.dex", N >= 2 in
+# decimal without leading zeros (the files ART loads as the app's code; no
+# directories)
+.method static dexName(Ljava/lang/String;)Z
+    .locals 4
+    const-string v0, "classes"
+    invoke-virtual {p0, v0}, Ljava/lang/String;->startsWith(Ljava/lang/String;)Z
+    move-result v0
+    if-eqz v0, :no
+    const-string v0, ".dex"
+    invoke-virtual {p0, v0}, Ljava/lang/String;->endsWith(Ljava/lang/String;)Z
+    move-result v0
+    if-eqz v0, :no
+    # N is name[7, length-4)
+    invoke-virtual {p0}, Ljava/lang/String;->length()I
+    move-result v0
+    add-int/lit8 v0, v0, -0x4
+    const/4 v1, 0x7
+    if-lt v0, v1, :no
+    if-eq v0, v1, :yes
+    invoke-virtual {p0, v1}, Ljava/lang/String;->charAt(I)C
+    move-result v2
+    const/16 v3, 0x31
+    if-lt v2, v3, :no
+    :digit
+    if-ge v1, v0, :one
+    invoke-virtual {p0, v1}, Ljava/lang/String;->charAt(I)C
+    move-result v2
+    const/16 v3, 0x30
+    if-lt v2, v3, :no
+    const/16 v3, 0x39
+    if-gt v2, v3, :no
+    add-int/lit8 v1, v1, 0x1
+    goto :digit
+    :one
+    # "classes1.dex" is not one of them
+    const/16 v1, 0x8
+    if-ne v0, v1, :yes
+    const/4 v1, 0x7
+    invoke-virtual {p0, v1}, Ljava/lang/String;->charAt(I)C
+    move-result v2
+    const/16 v3, 0x31
+    if-eq v2, v3, :no
+    :yes
+    const/4 v0, 0x1
+    return v0
+    :no
+    const/4 v0, 0x0
+    return v0
 .end method
 
 # swap(json, key, zip, entry) -> json with "key":"<expected hex>" replaced by
