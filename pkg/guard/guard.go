@@ -196,7 +196,8 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 type claimsKey struct{}
 
 // ClaimsFrom returns the verified claims Middleware stored in the request
-// context.
+// context. They may share slices with the guard's token cache: read them,
+// do not modify them.
 func ClaimsFrom(ctx context.Context) (*Claims, bool) {
 	c, ok := ctx.Value(claimsKey{}).(*Claims)
 	return c, ok
