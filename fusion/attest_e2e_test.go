@@ -394,15 +394,7 @@ func rewriteEntry(t *testing.T, in, out, name string, edit func([]byte) []byte) 
 			continue
 		}
 		found = true
-		rc, err := e.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := zipEntries(t, in)[name]
 		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: e.Method})
 		if err != nil {
 			t.Fatal(err)
