@@ -1,7 +1,6 @@
 package fusion
 
 import (
-	"archive/zip"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -337,7 +336,9 @@ func TestAttestEndToEnd(t *testing.T) {
 		// signatures left as they were (what root can do to an installed
 		// base.apk).
 		tampered := filepath.Join(t.TempDir(), "ApiDemos.tampered.apk")
-		rewriteEntry(t, fused3, tampered, "classes.dex", func(b []byte) []byte { b[len(b)/2] ^= 0x01; return b })
+		dex := testenv.ZipEntry(t, fused3, "classes.dex")
+		dex[len(dex)/2] ^= 0x01
+		testenv.RewriteZip(t, fused3, tampered, map[string][]byte{"classes.dex": dex})
 		before := verdicts(t, srv, "unknown_release")
 		r = harness.RunWith(t, harness.Options{APK: tampered, Package: pkg, SignerDER: signer.Certificate.Raw,
 			URL: gw.URL + "/api/plain", Attest: true})
@@ -367,48 +368,6 @@ func verdicts(t *testing.T, srv *attest.Server, reason string) float64 {
 		}
 	}
 	return 0
-}
-
-// rewriteEntry copies the package in to out with entry name's content
-// replaced by edit(content); every other entry is copied raw, and nothing is
-// re-signed.
-func rewriteEntry(t *testing.T, in, out, name string, edit func([]byte) []byte) {
-	t.Helper()
-	zr, err := zip.OpenReader(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zr.Close()
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zw := zip.NewWriter(f)
-	found := false
-	for _, e := range zr.File {
-		if e.Name != name {
-			if err := zw.Copy(e); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		found = true
-		b := zipEntries(t, in)[name]
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: e.Method})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write(edit(b)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if !found {
-		t.Fatalf("%s has no %s", in, name)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // tokenClaims decodes (without verifying: guard did) a JWS's payload.

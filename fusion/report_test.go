@@ -1,17 +1,14 @@
 package fusion
 
 import (
-	"archive/zip"
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
-	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/trustfuse/trustfuse/fusion/fusionset"
+	"github.com/trustfuse/trustfuse/internal/reporttest"
 	"github.com/trustfuse/trustfuse/internal/testenv"
 	"github.com/trustfuse/trustfuse/pkg/keys"
 	"github.com/trustfuse/trustfuse/pkg/report"
@@ -55,31 +53,6 @@ func payloadOf(t testing.TB, data []byte) []byte {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// zipEntries reads every entry of an APK with the standard library's
-// archive/zip (not our reader).
-func zipEntries(t testing.TB, path string) map[string][]byte {
-	t.Helper()
-	zr, err := zip.OpenReader(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zr.Close()
-	m := map[string][]byte{}
-	for _, f := range zr.File {
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		m[f.Name] = b
-	}
-	return m
 }
 
 func hexSum(b []byte) string {
@@ -145,7 +118,7 @@ func TestReportOracles(t *testing.T) {
 			}
 
 			// Injected entries and measurement digests (archive/zip).
-			outEntries, inEntries := zipEntries(t, out), zipEntries(t, in)
+			outEntries, inEntries := testenv.ZipEntries(t, out), testenv.ZipEntries(t, in)
 			for _, inj := range p.Injected {
 				b, ok := outEntries[inj.Name]
 				if !ok || hexSum(b) != inj.SHA256 || len(b) != inj.Size {
@@ -313,17 +286,7 @@ func TestReportNoSecrets(t *testing.T) {
 			haystacks := map[string][]byte{"file": data, "payload": payloadOf(t, data)}
 			needles := map[string][]byte{"p12 password": []byte(tc.password)}
 			for name, k := range map[string]any{"client key": tc.fs.ClientIdentity.Key, "signing key": signer.Key} {
-				der, err := x509.MarshalPKCS8PrivateKey(k)
-				if err != nil {
-					t.Fatal(err)
-				}
-				// A third into each encoding is inside the private
-				// exponent (RSA) or scalar (EC), not public bytes.
-				third := func(b []byte, n int) []byte { return b[len(b)/3 : len(b)/3+n] }
-				needles[name+" DER"] = third(der, 24)
-				needles[name+" PEM"] = third(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 48)
-				needles[name+" base64"] = third([]byte(base64.StdEncoding.EncodeToString(der)), 48)
-				needles[name+" hex"] = third([]byte(hex.EncodeToString(der)), 48)
+				maps.Copy(needles, reporttest.KeyNeedles(t, name, k))
 				needles[name+" scalar"] = privateScalar(t, k)
 			}
 			for hn, h := range haystacks {

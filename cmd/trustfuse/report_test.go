@@ -3,13 +3,11 @@ package main
 import (
 	"archive/zip"
 	"bytes"
-	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -240,15 +238,7 @@ func TestFuseReportNoSecrets(t *testing.T) {
 			hay := map[string][]byte{"report file": data, "payload": r.Payload, "PDF text": []byte(text)}
 			needles := map[string][]byte{"p12 password": []byte(tc.password), "keystore password": []byte("fixture-pass")}
 			for name, k := range map[string]any{"client key": tc.clientKey, "signing key": signing.Key} {
-				der, err := x509.MarshalPKCS8PrivateKey(k)
-				if err != nil {
-					t.Fatal(err)
-				}
-				third := func(b []byte, n int) []byte { return b[len(b)/3 : len(b)/3+n] }
-				needles[name+" DER"] = third(der, 24)
-				needles[name+" PEM"] = third(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 48)
-				needles[name+" base64"] = third([]byte(base64.StdEncoding.EncodeToString(der)), 48)
-				needles[name+" hex"] = third([]byte(hex.EncodeToString(der)), 48)
+				maps.Copy(needles, reporttest.KeyNeedles(t, name, k))
 			}
 			for hn, h := range hay {
 				for nn, n := range needles {

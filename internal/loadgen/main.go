@@ -462,6 +462,19 @@ func (o *loadFlags) attester(serveURL string) (*http.Client, *attester, error) {
 	return client, a, nil
 }
 
+// pair is one worker iteration of a run: a challenge, then an attestation
+// for device id, each timed and counted.
+func (a *attester) pair(w *worker, id int) {
+	t := time.Now()
+	nonce, err := a.challenge()
+	if !w.done("challenge", t, err) {
+		return
+	}
+	t = time.Now()
+	_, err = a.attest(nonce, "device-"+strconv.Itoa(id))
+	w.done("attest", t, err)
+}
+
 // cmdAttest runs challenge + attest pairs against serve.
 func cmdAttest(args []string) error {
 	fs := flag.NewFlagSet("attest", flag.ExitOnError)
@@ -473,16 +486,7 @@ func cmdAttest(args []string) error {
 	if err != nil {
 		return err
 	}
-	st, el := run(o.conc, o.dur, o.maxSamples, func(w *worker, id int) {
-		t := time.Now()
-		nonce, err := a.challenge()
-		if !w.done("challenge", t, err) {
-			return
-		}
-		t = time.Now()
-		_, err = a.attest(nonce, "device-"+strconv.Itoa(id))
-		w.done("attest", t, err)
-	})
+	st, el := run(o.conc, o.dur, o.maxSamples, a.pair)
 	st.print("serve", el, o.conc)
 	fmt.Printf("serve    connections opened: %d\n", o.dials.Load())
 	return nil
@@ -612,16 +616,7 @@ func cmdInproc(args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	st, el := run(o.conc, o.dur, o.maxSamples, func(w *worker, id int) {
-		t := time.Now()
-		nonce, err := a.challenge()
-		if !w.done("challenge", t, err) {
-			return
-		}
-		t = time.Now()
-		_, err = a.attest(nonce, "device-"+strconv.Itoa(id))
-		w.done("attest", t, err)
-	})
+	st, el := run(o.conc, o.dur, o.maxSamples, a.pair)
 	st.print("inproc", el, o.conc)
 	return nil
 }

@@ -1,7 +1,6 @@
 package attest_test
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -11,7 +10,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
@@ -64,25 +62,8 @@ func TestFusedAppAttests(t *testing.T) {
 	out := filepath.Join(dir, "a.apk")
 
 	// Independent measurement.
-	entries := func(p string) map[string][]byte {
-		zr, err := zip.OpenReader(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer zr.Close()
-		m := map[string][]byte{}
-		for _, f := range zr.File {
-			rc, err := f.Open()
-			if err != nil {
-				t.Fatal(err)
-			}
-			m[f.Name], _ = io.ReadAll(rc)
-			rc.Close()
-		}
-		return m
-	}
 	hexSum := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
-	inE, outE := entries(in), entries(out)
+	inE, outE := testenv.ZipEntries(t, in), testenv.ZipEntries(t, out)
 	m := attest.Measurement{Package: reg.Measurement.Package, VersionCode: reg.Measurement.VersionCode, DexDigests: map[string]string{}}
 	dexName := regexp.MustCompile(`^classes\d*\.dex$`)
 	for name, b := range outE {

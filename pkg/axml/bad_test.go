@@ -51,7 +51,7 @@ func put32(b []byte, off int, v uint32) { binary.LittleEndian.PutUint32(b[off:],
 // with a *FormatError of the right kind at the right offset, without panic
 // and without allocating in proportion to the counts it claims.
 func TestDecodeBadInput(t *testing.T) {
-	base := apkEntry(t, testenv.RealApp(t, "settings_apk-debug.apk"), badBase)
+	base := testenv.ZipEntry(t, testenv.RealApp(t, "settings_apk-debug.apk"), badBase)
 	mustDecode(t, badBase, base) // the base itself is fine
 	l := readLayout(t, base)
 	pool := l.first(t, typeStringPool)
@@ -145,7 +145,7 @@ func TestDecodeBadInput(t *testing.T) {
 // or, when the cut falls between chunks, a document that encodes back to
 // exactly its input.
 func TestDecodeTruncations(t *testing.T) {
-	base := apkEntry(t, testenv.RealApp(t, "settings_apk-debug.apk"), "res/layout/main.xml")
+	base := testenv.ZipEntry(t, testenv.RealApp(t, "settings_apk-debug.apk"), "res/layout/main.xml")
 	for n := range len(base) {
 		for _, patch := range []bool{false, true} {
 			in := bytes.Clone(base[:n])

@@ -71,7 +71,7 @@ func TestEditManifest(t *testing.T) {
 	for _, apk := range append(testenv.RealApps(t), fixtureAPKs(t)...) {
 		before := dumpLines(t, "aapt2", "dump", "xmltree", "--file", "AndroidManifest.xml", apk)
 		badgingBefore := dumpLines(t, "aapt", "dump", "badging", apk)
-		orig := apkEntry(t, apk, "AndroidManifest.xml")
+		orig := testenv.ZipEntry(t, apk, "AndroidManifest.xml")
 		for _, variant := range []string{"as-built", "converted"} {
 			t.Run(filepath.Base(apk)+"/"+variant, func(t *testing.T) {
 				d := mustDecode(t, "manifest", orig)
@@ -98,7 +98,7 @@ func TestEditManifest(t *testing.T) {
 					t.Fatal("edited document does not round-trip")
 				}
 				copyAPK := filepath.Join(dir, fmt.Sprintf("%s-%s.apk", strings.TrimSuffix(filepath.Base(apk), ".apk"), variant))
-				writeAPK(t, apk, copyAPK, map[string][]byte{"AndroidManifest.xml": out})
+				testenv.RewriteZip(t, apk, copyAPK, map[string][]byte{"AndroidManifest.xml": out})
 
 				after := dumpLines(t, "aapt2", "dump", "xmltree", "--file", "AndroidManifest.xml", copyAPK)
 				rest, prov := cutElement(after, "provider", `"`+providerName+`"`)
@@ -205,7 +205,7 @@ func TestEditResXML(t *testing.T) {
 	const file = "res/layout/main.xml"
 	apk := testenv.RealApp(t, "settings_apk-debug.apk")
 	before := dumpLines(t, "aapt2", "dump", "xmltree", "--file", file, apk)
-	orig := apkEntry(t, apk, file)
+	orig := testenv.ZipEntry(t, apk, file)
 	long := strings.Repeat("trustfuse-", 20) + "ü"
 	for _, pool := range []string{"utf8", "utf16"} {
 		t.Run(pool, func(t *testing.T) {
@@ -255,7 +255,7 @@ func TestEditResXML(t *testing.T) {
 			}
 			out := mustEncode(t, file, d)
 			copyAPK := filepath.Join(t.TempDir(), "copy.apk")
-			writeAPK(t, apk, copyAPK, map[string][]byte{file: out})
+			testenv.RewriteZip(t, apk, copyAPK, map[string][]byte{file: out})
 			after := dumpLines(t, "aapt2", "dump", "xmltree", "--file", file, copyAPK)
 			rest, got := cutElement(after, "meta-data", "android:name(0x01010003)")
 			const a = "A: http://schemas.android.com/apk/res/android:"
@@ -296,7 +296,7 @@ func TestOddLayout(t *testing.T) {
 	const file = "res/layout/main.xml"
 	apk := testenv.RealApp(t, "settings_apk-debug.apk")
 	before := dumpLines(t, "aapt2", "dump", "xmltree", "--file", file, apk)
-	d := mustDecode(t, file, apkEntry(t, apk, file))
+	d := mustDecode(t, file, testenv.ZipEntry(t, apk, file))
 	for _, c := range d.chunks {
 		var h *nodeHeader
 		switch n := c.(type) {
@@ -322,7 +322,7 @@ func TestOddLayout(t *testing.T) {
 	}
 	dir := t.TempDir()
 	oddAPK := filepath.Join(dir, "odd.apk")
-	writeAPK(t, apk, oddAPK, map[string][]byte{file: odd})
+	testenv.RewriteZip(t, apk, oddAPK, map[string][]byte{file: odd})
 	if got := dumpLines(t, "aapt2", "dump", "xmltree", "--file", file, oddAPK); !slices.Equal(got, before) {
 		t.Fatalf("aapt2 reads the odd layout differently:\n%s", diffLines(before, got))
 	}
@@ -331,7 +331,7 @@ func TestOddLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	editedAPK := filepath.Join(dir, "edited.apk")
-	writeAPK(t, apk, editedAPK, map[string][]byte{file: mustEncode(t, "edited", d2)})
+	testenv.RewriteZip(t, apk, editedAPK, map[string][]byte{file: mustEncode(t, "edited", d2)})
 	got := dumpLines(t, "aapt2", "dump", "xmltree", "--file", file, editedAPK)
 	label := `    A: http://schemas.android.com/apk/res/android:label(0x01010001)="odd" (Raw: "odd")`
 	i := slices.Index(got, label)

@@ -21,11 +21,11 @@ import (
 func FuzzDecode(f *testing.F) {
 	settings := testenv.RealApp(f, "settings_apk-debug.apk")
 	for _, name := range []string{"AndroidManifest.xml", "res/xml/method.xml", "res/color/common_google_signin_btn_tint.xml"} {
-		f.Add(apkEntry(f, settings, name))
+		f.Add(testenv.ZipEntry(f, settings, name))
 	}
 	for _, apk := range fixtureAPKs(f) {
 		if filepath.Base(apk) == "utf8.apk" {
-			f.Add(apkEntry(f, apk, "AndroidManifest.xml"))
+			f.Add(testenv.ZipEntry(f, apk, "AndroidManifest.xml"))
 		}
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {

@@ -3,7 +3,6 @@ package axml
 import (
 	"archive/zip"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -53,23 +52,6 @@ func readEntry(t testing.TB, f *zip.File) []byte {
 	return data
 }
 
-// apkEntry returns one entry of an APK.
-func apkEntry(t testing.TB, apk, name string) []byte {
-	t.Helper()
-	r, err := zip.OpenReader(apk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	for _, f := range r.File {
-		if f.Name == name {
-			return readEntry(t, f)
-		}
-	}
-	t.Fatalf("%s: no entry %s", apk, name)
-	return nil
-}
-
 // fixtureAPKs returns testdata/apk/*.apk, possibly none (the fixtures are
 // built by scripts/make-fixtures.sh).
 func fixtureAPKs(t testing.TB) []string {
@@ -79,44 +61,6 @@ func fixtureAPKs(t testing.TB) []string {
 		t.Fatal(err)
 	}
 	return m
-}
-
-// writeAPK copies src to dst, replacing the named entries' contents; other
-// entries are copied raw. The result is unsigned, which aapt and aapt2 accept.
-func writeAPK(t testing.TB, src, dst string, replace map[string][]byte) {
-	t.Helper()
-	r, err := zip.OpenReader(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	f, err := os.Create(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := zip.NewWriter(f)
-	for _, e := range r.File {
-		data, ok := replace[e.Name]
-		if !ok {
-			if err := w.Copy(e); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		ew, err := w.CreateHeader(&zip.FileHeader{Name: e.Name, Method: zip.Deflate})
-		if err == nil {
-			_, err = ew.Write(data)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // dumpLines runs an oracle and returns its output lines, right-trimmed.

@@ -17,7 +17,7 @@ func TestParseManifestMatchesBadging(t *testing.T) {
 	for _, apk := range append(testenv.RealApps(t), fixtureAPKs(t)...) {
 		t.Run(filepath.Base(apk), func(t *testing.T) {
 			want := testenv.AaptBadging(t, apk)
-			m, err := ParseManifest(mustDecode(t, "manifest", apkEntry(t, apk, "AndroidManifest.xml")))
+			m, err := ParseManifest(mustDecode(t, "manifest", testenv.ZipEntry(t, apk, "AndroidManifest.xml")))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -53,7 +53,7 @@ func TestParseManifestApplication(t *testing.T) {
 					want, _, _ = strings.Cut(v, `"`)
 				}
 			}
-			m, err := ParseManifest(mustDecode(t, "manifest", apkEntry(t, apk, "AndroidManifest.xml")))
+			m, err := ParseManifest(mustDecode(t, "manifest", testenv.ZipEntry(t, apk, "AndroidManifest.xml")))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -68,7 +68,7 @@ func TestParseManifestApplication(t *testing.T) {
 // TestParseManifestValues covers values the real apps do not have:
 // references, hex and string SDK versions, defaults, relative names.
 func TestParseManifestValues(t *testing.T) {
-	orig := apkEntry(t, testenv.RealApp(t, "settings_apk-debug.apk"), "AndroidManifest.xml")
+	orig := testenv.ZipEntry(t, testenv.RealApp(t, "settings_apk-debug.apk"), "AndroidManifest.xml")
 	tests := []struct {
 		name  string
 		edit  func(d *Document, root, sdk *Element) error
@@ -110,7 +110,7 @@ func TestParseManifestValues(t *testing.T) {
 
 func TestParseManifestNotManifest(t *testing.T) {
 	apk := testenv.RealApp(t, "settings_apk-debug.apk")
-	d := mustDecode(t, "layout", apkEntry(t, apk, "res/layout/main.xml"))
+	d := mustDecode(t, "layout", testenv.ZipEntry(t, apk, "res/layout/main.xml"))
 	if _, err := ParseManifest(d); !errors.Is(err, ErrNotManifest) {
 		t.Errorf("ParseManifest(layout) = %v, want ErrNotManifest", err)
 	}

@@ -60,7 +60,7 @@ func TestRoundTrip(t *testing.T) {
 
 // TestDecodeDoesNotAlias checks that the document owns its bytes.
 func TestDecodeDoesNotAlias(t *testing.T) {
-	orig := apkEntry(t, testenv.RealApp(t, "settings_apk-debug.apk"), "AndroidManifest.xml")
+	orig := testenv.ZipEntry(t, testenv.RealApp(t, "settings_apk-debug.apk"), "AndroidManifest.xml")
 	in := bytes.Clone(orig)
 	d := mustDecode(t, "manifest", in)
 	for i := range in {
@@ -82,7 +82,7 @@ func firstDiff(a, b []byte) int {
 
 // BenchmarkDecodeEncode measures a decode and encode of the ApiDemos manifest.
 func BenchmarkDecodeEncode(b *testing.B) {
-	data := apkEntry(b, testenv.RealApp(b, "ApiDemos-debug.apk"), "AndroidManifest.xml")
+	data := testenv.ZipEntry(b, testenv.RealApp(b, "ApiDemos-debug.apk"), "AndroidManifest.xml")
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -101,7 +101,7 @@ func BenchmarkDecodeEncode(b *testing.B) {
 // size, a short tail inside it, a second string pool. Each round-trips, and
 // survives an edit untouched.
 func TestRoundTripUnusual(t *testing.T) {
-	base := apkEntry(t, testenv.RealApp(t, "settings_apk-debug.apk"), "res/layout/main.xml")
+	base := testenv.ZipEntry(t, testenv.RealApp(t, "settings_apk-debug.apk"), "res/layout/main.xml")
 	l := readLayout(t, base)
 	elem := l.first(t, typeStartElement)
 	pool := l.first(t, typeStringPool)
@@ -146,7 +146,7 @@ func TestRoundTripUnusual(t *testing.T) {
 func TestAddResourceMap(t *testing.T) {
 	const file = "res/layout/main.xml"
 	apk := testenv.RealApp(t, "settings_apk-debug.apk")
-	base := apkEntry(t, apk, file)
+	base := testenv.ZipEntry(t, apk, file)
 	l := readLayout(t, base)
 	m := l.first(t, typeResourceMap)
 	size := int(le32(base[m+4:]))
@@ -160,7 +160,7 @@ func TestAddResourceMap(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "nomap.apk")
-	writeAPK(t, apk, out, map[string][]byte{file: mustEncode(t, file, d)})
+	testenv.RewriteZip(t, apk, out, map[string][]byte{file: mustEncode(t, file, d)})
 	got := testenv.Run(t, "aapt2", "dump", "xmltree", "--file", file, out)
 	want := `A: http://schemas.android.com/apk/res/android:label(0x01010001)="mapped" (Raw: "mapped")`
 	if !strings.Contains(got, want) {

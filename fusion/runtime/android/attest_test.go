@@ -1,7 +1,6 @@
 package androidrt_test
 
 import (
-	"archive/zip"
 	"bytes"
 	"crypto/rand"
 	"crypto/tls"
@@ -15,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -24,6 +22,7 @@ import (
 
 	androidrt "github.com/trustfuse/trustfuse/fusion/runtime/android"
 	"github.com/trustfuse/trustfuse/fusion/runtime/android/harness"
+	"github.com/trustfuse/trustfuse/internal/testenv"
 	"github.com/trustfuse/trustfuse/pkg/attest"
 )
 
@@ -398,67 +397,6 @@ func TestKeyAttestation(t *testing.T) {
 	}
 }
 
-// withEntries rewrites the package at apk with extra entries appended (after
-// the sealing and the policy: they change neither) and returns the new path.
-func withEntries(t *testing.T, apk string, extra ...entry) string {
-	t.Helper()
-	zr, err := zip.OpenReader(apk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zr.Close()
-	out := strings.TrimSuffix(apk, ".apk") + "-extra.apk"
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zw := zip.NewWriter(f)
-	for _, e := range zr.File {
-		if err := zw.Copy(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, e := range extra {
-		fw, err := zw.Create(e.name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fw.Write(e.data)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// entry is one package entry for withEntries.
-type entry struct {
-	name string
-	data []byte
-}
-
-// entryDigest is the hex SHA-256 of the named entry as the package file
-// holds it, read with archive/zip (not through the runtime).
-func entryDigest(t *testing.T, apk, name string) string {
-	t.Helper()
-	zr, err := zip.OpenReader(apk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zr.Close()
-	rc, err := zr.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return digestHex(b)
-}
-
 // TestAttestDexMeasured checks that the app's dex digests are measured, not
 // asserted: a package whose classes.dex and classes3.dex differ from the
 // release measurement in its policy is attested with the SHA-256 of the
@@ -518,10 +456,10 @@ func TestAttestDexMeasured(t *testing.T) {
 		p, m := release()
 		apk := w.apk(t, p, id, func(_, dex *[]byte) { (*dex)[20] ^= 1 })
 		apk = withEntries(t, apk,
-			entry{"classes3.dex", []byte("installed classes3.dex")},
+			testenv.ZipFile{Name: "classes3.dex", Data: []byte("installed classes3.dex")},
 			// not ART's names for app code: ignored (else "unexpected dex")
-			entry{"classes1.dex", []byte("x")}, entry{"classes02.dex", []byte("x")},
-			entry{"classesX.dex", []byte("x")}, entry{"assets/classes9.dex", []byte("x")})
+			testenv.ZipFile{Name: "classes1.dex", Data: []byte("x")}, testenv.ZipFile{Name: "classes02.dex", Data: []byte("x")},
+			testenv.ZipFile{Name: "classesX.dex", Data: []byte("x")}, testenv.ZipFile{Name: "assets/classes9.dex", Data: []byte("x")})
 		mu.Lock()
 		sent = nil
 		mu.Unlock()
@@ -534,8 +472,8 @@ func TestAttestDexMeasured(t *testing.T) {
 		defer mu.Unlock()
 		want := m
 		want.DexDigests = map[string]string{
-			"classes.dex":  entryDigest(t, apk, "classes.dex"),
-			"classes3.dex": entryDigest(t, apk, "classes3.dex"),
+			"classes.dex":  digestHex(testenv.ZipEntry(t, apk, "classes.dex")),
+			"classes3.dex": digestHex(testenv.ZipEntry(t, apk, "classes3.dex")),
 		}
 		if want.DexDigests["classes.dex"] == m.DexDigests["classes.dex"] || want.DexDigests["classes3.dex"] == m.DexDigests["classes3.dex"] {
 			t.Fatal("the package's dex files equal the release's: nothing tested")
@@ -551,8 +489,8 @@ func TestAttestDexMeasured(t *testing.T) {
 	t.Run("dex the release does not know", func(t *testing.T) {
 		p, _ := release()
 		apk := withEntries(t, w.apk(t, p, id, nil),
-			entry{"classes3.dex", []byte("release classes3.dex")},
-			entry{"classes9.dex", []byte("dex\n035\x00 added after fusing")})
+			testenv.ZipFile{Name: "classes3.dex", Data: []byte("release classes3.dex")},
+			testenv.ZipFile{Name: "classes9.dex", Data: []byte("dex\n035\x00 added after fusing")})
 		rc.take()
 		// The request to the protected host asks for a token (URL handler
 		// factory), which fails: it goes without one, and Attest.token() fails too.
@@ -584,4 +522,13 @@ func TestAttestDexMeasured(t *testing.T) {
 			t.Errorf("token %q error %q", r.Token, r.AttestError)
 		}
 	})
+}
+
+// withEntries returns a copy of the package at apk with extra entries
+// appended (after the sealing and the policy: they change neither).
+func withEntries(t *testing.T, apk string, extra ...testenv.ZipFile) string {
+	t.Helper()
+	out := strings.TrimSuffix(apk, ".apk") + "-extra.apk"
+	testenv.RewriteZip(t, apk, out, nil, extra...)
+	return out
 }
