@@ -360,10 +360,10 @@ func TestKeyAttestation(t *testing.T) {
 		sdk   string
 		chain bool
 	}{
-		{androidrt.KeyAttestationRequired, "34", true},
-		{androidrt.KeyAttestationOptional, "24", true},
-		{androidrt.KeyAttestationOff, "34", false},
-		{androidrt.KeyAttestationRequired, "23", false},
+		{attest.KeyAttestationRequired, "34", true},
+		{attest.KeyAttestationOptional, "24", true},
+		{attest.KeyAttestationOff, "34", false},
+		{attest.KeyAttestationRequired, "23", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.mode+"/sdk"+tc.sdk, func(t *testing.T) {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf16"
+
+	"github.com/trustfuse/trustfuse/pkg/attest"
 )
 
 // Threat names a class of threat the runtime checks for.
@@ -88,20 +90,13 @@ type Policy struct {
 	// runtime re-measures it (and AndroidManifest.xml) from the installed
 	// package file before attesting. Written only when set.
 	AttestRuntimeDex string
-	// KeyAttestation is the Fusion Set's attestation.keyAttestation.mode:
-	// KeyAttestationOff (also for ""), KeyAttestationOptional or
-	// KeyAttestationRequired. When not off, the runtime (API 24+) adds an
-	// Android Key Attestation chain whose challenge is the nonce.
+	// KeyAttestation is the Fusion Set's attestation.keyAttestation.mode,
+	// one of the protocol's modes: attest.KeyAttestationOff (also for ""),
+	// attest.KeyAttestationOptional or attest.KeyAttestationRequired. When
+	// not off, the runtime (API 24+) adds an Android Key Attestation chain
+	// whose challenge is the nonce.
 	KeyAttestation string
 }
-
-// Key attestation modes of Policy.KeyAttestation (the values of the Fusion
-// Set's fusionset.KeyAttestationMode).
-const (
-	KeyAttestationOff      = "off"
-	KeyAttestationOptional = "optional"
-	KeyAttestationRequired = "required"
-)
 
 // PolicyVersion is the value of the "version" key written by Encode.
 const PolicyVersion = 1
@@ -152,7 +147,7 @@ func (p *Policy) Encode() []byte {
 		"attest.endpoint":       p.AttestEndpoint,
 		"attest.tokenHeader":    p.TokenHeader,
 		"attest.tokenTtlMs":     strconv.FormatInt(p.TokenTTL.Milliseconds(), 10),
-		"attest.keyAttestation": cmp.Or(p.KeyAttestation, KeyAttestationOff),
+		"attest.keyAttestation": cmp.Or(p.KeyAttestation, attest.KeyAttestationOff),
 		"buildDate":             p.BuildDate,
 		"fusedAppToken":         p.FusedAppToken,
 	}
@@ -284,7 +279,7 @@ func (p *Policy) Validate() error {
 		}
 	}
 	switch p.KeyAttestation {
-	case "", KeyAttestationOff, KeyAttestationOptional, KeyAttestationRequired:
+	case "", attest.KeyAttestationOff, attest.KeyAttestationOptional, attest.KeyAttestationRequired:
 	default:
 		bad("unknown key attestation mode %q", p.KeyAttestation)
 	}

@@ -16,6 +16,7 @@ import (
 	androidrt "github.com/trustfuse/trustfuse/fusion/runtime/android"
 	"github.com/trustfuse/trustfuse/fusion/runtime/android/harness"
 	"github.com/trustfuse/trustfuse/internal/testenv"
+	"github.com/trustfuse/trustfuse/pkg/attest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata golden files")
@@ -134,7 +135,7 @@ func goldenPolicy() *androidrt.Policy {
 		TokenTTL:        5 * time.Minute,
 		BuildDate:       "2025-01-02T03:04:05Z",
 		FusedAppToken:   "00ff",
-		KeyAttestation:  androidrt.KeyAttestationRequired,
+		KeyAttestation:  attest.KeyAttestationRequired,
 	}
 }
 
@@ -220,7 +221,7 @@ func TestPolicyValidate(t *testing.T) {
 		{"dex name with colon", func(p *androidrt.Policy) { p.DexDigests = map[string]string{"c:lasses.dex": strings.Repeat("0", 64)} }, "dex digest"},
 		{"pinned CA not pinned", func(p *androidrt.Policy) { p.PinnedCASPKI = []string{strings.Repeat("0", 64)} }, "SPKI digest not in PinnedCASPKI"},
 		{"pinned CA garbage", func(p *androidrt.Policy) { p.PinnedCAs = [][]byte{{1, 2, 3}} }, "pinned CA 0"},
-		{"key attestation optional", func(p *androidrt.Policy) { p.KeyAttestation = androidrt.KeyAttestationOptional }, ""},
+		{"key attestation optional", func(p *androidrt.Policy) { p.KeyAttestation = attest.KeyAttestationOptional }, ""},
 		{"key attestation unknown", func(p *androidrt.Policy) { p.KeyAttestation = "always" }, `unknown key attestation mode "always"`},
 	}
 	for _, tc := range tests {
