@@ -226,7 +226,7 @@ func insertSigningBlock(out Output, size int64, s *Signer, rot *rotation, opts O
 	if err != nil {
 		return err
 	}
-	v3, err := encodeSigner(s, digest, &v3Params{minSDK: uint32(max(opts.MinSDK, sdkN)), maxSDK: math.MaxInt32, attrs: v3Attrs}, nil)
+	v3, err := encodeSigner(s, digest, &v3Params{minSDK: uint32(max(opts.MinSDK, sdkN)), maxSDK: maxSDKUnbounded, attrs: v3Attrs}, nil)
 	if err != nil {
 		return err
 	}

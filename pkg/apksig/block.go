@@ -33,10 +33,8 @@ const (
 	algRSAPKCS1SHA512   = 0x0104
 	algECDSASHA256      = 0x0201
 	algECDSASHA512      = 0x0202
-	algDSASHA256        = 0x0301
 	algVerityRSAPKCS1   = 0x0421
 	algVerityECDSA      = 0x0423
-	algVerityDSA        = 0x0425
 	chunkSize           = 1 << 20
 	blockAlign          = 4096
 	maxSigningBlockSize = 64 << 20

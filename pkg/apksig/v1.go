@@ -12,6 +12,7 @@ import (
 	"hash"
 	"io"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,10 +50,12 @@ import (
 // Android API levels that change JAR signature verification.
 const (
 	v1SDKGingerbread = 9  // SHA-384 and SHA-512 in manifests
-	v1SDKJBMR2       = 18 // strongest digest wins; SHA-256 and ECDSA signatures
 	v1SDKKitKat      = 19 // signed attributes verified correctly
-	v1SDKN           = 24 // all SignerInfos tried; content-type attribute checked
 )
+
+// Also: sdkJellyBeanMR2 (18), from which the strongest digest wins and
+// SHA-256 and ECDSA signatures are accepted, and sdkN (24), from which all
+// SignerInfos are tried and the content-type attribute is checked.
 
 const (
 	v1ManifestName = "META-INF/MANIFEST.MF"
@@ -181,12 +184,12 @@ func signV1(entries []v1Entry, s *Signer, cfg v1Config) ([]v1File, error) {
 	if !v1ValidSignerName(name) {
 		return nil, fmt.Errorf("apksig: JAR signer name %q: want 1 to 8 of A-Z, 0-9, - and _", name)
 	}
-	if s.isEC() && cfg.MinSDK < v1SDKJBMR2 {
+	if s.isEC() && cfg.MinSDK < sdkJellyBeanMR2 {
 		return nil, fmt.Errorf("%w: ECDSA JAR signatures need minSdkVersion %d or higher (have %d)",
-			ErrUnsupportedKey, v1SDKJBMR2, cfg.MinSDK)
+			ErrUnsupportedKey, sdkJellyBeanMR2, cfg.MinSDK)
 	}
 	alg := v1AlgFor(crypto.SHA1)
-	if cfg.MinSDK >= v1SDKJBMR2 {
+	if cfg.MinSDK >= sdkJellyBeanMR2 {
 		alg = v1AlgFor(crypto.SHA256)
 	}
 	createdBy := cfg.CreatedBy
@@ -465,7 +468,7 @@ type v1Digest struct {
 // API 18 means the section does not verify there, so the result is empty.
 func v1DigestsToVerify(sec *v1Section, suffix string, minSDK, maxSDK int) []v1Digest {
 	var out []v1Digest
-	if minSDK < v1SDKJBMR2 {
+	if minSDK < sdkJellyBeanMR2 {
 		names, ok := sec.get("Digest-Algorithms")
 		if !ok {
 			names = "SHA SHA1"
@@ -486,7 +489,7 @@ func v1DigestsToVerify(sec *v1Section, suffix string, minSDK, maxSDK int) []v1Di
 			return nil
 		}
 	}
-	if maxSDK >= v1SDKJBMR2 {
+	if maxSDK >= sdkJellyBeanMR2 {
 		for _, alg := range v1Algs() {
 			v, ok := sec.get(alg.attr + suffix)
 			if !ok {
@@ -701,19 +704,9 @@ func verifyV1(z *zipx.Reader, minSDK, maxSDK int) (SchemeResult, []int) {
 		ids = append(ids, s.ids...)
 	}
 	sort.Ints(ids)
-	ids = v1Compact(ids)
+	ids = slices.Compact(ids)
 	res.Verified = true
 	return res, ids
-}
-
-func v1Compact(s []int) []int {
-	out := s[:0]
-	for i, v := range s {
-		if i == 0 || v != s[i-1] {
-			out = append(out, v)
-		}
-	}
-	return out
 }
 
 // verifyBlock checks the signature block against the .SF file and records the
@@ -740,12 +733,12 @@ func (s *v1Signer) verifyBlock(minSDK, maxSDK int) {
 	}
 	// Before Android 7.0 only the first SignerInfo is tried.
 	try := p7.signers
-	if minSDK < v1SDKN {
+	if minSDK < sdkN {
 		try = try[:1]
 	}
 	opts := pkcs7VerifyOpts{
 		rejectSignedAttrs: minSDK < v1SDKKitKat,
-		checkContentType:  maxSDK >= v1SDKN,
+		checkContentType:  maxSDK >= sdkN,
 	}
 	for i := range try {
 		si := &try[i]
@@ -910,7 +903,7 @@ func verifyV1Entries(z *zipx.Reader, byName map[string]*v1Section, signers []*v1
 		}
 		if first == nil {
 			first, firstName = by, e.Name
-		} else if !v1SameSigners(first, by) {
+		} else if !slices.Equal(first, by) {
 			j.issues = append(j.issues, issue("V1_ENTRY_SIGNERS_MISMATCH", "Entries %s and %s are signed with different sets of signers : <%s> vs <%s>",
 				firstName, e.Name, v1SignerNames(first), v1SignerNames(by)))
 			continue
@@ -956,18 +949,6 @@ func verifyV1Entries(z *zipx.Reader, byName map[string]*v1Section, signers []*v1
 	return first
 }
 
-func v1SameSigners(a, b []*v1Signer) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func v1SignerNames(ss []*v1Signer) string {
 	names := make([]string, len(ss))
 	for i, s := range ss {
@@ -978,8 +959,6 @@ func v1SignerNames(ss []*v1Signer) string {
 
 // v1SDKRange is an inclusive range of API levels.
 type v1SDKRange struct{ lo, hi int }
-
-const v1SDKMax = 1<<31 - 1
 
 // v1SigAlgLevels returns the API levels on which Android accepts a
 // SignerInfo with the given digest and signature algorithm OIDs. The facts
@@ -992,8 +971,8 @@ func v1SigAlgLevels(digestOID, sigOID string) []v1SDKRange {
 	if !ok {
 		return nil
 	}
-	from := func(lo int) []v1SDKRange { return []v1SDKRange{{lo, v1SDKMax}} }
-	pre9and := func(lo int) []v1SDKRange { return []v1SDKRange{{0, 8}, {lo, v1SDKMax}} }
+	from := func(lo int) []v1SDKRange { return []v1SDKRange{{lo, maxSDKUnbounded}} }
+	pre9and := func(lo int) []v1SDKRange { return []v1SDKRange{{0, 8}, {lo, maxSDKUnbounded}} }
 	lollipopOnly := []v1SDKRange{{21, 23}}
 	switch sigOID {
 	case pkcs7OIDRSA:
@@ -1090,7 +1069,7 @@ func v1FormatRange(lo, hi int) string {
 	switch {
 	case lo == hi:
 		return strconv.Itoa(lo)
-	case hi >= v1SDKMax:
+	case hi >= maxSDKUnbounded:
 		return strconv.Itoa(lo) + "+"
 	}
 	return fmt.Sprintf("%d-%d", lo, hi)

@@ -944,18 +944,18 @@ func TestV1UnsupportedLevels(t *testing.T) {
 		min, max int
 		want     string
 	}{
-		{sha1, rsaE, 1, v1SDKMax, ""},
+		{sha1, rsaE, 1, maxSDKUnbounded, ""},
 		{sha256, rsaE, 17, 23, "17"},
 		{sha256, rsaE, 5, 30, "9-17"},
-		{sha256, rsaE, 18, v1SDKMax, ""},
+		{sha256, rsaE, 18, maxSDKUnbounded, ""},
 		{sha256, sha256RSA, 14, 17, "14-17"},
 		{sha256, sha1RSA, 21, 22, "22"},
 		{sha1, sha256RSA, 20, 30, "20, 24-30"},
 		{sha256, ecKey, 16, 23, "16-17"},
 		{sha256, ecdsa256, 18, 40, "18-20"},
-		{sha256, ecdsa256, 16, v1SDKMax, "16-20"},
+		{sha256, ecdsa256, 16, maxSDKUnbounded, "16-20"},
 		{sha512, rsaE, 18, 30, ""},
-		{"1.2.3.4", rsaE, 18, v1SDKMax, "18+"},
+		{"1.2.3.4", rsaE, 18, maxSDKUnbounded, "18+"},
 		{sha256, "1.2.3.4", 18, 18, "18"},
 	}
 	for _, tc := range tests {
