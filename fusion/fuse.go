@@ -46,8 +46,7 @@ type Request struct {
 type Context struct {
 	Request
 	apk      *apk.APK
-	inputs   []apksig.Input // output entries in order
-	manifest []byte         // edited AndroidManifest.xml
+	manifest []byte // edited AndroidManifest.xml
 	dexName  string
 	policy   []byte
 	vaults   []apksig.Input // sealed identities, one per allowed signer

@@ -1,6 +1,8 @@
 package fusion
 
 import (
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,7 +59,7 @@ func threatProtections(fs *fusionset.FusionSet, p *androidrt.Policy) []Protectio
 		switch id {
 		case fusionset.ThreatTamper:
 			pr.Evidence["signers"] = strings.Join(p.SignerDigests, ",")
-			pr.Evidence["dex"] = strings.Join(sortedKeys(p.DexDigests), ",")
+			pr.Evidence["dex"] = strings.Join(slices.Sorted(maps.Keys(p.DexDigests)), ",")
 		case fusionset.ThreatMITM:
 			pr.Evidence["pinnedCAs"] = strings.Join(p.PinnedCASPKI, ",")
 			if len(p.PinnedCASPKI) == 0 && t.Mode != fusionset.ModeOff {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/trustfuse/trustfuse/fusion/fusionset"
@@ -255,6 +254,9 @@ func (vaultStep) Run(c *Context) error {
 	// manifest steps ran before this one).
 	pol.AttestMeasurement = string(c.Result.Measurement.Canonical())
 	pol.AttestRuntimeDex = c.dexName
+	if err := pol.Validate(); err != nil {
+		return fmt.Errorf("fusion: runtime policy: %w", err)
+	}
 	c.policy = pol.Encode()
 
 	// One vault per allowed signer: the output signer's under VaultAsset,
@@ -321,15 +323,6 @@ func fusedAppToken(inputSHA, fusionSHA string, signer [32]byte) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "trustfuse fused app\x00%s\x00%s\x00%x", inputSHA, fusionSHA, signer)
 	return hex.EncodeToString(h.Sum(nil)[:16])
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // ---- sign (align + sign + write) ----

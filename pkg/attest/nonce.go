@@ -24,7 +24,6 @@ const (
 var (
 	errNonceForged  = errors.New("attest: nonce not issued by this server")
 	errNonceExpired = errors.New("attest: nonce expired")
-	errNonceReplay  = errors.New("attest: nonce already used")
 )
 
 // Nonces issues and checks stateless HMAC nonces. Issue needs no storage;
