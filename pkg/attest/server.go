@@ -357,10 +357,11 @@ const (
 	reasonKeyPrefix = "key_attestation_"
 )
 
-// verify checks req, whose measurement hashes to sum, at time now and
+// verify checks req, whose measurement hashes to sum (hex: id, the release
+// id), at time now and
 // returns the release with the security level a key attestation chain
 // proved (or ""), or a refusal reason. It consumes the nonce.
-func (s *Server) verify(ctx context.Context, req *AttestRequest, sum [32]byte, now time.Time) (*Release, string, string, error) {
+func (s *Server) verify(ctx context.Context, req *AttestRequest, sum [32]byte, id string, now time.Time) (*Release, string, string, error) {
 	raw, exp, err := s.nonces.Parse(req.Nonce, now)
 	switch {
 	case errors.Is(err, errNonceExpired):
@@ -375,7 +376,7 @@ func (s *Server) verify(ctx context.Context, req *AttestRequest, sum [32]byte, n
 	if !fresh {
 		return nil, "", reasonNonceReplay, nil
 	}
-	rel, err := s.cfg.Registry.Lookup(hex.EncodeToString(sum[:]))
+	rel, err := s.cfg.Registry.Lookup(id)
 	if errors.Is(err, ErrUnknownRelease) {
 		return nil, "", reasonUnknown, nil
 	}
@@ -447,7 +448,8 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.cfg.Now()
 	sum := req.Measurement.Sum()
-	rel, level, reason, err := s.verify(r.Context(), &req, sum, now)
+	id := hex.EncodeToString(sum[:])
+	rel, level, reason, err := s.verify(r.Context(), &req, sum, id, now)
 	if err != nil {
 		s.verdict.WithLabelValues("error").Inc()
 		httpError(w, http.StatusServiceUnavailable, "temporarily unavailable")
@@ -464,7 +466,7 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request) {
 	}
 	c := Claims{Issuer: s.cfg.Issuer, Subject: deviceSubject(req.DeviceInfo), Audience: s.cfg.Audience,
 		IssuedAt: now.Unix(), Expiry: now.Add(s.cfg.TokenTTL).Unix(),
-		Package: req.Package, Version: req.VersionCode, Release: hex.EncodeToString(sum[:]), Threats: req.Threats}
+		Package: req.Package, Version: req.VersionCode, Release: id, Threats: req.Threats}
 	if c.Threats == nil {
 		c.Threats = []string{}
 	}

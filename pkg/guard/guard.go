@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -108,9 +109,7 @@ func (e *RefusedError) Error() string {
 	return fmt.Sprintf("guard: refused (%s): %s", e.Reason, e.Detail)
 }
 
-type refusal = RefusedError
-
-func refuse(r Reason, format string, args ...any) *refusal {
+func refuse(r Reason, format string, args ...any) *RefusedError {
 	return &RefusedError{Reason: r, Detail: fmt.Sprintf(format, args...)}
 }
 
@@ -151,7 +150,7 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 	if cfg.Audience == "" {
 		missing = append(missing, "Audience")
 	}
-	if len(cfg.Packages) == 0 || contains(cfg.Packages, "") {
+	if len(cfg.Packages) == 0 || slices.Contains(cfg.Packages, "") {
 		missing = append(missing, "Packages")
 	}
 	if len(missing) > 0 {
@@ -272,7 +271,7 @@ func (g *Guard) Verify(r *http.Request) (*Claims, error) {
 // verifyToken checks tok's form and signature and returns its claims (the
 // caller's copy), from the cache when this very token verified before
 // under a key the JWKS still holds.
-func (g *Guard) verifyToken(ctx context.Context, tok string) (*Claims, *refusal) {
+func (g *Guard) verifyToken(ctx context.Context, tok string) (*Claims, *RefusedError) {
 	sum := sha256.Sum256([]byte(tok))
 	if v, ok := g.tokens.get(sum); ok {
 		if pub, ok := g.keys.key(ctx, v.kid); ok && pub == v.key {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -129,7 +130,7 @@ var b64 = base64.RawURLEncoding.Strict()
 // parseCompact splits and decodes a compact JWS. It accepts only what an
 // ES256 token from serve can be: alg ES256, a kid, no crit, a 64-byte
 // signature.
-func parseCompact(tok string) (*jws, *refusal) {
+func parseCompact(tok string) (*jws, *RefusedError) {
 	if len(tok) > maxTokenBytes {
 		return nil, refuse(ReasonMalformed, "token of %d bytes, more than %d", len(tok), maxTokenBytes)
 	}
@@ -176,12 +177,12 @@ func (j *jws) verifyES256(pub *ecdsa.PublicKey) bool {
 
 // checkClaims applies the Config's claim rules at time now; leafSHA256 is
 // the SHA-256 of the presented client certificate.
-func (g *Guard) checkClaims(c *Claims, now time.Time, leafSHA256 [32]byte) *refusal {
+func (g *Guard) checkClaims(c *Claims, now time.Time, leafSHA256 [32]byte) *RefusedError {
 	lw := g.cfg.Leeway
 	if c.Issuer != g.cfg.Issuer {
 		return refuse(ReasonIssuer, "iss %q, want %q", c.Issuer, g.cfg.Issuer)
 	}
-	if !contains(c.Audience, g.cfg.Audience) {
+	if !slices.Contains(c.Audience, g.cfg.Audience) {
 		return refuse(ReasonAudience, "aud %q does not contain %q", []string(c.Audience), g.cfg.Audience)
 	}
 	if c.Expiry == nil {
@@ -200,28 +201,18 @@ func (g *Guard) checkClaims(c *Claims, now time.Time, leafSHA256 [32]byte) *refu
 			return refuse(ReasonNotYetValid, "issued in the future at %s (now %s)", iat.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 		}
 	}
-	if !contains(g.cfg.Packages, c.Package) {
+	if !slices.Contains(g.cfg.Packages, c.Package) {
 		return refuse(ReasonPackage, "pkg %q is not an allowed app", c.Package)
 	}
-	want := b64.EncodeToString(leafSHA256[:])
 	switch {
 	case c.Confirmation != nil && c.Confirmation.X5tS256 != "":
-		if c.Confirmation.X5tS256 != want {
+		if want := b64.EncodeToString(leafSHA256[:]); c.Confirmation.X5tS256 != want {
 			return refuse(ReasonBinding, "cnf x5t#S256 %s, client certificate is %s", c.Confirmation.X5tS256, want)
 		}
 	case g.cfg.RequireBinding:
 		return refuse(ReasonBinding, "token has no cnf x5t#S256 and RequireBinding is set")
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // String formats a NumericDate for logs.
