@@ -16,6 +16,7 @@ import (
 	"github.com/trustfuse/trustfuse/fusion"
 	"github.com/trustfuse/trustfuse/fusion/fusionset"
 	"github.com/trustfuse/trustfuse/pkg/apksig"
+	"github.com/trustfuse/trustfuse/pkg/attest"
 )
 
 type fuseOptions struct {
@@ -71,12 +72,9 @@ func fuseCommand() *cli.Command {
 }
 
 func (o *fuseOptions) run(c *cli.Context) error {
-	now, err := buildTime(c)
+	now, err := buildNow(c)
 	if err != nil {
 		return err
-	}
-	if now.IsZero() {
-		now = time.Now().UTC().Truncate(time.Second)
 	}
 	fs, err := fusionset.Load(o.fusionSet, fusionset.LoadOptions{Stdin: os.Stdin})
 	var ve *fusionset.ValidationError
@@ -92,6 +90,14 @@ func (o *fuseOptions) run(c *cli.Context) error {
 	signer, err := o.signing.load(c)
 	if err != nil {
 		return err
+	}
+	// The registry key is resolved before anything is written, so a bad
+	// one cannot leave an unregistered output behind.
+	var registry *attest.Registry
+	if o.register != "" && !strings.HasSuffix(o.register, ".json") {
+		if registry, err = (&registryOptions{path: o.register, keyRef: o.regKey}).open(c); err != nil {
+			return err
+		}
 	}
 	req := fusion.Request{
 		In: o.in, Out: o.out, FusionSet: fs, Signer: signer,
@@ -112,7 +118,7 @@ func (o *fuseOptions) run(c *cli.Context) error {
 		return err
 	}
 	if o.register != "" {
-		if err := writeRegistration(c, o.register, o.regKey, res.Registration, sourceNow()); err != nil {
+		if err := writeRegistration(o.register, registry, res.Registration, now); err != nil {
 			return fmt.Errorf("%s was written, but the release was not registered: %w", o.out, err)
 		}
 	}

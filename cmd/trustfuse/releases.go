@@ -68,13 +68,13 @@ func decodeKey32(s string) ([]byte, error) {
 	return nil, fmt.Errorf("%w: want 32 bytes as 64 hex digits or base64", attest.ErrRegistryKey)
 }
 
-// writeRegistration writes a release export (0600: it holds the attestation
-// key in clear) or, for a registry file, adds the release to it.
-func writeRegistration(c *cli.Context, path, keyRef string, reg *attest.Registration, now time.Time) error {
+// writeRegistration writes a release export to path (0600: it holds the
+// attestation key in clear) when r is nil, else adds the release to r.
+func writeRegistration(path string, r *attest.Registry, reg *attest.Registration, now time.Time) error {
 	if reg == nil {
 		return fmt.Errorf("fuse: no registration record")
 	}
-	if strings.HasSuffix(path, ".json") {
+	if r == nil {
 		b, err := json.MarshalIndent(reg, "", "  ")
 		if err != nil {
 			return err
@@ -93,12 +93,7 @@ func writeRegistration(c *cli.Context, path, keyRef string, reg *attest.Registra
 		}
 		return f.Commit()
 	}
-	o := registryOptions{path: path, keyRef: keyRef}
-	r, err := o.open(c)
-	if err != nil {
-		return err
-	}
-	_, err = r.Add(*reg, now)
+	_, err := r.Add(*reg, now)
 	return err
 }
 
@@ -124,12 +119,16 @@ func releasesCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
+					now, err := buildNow(c)
+					if err != nil {
+						return err
+					}
 					for _, p := range c.Args().Slice() {
 						reg, err := readRegistration(p)
 						if err != nil {
 							return err
 						}
-						rel, err := r.Add(*reg, sourceNow())
+						rel, err := r.Add(*reg, now)
 						if err != nil {
 							return err
 						}
@@ -187,7 +186,11 @@ func releasesCommand() *cli.Command {
 						}
 						id = reg.Measurement.SHA256()
 					}
-					if err := r.Revoke(id, sourceNow()); err != nil {
+					now, err := buildNow(c)
+					if err != nil {
+						return err
+					}
+					if err := r.Revoke(id, now); err != nil {
 						return err
 					}
 					fmt.Fprintf(c.App.Writer, "revoked %s\n", id)
@@ -196,18 +199,6 @@ func releasesCommand() *cli.Command {
 			},
 		},
 	}
-}
-
-// sourceNow is time.Now, or SOURCE_DATE_EPOCH when set (reproducible
-// registries and scripts).
-func sourceNow() time.Time {
-	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
-		var s int64
-		if _, err := fmt.Sscan(v, &s); err == nil {
-			return time.Unix(s, 0).UTC()
-		}
-	}
-	return time.Now()
 }
 
 func readRegistration(path string) (*attest.Registration, error) {

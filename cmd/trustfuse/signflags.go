@@ -159,3 +159,13 @@ func buildTime(c *cli.Context) (time.Time, error) {
 	}
 	return time.Unix(n, 0).UTC(), nil
 }
+
+// buildNow is buildTime, or the current time (to the second) when
+// SOURCE_DATE_EPOCH is not set.
+func buildNow(c *cli.Context) (time.Time, error) {
+	t, err := buildTime(c)
+	if err == nil && t.IsZero() {
+		t = time.Now().UTC().Truncate(time.Second)
+	}
+	return t, err
+}
