@@ -90,13 +90,23 @@ func guardCommand() *cli.Command {
 
 // loadPool reads the PEM certificates of file into a pool.
 func loadPool(c *cli.Context, flag, file string) (*x509.CertPool, error) {
+	pool, err := readPool(file)
+	if err != nil {
+		return nil, usageErrorf(c, "%s %w", flag, err)
+	}
+	return pool, nil
+}
+
+// readPool reads a PEM file of CA certificates into a pool; a file holding
+// none is an error.
+func readPool(file string) (*x509.CertPool, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return nil, usageErrorf(c, "%s: %w", flag, err)
+		return nil, err
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(b) {
-		return nil, usageErrorf(c, "%s %s: no PEM certificate", flag, file)
+		return nil, fmt.Errorf("%s: no PEM certificate", file)
 	}
 	return pool, nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/trustfuse/trustfuse/fusion"
 	"github.com/trustfuse/trustfuse/fusion/fusionset"
 	"github.com/trustfuse/trustfuse/internal/atomicfile"
+	"github.com/trustfuse/trustfuse/pkg/apk"
 	"github.com/trustfuse/trustfuse/pkg/apksig"
 	"github.com/trustfuse/trustfuse/pkg/keys"
 	"github.com/trustfuse/trustfuse/pkg/report"
@@ -174,12 +175,12 @@ type reportCheck struct {
 	err        error
 }
 
-// checkReport checks the report at path against the APK at apkPath, whose
+// checkReport checks the report at path against the opened APK a, whose
 // signatures res holds. The report must be signed by the APK's signer
 // (the signers whose signatures verified; when none verified, the signers
 // the APK carries, so that the output still says what differs — the
 // verdict is a failure either way).
-func checkReport(path, apkPath string, res *apksig.Result) *reportCheck {
+func checkReport(path string, a *apk.APK, res *apksig.Result) *reportCheck {
 	rc := &reportCheck{File: path, Matched: []report.Match{}}
 	fail := func(err error) *reportCheck {
 		rc.err = fmt.Errorf("%s: %w", path, err)
@@ -197,7 +198,7 @@ func checkReport(path, apkPath string, res *apksig.Result) *reportCheck {
 		rc.err, rc.Error = err, err.Error() // names the file already
 		return rc
 	}
-	sum, err := fileSHA256(apkPath)
+	sum, err := a.FileSHA256()
 	if err != nil {
 		rc.err, rc.Error = err, err.Error()
 		return rc
@@ -214,7 +215,7 @@ func checkReport(path, apkPath string, res *apksig.Result) *reportCheck {
 	} else {
 		signers = res.SignerDigests()
 	}
-	r, err := report.Verify(data, report.Expect{Name: filepath.Base(apkPath), SHA256: sum, Signers: signers})
+	r, err := report.Verify(data, report.Expect{Name: filepath.Base(a.Path), SHA256: sum, Signers: signers})
 	if r != nil {
 		rc.Matched, rc.Signer = r.Matched, r.KeyID
 		rc.DemoKey = r.Statement.Predicate.Build.DemoKey
@@ -233,19 +234,6 @@ func flatten(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("read %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // print writes the outcome in the style of the signature verdict.

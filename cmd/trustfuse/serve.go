@@ -234,13 +234,9 @@ func (sc *serveConfig) tlsConfig() (*tls.Config, error) {
 	}
 	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	if sc.TLS.ClientCA != "" {
-		b, err := os.ReadFile(sc.TLS.ClientCA)
+		pool, err := readPool(sc.TLS.ClientCA)
 		if err != nil {
 			return nil, fmt.Errorf("%w: tls: %w", errServeConfig, err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(b) {
-			return nil, fmt.Errorf("%w: tls: no certificate in %s", errServeConfig, sc.TLS.ClientCA)
 		}
 		tc.ClientCAs, tc.ClientAuth = pool, tls.VerifyClientCertIfGiven
 	}

@@ -50,7 +50,7 @@ func verifyCommand() *cli.Command {
 			}
 			var rc *reportCheck
 			if o.report != "" {
-				rc = checkReport(o.report, a.Path, res)
+				rc = checkReport(o.report, a, res)
 			}
 			if wantJSON(c) {
 				err = writeJSON(c.App.Writer, struct {
