@@ -263,9 +263,6 @@ func Rotate(l *Lineage, parent, child *Signer, caps uint32) (*Lineage, error) {
 		if err := s.check(); err != nil {
 			return nil, err
 		}
-		if err := s.matchesCert(); err != nil {
-			return nil, err
-		}
 	}
 	out := &Lineage{}
 	if l == nil {
@@ -404,16 +401,10 @@ func rotationFor(s *Signer, opts Options) (*rotation, error) {
 	if err := opts.OldSigner.check(); err != nil {
 		return nil, fmt.Errorf("old signer: %w", err)
 	}
-	if err := opts.OldSigner.matchesCert(); err != nil {
-		return nil, fmt.Errorf("old signer: %w", err)
-	}
 	first := l.Nodes[0].Certificate
 	if !bytes.Equal(first.Raw, opts.OldSigner.Certs[0].Raw) {
 		return nil, fmt.Errorf("%w: the old signer %s (sha256 %s) is not the lineage's first certificate %s (sha256 %s)",
 			ErrOptions, opts.OldSigner.Certs[0].Subject, CertDigest(opts.OldSigner.Certs[0]), first.Subject, CertDigest(first))
-	}
-	if err := s.matchesCert(); err != nil {
-		return nil, err
 	}
 	return &rotation{past: opts.OldSigner, attr: append(u32(attrProofOfRotation), l.encode()...)}, nil
 }

@@ -3,6 +3,8 @@ package apksig
 import (
 	"bytes"
 	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"errors"
 	"os"
@@ -278,6 +280,33 @@ func BenchmarkContentDigest(b *testing.B) {
 	for b.Loop() {
 		if _, err := contentDigest(z.ReaderAt(), z.EntriesEnd(), cd, eocd, crypto.SHA256); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestSignRefusesForeignKey: a signer whose key is not its certificate's is
+// refused before anything is written, also without v1 (whose CMS
+// self-check would otherwise be the only place to notice): the v2/v3
+// signatures would not verify.
+func TestSignRefusesForeignKey(t *testing.T) {
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mixed := &Signer{Key: other, Certs: fixtureKeys(t)["rsa-keytool.p12"].Certs}
+	in, err := zipx.Open(testenv.RealApp(t, "settings_apk-debug.apk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	for _, v1 := range []V1Mode{V1Off, V1On} {
+		out := &failingOutput{limit: 1 << 30}
+		err := Sign(out, InputsFrom(in.Reader), mixed, Options{MinSDK: 26, V1: v1})
+		if !errors.Is(err, ErrOptions) || !strings.Contains(err.Error(), "does not belong to certificate") {
+			t.Errorf("v1 %s: got %v, want ErrOptions (key does not belong to the certificate)", v1, err)
+		}
+		if out.buf.Len() != 0 {
+			t.Errorf("v1 %s: %d bytes written before the refusal", v1, out.buf.Len())
 		}
 	}
 }

@@ -20,6 +20,9 @@ type Signer struct {
 // ErrUnsupportedKey reports a key type or size APK signing cannot use.
 var ErrUnsupportedKey = errors.New("apksig: unsupported signing key")
 
+// check reports a signer APK signing cannot use: no key or certificate, a
+// key type or size Android does not accept, or a key that is not its
+// certificate's (its signatures would not verify).
 func (s *Signer) check() error {
 	if s == nil || s.Key == nil || len(s.Certs) == 0 {
 		return errors.New("apksig: signer needs a key and a certificate")
@@ -36,7 +39,7 @@ func (s *Signer) check() error {
 	default:
 		return fmt.Errorf("%w: %T", ErrUnsupportedKey, k)
 	}
-	return nil
+	return s.matchesCert()
 }
 
 // isEC reports whether the signer's key is ECDSA.

@@ -803,7 +803,7 @@ func TestSignV1Errors(t *testing.T) {
 		{"open fails", []v1Entry{ok("a"), {Name: "b", Open: func() (io.ReadCloser, error) { return nil, boom }}}, rsaS, v1Config{}, boom, `"b"`},
 		{"read fails", []v1Entry{{Name: "b", Open: func() (io.ReadCloser, error) { return io.NopCloser(iotestErrReader{boom}), nil }}}, rsaS, v1Config{}, boom, `"b"`},
 		{"no key", []v1Entry{ok("a")}, &Signer{}, v1Config{}, nil, "needs a key"},
-		{"key and certificate differ", []v1Entry{ok("a")}, &Signer{Key: ecS.Key, Certs: v1TestSigner(t, true, "x").Certs}, v1Config{MinSDK: 18}, nil, "does not verify"},
+		{"key and certificate differ", []v1Entry{ok("a")}, &Signer{Key: ecS.Key, Certs: v1TestSigner(t, true, "x").Certs}, v1Config{MinSDK: 18}, ErrOptions, "does not belong to certificate"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
