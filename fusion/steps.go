@@ -36,13 +36,14 @@ func keyAttestationPolicy(fs *fusionset.FusionSet) *attest.KeyAttestationPolicy 
 }
 
 // releaseAttestKey derives the release's attestation key from the client
-// private key (PKCS#8 DER) and the measurement (attest.DeriveAttestKey).
-func releaseAttestKey(key any, m Measurement) ([]byte, error) {
+// private key (PKCS#8 DER) and the measurement's SHA-256
+// (attest.DeriveAttestKey).
+func releaseAttestKey(key any, measurementSum [32]byte) ([]byte, error) {
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		return nil, fmt.Errorf("fusion: attestation key: %w", err)
 	}
-	return attest.DeriveAttestKey(der, m.Sum()), nil
+	return attest.DeriveAttestKey(der, measurementSum), nil
 }
 
 // ---- open ----
@@ -204,9 +205,9 @@ func (runtimeStep) String() string { return "runtime" }
 
 // Run adds the runtime as the next classesN.dex (multidex: no limit hit).
 func (runtimeStep) Run(c *Context) error {
-	dex := androidrt.Dex()
-	c.Result.Injected = append(c.Result.Injected, injected(c.dexName, dex, "added"))
-	c.Result.Measurement.RuntimeDigest = sha256Bytes(dex)
+	in := injected(c.dexName, androidrt.Dex(), "added")
+	c.Result.Injected = append(c.Result.Injected, in)
+	c.Result.Measurement.RuntimeDigest = in.SHA256
 	return nil
 }
 
@@ -252,7 +253,9 @@ func (vaultStep) Run(c *Context) error {
 	// The runtime attests with exactly the measurement registered for this
 	// release (runtime and manifest digests included: the runtime and
 	// manifest steps ran before this one).
-	pol.AttestMeasurement = string(c.Result.Measurement.Canonical())
+	canon := c.Result.Measurement.Canonical()
+	sum := sha256.Sum256(canon)
+	pol.AttestMeasurement = string(canon)
 	pol.AttestRuntimeDex = c.dexName
 	if err := pol.Validate(); err != nil {
 		return fmt.Errorf("fusion: runtime policy: %w", err)
@@ -266,12 +269,12 @@ func (vaultStep) Run(c *Context) error {
 	// The per-release attestation key (docs/attestation.md): derived from
 	// the client key and the measurement, so reproducible and unique per
 	// release; sealed in the vault and exported for the server's registry.
-	attestKey, err := releaseAttestKey(id.Key, c.Result.Measurement)
+	attestKey, err := releaseAttestKey(id.Key, sum)
 	if err != nil {
 		return err
 	}
 	c.Result.Registration = &attest.Registration{Format: attest.RegistrationFormat,
-		ID: c.Result.Measurement.SHA256(), Measurement: c.Result.Measurement, AttestKey: attestKey,
+		ID: hex.EncodeToString(sum[:]), Measurement: c.Result.Measurement, AttestKey: attestKey,
 		KeyAttestation: keyAttestationPolicy(fs)}
 	c.Result.Injected = append(c.Result.Injected, injected(androidrt.PolicyAsset, c.policy, "added"))
 	c.vaults = nil
