@@ -17,6 +17,7 @@ import (
 	"github.com/trustfuse/trustfuse/fusion"
 	"github.com/trustfuse/trustfuse/fusion/fusionset"
 	"github.com/trustfuse/trustfuse/internal/atomicfile"
+	"github.com/trustfuse/trustfuse/internal/readlimit"
 	"github.com/trustfuse/trustfuse/pkg/apk"
 	"github.com/trustfuse/trustfuse/pkg/apksig"
 	"github.com/trustfuse/trustfuse/pkg/keys"
@@ -148,19 +149,11 @@ func sha256Hex(b []byte) string {
 
 // readReport reads a report file, capped.
 func readReport(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxReportFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if len(data) > maxReportFile {
+	data, err := readlimit.File(path, maxReportFile)
+	if errors.Is(err, readlimit.ErrTooLarge) {
 		return nil, fmt.Errorf("%s: %w", path, &report.FormatError{Offset: -1, Reason: fmt.Sprintf("larger than %d bytes", maxReportFile)})
 	}
-	return data, nil
+	return data, err
 }
 
 // reportCheck is the outcome of `verify --report`, also its JSON output.

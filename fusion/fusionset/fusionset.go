@@ -23,13 +23,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/trustfuse/trustfuse/internal/jcs"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/trustfuse/trustfuse/internal/jcs"
+	"github.com/trustfuse/trustfuse/internal/readlimit"
 	"github.com/trustfuse/trustfuse/pkg/keys"
 )
 
@@ -423,21 +424,13 @@ func syntaxMessage(err error) string {
 	return err.Error()
 }
 
-// readCapped reads at most limit bytes of the file at path.
+// readCapped reads the file at path if it holds at most limit bytes.
 func readCapped(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
+	data, err := readlimit.File(path, limit)
+	if errors.Is(err, readlimit.ErrTooLarge) {
 		return nil, fmt.Errorf("larger than %d KiB", limit>>10)
 	}
-	return data, nil
+	return data, err
 }
 
 // fileError describes a failure to read the file at path, without Go's

@@ -4,12 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/big"
 	"os"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/trustfuse/trustfuse/internal/readlimit"
 )
 
 // maxRevocationFile caps the bytes read from a revocation list file (Google's
@@ -110,17 +111,12 @@ func LoadRevocationFile(path string) (*RevocationList, error) {
 }
 
 func readStatusFile(path string) (map[string]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("keyattest: revocation list: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxRevocationFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("keyattest: revocation list %s: %w", path, err)
-	}
-	if len(data) > maxRevocationFile {
+	data, err := readlimit.File(path, maxRevocationFile)
+	switch {
+	case errors.Is(err, readlimit.ErrTooLarge):
 		return nil, fmt.Errorf("keyattest: revocation list %s: over %d bytes", path, maxRevocationFile)
+	case err != nil:
+		return nil, fmt.Errorf("keyattest: revocation list: %w", err)
 	}
 	m, err := parseStatus(data)
 	if err != nil {

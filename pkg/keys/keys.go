@@ -20,6 +20,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/trustfuse/trustfuse/internal/readlimit"
 )
 
 // maxKeystoreLen caps the size of a keystore file: real ones are a few KiB.
@@ -67,9 +69,9 @@ func (s *Signer) KeyDescription() string { return describeKey(s.Key.Public()) }
 // password (keytool ignores -keypass for PKCS12 too): keyPass is used for it
 // only when storePass is empty. PEM files take no passwords.
 func Load(path string, storePass []byte, alias string, keyPass []byte) (*Signer, error) {
-	data, err := readCapped(path, maxKeystoreLen)
+	data, err := readlimit.File(path, maxKeystoreLen)
 	if err != nil {
-		if errors.Is(err, errTooLong) {
+		if errors.Is(err, readlimit.ErrTooLarge) {
 			return nil, formatErr(path, "larger than 4 MiB, not a keystore", nil)
 		}
 		return nil, &CredentialError{Kind: ErrUnreadable, Source: path, Reason: "cannot read keystore", Err: err}

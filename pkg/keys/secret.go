@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/trustfuse/trustfuse/internal/readlimit"
 )
 
 // maxSecretLen caps what a secret reference may yield: passwords are short,
@@ -54,7 +56,10 @@ func ResolveSecret(ref string, env func(string) (string, bool), stdin io.Reader)
 		if path == "" {
 			return nil, "", secretErr(ref, "no path after file:", nil)
 		}
-		b, err := readCapped(path, maxSecretLen)
+		b, err := readlimit.File(path, maxSecretLen)
+		if errors.Is(err, readlimit.ErrTooLarge) {
+			err = fmt.Errorf("%s: %w", path, errTooLong)
+		}
 		if err != nil {
 			// The *PathError names the path and the errno only.
 			return nil, "", secretErr(ref, "cannot read secret file", err)
@@ -83,23 +88,6 @@ func secretErr(ref, reason string, cause error) *CredentialError {
 }
 
 var errTooLong = errors.New("longer than 64 KiB")
-
-// readCapped reads a whole file of at most limit bytes.
-func readCapped(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s: %w", path, errTooLong)
-	}
-	return b, nil
-}
 
 // readLine reads up to and excluding the next "\n" (and a "\r" before it)
 // without reading past it. EOF after some bytes ends the line; EOF before
