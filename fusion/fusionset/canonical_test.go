@@ -5,11 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"github.com/trustfuse/trustfuse/internal/jcs"
 	"os/exec"
 	"strings"
 	"testing"
 
+	"github.com/trustfuse/trustfuse/internal/jcs"
 	"github.com/trustfuse/trustfuse/internal/testenv"
 )
 

@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"github.com/trustfuse/trustfuse/internal/jcs"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/trustfuse/trustfuse/internal/jcs"
 )
 
 // FuzzParse feeds arbitrary documents to Parse, next to a valid client.p12
