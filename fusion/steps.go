@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/trustfuse/trustfuse/fusion/fusionset"
@@ -77,32 +76,18 @@ func (openStep) Run(c *Context) error {
 	return nil
 }
 
-// artifactOf describes an opened APK: hashes the file and peeks at signers.
+// artifactOf describes an opened APK (apk.Info: hashes the file and peeks
+// at signers without verifying them).
 func artifactOf(a *apk.APK) (*Artifact, error) {
-	sum, err := a.FileSHA256()
+	info, err := a.Info()
 	if err != nil {
 		return nil, err
 	}
-	peek := apksig.Peek(a.Zip.Reader)
-	art := &Artifact{
-		File:          filepath.Base(a.Path),
-		Size:          a.Zip.Size(),
-		SHA256:        sum,
-		Package:       a.Manifest.Package,
-		VersionCode:   a.Manifest.VersionCode,
-		VersionName:   a.Manifest.VersionName,
-		MinSDK:        a.Manifest.MinSDK,
-		Schemes:       []string{},
-		Signers:       peek.SignerDigests(),
-		ZipAligned16K: true,
-	}
-	for _, s := range peek.Schemes() {
-		art.Schemes = append(art.Schemes, string(s))
-	}
-	for _, l := range a.NativeLibs() {
-		art.ZipAligned16K = art.ZipAligned16K && l.ZipAligned16K
-	}
-	return art, nil
+	return &Artifact{
+		File: info.File, Size: info.Size, SHA256: info.SHA256,
+		Package: info.Package, VersionCode: info.VersionCode, VersionName: info.VersionName, MinSDK: info.MinSDK,
+		Schemes: info.Signing.Schemes, Signers: info.Signing.Signers, ZipAligned16K: info.ZipAligned16K,
+	}, nil
 }
 
 // ---- plan ----
