@@ -19,7 +19,7 @@
 #
 # usage: scripts/make-fixtures.sh [--check]    (--check: self-check only)
 #   ZIPALIGN16           path of the 16 KiB alignment oracle
-#                        (default ../shared/oracles/zipalign16 next to the repo)
+#                        (default scripts/zipalign16, the project's own checker)
 #   ANDROID_FRAMEWORK_RES  platform to link against
 #                        (default /usr/share/android-framework-res/framework-res.apk)
 set -euo pipefail
@@ -34,7 +34,7 @@ src=$root/testdata/fixture-src
 apkdir=$root/testdata/apk
 keydir=$root/testdata/keys
 fw=${ANDROID_FRAMEWORK_RES:-/usr/share/android-framework-res/framework-res.apk}
-za16=${ZIPALIGN16:-$(cd "$root/.." && pwd)/shared/oracles/zipalign16}
+za16=${ZIPALIGN16:-$root/scripts/zipalign16}
 pass=fixture-pass
 
 check_only=false

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -177,5 +178,26 @@ func TestFixturesMatchTable(t *testing.T) {
 				t.Errorf("aapt: minSdk is not %s:\n%s", r.minSDK, badging)
 			}
 		})
+	}
+}
+
+// TestZipalign16 gives the project's own 16 KiB alignment oracle teeth: it
+// must accept a fixture whose stored .so files start on 16 KiB boundaries and
+// refuse the one whose .so files are only 4-byte aligned, naming each.
+func TestZipalign16(t *testing.T) {
+	tool := Tool(t, "zipalign16")
+	dir := filepath.Join(Root(t), "testdata", "apk")
+	if out, err := exec.Command(tool, filepath.Join(dir, "native.apk")).CombinedOutput(); err != nil {
+		t.Fatalf("zipalign16 refused native.apk: %v\n%s", err, out)
+	}
+	out, err := exec.Command(tool, filepath.Join(dir, "native-unaligned.apk")).CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("zipalign16 on native-unaligned.apk: %v, want exit 1\n%s", err, out)
+	}
+	for _, lib := range []string{"lib/arm64-v8a/libhello.so", "lib/x86_64/libhello.so"} {
+		if !strings.Contains(string(out), lib+": data at offset") {
+			t.Errorf("zipalign16 does not name %s:\n%s", lib, out)
+		}
 	}
 }
