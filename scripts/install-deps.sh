@@ -15,6 +15,10 @@ for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
 done
 [[ -f /usr/share/android-framework-res/framework-res.apk ]] || missing+=(android-framework-res)
+# The PDF report uses the core fonts (Helvetica, Courier), which poppler takes
+# from fontconfig: URW's metric-compatible Nimbus fonts render pkg/report's
+# golden page; DejaVu (the fallback) would render another image.
+fc-match Helvetica 2>/dev/null | grep -q '^NimbusSans' || missing+=(fonts-urw-base35 fontconfig)
 if ((${#missing[@]})); then
   mapfile -t pkgs < <(printf '%s\n' "${missing[@]}" | sort -u)
   echo "install-deps: installing ${pkgs[*]}" >&2
