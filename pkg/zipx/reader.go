@@ -817,6 +817,6 @@ func (z *Reader) CheckNoHiddenData() error {
 	}
 	h := z.hidden[0]
 	return formatErr(h.Offset, "", ErrUnaccountedData,
-		"%d non-zero bytes no entry accounts for (%d such gaps): a reader walking local headers or streaming the file would see content Android does not, "+
-			"so they are not signed over; remove them (zero padding is accepted)", h.Size, len(z.hidden))
+		"%d non-zero bytes no entry accounts for (gap 1 of %d): a reader walking local headers or streaming the file would see content Android does not, "+
+			"so sign and fuse do not put a signature over them; remove them (zero-filled gaps are accepted)", h.Size, len(z.hidden))
 }
