@@ -19,8 +19,9 @@ import (
 // (v1 + v2 + v3: apksigner keeps the layout, and its v2 digest covers the
 // gaps), and checks that `trustfuse verify` reaches apksigner's verdict with
 // the expected warning codes in `verify --json` and `inspect --json`. Where
-// we refuse what apksigner accepts, Android's libziparchive refuses it too,
-// and the case says so. For every class both accept, `trustfuse sign` and
+// we refuse what apksigner accepts, either Android's libziparchive refuses
+// it too or readers would disagree on the content, and the refusal must say
+// which (the case's why). For every class both accept, `trustfuse sign` and
 // `trustfuse fuse` must write an APK that apksigner, zipalign -c -p 4 and
 // aapt accept, and that reads back without warnings; for hidden data they
 // must refuse with exit 2 and write nothing.
@@ -81,6 +82,13 @@ func TestZipOdditiesAgreeWithApksigner(t *testing.T) {
 		{name: "central method 99 on the manifest, local 8", craft: func(b []byte) []byte {
 			return testenv.ZipSetMethod(t, b, "AndroidManifest.xml", -1, 99)
 		}, apksigner: true, verify: accepted, codes: []string{zipx.WarnMethodAsDeflate, zipx.WarnLocalMethod}},
+		{name: "stored entry whose compressed size is smaller", craft: func(b []byte) []byte {
+			return testenv.ZipPatch(t, b, "resources.arsc", func(local, central []byte) {
+				le := binary.LittleEndian
+				le.PutUint32(local[18:], le.Uint32(local[18:])-16)
+				le.PutUint32(central[20:], le.Uint32(central[20:])-16)
+			})
+		}, apksigner: true, verify: refused, rewrite: refused, why: "readers disagree"},
 		{name: "NUL in an entry name", craft: func(b []byte) []byte {
 			dir := t.TempDir()
 			src, dst := filepath.Join(dir, "src.apk"), filepath.Join(dir, "dst.apk")

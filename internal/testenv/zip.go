@@ -177,26 +177,37 @@ func ZipEntryOffset(t testing.TB, b []byte, name string) int64 {
 	return 0
 }
 
-// ZipSetMethod returns a copy of the ZIP archive b with the compression
-// method of entry name patched: in its local header unless local < 0, in its
-// central directory record unless central < 0. The data is left as it is.
-func ZipSetMethod(t testing.TB, b []byte, name string, local, central int) []byte {
+// ZipPatch returns a copy of the ZIP archive b in which patch has edited
+// the headers of entry name: local is its local file header (30 bytes), and
+// central its central directory record (46 bytes), both little endian as
+// in the ZIP application note. The data is left as it is.
+func ZipPatch(t testing.TB, b []byte, name string, patch func(local, central []byte)) []byte {
 	t.Helper()
 	le := binary.LittleEndian
 	out := bytes.Clone(b)
 	_, recs := centralRecords(t, out)
 	for _, r := range recs {
-		if string(out[r+46:r+46+int(le.Uint16(out[r+28:]))]) != name {
-			continue
+		if string(out[r+46:r+46+int(le.Uint16(out[r+28:]))]) == name {
+			lh := le.Uint32(out[r+42:])
+			patch(out[lh:lh+30], out[r:r+46])
+			return out
 		}
-		if central >= 0 {
-			le.PutUint16(out[r+10:], uint16(central))
-		}
-		if local >= 0 {
-			le.PutUint16(out[le.Uint32(out[r+42:])+8:], uint16(local))
-		}
-		return out
 	}
 	t.Fatalf("testenv: no entry %q", name)
 	return nil
+}
+
+// ZipSetMethod returns a copy of the ZIP archive b with the compression
+// method of entry name patched: in its local header unless local < 0, in its
+// central directory record unless central < 0. The data is left as it is.
+func ZipSetMethod(t testing.TB, b []byte, name string, local, central int) []byte {
+	t.Helper()
+	return ZipPatch(t, b, name, func(lh, cd []byte) {
+		if local >= 0 {
+			binary.LittleEndian.PutUint16(lh[8:], uint16(local))
+		}
+		if central >= 0 {
+			binary.LittleEndian.PutUint16(cd[10:], uint16(central))
+		}
+	})
 }

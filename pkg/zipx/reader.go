@@ -25,6 +25,10 @@
 //     apksig does, with WarnMethodAsDeflate; Writer.Copy writes it as
 //     DEFLATE.
 //   - A NUL byte in a name is refused, as libziparchive refuses it.
+//   - A stored entry whose compressed and uncompressed sizes differ is
+//     refused although Android accepts it: Android takes the uncompressed
+//     size as its length, most ZIP tools the compressed one, so readers
+//     would disagree on its content.
 //
 // The writer copies unchanged entries raw (compressed bytes untouched), adds
 // new entries stored or deflated, aligns stored entries (4 bytes, 16 KiB for
@@ -526,11 +530,13 @@ func (z *Reader) checkEntry(e *Entry, off int64, diskStart uint16) error {
 	switch {
 	case e.Stored():
 		// apksig and libziparchive take a stored entry's length from
-		// its uncompressed size, other readers from its compressed
-		// size: sizes that differ give readers different data.
+		// its uncompressed size, other readers (and a raw copy) from its
+		// compressed size: Android accepts the difference, but each
+		// reader would see different data, so it is refused.
 		if e.CompressedSize != e.UncompressedSize {
 			return formatErr(off, e.Name, ErrSizeMismatch,
-				"stored entry with compressed size %d and uncompressed size %d", e.CompressedSize, e.UncompressedSize)
+				"stored entry with compressed size %d and uncompressed size %d: readers disagree on where its data ends (Android uses the uncompressed size, most ZIP tools the compressed one)",
+				e.CompressedSize, e.UncompressedSize)
 		}
 	case e.UncompressedSize > maxRatio*e.CompressedSize+1024:
 		return formatErr(off, e.Name, ErrBomb,
