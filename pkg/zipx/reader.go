@@ -273,8 +273,8 @@ type Reader struct {
 	size    int64
 	Entries []*Entry // in central directory order
 	Comment []byte
-	// Warnings lists what Android accepts but is unusual, in file order
-	// for gaps, then per entry.
+	// Warnings lists what Android accepts but is unusual: those of the
+	// entries in central directory order, then the gaps in file order.
 	Warnings []Warning
 
 	byName   map[string]*Entry
