@@ -51,13 +51,17 @@ type openStep struct{}
 
 func (openStep) String() string { return "open" }
 
-// Run opens the input strictly and refuses an already fused APK.
+// Run opens the input strictly and refuses an already fused APK, or one
+// with hidden data outside its entries (zipx.Reader.CheckNoHiddenData).
 func (openStep) Run(c *Context) error {
 	a, err := apk.Open(c.In)
 	if err != nil {
 		return err
 	}
 	c.apk = a
+	if err := a.Zip.CheckNoHiddenData(); err != nil {
+		return err
+	}
 	if a.Zip.Entry(androidrt.VaultAsset) != nil || a.Zip.Entry(androidrt.PolicyAsset) != nil {
 		return ErrAlreadyFused
 	}

@@ -59,6 +59,9 @@ func (o *signOptions) run(c *cli.Context) error {
 		return err
 	}
 	defer a.Close()
+	if err := a.Zip.CheckNoHiddenData(); err != nil {
+		return err
+	}
 	signer, err := o.signing.load(c)
 	if err != nil {
 		return err

@@ -117,5 +117,8 @@ func printVerify(w io.Writer, r *apksig.Result) error {
 			fmt.Fprintf(w, "WARNING: %s\n", wn.Message)
 		}
 	}
+	for _, wn := range r.Warnings {
+		fmt.Fprintf(w, "WARNING: %s\n", wn.Message)
+	}
 	return nil
 }

@@ -2,6 +2,7 @@ package apk
 
 import (
 	"github.com/trustfuse/trustfuse/pkg/apksig"
+	"github.com/trustfuse/trustfuse/pkg/zipx"
 )
 
 // Info is the summary `trustfuse inspect` prints. Its JSON form is a stable,
@@ -29,6 +30,9 @@ type Info struct {
 	// least 16 KiB (true when there are none).
 	ELFAligned16K bool    `json:"elfAligned16k"`
 	Signing       Signing `json:"signing"`
+	// Warnings are the archive oddities Android accepts (zipx.Warning,
+	// stable codes listed in docs/inspect.md); empty for a plain archive.
+	Warnings []zipx.Warning `json:"warnings"`
 }
 
 // Signing summarises the signatures as found, not verified.
@@ -71,6 +75,7 @@ func (a *APK) Info() (*Info, error) {
 		ZipAligned16K:    true,
 		ELFAligned16K:    true,
 		Signing:          signing(sig, a.HasIdsig()),
+		Warnings:         append([]zipx.Warning{}, a.Zip.Warnings...),
 	}
 	if info.NativeLibs == nil {
 		info.NativeLibs = []NativeLib{}

@@ -250,12 +250,16 @@ type VerifyOptions struct {
 }
 
 // Verify checks every signature scheme of z the way Android (and apksigner)
-// would for the platform range in opts.
+// would for the platform range in opts. The archive's warnings (z.Warnings)
+// become the Result's, with the same codes.
 func Verify(z *zipx.Reader, opts VerifyOptions) (*Result, error) {
 	if opts.MaxSDK == 0 {
 		opts.MaxSDK = math.MaxInt32
 	}
 	res := &Result{}
+	for _, w := range z.Warnings {
+		res.Warnings = append(res.Warnings, Issue{Code: w.Code, Message: w.String()})
+	}
 	pairs, err := readSigningBlock(z)
 	if err != nil {
 		res.Errors = append(res.Errors, issue("SIGNING_BLOCK_MALFORMED", "%v", err))

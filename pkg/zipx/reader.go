@@ -5,8 +5,30 @@
 // directory, cross-checks every local header, and rejects the archive tricks
 // that have been used against Android (duplicate names as in Janus, path
 // traversal, local/central name mismatch, overlapping entries, lying sizes,
-// data hidden before, between or after entries). It locates the APK Signing
-// Block that sits between the last entry and the central directory.
+// data after the end record). It locates the APK Signing Block that sits
+// between the last entry and the central directory.
+//
+// Android is the reference both ways: what it accepts is read, with a
+// Warning carrying a stable code; what it refuses is refused.
+//   - Bytes between entries: Android reads each entry at its central
+//     directory offset and never walks the gaps, and the v2+ digests cover
+//     them, so a gap is accepted. A zero-filled one is reported as
+//     WarnZeroGap (except apksig's own < 4096-byte padding before the
+//     signing block); any other as WarnHiddenData, which CheckNoHiddenData
+//     turns into an error for callers that rewrite and sign the archive.
+//     Nameless "virtual entries" (zipflinger padding) are entries, not gaps.
+//   - Bytes before the first entry: refused, as Android's libziparchive
+//     refuses an archive that does not start with a local file header.
+//   - Compression method: the central directory's wins; a different local
+//     method is WarnLocalMethod (neither apksig nor libziparchive reads it).
+//     A central method other than STORED or DEFLATE is read as DEFLATE, as
+//     apksig does, with WarnMethodAsDeflate; Writer.Copy writes it as
+//     DEFLATE.
+//   - A NUL byte in a name is refused, as libziparchive refuses it.
+//   - A stored entry whose compressed and uncompressed sizes differ is
+//     refused although Android accepts it: Android takes the uncompressed
+//     size as its length, most ZIP tools the compressed one, so readers
+//     would disagree on its content.
 //
 // The writer copies unchanged entries raw (compressed bytes untouched), adds
 // new entries stored or deflated, aligns stored entries (4 bytes, 16 KiB for
@@ -96,6 +118,39 @@ type Span struct {
 // End returns Offset+Size.
 func (s Span) End() int64 { return s.Offset + s.Size }
 
+// Warning codes: stable identifiers of archive oddities Android accepts.
+// Programs match the code; the message is for people. docs/inspect.md lists
+// them.
+const (
+	// WarnZeroGap: zero bytes between entries (or before the signing
+	// block) that no entry accounts for.
+	WarnZeroGap = "ZIP_ZERO_GAP"
+	// WarnHiddenData: non-zero bytes that no entry accounts for.
+	WarnHiddenData = "ZIP_HIDDEN_DATA"
+	// WarnLocalMethod: the local header's compression method differs from
+	// the central directory's, which is the one used.
+	WarnLocalMethod = "ZIP_LOCAL_METHOD_MISMATCH"
+	// WarnMethodAsDeflate: a central directory method other than STORED
+	// (0) or DEFLATE (8), read as DEFLATE.
+	WarnMethodAsDeflate = "ZIP_METHOD_READ_AS_DEFLATE"
+)
+
+// Warning is an oddity of an archive that Android accepts: the archive is
+// read, and the warning says what was unusual and where.
+type Warning struct {
+	Code    string `json:"code"`
+	Offset  int64  `json:"offset"`
+	Entry   string `json:"entry,omitempty"`
+	Message string `json:"message"`
+}
+
+func (w Warning) String() string {
+	if w.Entry != "" {
+		return fmt.Sprintf("%q: %s (at offset %d)", w.Entry, w.Message, w.Offset)
+	}
+	return fmt.Sprintf("%s (at offset %d)", w.Message, w.Offset)
+}
+
 // Entry is one archive member as described by the central directory and
 // confirmed by its local header.
 type Entry struct {
@@ -121,7 +176,8 @@ type Entry struct {
 	ra           io.ReaderAt
 }
 
-// Stored reports whether the entry is stored uncompressed.
+// Stored reports whether the entry is stored uncompressed. Every other
+// method is read as DEFLATE, as apksig does.
 func (e *Entry) Stored() bool { return e.Method == Store }
 
 // IsDir reports whether the entry names a directory.
@@ -142,13 +198,12 @@ func (e *Entry) OpenRaw() *io.SectionReader {
 func (e *Entry) Open() io.ReadCloser {
 	raw := e.OpenRaw()
 	var rc io.ReadCloser
-	switch e.Method {
-	case Deflate:
+	if e.Stored() {
+		rc = io.NopCloser(raw)
+	} else {
 		// flate reads byte by byte through an io.ByteReader; a large
 		// buffer keeps that to one pread per 64 KiB instead of per 4 KiB.
 		rc = flate.NewReader(bufio.NewReaderSize(raw, min(64<<10, int(e.CompressedSize)+16)))
-	default:
-		rc = io.NopCloser(raw)
 	}
 	return &checkedReader{e: e, rc: rc, crc: crc32.NewIEEE()}
 }
@@ -218,11 +273,15 @@ type Reader struct {
 	size    int64
 	Entries []*Entry // in central directory order
 	Comment []byte
+	// Warnings lists what Android accepts but is unusual: those of the
+	// entries in central directory order, then the gaps in file order.
+	Warnings []Warning
 
 	byName   map[string]*Entry
 	cd       Span
 	eocd     Span
-	sigBlock Span // Size 0 if absent
+	sigBlock Span   // Size 0 if absent
+	hidden   []Span // gaps holding non-zero bytes
 }
 
 // NewReader parses the archive of the given size read from r.
@@ -468,19 +527,23 @@ func (z *Reader) checkEntry(e *Entry, off int64, diskStart uint16) error {
 	if e.Flags&flagEncrypted != 0 {
 		return formatErr(off, e.Name, ErrEncrypted, "")
 	}
-	switch e.Method {
-	case Store:
+	switch {
+	case e.Stored():
+		// apksig and libziparchive take a stored entry's length from
+		// its uncompressed size, other readers (and a raw copy) from its
+		// compressed size: Android accepts the difference, but each
+		// reader would see different data, so it is refused.
 		if e.CompressedSize != e.UncompressedSize {
 			return formatErr(off, e.Name, ErrSizeMismatch,
-				"stored entry with compressed size %d and uncompressed size %d", e.CompressedSize, e.UncompressedSize)
+				"stored entry with compressed size %d and uncompressed size %d: readers disagree on where its data ends (Android uses the uncompressed size, most ZIP tools the compressed one)",
+				e.CompressedSize, e.UncompressedSize)
 		}
-	case Deflate:
-		if e.UncompressedSize > maxRatio*e.CompressedSize+1024 {
-			return formatErr(off, e.Name, ErrBomb,
-				"%d bytes from %d compressed", e.UncompressedSize, e.CompressedSize)
-		}
-	default:
-		return formatErr(off, e.Name, ErrUnsupportedMethod, "method %d", e.Method)
+	case e.UncompressedSize > maxRatio*e.CompressedSize+1024:
+		return formatErr(off, e.Name, ErrBomb,
+			"%d bytes from %d compressed", e.UncompressedSize, e.CompressedSize)
+	case e.Method != Deflate:
+		z.warn(off, e.Name, WarnMethodAsDeflate,
+			"central directory compression method %d read as DEFLATE, as apksigner does (Android's libziparchive extracts only methods 0 and 8; sign and fuse write it as 8)", e.Method)
 	}
 
 	le := binary.LittleEndian
@@ -512,7 +575,8 @@ func (z *Reader) checkEntry(e *Entry, off int64, diskStart uint16) error {
 	}
 	lflags, lmethod := le.Uint16(lh[6:]), le.Uint16(lh[8:])
 	if lmethod != e.Method {
-		return formatErr(e.HeaderOffset, e.Name, ErrHeaderMismatch, "local method %d, central %d", lmethod, e.Method)
+		z.warn(e.HeaderOffset, e.Name, WarnLocalMethod,
+			"local header says compression method %d, central directory %d: the central one is used, as Android and apksigner do", lmethod, e.Method)
 	}
 	if lflags&flagEncrypted != 0 {
 		return formatErr(e.HeaderOffset, e.Name, ErrEncrypted, "")
@@ -632,76 +696,133 @@ func (z *Reader) findSigningBlock() error {
 	return nil
 }
 
-// checkLayout requires the entries to tile the archive from offset 0 to the
-// signing block (or central directory) without overlaps or gaps.
+// checkLayout requires the entries to follow each other from offset 0 to
+// the signing block (or central directory) without overlaps, and sorts the
+// gaps between them (checkGap).
 func (z *Reader) checkLayout() error {
 	sorted := make([]*Entry, len(z.Entries))
 	copy(sorted, z.Entries)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].HeaderOffset < sorted[j].HeaderOffset })
+	if len(sorted) > 0 && sorted[0].HeaderOffset > 0 && !z.localHeaderAt(0) {
+		// libziparchive's ParseZipArchive checks this (Android bug
+		// 64211847): a file with a prefix is not installed.
+		return formatErr(0, "", ErrUnaccountedData,
+			"%d bytes before the first entry, and no local file header at offset 0: Android (libziparchive) refuses such an archive",
+			sorted[0].HeaderOffset)
+	}
 	pos := int64(0)
 	for _, e := range sorted {
 		switch {
 		case e.HeaderOffset < pos:
 			return formatErr(e.HeaderOffset, e.Name, ErrOverlap, "starts inside the previous entry, which ends at %d", pos)
 		case e.HeaderOffset > pos:
-			if err := z.checkVirtualEntries(pos, e.HeaderOffset); err != nil {
+			if err := z.checkGap(pos, e.HeaderOffset, false); err != nil {
 				return err
 			}
 		}
 		pos = e.end
 	}
-	if end := z.EntriesEnd(); pos > end {
+	end := z.EntriesEnd()
+	switch {
+	case pos > end:
 		return formatErr(pos, "", ErrOverlap, "entries run into the APK Signing Block")
-	} else if pos < end {
-		if z.sigBlock.Size > 0 && end-pos < 4096 && z.zeros(pos, end) {
-			// apksig pads with zeros so the signing block starts on a
-			// 4096-byte boundary (for fs-verity); the padding is signed.
-			return nil
-		}
-		return z.checkVirtualEntries(pos, end)
+	case pos < end:
+		return z.checkGap(pos, end, z.sigBlock.Size > 0)
 	}
 	return nil
 }
 
-// zeros reports whether [pos, end) holds only zero bytes.
-func (z *Reader) zeros(pos, end int64) bool {
-	b := make([]byte, end-pos)
-	if z.readAt(b, pos, "padding") != nil {
-		return false
-	}
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
+// localHeaderAt reports whether a local file header signature is at off.
+func (z *Reader) localHeaderAt(off int64) bool {
+	var sig [4]byte
+	return z.readAt(sig[:], off, "local header") == nil && binary.LittleEndian.Uint32(sig[:]) == localHeaderSig
 }
 
-// checkVirtualEntries accepts a gap between entries only if it is tiled by
-// "virtual entries": nameless, stored local headers without a central
-// directory record, which the Android Gradle Plugin's zipflinger leaves as
-// padding (ApiDemos-debug.apk starts with one). Anything else is hidden data.
-func (z *Reader) checkVirtualEntries(pos, end int64) error {
+// checkGap sorts the bytes [pos, end) that no entry of the central directory
+// covers. Nameless "virtual entries" come first: stored local headers
+// without a central record, which the Android Gradle Plugin's zipflinger
+// leaves as padding (ApiDemos-debug.apk starts with one). The rest is a gap:
+// Android never reads it, so it is accepted with a warning, zero-filled or
+// not; non-zero gaps are remembered for CheckNoHiddenData. beforeBlock says
+// the gap ends at the APK Signing Block, where apksig pads with fewer than
+// 4096 zero bytes (so the block starts on a 4096-byte boundary, for
+// fs-verity): that padding is normal and not reported.
+func (z *Reader) checkGap(pos, end int64, beforeBlock bool) error {
+	pos, err := z.skipVirtualEntries(pos, end)
+	if err != nil || pos == end {
+		return err
+	}
+	zero, err := z.zeros(pos, end)
+	switch {
+	case err != nil:
+		return err
+	case zero && beforeBlock && end-pos < 4096:
+	case zero:
+		z.warn(pos, "", WarnZeroGap, "%d zero bytes outside any entry", end-pos)
+	default:
+		z.hidden = append(z.hidden, Span{pos, end - pos})
+		z.warn(pos, "", WarnHiddenData, "%d bytes of data outside any entry (Android never reads them)", end-pos)
+	}
+	return nil
+}
+
+// skipVirtualEntries returns the offset after the virtual entries that
+// start at pos and end by end.
+func (z *Reader) skipVirtualEntries(pos, end int64) (int64, error) {
 	le := binary.LittleEndian
-	for pos < end {
+	for end-pos >= localHeaderLen {
 		var lh [localHeaderLen]byte
-		if end-pos < localHeaderLen {
-			return formatErr(pos, "", ErrUnaccountedData, "%d bytes outside any entry", end-pos)
-		}
 		if err := z.readAt(lh[:], pos, "virtual entry"); err != nil {
-			return err
+			return 0, err
 		}
 		nameLen, extraLen := le.Uint16(lh[26:]), int64(le.Uint16(lh[28:]))
 		csize, usize := int64(le.Uint32(lh[18:])), int64(le.Uint32(lh[22:]))
-		if le.Uint32(lh[:]) != localHeaderSig || nameLen != 0 || le.Uint16(lh[8:]) != Store ||
-			csize != usize || le.Uint16(lh[6:])&flagDataDescriptor != 0 {
-			return formatErr(pos, "", ErrUnaccountedData, "%d bytes outside any entry", end-pos)
-		}
 		next := pos + localHeaderLen + extraLen + csize
-		if next > end {
-			return formatErr(pos, "", ErrOverlap, "virtual entry runs into the next entry")
+		if le.Uint32(lh[:]) != localHeaderSig || nameLen != 0 || le.Uint16(lh[8:]) != Store ||
+			csize != usize || le.Uint16(lh[6:])&flagDataDescriptor != 0 || next > end {
+			break
 		}
 		pos = next
 	}
-	return nil
+	return pos, nil
+}
+
+// zeros reports whether [pos, end) holds only zero bytes.
+func (z *Reader) zeros(pos, end int64) (bool, error) {
+	buf := make([]byte, min(end-pos, 64<<10))
+	for pos < end {
+		b := buf[:min(end-pos, int64(len(buf)))]
+		if err := z.readAt(b, pos, "gap"); err != nil {
+			return false, err
+		}
+		for _, c := range b {
+			if c != 0 {
+				return false, nil
+			}
+		}
+		pos += int64(len(b))
+	}
+	return true, nil
+}
+
+func (z *Reader) warn(off int64, entry, code, format string, args ...any) {
+	z.Warnings = append(z.Warnings, Warning{Code: code, Offset: off, Entry: entry, Message: fmt.Sprintf(format, args...)})
+}
+
+// CheckNoHiddenData refuses an archive with non-zero bytes outside every
+// entry (WarnHiddenData). Android accepts it, and Verify gives apksigner's
+// verdict on it, but sign and fuse refuse it: bytes no entry accounts for
+// are the shape of polyglot and parser-confusion files (a reader that walks
+// local headers or streams the file sees content Android does not), and
+// signing would put the signer's key over data nobody can account for.
+// Zero-filled gaps are accepted: the writer lays entries out afresh, so
+// they are simply not copied.
+func (z *Reader) CheckNoHiddenData() error {
+	if len(z.hidden) == 0 {
+		return nil
+	}
+	h := z.hidden[0]
+	return formatErr(h.Offset, "", ErrUnaccountedData,
+		"%d non-zero bytes no entry accounts for (gap 1 of %d): a reader walking local headers or streaming the file would see content Android does not, "+
+			"so sign and fuse do not put a signature over them; remove them (zero-filled gaps are accepted)", h.Size, len(z.hidden))
 }

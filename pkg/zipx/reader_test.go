@@ -207,9 +207,10 @@ func TestBadArchives(t *testing.T) {
 			b := build(t, zipFile{name: "a.txt", body: "hello", method: zip.Store})
 			return patch32(b, 22, 9)
 		}, ErrSizeMismatch},
-		{"unsupported method", func() []byte {
-			return buildRaw(t, []zip.FileHeader{{Name: "a.bz2", Method: 12, CRC32: 1, CompressedSize64: 3, UncompressedSize64: 3}}, []string{"abc"})
-		}, ErrUnsupportedMethod},
+		{"unknown method read as deflate, bomb ratio", func() []byte {
+			return buildRaw(t, []zip.FileHeader{{Name: "a.bz2", Method: 12, CRC32: 1, CompressedSize64: 3, UncompressedSize64: 1 << 30}}, []string{"abc"})
+		}, ErrBomb},
+		{"NUL in name (libziparchive refuses it)", func() []byte { return build(t, zipFile{name: "assets/a\x00.txt", body: "x"}) }, ErrUnsafeName},
 		{"encrypted", func() []byte {
 			return buildRaw(t, []zip.FileHeader{{Name: "a", Method: zip.Store, Flags: 1, CRC32: crc32.ChecksumIEEE([]byte("abc")),
 				CompressedSize64: 3, UncompressedSize64: 3}}, []string{"abc"})
@@ -262,6 +263,9 @@ func TestBadArchives(t *testing.T) {
 				patch32(out, cd+42, binary.LittleEndian.Uint32(out[cd+42:])+uint32(len(prefix)))
 			}
 			return patch32(out, len(out)-eocdLen+16, binary.LittleEndian.Uint32(out[len(out)-eocdLen+16:])+uint32(len(prefix)))
+		}, ErrUnaccountedData},
+		{"zero bytes before the first entry", func() []byte {
+			return testenv.ZipInsert(t, two(), 0, make([]byte, 64))
 		}, ErrUnaccountedData},
 		{"fake signing block", func() []byte {
 			b := two()
@@ -336,5 +340,106 @@ func TestOpenNotRegular(t *testing.T) {
 	}
 	if _, err := Open(filepath.Join(t.TempDir(), "missing.apk")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing file: %v", err)
+	}
+}
+
+// TestAcceptedOddities covers the layouts Android accepts that the reader
+// reads with a warning: each case names the warning codes it must raise,
+// whether CheckNoHiddenData refuses it, and every entry must still read
+// back its content. cmd/trustfuse's TestZipOdditiesAgreeWithApksigner
+// checks the same classes against apksigner.
+func TestAcceptedOddities(t *testing.T) {
+	body := strings.Repeat("hello, android ", 40)
+	three := func() []byte {
+		return build(t, zipFile{name: "a.txt", body: body, method: zip.Deflate},
+			zipFile{name: "b.txt", body: body, method: zip.Store},
+			zipFile{name: "c.txt", body: body, method: zip.Deflate})
+	}
+	before := func(b []byte, name string) int64 { return testenv.ZipEntryOffset(t, b, name) }
+	cd := func(b []byte) int64 { return int64(binary.LittleEndian.Uint32(b[len(b)-eocdLen+16:])) }
+	cases := []struct {
+		name   string
+		data   func() []byte
+		codes  []string
+		hidden bool
+	}{
+		{"plain", three, nil, false},
+		{"1 zero byte between entries", func() []byte { b := three(); return testenv.ZipInsert(t, b, before(b, "b.txt"), []byte{0}) },
+			[]string{WarnZeroGap}, false},
+		{"5000 zero bytes between entries", func() []byte {
+			b := three()
+			return testenv.ZipInsert(t, b, before(b, "c.txt"), make([]byte, 5000))
+		}, []string{WarnZeroGap}, false},
+		{"zero gaps between every entry", func() []byte {
+			b := three()
+			b = testenv.ZipInsert(t, b, before(b, "c.txt"), make([]byte, 7))
+			return testenv.ZipInsert(t, b, before(b, "b.txt"), make([]byte, 300))
+		}, []string{WarnZeroGap, WarnZeroGap}, false},
+		{"zero bytes before the central directory", func() []byte { b := three(); return testenv.ZipInsert(t, b, cd(b), make([]byte, 4097)) },
+			[]string{WarnZeroGap}, false},
+		{"non-zero gap between entries", func() []byte {
+			b := three()
+			return testenv.ZipInsert(t, b, before(b, "b.txt"), []byte("#!/bin/sh\necho hidden\n"))
+		}, []string{WarnHiddenData}, true},
+		{"forged local header in a gap", func() []byte {
+			b := three()
+			forged := build(t, zipFile{name: "classes.dex", body: "dex\n", method: zip.Store})
+			return testenv.ZipInsert(t, b, before(b, "c.txt"), forged[:sigOffsets(forged, centralHeaderSig)[0]])
+		}, []string{WarnHiddenData}, true},
+		{"local method stored, central deflate", func() []byte { return testenv.ZipSetMethod(t, three(), "a.txt", int(Store), -1) },
+			[]string{WarnLocalMethod}, false},
+		{"local method deflate, central stored", func() []byte { return testenv.ZipSetMethod(t, three(), "b.txt", int(Deflate), -1) },
+			[]string{WarnLocalMethod}, false},
+		{"method 12 holding deflate data", func() []byte { return testenv.ZipSetMethod(t, three(), "c.txt", 12, 12) },
+			[]string{WarnMethodAsDeflate}, false},
+		{"central method 99, local 8", func() []byte { return testenv.ZipSetMethod(t, three(), "a.txt", -1, 99) },
+			[]string{WarnMethodAsDeflate, WarnLocalMethod}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			data := c.data()
+			z, err := NewReader(bytes.NewReader(data), int64(len(data)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var codes []string
+			for _, w := range z.Warnings {
+				codes = append(codes, w.Code)
+				t.Log(w)
+			}
+			if strings.Join(codes, ",") != strings.Join(c.codes, ",") {
+				t.Fatalf("warnings %q, want %q", codes, c.codes)
+			}
+			err = z.CheckNoHiddenData()
+			if c.hidden != (err != nil) || (err != nil && !errors.Is(err, ErrUnaccountedData)) {
+				t.Fatalf("CheckNoHiddenData: %v, want refusal %v", err, c.hidden)
+			}
+			for _, e := range z.Entries {
+				if got, err := e.ReadAll(1 << 20); err != nil || string(got) != body {
+					t.Fatalf("%s: %q, %v", e.Name, got, err)
+				}
+			}
+			// A raw copy drops the gaps and writes one method, 0 or 8,
+			// in both headers: it reads back without any warning.
+			var buf bytes.Buffer
+			w := NewWriter(&buf, Options{})
+			for _, e := range z.Entries {
+				if err := w.Copy(e); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			out, err := NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+			if err != nil || len(out.Warnings) > 0 {
+				t.Fatalf("copy: %v, warnings %v", err, out.Warnings)
+			}
+			for i, e := range out.Entries {
+				if e.Method != Store && e.Method != Deflate || e.Stored() != z.Entries[i].Stored() {
+					t.Fatalf("copy of %s has method %d (source %d)", e.Name, e.Method, z.Entries[i].Method)
+				}
+			}
+		})
 	}
 }

@@ -117,14 +117,22 @@ type record struct {
 
 // Copy writes e, read from its archive, with its compressed bytes unchanged.
 // A data descriptor is folded into the local header; a stored entry is
-// re-aligned.
+// re-aligned. Both headers get the central directory's method, except that
+// a method other than STORED or DEFLATE (WarnMethodAsDeflate) is written as
+// DEFLATE: apksig reads the data as DEFLATE, and writing 8 lets every other
+// Android reader (libziparchive, the resource loader, aapt, zipalign) read
+// it the same way.
 func (w *Writer) Copy(e *Entry) error {
+	method, readerVersion := e.Method, e.ReaderVersion
+	if !e.Stored() && method != Deflate {
+		method, readerVersion = Deflate, 20
+	}
 	rec := &record{
 		name:           e.Name,
 		creatorVersion: e.CreatorVersion,
-		readerVersion:  e.ReaderVersion,
+		readerVersion:  readerVersion,
 		flags:          e.Flags &^ flagDataDescriptor,
-		method:         e.Method,
+		method:         method,
 		modTime:        e.ModTime,
 		modDate:        e.ModDate,
 		crc:            e.CRC32,
