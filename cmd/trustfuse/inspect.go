@@ -71,6 +71,9 @@ func printInfo(w io.Writer, i *apk.Info) error {
 	for _, e := range i.Signing.Errors {
 		row("error", "%s", e.Message)
 	}
+	for _, w := range i.Signing.Warnings {
+		row("warning", "%s", w.Message)
+	}
 	return tw.Flush()
 }
 

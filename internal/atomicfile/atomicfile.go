@@ -92,8 +92,9 @@ func (f *File) Abort() {
 // written to its own temporary file, and Commit renames them into place
 // only after every one was written and flushed. The zero Group is ready.
 type Group struct {
-	files  []*File
-	remove []string
+	files   []*File
+	remove  []string
+	flushed bool
 }
 
 // Create stages path in the group, as Create does.
@@ -111,16 +112,31 @@ func (g *Group) Create(path string) (*File, error) {
 // replaced) must not outlive them, nor disappear if they never appear.
 func (g *Group) RemoveOnCommit(path string) { g.remove = append(g.remove, path) }
 
-// Commit flushes every staged file, then renames them all into place and
-// deletes the paths given to RemoveOnCommit. If any file cannot be flushed,
-// nothing is renamed and every temporary file is removed. If a rename fails
-// after others succeeded (the directory changed under us), the outputs
-// already renamed are removed again, so that none of the group remains, and
-// the error says so: files they replaced are gone either way.
-func (g *Group) Commit() error {
+// Flush writes every staged file to disk and closes it; it fails, and
+// removes every temporary file, if any of them cannot be. A caller with a
+// side effect of its own (a registry entry) does it between Flush and
+// Commit, so that a full disk stops the run before the side effect.
+func (g *Group) Flush() error {
 	for _, f := range g.files {
 		if err := f.finish(); err != nil {
 			g.Abort()
+			return err
+		}
+	}
+	g.flushed = true
+	return nil
+}
+
+// Commit flushes the staged files (unless Flush did), then renames them
+// all into place and deletes the paths given to RemoveOnCommit. If any
+// file cannot be flushed, nothing is renamed and every temporary file is
+// removed. If a rename fails after others succeeded (the directory changed
+// under us), the outputs already renamed are removed again, so that none of
+// the group remains, and the error says so: files they replaced are gone
+// either way.
+func (g *Group) Commit() error {
+	if !g.flushed {
+		if err := g.Flush(); err != nil {
 			return err
 		}
 	}
@@ -134,19 +150,20 @@ func (g *Group) Commit() error {
 			for _, rest := range g.files[i+1:] {
 				os.Remove(rest.Name())
 			}
-			g.files, g.remove = nil, nil
+			g.files, g.remove, g.flushed = nil, nil, false
 			if len(undone) > 0 {
 				return fmt.Errorf("%w (removed %s again, which was already in place: all outputs or none)", err, strings.Join(undone, ", "))
 			}
 			return err
 		}
 	}
-	for _, p := range g.remove {
+	remove := g.remove
+	g.files, g.remove, g.flushed = nil, nil, false
+	for _, p := range remove {
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("remove stale %s: %w", p, err)
+			return fmt.Errorf("the outputs are in place, but stale %s could not be removed: %w", p, err)
 		}
 	}
-	g.files, g.remove = nil, nil
 	return nil
 }
 
@@ -159,5 +176,5 @@ func (g *Group) Abort() {
 		}
 		f.Abort()
 	}
-	g.files, g.remove = nil, nil
+	g.files, g.remove, g.flushed = nil, nil, false
 }
