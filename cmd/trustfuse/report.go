@@ -63,7 +63,7 @@ func (o *reportOptions) check(c *cli.Context, in, out string) error {
 		if r.path == "" {
 			continue
 		}
-		for _, other := range []string{in, out} {
+		for _, other := range []string{in, out, in + apksig.IdsigSuffix, out + apksig.IdsigSuffix} {
 			if samePath(r.path, other) {
 				return usageErrorf(c, "%s %s would overwrite %s", r.flag, r.path, other)
 			}

@@ -140,6 +140,9 @@ func sameFile(c *cli.Context, in, out string) error {
 	if err1 == nil && err2 == nil && ai == ao {
 		return usageErrorf(c, "--out must differ from --in: the input is never modified")
 	}
+	if samePath(out, in+apksig.IdsigSuffix) {
+		return usageErrorf(c, "--out %s would overwrite the input's v4 signature file: the input is never modified", out)
+	}
 	si, err1 := os.Stat(in)
 	so, err2 := os.Stat(out)
 	if err1 == nil && err2 == nil && os.SameFile(si, so) {
