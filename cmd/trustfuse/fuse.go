@@ -27,8 +27,10 @@ type fuseOptions struct {
 	report             reportOptions
 }
 
-func fuseCommand() *cli.Command {
-	o := &fuseOptions{}
+func fuseCommand() *cli.Command { return fuseCommandWith(&fuseOptions{}) }
+
+// fuseCommandWith builds `fuse` around o, so that a test can set o's hooks.
+func fuseCommandWith(o *fuseOptions) *cli.Command {
 	return &cli.Command{
 		Name:  "fuse",
 		Usage: "protect an APK with a Fusion Set: sealed mTLS client certificate, runtime checks, re-signed",

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"os"
@@ -28,8 +30,8 @@ func listDir(t *testing.T, dir string) []string {
 }
 
 // TestFuseAllOutputsOrNone injects a failure into each output step of
-// `fuse` (report, PDF, registration export, registry) after the APK and its
-// .idsig were made: the run must leave none of its outputs and no
+// `fuse` (report file, report refused by the schema, PDF, registration
+// export, registry) after the APK and its .idsig were made: the run must leave none of its outputs and no
 // temporary file in any of the directories; without a failure, all appear.
 func TestFuseAllOutputsOrNone(t *testing.T) {
 	t.Setenv("SOURCE_DATE_EPOCH", sourceDateEpoch)
@@ -40,8 +42,10 @@ func TestFuseAllOutputsOrNone(t *testing.T) {
 	blocker := writeFile(t, t.TempDir(), "blocker", "a file where a directory is needed")
 	cases := []struct {
 		name string
-		// flags replace the defaults (--report, --report-pdf) or add to them.
-		flags    func(rep, reg string) []string
+		// flags name the outputs besides --out (and its .idsig: --v4).
+		flags func(rep, reg string) []string
+		// edit, if set, changes the report statement before it is signed.
+		edit     func(*report.Statement)
 		wantCode int
 		wantErr  string
 		wantOut  []string // in the --out directory
@@ -50,32 +54,46 @@ func TestFuseAllOutputsOrNone(t *testing.T) {
 	}{
 		{"all written (export)", func(rep, reg string) []string {
 			return []string{"--report", rep + "/app.json", "--report-pdf", rep + "/app.pdf", "--register", reg + "/release.json"}
-		}, 0, "", []string{"app.apk", "app.apk.idsig"}, []string{"app.json", "app.pdf"}, []string{"release.json"}},
+		}, nil, 0, "", []string{"app.apk", "app.apk.idsig"}, []string{"app.json", "app.pdf"}, []string{"release.json"}},
 		{"all written (registry)", func(rep, reg string) []string {
 			return []string{"--report", rep + "/app.json", "--register", reg + "/releases.db", "--registry-key", "env:REG_KEY"}
-		}, 0, "", []string{"app.apk", "app.apk.idsig"}, []string{"app.json"}, []string{"releases.db"}},
+		}, nil, 0, "", []string{"app.apk", "app.apk.idsig"}, []string{"app.json"}, []string{"releases.db"}},
 		{"report cannot be written", func(rep, reg string) []string {
 			return []string{"--report", blocker + "/app.json", "--report-pdf", rep + "/app.pdf", "--register", reg + "/release.json"}
-		}, 1, "not a directory (nothing was written", nil, nil, nil},
+		}, nil, 1, "not a directory (nothing was written", nil, nil, nil},
 		{"PDF cannot be written", func(rep, reg string) []string {
 			return []string{"--report", rep + "/app.json", "--report-pdf", blocker + "/app.pdf", "--register", reg + "/release.json"}
-		}, 1, "not a directory (nothing was written", nil, nil, nil},
+		}, nil, 1, "not a directory (nothing was written", nil, nil, nil},
 		{"registration export cannot be written", func(rep, reg string) []string {
 			return []string{"--report", rep + "/app.json", "--report-pdf", rep + "/app.pdf", "--register", blocker + "/release.json"}
-		}, 1, "not a directory (nothing was written", nil, nil, nil},
+		}, nil, 1, "not a directory (nothing was written", nil, nil, nil},
+		{"report refused by the schema (a scheme it does not know)", func(rep, reg string) []string {
+			return []string{"--report", rep + "/app.json", "--report-pdf", rep + "/app.pdf", "--register", reg + "/release.json"}
+		}, func(st *report.Statement) { st.Predicate.Output.Schemes = append(st.Predicate.Output.Schemes, "v5") },
+			2, "does not match the schema", nil, nil, nil},
 		{"registry fails", func(rep, reg string) []string {
 			return []string{"--report", rep + "/app.json", "--report-pdf", rep + "/app.pdf",
 				"--register", reg + "/missing/releases.db", "--registry-key", "env:REG_KEY"}
-		}, 2, "the release was not registered, so nothing was written", nil, nil, nil},
+		}, nil, 2, "the release was not registered, so nothing was written", nil, nil, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			outDir, repDir, regDir := t.TempDir(), t.TempDir(), t.TempDir()
+			o := &fuseOptions{}
+			o.report.editStatement = c.edit
 			args := append([]string{"fuse", "--v4", "--in", fixtureAPK(t, "multidex.apk"), "--fusion-set", demoFS(t),
 				"--out", filepath.Join(outDir, "app.apk"),
 				"--keystore", filepath.Join(testenv.Root(t), "testdata", "keys", "rsa-keytool.p12"), "--ks-pass", "env:KS_PASS"},
 				c.flags(repDir, regDir)...)
-			code, _, stderr := runCLI(t, args...)
+			var stdout, stderrBuf bytes.Buffer
+			app := newApp(&stdout, &stderrBuf)
+			for i, cmd := range app.Commands {
+				if cmd.Name == "fuse" {
+					app.Commands[i] = fuseCommandWith(o)
+				}
+			}
+			code := execute(context.Background(), app, append([]string{appName}, args...), &stderrBuf, false)
+			stderr := stderrBuf.String()
 			if code != c.wantCode || !strings.Contains(stderr, c.wantErr) {
 				t.Fatalf("exit %d, want %d with %q\n%s", code, c.wantCode, c.wantErr, stderr)
 			}

@@ -31,6 +31,9 @@ const maxReportFile = 16 << 20
 // Secure report.
 type reportOptions struct {
 	json, pdf, dir string
+	// editStatement, when set (by tests only), changes the statement
+	// before it is signed: it injects a statement the schema refuses.
+	editStatement func(*report.Statement)
 }
 
 func (o *reportOptions) Flags() []cli.Flag {
@@ -102,6 +105,9 @@ func (o *reportOptions) stage(g *atomicfile.Group, out string, res *fusion.Resul
 		b.Reproduce = "SOURCE_DATE_EPOCH=" + v
 	}
 	st := res.Statement(b, fs)
+	if o.editStatement != nil {
+		o.editStatement(st)
+	}
 	var written []writtenReport
 	if jsonPath != "" {
 		data, err := report.Sign(st, signer.Key, signer.Chain)
