@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/trustfuse/trustfuse/fusion/fusionset"
+	"github.com/trustfuse/trustfuse/internal/atomicfile"
 	"github.com/trustfuse/trustfuse/pkg/apk"
 	"github.com/trustfuse/trustfuse/pkg/apksig"
 	"github.com/trustfuse/trustfuse/pkg/keys"
@@ -40,6 +41,15 @@ type Request struct {
 	ToolVersion string
 	// Progress, if set, is told the name of each step as it starts.
 	Progress func(step string, index, total int)
+	// V4 also writes an APK Signature Scheme v4 file, Out + ".idsig".
+	// Without it, an .idsig already at that path (from an earlier run; it
+	// cannot sign the new output) is removed along with the commit.
+	V4 bool
+	// Outputs, if set, stages the output APK and its .idsig: they appear
+	// only when the caller commits it, together with the caller's own
+	// outputs (reports), and Fuse renames nothing. If nil, Fuse commits
+	// them itself when every step succeeded.
+	Outputs *atomicfile.Group
 }
 
 // Context is the state shared by the steps of one run.
@@ -51,6 +61,8 @@ type Context struct {
 	policy   []byte
 	vaults   []apksig.Input // sealed identities, one per allowed signer
 	signOpts apksig.Options
+	outputs  *atomicfile.Group
+	staged   *atomicfile.File // the output APK, until committed
 	Result   *Result
 }
 
@@ -70,13 +82,18 @@ func Skip(reason string) error { return &SkipError{Reason: reason} }
 
 // Steps returns the pipeline in order.
 func Steps() []Step {
-	return []Step{openStep{}, planStep{}, manifestStep{}, runtimeStep{}, vaultStep{}, signStep{}, verifyStep{}}
+	return []Step{openStep{}, planStep{}, manifestStep{}, runtimeStep{}, vaultStep{}, signStep{}, verifyStep{}, v4Step{}}
 }
 
 // Fuse runs the pipeline. The input is only read; the output appears only
-// if every step succeeded.
+// if every step succeeded (and, with Request.Outputs, when the caller
+// commits it).
 func Fuse(req Request) (*Result, error) {
-	c := &Context{Request: req, Result: &Result{}}
+	c := &Context{Request: req, Result: &Result{}, outputs: req.Outputs}
+	if c.outputs == nil {
+		c.outputs = &atomicfile.Group{}
+		defer c.outputs.Abort()
+	}
 	defer func() {
 		if c.apk != nil {
 			c.apk.Close()
@@ -96,6 +113,11 @@ func Fuse(req Request) (*Result, error) {
 			return nil, err
 		default:
 			c.Result.Steps = append(c.Result.Steps, StepRecord{Name: s.String(), Status: "done"})
+		}
+	}
+	if req.Outputs == nil {
+		if err := c.outputs.Commit(); err != nil {
+			return nil, err
 		}
 	}
 	return c.Result, nil

@@ -93,6 +93,9 @@ func (r *Result) Limits() []string {
 		fmt.Sprintf("Self-verification re-read the output and verified its APK Signature Scheme v2/v3 signatures for API %d and later; a v1 (JAR) signature, when present, was not re-verified in this run.", r.Verification.MinSDK),
 		"This report records what trustfuse changed in the input; it makes no claim about the input app's own code or behaviour.",
 	}
+	if r.V4.Input && r.V4.Written == "" {
+		l = append(l, "The input's APK Signature Scheme v4 file (.idsig) signs the input only; it does not apply to the output, and no v4 signature was written for the output (fuse --v4 writes one), so the output cannot be installed incrementally (adb install --incremental) until it is signed with v4.")
+	}
 	if r.DemoKey {
 		l = append(l, "Signed with the built-in DEMO key, whose private key is public: this APK and this report prove nothing and must never be shipped.")
 	}

@@ -3,6 +3,7 @@ package fusion
 import (
 	"time"
 
+	"github.com/trustfuse/trustfuse/pkg/apk"
 	"github.com/trustfuse/trustfuse/pkg/attest"
 	"github.com/trustfuse/trustfuse/pkg/report"
 )
@@ -22,6 +23,10 @@ type Result struct {
 	DemoKey      bool         `json:"demoKey"`
 	BuildTime    time.Time    `json:"buildTime"`
 	Steps        []StepRecord `json:"steps"`
+	// V4 is what became of APK Signature Scheme v4 (an .idsig beside the
+	// APK): whether the input had one that signs it (it cannot sign the
+	// output), and the output's, written or removed as stale.
+	V4 V4Outcome `json:"v4"`
 	// Registration is the release record for the attestation registry
 	// (`fuse --register`). It holds the secret per-release attestation key,
 	// so it is never part of the JSON result or the report.
@@ -50,6 +55,13 @@ type Measurement = attest.Measurement
 // Verification is the verifier's verdict on the output, for API levels
 // MinSDK and up.
 type Verification = report.Verification
+
+// V4Outcome records the v4 signature files of a run.
+type V4Outcome struct {
+	// Input: an .idsig beside the input signs it (it is left alone).
+	Input bool `json:"input"`
+	apk.V4Output
+}
 
 // StepRecord says what each pipeline step did.
 type StepRecord struct {

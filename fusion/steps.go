@@ -5,12 +5,12 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
-	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/trustfuse/trustfuse/fusion/fusionset"
 	androidrt "github.com/trustfuse/trustfuse/fusion/runtime/android"
-	"github.com/trustfuse/trustfuse/internal/atomicfile"
 	"github.com/trustfuse/trustfuse/pkg/apk"
 	"github.com/trustfuse/trustfuse/pkg/apksig"
 	"github.com/trustfuse/trustfuse/pkg/attest"
@@ -324,7 +324,8 @@ type signStep struct{}
 func (signStep) String() string { return "sign" }
 
 // Run writes every original entry raw (the manifest replaced in place), the
-// new entries after them, aligned, signed, through a temporary file.
+// new entries after them, aligned, signed, to a temporary file staged in
+// the run's outputs (renamed into place only when they are all committed).
 func (signStep) Run(c *Context) error {
 	var inputs []apksig.Input
 	for _, in := range apksig.InputsFrom(c.apk.Zip.Reader) {
@@ -337,16 +338,13 @@ func (signStep) Run(c *Context) error {
 		apksig.Input{Name: c.dexName, Data: androidrt.Dex(), Method: zipx.Deflate},
 		apksig.Input{Name: androidrt.PolicyAsset, Data: c.policy, Method: zipx.Deflate})
 	inputs = append(inputs, c.vaults...)
-	out, err := atomicfile.Create(c.Out)
+	out, err := c.outputs.Create(c.Out)
 	if err != nil {
 		return err
 	}
-	defer out.Abort()
+	c.staged = out
 	s := &apksig.Signer{Key: c.Signer.Key, Certs: c.Signer.Chain}
-	if err := apksig.Sign(out, inputs, s, c.signOpts); err != nil {
-		return err
-	}
-	return out.Commit()
+	return apksig.Sign(out, inputs, s, c.signOpts)
 }
 
 // ---- verify ----
@@ -360,19 +358,18 @@ func (verifyStep) String() string { return "verify" }
 // and later. The JAR (v1) signature is not re-verified here: that would
 // inflate every entry a second time (as long again as signing on a large
 // APK) to re-check digests just computed from the same bytes; the tests
-// check v1 output with apksigner and jarsigner instead. A failure removes
-// the output: it must never be shipped.
+// check v1 output with apksigner and jarsigner instead. It reads the
+// staged temporary file; a failure means the output never appears: it must
+// never be shipped.
 func (verifyStep) Run(c *Context) error {
-	a, err := apk.Open(c.Out)
+	a, err := apk.Open(c.staged.Name())
 	if err != nil {
-		os.Remove(c.Out)
 		return fmt.Errorf("fusion: output does not read back: %w", err)
 	}
 	defer a.Close()
 	minSDK := max(c.signOpts.MinSDK, apksig.MinSDKv2)
 	res, err := apksig.Verify(a.Zip.Reader, apksig.VerifyOptions{MinSDK: minSDK})
 	if err != nil {
-		os.Remove(c.Out)
 		return err
 	}
 	v := Verification{Verified: res.Verified, MinSDK: minSDK, Schemes: []string{}}
@@ -386,13 +383,39 @@ func (verifyStep) Run(c *Context) error {
 	}
 	c.Result.Verification = v
 	if !res.Verified {
-		os.Remove(c.Out)
 		return fmt.Errorf("fusion: the output does not verify (%s); nothing was written", strings.Join(v.Errors, "; "))
 	}
 	info, err := artifactOf(a)
 	if err != nil {
 		return err
 	}
+	info.File = filepath.Base(c.Out) // a is still the temporary file
 	c.Result.Output = *info
+	return nil
+}
+
+// ---- v4 ----
+
+type v4Step struct{}
+
+func (v4Step) String() string { return "v4" }
+
+// Run writes the output's APK Signature Scheme v4 file when asked, signed
+// by the v3 signer; otherwise it records that none was written, and that an
+// .idsig left at the output's path by an earlier run goes away with the
+// output (apk.StageV4). The input's own .idsig, if any, is left alone: it
+// signs the input only.
+func (v4Step) Run(c *Context) error {
+	c.Result.V4.Input = slices.Contains(c.Result.Input.Schemes, string(apksig.V4))
+	s := &apksig.Signer{Key: c.Signer.Key, Certs: c.Signer.Chain}
+	out, err := apk.StageV4(c.outputs, c.staged.Name(), c.Out, s, c.V4)
+	if err != nil {
+		return fmt.Errorf("fusion: v4 signature: %w", err)
+	}
+	c.Result.V4.V4Output = out
+	if out.Written == "" {
+		return Skip("no APK Signature Scheme v4 file asked for (--v4)")
+	}
+	c.Result.Output.Schemes = append(c.Result.Output.Schemes, string(apksig.V4))
 	return nil
 }

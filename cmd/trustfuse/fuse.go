@@ -15,6 +15,7 @@ import (
 
 	"github.com/trustfuse/trustfuse/fusion"
 	"github.com/trustfuse/trustfuse/fusion/fusionset"
+	"github.com/trustfuse/trustfuse/internal/atomicfile"
 	"github.com/trustfuse/trustfuse/pkg/apksig"
 	"github.com/trustfuse/trustfuse/pkg/attest"
 )
@@ -26,15 +27,19 @@ type fuseOptions struct {
 	report             reportOptions
 }
 
-func fuseCommand() *cli.Command {
-	o := &fuseOptions{}
+func fuseCommand() *cli.Command { return fuseCommandWith(&fuseOptions{}) }
+
+// fuseCommandWith builds `fuse` around o, so that a test can set o's hooks.
+func fuseCommandWith(o *fuseOptions) *cli.Command {
 	return &cli.Command{
 		Name:  "fuse",
 		Usage: "protect an APK with a Fusion Set: sealed mTLS client certificate, runtime checks, re-signed",
 		Description: "Adds the TrustFuse runtime as the next classesN.dex, an init provider (and INTERNET if missing) to the\n" +
 			"manifest, the policy and the sealed client identity as assets, then aligns and signs (v1 when minSdk < 24,\n" +
-			"v2 and v3 always). Unchanged entries are copied byte for byte. --out is written through a temporary file\n" +
-			"and renamed on success; --in is never modified. SOURCE_DATE_EPOCH makes the output reproducible.\n" +
+			"v2 and v3 always). Unchanged entries are copied byte for byte. All outputs or none: --out, its .idsig (--v4),\n" +
+			"the reports and the --register export are written as temporary files and renamed into place together only\n" +
+			"when every one was made (a registry entry is added just before); --in and its .idsig are never modified.\n" +
+			"SOURCE_DATE_EPOCH makes the output reproducible.\n" +
 			"--report writes the Certified Secure report (in-toto statement in a DSSE envelope, signed with the signing\n" +
 			"key; check it with `trustfuse verify --report`), --report-pdf the same rendered as PDF (docs/report.md).\n" +
 			flagOrderNote,
@@ -99,11 +104,17 @@ func (o *fuseOptions) run(c *cli.Context) error {
 			return err
 		}
 	}
+	// All outputs or none: the APK, its .idsig, the reports and the
+	// registration export are staged as temporary files beside their
+	// targets and renamed into place together at the end.
+	var outs atomicfile.Group
+	defer outs.Abort()
 	req := fusion.Request{
 		In: o.in, Out: o.out, FusionSet: fs, Signer: signer,
 		V1: apksig.V1Mode(o.signing.v1), MinSDK: o.signing.minSDK,
 		Lineage: o.signing.lineageBytes, OldSigner: o.signing.oldSigner,
 		Now: now, ToolVersion: "trustfuse " + version,
+		V4: o.signing.v4, Outputs: &outs,
 	}
 	if bar := progressBar(c.App.ErrWriter); bar != nil {
 		req.Progress = func(step string, i, total int) {
@@ -117,14 +128,37 @@ func (o *fuseOptions) run(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if o.register != "" {
-		if err := writeRegistration(o.register, registry, res.Registration, now); err != nil {
-			return fmt.Errorf("%s was written, but the release was not registered: %w", o.out, err)
+	reports, err := o.report.stage(&outs, o.out, res, fs, signer)
+	if err != nil {
+		return fmt.Errorf("%w (nothing was written: all outputs or none)", err)
+	}
+	if o.register != "" && registry == nil {
+		if err := stageRegistration(&outs, o.register, res.Registration); err != nil {
+			return fmt.Errorf("%w (nothing was written: all outputs or none)", err)
 		}
 	}
-	reports, err := o.report.write(c, o.out, res, fs, signer)
-	if err != nil {
-		return fmt.Errorf("%s was written, but not its report: %w", o.out, err)
+	if err := outs.Flush(); err != nil {
+		return fmt.Errorf("%w (nothing was written: all outputs or none)", err)
+	}
+	// The registry entry is the one side effect that is not a file: made
+	// after every file is on disk, before any appears.
+	if registry != nil {
+		if res.Registration == nil {
+			return fmt.Errorf("fuse: no registration record")
+		}
+		if _, err := registry.Add(*res.Registration, now); err != nil {
+			return fmt.Errorf("%w (the release was not registered, so nothing was written: all outputs or none)", err)
+		}
+	}
+	if err := outs.Commit(); err != nil {
+		if registry != nil {
+			return fmt.Errorf("release %s was registered in %s, but the outputs could not be put in place, so none was written "+
+				"(revoke it with `trustfuse releases revoke`): %w", res.Registration.ID, o.register, err)
+		}
+		return err
+	}
+	if p := res.V4.RemovedStale; p != "" {
+		fmt.Fprintf(c.App.ErrWriter, "trustfuse: removed %s, left by an earlier run: it cannot sign the new output (--v4 writes a new one)\n", p)
 	}
 	if wantJSON(c) {
 		return writeJSON(c.App.Writer, res)
@@ -166,6 +200,7 @@ func printFuse(w io.Writer, o *fuseOptions, r *fusion.Result, reports []writtenR
 	row("signed", "%s by sha256 %s (input was signed by %s)", strings.Join(r.Output.Schemes, ", "),
 		strings.Join(r.Output.Signers, ", "), in)
 	row("verified", "%s for API %d+", strings.Join(r.Verification.Schemes, ", "), r.Verification.MinSDK)
+	printV4(row, r.V4.Input, r.V4.V4Output)
 	if r.DemoKey {
 		row("WARNING", "signed with the built-in DEMO key: never ship this APK")
 	}

@@ -71,6 +71,9 @@ func printInfo(w io.Writer, i *apk.Info) error {
 	for _, e := range i.Signing.Errors {
 		row("error", "%s", e.Message)
 	}
+	for _, w := range i.Signing.Warnings {
+		row("warning", "%s: %s", w.Code, w.Message)
+	}
 	for _, wn := range i.Warnings {
 		row("warning", "%s: %s", wn.Code, wn)
 	}

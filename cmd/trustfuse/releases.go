@@ -68,33 +68,17 @@ func decodeKey32(s string) ([]byte, error) {
 	return nil, fmt.Errorf("%w: want 32 bytes as 64 hex digits or base64", attest.ErrRegistryKey)
 }
 
-// writeRegistration writes a release export to path (0600: it holds the
-// attestation key in clear) when r is nil, else adds the release to r.
-func writeRegistration(path string, r *attest.Registry, reg *attest.Registration, now time.Time) error {
+// stageRegistration stages the release export for path in g (0600: it
+// holds the release's attestation key), committed with the other outputs.
+func stageRegistration(g *atomicfile.Group, path string, reg *attest.Registration) error {
 	if reg == nil {
 		return fmt.Errorf("fuse: no registration record")
 	}
-	if r == nil {
-		b, err := json.MarshalIndent(reg, "", "  ")
-		if err != nil {
-			return err
-		}
-		f, err := atomicfile.Create(path)
-		if err != nil {
-			return err
-		}
-		if err := f.Chmod(0o600); err != nil {
-			f.Abort()
-			return err
-		}
-		if _, err := f.Write(append(b, '\n')); err != nil {
-			f.Abort()
-			return err
-		}
-		return f.Commit()
+	b, err := json.MarshalIndent(reg, "", "  ")
+	if err != nil {
+		return err
 	}
-	_, err := r.Add(*reg, now)
-	return err
+	return stageFile(g, path, append(b, '\n'), 0o600)
 }
 
 func releasesCommand() *cli.Command {

@@ -31,6 +31,9 @@ const maxReportFile = 16 << 20
 // Secure report.
 type reportOptions struct {
 	json, pdf, dir string
+	// editStatement, when set (by tests only), changes the statement
+	// before it is signed: it injects a statement the schema refuses.
+	editStatement func(*report.Statement)
 }
 
 func (o *reportOptions) Flags() []cli.Flag {
@@ -63,7 +66,7 @@ func (o *reportOptions) check(c *cli.Context, in, out string) error {
 		if r.path == "" {
 			continue
 		}
-		for _, other := range []string{in, out} {
+		for _, other := range []string{in, out, in + apksig.IdsigSuffix, out + apksig.IdsigSuffix} {
 			if samePath(r.path, other) {
 				return usageErrorf(c, "%s %s would overwrite %s", r.flag, r.path, other)
 			}
@@ -86,10 +89,11 @@ type writtenReport struct {
 	Kind, Path, SHA256 string
 }
 
-// write makes the statement of res, signs it with signer and writes the
-// files asked for, each atomically, after the APK. The bytes depend only
-// on the inputs, the key, SOURCE_DATE_EPOCH and the CI environment.
-func (o *reportOptions) write(c *cli.Context, out string, res *fusion.Result, fs *fusionset.FusionSet, signer *keys.Signer) ([]writtenReport, error) {
+// stage makes the statement of res, signs it with signer and stages the
+// files asked for in g, which the caller commits with the APK (all outputs
+// or none). The bytes depend only on the inputs, the key,
+// SOURCE_DATE_EPOCH and the CI environment.
+func (o *reportOptions) stage(g *atomicfile.Group, out string, res *fusion.Result, fs *fusionset.FusionSet, signer *keys.Signer) ([]writtenReport, error) {
 	jsonPath, pdfPath := o.paths(out)
 	if jsonPath == "" && pdfPath == "" {
 		return nil, nil
@@ -101,13 +105,16 @@ func (o *reportOptions) write(c *cli.Context, out string, res *fusion.Result, fs
 		b.Reproduce = "SOURCE_DATE_EPOCH=" + v
 	}
 	st := res.Statement(b, fs)
+	if o.editStatement != nil {
+		o.editStatement(st)
+	}
 	var written []writtenReport
 	if jsonPath != "" {
 		data, err := report.Sign(st, signer.Key, signer.Chain)
 		if err != nil {
 			return nil, err
 		}
-		if err := writeAtomic(jsonPath, data); err != nil {
+		if err := stageFile(g, jsonPath, data, 0o644); err != nil {
 			return nil, err
 		}
 		written = append(written, writtenReport{"report", jsonPath, sha256Hex(data)})
@@ -115,10 +122,10 @@ func (o *reportOptions) write(c *cli.Context, out string, res *fusion.Result, fs
 	if pdfPath != "" {
 		var buf bytes.Buffer
 		if err := report.RenderPDF(st, &buf); err != nil {
-			return written, err
+			return nil, err
 		}
-		if err := writeAtomic(pdfPath, buf.Bytes()); err != nil {
-			return written, err
+		if err := stageFile(g, pdfPath, buf.Bytes(), 0o644); err != nil {
+			return nil, err
 		}
 		written = append(written, writtenReport{"report pdf", pdfPath, sha256Hex(buf.Bytes())})
 	}
@@ -128,18 +135,31 @@ func (o *reportOptions) write(c *cli.Context, out string, res *fusion.Result, fs
 // writeAtomic writes data to path through a temporary file, creating the
 // directory if needed.
 func writeAtomic(path string, data []byte) error {
+	var g atomicfile.Group
+	defer g.Abort()
+	if err := stageFile(&g, path, data, 0o644); err != nil {
+		return err
+	}
+	return g.Commit()
+}
+
+// stageFile stages data for path in g with the given mode, creating the
+// directory if needed.
+func stageFile(g *atomicfile.Group, path string, data []byte, mode os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	f, err := atomicfile.Create(path)
+	f, err := g.Create(path)
 	if err != nil {
 		return err
 	}
-	defer f.Abort()
+	if err := f.Chmod(mode); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
 	if _, err := f.Write(data); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return f.Commit()
+	return nil
 }
 
 func sha256Hex(b []byte) string {

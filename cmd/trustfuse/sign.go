@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
@@ -23,8 +24,9 @@ func signCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "sign",
 		Usage: "re-sign an APK: v1 when minSdk < 24, v2 and v3 always; aligned, unchanged entries copied raw",
-		Description: "Writes --out through a temporary file renamed into place on success; --in is never modified.\n" +
-			"Old JAR signature files are dropped. SOURCE_DATE_EPOCH fixes the timestamps of new entries, so the\n" +
+		Description: "Writes --out (and with --v4 its .idsig) through temporary files renamed into place on success;\n" +
+			"--in and its .idsig are never modified; an --out.idsig from an earlier run is removed unless --v4 replaces it.\n" +
+			"Old JAR signature files and a SourceStamp (stamp-cert-sha256, whose signing block re-signing replaces) are dropped. SOURCE_DATE_EPOCH fixes the timestamps of new entries, so the\n" +
 			"same input, key and SOURCE_DATE_EPOCH give identical bytes.",
 		Flags: append([]cli.Flag{
 			jsonFlag(),
@@ -72,32 +74,65 @@ func (o *signOptions) run(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := atomicfile.Create(o.out)
+	// The APK and its .idsig appear together or not at all.
+	var outs atomicfile.Group
+	defer outs.Abort()
+	out, err := outs.Create(o.out)
 	if err != nil {
 		return err
 	}
-	defer out.Abort()
 	if err := apksig.Sign(out, apksig.InputsFrom(a.Zip.Reader), sg, opts); err != nil {
 		return err
 	}
-	if err := out.Commit(); err != nil {
+	inV4, err := a.Idsig()
+	inV4 = inV4 && err == nil
+	v4, err := apk.StageV4(&outs, out.Name(), o.out, sg, o.signing.v4)
+	if err != nil {
+		return err
+	}
+	if err := outs.Commit(); err != nil {
 		return err
 	}
 	names := make([]string, len(schemes))
 	for i, s := range schemes {
 		names[i] = string(s)
 	}
+	if v4.Written != "" {
+		names = append(names, string(apksig.V4))
+	}
+	if v4.RemovedStale != "" {
+		fmt.Fprintf(c.App.ErrWriter, "trustfuse: removed %s, left by an earlier run: it cannot sign the new output (--v4 writes a new one)\n", v4.RemovedStale)
+	}
 	result := map[string]any{
 		"in": o.in, "out": o.out, "package": a.Manifest.Package,
 		"schemes": names, "signer": apksig.CertDigest(signer.Certificate),
 		"key": signer.KeyDescription(), "demoKey": signer.IsDemo(),
+		"v4": map[string]any{"input": inV4, "written": v4.Written, "removedStale": v4.RemovedStale},
 	}
 	if wantJSON(c) {
 		return writeJSON(c.App.Writer, result)
 	}
-	fmt.Fprintf(c.App.Writer, "signed %s -> %s\nschemes  %s\nsigner   sha256 %s (%s, %s)\n",
-		o.in, o.out, strings.Join(names, ", "), result["signer"], signer.KeyDescription(), signer.Source)
-	return nil
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, args...)...) }
+	row("signed", "%s -> %s", o.in, o.out)
+	row("schemes", "%s", strings.Join(names, ", "))
+	row("signer", "sha256 %s (%s, %s)", result["signer"], signer.KeyDescription(), signer.Source)
+	printV4(row, inV4, v4)
+	return tw.Flush()
+}
+
+// printV4 adds the summary row saying what became of APK Signature Scheme
+// v4, when there is anything to say: the .idsig written, or why the output
+// has none although the input or an earlier output had one.
+func printV4(row func(k, format string, args ...any), input bool, out apk.V4Output) {
+	switch {
+	case out.Written != "":
+		row("v4", "%s written", out.Written)
+	case out.RemovedStale != "":
+		row("v4", "none: %s from an earlier run removed (it cannot sign this output); --v4 writes a new one", out.RemovedStale)
+	case input:
+		row("v4", "none: the input's .idsig signs the input only; --v4 writes one for the output")
+	}
 }
 
 // sameFile refuses an output path that names the input: the input is never
@@ -107,6 +142,9 @@ func sameFile(c *cli.Context, in, out string) error {
 	ao, err2 := filepath.Abs(out)
 	if err1 == nil && err2 == nil && ai == ao {
 		return usageErrorf(c, "--out must differ from --in: the input is never modified")
+	}
+	if samePath(out, in+apksig.IdsigSuffix) {
+		return usageErrorf(c, "--out %s would overwrite the input's v4 signature file: the input is never modified", out)
 	}
 	si, err1 := os.Stat(in)
 	so, err2 := os.Stat(out)

@@ -23,6 +23,7 @@ type signingOptions struct {
 	keyPass  string
 	v1       string
 	minSDK   int
+	v4       bool
 
 	lineage     string
 	oldKeystore string
@@ -42,6 +43,8 @@ func (o *signingOptions) Flags() []cli.Flag {
 		&cli.StringFlag{Name: "ks-key-alias", Usage: "key alias; may be omitted when the keystore holds one key", Destination: &o.alias},
 		&cli.StringFlag{Name: "key-pass", Usage: "key password reference (JKS); default: the keystore password", Destination: &o.keyPass},
 		&cli.StringFlag{Name: "v1", Value: "auto", Usage: "JAR (v1) signature: auto (only when minSdk < 24), on, off", Destination: &o.v1},
+		&cli.BoolFlag{Name: "v4", Usage: "also write an APK Signature Scheme v4 file, OUT.idsig (adb install --incremental; Android 11+). Without it, " +
+			"an OUT.idsig left by an earlier run is removed with the new output: it cannot sign it", Destination: &o.v4},
 		&cli.IntFlag{Name: "min-sdk", Usage: "override the minSdkVersion read from the manifest when choosing schemes", Destination: &o.minSDK},
 		&cli.StringFlag{Name: "lineage", Usage: "key rotation: signing certificate lineage file (apksigner rotate --out) ending with the --keystore key; v3 is signed with --keystore and carries the lineage, v1 and v2 with --old-keystore", Destination: &o.lineage},
 		&cli.StringFlag{Name: "old-keystore", Usage: "key rotation: keystore of the lineage's first (oldest) key, which signs v1 and v2", Destination: &o.oldKeystore},

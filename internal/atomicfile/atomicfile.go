@@ -5,9 +5,12 @@
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // File is an output being written. Write to File; then Commit or Abort.
@@ -38,24 +41,41 @@ func Create(path string) (*File, error) {
 
 // Commit flushes the data to disk and renames the file into place.
 func (f *File) Commit() error {
+	if err := f.finish(); err != nil {
+		return err
+	}
+	return f.rename()
+}
+
+// finish flushes and closes the temporary file; on failure it is removed.
+func (f *File) finish() error {
 	if f.done {
 		return fmt.Errorf("write %s: already finished", f.path)
 	}
 	f.done = true
-	tmp := f.Name()
 	err := f.Sync()
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = os.Rename(tmp, f.path)
-	}
 	if err != nil {
-		os.Remove(tmp)
+		os.Remove(f.Name())
 		return fmt.Errorf("write %s: %w", f.path, err)
 	}
 	return nil
 }
+
+// rename moves the finished temporary file into place; on failure it is
+// removed.
+func (f *File) rename() error {
+	if err := os.Rename(f.Name(), f.path); err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write %s: %w", f.path, err)
+	}
+	return nil
+}
+
+// Path is where the file appears on Commit (Name is the temporary file).
+func (f *File) Path() string { return f.path }
 
 // Abort removes the temporary file. It is safe to call after Commit (it then
 // does nothing), so `defer f.Abort()` covers every error path.
@@ -66,4 +86,95 @@ func (f *File) Abort() {
 	f.done = true
 	f.Close()
 	os.Remove(f.Name())
+}
+
+// Group stages several outputs that must all appear or none: each is
+// written to its own temporary file, and Commit renames them into place
+// only after every one was written and flushed. The zero Group is ready.
+type Group struct {
+	files   []*File
+	remove  []string
+	flushed bool
+}
+
+// Create stages path in the group, as Create does.
+func (g *Group) Create(path string) (*File, error) {
+	f, err := Create(path)
+	if err != nil {
+		return nil, err
+	}
+	g.files = append(g.files, f)
+	return f, nil
+}
+
+// RemoveOnCommit asks Commit to delete path once the outputs are in
+// place: a stale companion file (an old .idsig beside an APK being
+// replaced) must not outlive them, nor disappear if they never appear.
+func (g *Group) RemoveOnCommit(path string) { g.remove = append(g.remove, path) }
+
+// Flush writes every staged file to disk and closes it; it fails, and
+// removes every temporary file, if any of them cannot be. A caller with a
+// side effect of its own (a registry entry) does it between Flush and
+// Commit, so that a full disk stops the run before the side effect.
+func (g *Group) Flush() error {
+	for _, f := range g.files {
+		if err := f.finish(); err != nil {
+			g.Abort()
+			return err
+		}
+	}
+	g.flushed = true
+	return nil
+}
+
+// Commit flushes the staged files (unless Flush did), then renames them
+// all into place and deletes the paths given to RemoveOnCommit. If any
+// file cannot be flushed, nothing is renamed and every temporary file is
+// removed. If a rename fails after others succeeded (the directory changed
+// under us), the outputs already renamed are removed again, so that none of
+// the group remains, and the error says so: files they replaced are gone
+// either way.
+func (g *Group) Commit() error {
+	if !g.flushed {
+		if err := g.Flush(); err != nil {
+			return err
+		}
+	}
+	for i, f := range g.files {
+		if err := f.rename(); err != nil {
+			var undone []string
+			for _, prev := range g.files[:i] {
+				os.Remove(prev.path)
+				undone = append(undone, prev.path)
+			}
+			for _, rest := range g.files[i+1:] {
+				os.Remove(rest.Name())
+			}
+			g.files, g.remove, g.flushed = nil, nil, false
+			if len(undone) > 0 {
+				return fmt.Errorf("%w (removed %s again, which was already in place: all outputs or none)", err, strings.Join(undone, ", "))
+			}
+			return err
+		}
+	}
+	remove := g.remove
+	g.files, g.remove, g.flushed = nil, nil, false
+	for _, p := range remove {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("the outputs are in place, but stale %s could not be removed: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// Abort removes every staged temporary file; the targets are untouched.
+// It is safe after Commit, so `defer g.Abort()` covers every error path.
+func (g *Group) Abort() {
+	for _, f := range g.files {
+		if f.done {
+			os.Remove(f.Name()) // finished but not renamed: no-op once renamed
+		}
+		f.Abort()
+	}
+	g.files, g.remove, g.flushed = nil, nil, false
 }

@@ -70,3 +70,63 @@ func assertOnly(t *testing.T, dir string, names ...string) {
 		}
 	}
 }
+
+// TestGroup covers the all-or-none outputs of `fuse`: a group appears
+// entirely on Commit, and every way of failing leaves none of its files and
+// no temporary file, while a stale companion is removed only on success.
+func TestGroup(t *testing.T) {
+	cases := []struct {
+		name string
+		// fail breaks the group after its files are written; nil commits.
+		fail      func(t *testing.T, g *Group, dir string)
+		wantFiles []string
+	}{
+		{"commit", nil, []string{"a.apk", "a.report.json"}},
+		{"abort (a later step failed)", func(t *testing.T, g *Group, dir string) { g.Abort() }, []string{"a.apk.idsig"}},
+		{"flush fails (file closed under us)", func(t *testing.T, g *Group, dir string) {
+			g.files[1].File.Close()
+		}, []string{"a.apk.idsig"}},
+		{"rename fails after the first (target became a directory)", func(t *testing.T, g *Group, dir string) {
+			if err := os.Mkdir(filepath.Join(dir, "a.report.json"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(dir, "a.report.json", "x"), nil, 0o644)
+		}, []string{"a.apk.idsig", "a.report.json"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			stale := filepath.Join(dir, "a.apk.idsig")
+			os.WriteFile(stale, []byte("stale"), 0o644)
+			var g Group
+			defer g.Abort()
+			for _, name := range []string{"a.apk", "a.report.json"} {
+				f, err := g.Create(filepath.Join(dir, name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.WriteString(name)
+			}
+			g.RemoveOnCommit(stale)
+			if c.fail == nil {
+				if err := g.Commit(); err != nil {
+					t.Fatal(err)
+				}
+				if b, _ := os.ReadFile(filepath.Join(dir, "a.apk")); string(b) != "a.apk" {
+					t.Errorf("a.apk holds %q", b)
+				}
+			} else {
+				c.fail(t, &g, dir)
+				if len(g.files) > 0 {
+					if err := g.Commit(); err == nil {
+						t.Fatal("Commit succeeded after a failure")
+					} else {
+						t.Log(err)
+					}
+				}
+			}
+			g.Abort()
+			assertOnly(t, dir, c.wantFiles...)
+		})
+	}
+}

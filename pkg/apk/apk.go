@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/trustfuse/trustfuse/pkg/apksig"
 	"github.com/trustfuse/trustfuse/pkg/axml"
 	"github.com/trustfuse/trustfuse/pkg/zipx"
 )
@@ -181,11 +183,28 @@ func (a *APK) FileSHA256() (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// HasIdsig reports whether an APK Signature Scheme v4 file (<apk>.idsig)
-// sits next to the APK; v4 signatures live outside the archive.
-func (a *APK) HasIdsig() bool {
-	st, err := os.Stat(a.Path + ".idsig")
-	return err == nil && st.Mode().IsRegular()
+// Idsig checks the APK Signature Scheme v4 file next to the APK
+// (<apk>.idsig; v4 signatures live outside the archive). present says
+// whether there is one; err, when not nil, says why it does not apply to
+// this APK: unreadable or malformed (apksig.ErrV4Malformed), or signing
+// another build (apksig.ErrV4Mismatch). It reads the APK twice when a file
+// is present, nothing otherwise.
+func (a *APK) Idsig() (present bool, err error) {
+	f, err := os.Open(a.Path + apksig.IdsigSuffix)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return true, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return false, err
+	}
+	v, err := apksig.ReadV4(f)
+	if err != nil {
+		return true, err
+	}
+	return true, v.Check(a.Zip.Reader)
 }
 
 // baseName is filepath.Base of the APK path.

@@ -1,6 +1,9 @@
 package apk
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/trustfuse/trustfuse/pkg/apksig"
 	"github.com/trustfuse/trustfuse/pkg/zipx"
 )
@@ -38,12 +41,16 @@ type Info struct {
 // Signing summarises the signatures as found, not verified.
 type Signing struct {
 	// Schemes present: "v1", "v2", "v3", "v3.1", and "v4" when an .idsig
-	// file sits next to the APK.
+	// file next to the APK signs this very APK (else a warning says why
+	// it does not apply).
 	Schemes []string `json:"schemes"`
 	// Signers are the hex SHA-256 digests of the signer certificates, newest
 	// scheme first, each once, as `apksigner verify --print-certs` prints them.
 	Signers []string       `json:"signers"`
 	Errors  []apksig.Issue `json:"errors,omitempty"`
+	// Warnings: V4_SIGNATURE_MALFORMED, V4_SIGNATURE_MISMATCH when the
+	// .idsig next to the APK is unreadable or signs another APK.
+	Warnings []apksig.Issue `json:"warnings,omitempty"`
 }
 
 // Info gathers the summary. It hashes the file and reads the signers from
@@ -55,6 +62,7 @@ func (a *APK) Info() (*Info, error) {
 		return nil, err
 	}
 	sig := apksig.Peek(a.Zip.Reader)
+	idsig, idsigErr := a.Idsig()
 	m := a.Manifest
 	libs := a.NativeLibs()
 	info := &Info{
@@ -74,7 +82,7 @@ func (a *APK) Info() (*Info, error) {
 		NativeLibs:       libs,
 		ZipAligned16K:    true,
 		ELFAligned16K:    true,
-		Signing:          signing(sig, a.HasIdsig()),
+		Signing:          signing(sig, idsig, idsigErr),
 		Warnings:         append([]zipx.Warning{}, a.Zip.Warnings...),
 	}
 	if info.NativeLibs == nil {
@@ -90,13 +98,23 @@ func (a *APK) Info() (*Info, error) {
 	return info, nil
 }
 
-func signing(r *apksig.Result, idsig bool) Signing {
+// signing summarises r and the .idsig check (APK.Idsig): "v4" is claimed
+// only for a v4 file that signs this APK.
+func signing(r *apksig.Result, idsig bool, idsigErr error) Signing {
 	s := Signing{Schemes: []string{}, Signers: r.SignerDigests(), Errors: r.AllErrors()}
 	for _, sc := range r.Schemes() {
 		s.Schemes = append(s.Schemes, string(sc))
 	}
-	if idsig {
-		s.Schemes = append(s.Schemes, "v4")
+	switch {
+	case !idsig:
+	case idsigErr == nil:
+		s.Schemes = append(s.Schemes, string(apksig.V4))
+	case errors.Is(idsigErr, apksig.ErrV4Mismatch):
+		s.Warnings = append(s.Warnings, apksig.Issue{Code: "V4_SIGNATURE_MISMATCH",
+			Message: fmt.Sprintf("%s next to the APK does not apply to it: %v", apksig.IdsigSuffix, idsigErr)})
+	default:
+		s.Warnings = append(s.Warnings, apksig.Issue{Code: "V4_SIGNATURE_MALFORMED",
+			Message: fmt.Sprintf("%s next to the APK cannot be read: %v", apksig.IdsigSuffix, idsigErr)})
 	}
 	return s
 }

@@ -53,16 +53,32 @@ func (in Input) open() (io.ReadCloser, error) {
 	return io.NopCloser(bytes.NewReader(in.Data)), nil
 }
 
-// InputsFrom lists the entries of z, in order, for re-signing: JAR
-// signature files of the old signature are left out.
+// InputsFrom lists the entries of z, in order, for re-signing: what
+// belonged to the old signature (droppedOnResign) is left out.
 func InputsFrom(z *zipx.Reader) []Input {
 	var out []Input
 	for _, e := range z.Entries {
-		if !isV1SignatureFile(e.Name) {
+		if !droppedOnResign(e.Name) {
 			out = append(out, Input{Name: e.Name, Entry: e})
 		}
 	}
 	return out
+}
+
+// sourceStampCertEntry is the entry of an APK signed with a SourceStamp:
+// the SHA-256 of the stamp certificate, whose signature lives in the APK
+// Signing Block.
+const sourceStampCertEntry = "stamp-cert-sha256"
+
+// droppedOnResign reports the entries that belong to the old signature and
+// are left out when re-signing: the JAR signature files, and the source
+// stamp's certificate digest. Re-signing writes a new APK Signing Block
+// without the stamp block, so the entry would be left without its stamp
+// (apksigner then warns "No SourceStamp signature"); apksig's ApkSigner
+// likewise drops it when it does not create a new stamp. Sign and
+// InputsFrom both use it, so `sign` and `fuse` drop the same entries.
+func droppedOnResign(name string) bool {
+	return isV1SignatureFile(name) || name == sourceStampCertEntry
 }
 
 // V1Mode says when to add a JAR (v1) signature.
@@ -153,7 +169,7 @@ func Sign(out Output, inputs []Input, s *Signer, opts Options) error {
 	}
 	var kept []Input
 	for _, in := range inputs {
-		if !isV1SignatureFile(in.Name) {
+		if !droppedOnResign(in.Name) {
 			kept = append(kept, in)
 		}
 	}
