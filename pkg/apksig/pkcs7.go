@@ -330,16 +330,18 @@ func parsePKCS7(der []byte) (*pkcs7Block, error) {
 		return nil, fmt.Errorf("%w: %d bytes after SignedData", errPKCS7Malformed, len(rest))
 	}
 	b := &pkcs7Block{contentType: sd.EncapContentInfo.ContentType, signers: sd.SignerInfos}
+	// Certificates may be BER (parseCertificate): split them as such.
 	for rest := sd.Certificates.Bytes; len(rest) > 0; {
-		var raw asn1.RawValue
-		var err error
-		if rest, err = asn1.Unmarshal(rest, &raw); err != nil {
+		_, next, err := berValue(rest, 0)
+		if err != nil {
 			return nil, fmt.Errorf("%w: certificates: %w", errPKCS7Malformed, err)
 		}
-		if raw.Class != asn1.ClassUniversal || raw.Tag != asn1.TagSequence {
+		raw := rest[:len(rest)-len(next)]
+		rest = next
+		if raw[0] != 0x30 {
 			continue // other CertificateChoices (attribute certificates …)
 		}
-		c, err := parseCertificate(raw.FullBytes)
+		c, err := parseCertificate(raw)
 		if err != nil {
 			if b.certErr == nil {
 				b.certErr = err
@@ -353,8 +355,8 @@ func parsePKCS7(der []byte) (*pkcs7Block, error) {
 
 // errSignerBySKI refuses a SignerInfo that names its certificate by
 // SubjectKeyIdentifier: Android looks certificates up by issuer and serial
-// number only, so it finds none.
-var errSignerBySKI = errors.New("signing certificate referenced in SignerInfo not found in SignedData: it is named by SubjectKeyIdentifier, and Android supports only issuer and serial number")
+// number only (apksigner 31 does not even decode such a SignerInfo).
+var errSignerBySKI = fmt.Errorf("%w: SignerInfo names its certificate by SubjectKeyIdentifier; Android supports only issuer and serial number", errPKCS7Malformed)
 
 // findCert returns the certificate the signer identifier names, as Android
 // finds it: same serial number and same issuer as X.500 principals
