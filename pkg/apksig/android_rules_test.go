@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"fmt"
+	"io"
 	"math/big"
 	"path/filepath"
 	"slices"
@@ -259,19 +260,13 @@ func negativeModulus(t testing.TB, cert []byte) []byte {
 	return derTLV([]byte{0x30}, joinBytes(certParts))
 }
 
-// v1CraftedAPK writes an APK of the small base signed with the JAR manifest
-// and .SF that signV1 makes for minSDK, and one signature block per signer
-// name, made by blocks from the .SF bytes ("CERT.RSA" → block). Each name
-// gets its own copy of the .SF.
-func v1CraftedAPK(t testing.TB, dst string, minSDK int, blocks func(sf []byte) map[string][]byte) string {
+// v1CraftedAPK writes an APK of the small base signed with a JAR manifest
+// and .SF (from v1ManifestFiles or v1MD5ManifestFiles) and one signature
+// block per signer name, made by blocks from the .SF bytes ("CERT.RSA" →
+// block). Each name gets its own copy of the .SF.
+func v1CraftedAPK(t testing.TB, dst string, mf, sf []byte, blocks func(sf []byte) map[string][]byte) string {
 	t.Helper()
-	_, _, entries := v1Inputs(t, v1SmallBase(t))
-	files, err := signV1(entries, v1TestSigner(t, false, "trustfuse-manifest-only"), v1Config{MinSDK: minSDK})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sf := files[1].Data
-	add := []v1File{files[0]}
+	add := []v1File{{v1ManifestName, mf}}
 	bs := blocks(sf)
 	names := make([]string, 0, len(bs))
 	for n := range bs {
@@ -283,6 +278,61 @@ func v1CraftedAPK(t testing.TB, dst string, minSDK int, blocks func(sf []byte) m
 		add = append(add, v1File{"META-INF/" + base + ".SF", sf}, v1File{"META-INF/" + n, bs[n]})
 	}
 	return v1Rewrite(t, v1SmallBase(t), dst, v1Edit{drop: isV1SignatureFile, add: add})
+}
+
+// v1ManifestFiles returns the JAR manifest and .SF signV1 writes for the
+// small base and minSDK.
+func v1ManifestFiles(t testing.TB, minSDK int) (mf, sf []byte) {
+	t.Helper()
+	_, _, entries := v1Inputs(t, v1SmallBase(t))
+	files, err := signV1(entries, v1TestSigner(t, false, "trustfuse-manifest-only"), v1Config{MinSDK: minSDK})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files[0].Data, files[1].Data
+}
+
+// v1MD5ManifestFiles returns a JAR manifest and .SF for the small base with
+// MD5 digests only, chosen by Digest-Algorithms as the oldest tools wrote
+// them: Android before 4.3 (API 18) reads them, later versions find no
+// digest they use.
+func v1MD5ManifestFiles(t testing.TB) (mf, sf []byte) {
+	t.Helper()
+	_, _, entries := v1Inputs(t, v1SmallBase(t))
+	md5B64 := func(b []byte) string { return v1B64(v1Hash(crypto.MD5, b)) }
+	var m, f v1Writer
+	m.attr("Manifest-Version", "1.0")
+	m.end()
+	var sections [][2]int
+	for _, e := range entries {
+		rc, err := e.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		content, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := m.buf.Len()
+		m.attr("Name", e.Name)
+		m.attr("Digest-Algorithms", "MD5")
+		m.attr("MD5-Digest", md5B64(content))
+		m.end()
+		sections = append(sections, [2]int{start, m.buf.Len()})
+	}
+	mf = m.buf.Bytes()
+	f.attr("Signature-Version", "1.0")
+	f.attr("Digest-Algorithms", "MD5")
+	f.attr("MD5-Digest-Manifest", md5B64(mf))
+	f.end()
+	for i, e := range entries {
+		f.attr("Name", e.Name)
+		f.attr("Digest-Algorithms", "MD5")
+		f.attr("MD5-Digest", md5B64(mf[sections[i][0]:sections[i][1]]))
+		f.end()
+	}
+	return mf, f.buf.Bytes()
 }
 
 // TestVerifyV1AndroidRules compares our JAR signature verdict with
@@ -342,51 +392,58 @@ func TestVerifyV1AndroidRules(t *testing.T) {
 	}
 
 	tests := []struct {
-		name     string
-		min, max int
-		blocks   func(sf []byte) map[string][]byte
-		verified bool
-		code     string // expected among the errors when refused
+		name        string
+		min, max    int
+		blocks      func(sf []byte) map[string][]byte
+		verified    bool
+		code        string // expected among the errors when refused
+		md5Manifest bool   // v1MD5ManifestFiles instead of signV1's files
 	}{
 		// Item 1: the signer's certificate is found by X.500 name equality
 		// and serial number, never by SubjectKeyIdentifier.
-		{"issuer PrintableString, certificate UTF8String", 21, unbounded, named(x500Name(t, []x500AVA{{oOID, pr, "TrustFuse tests"}}, []x500AVA{{cnOID, pr, "AOSP Style Signer"}}), namedCert.SerialNumber), true, ""},
-		{"issuer in other case and spacing", 21, unbounded, named(x500Name(t, []x500AVA{{oOID, pr, " TRUSTFUSE  tests"}}, []x500AVA{{cnOID, utf, "aosp style  SIGNER "}}), namedCert.SerialNumber), true, ""},
-		{"issuer IA5String", 21, unbounded, named(x500Name(t, []x500AVA{{oOID, ia5, "TrustFuse tests"}}, []x500AVA{{cnOID, utf, "AOSP Style Signer"}}), namedCert.SerialNumber), false, "V1_SIG_VERIFY_ERROR"},
-		{"issuer names another signer", 21, unbounded, named(x500Name(t, []x500AVA{{oOID, utf, "TrustFuse tests"}}, []x500AVA{{cnOID, utf, "Other Signer"}}), namedCert.SerialNumber), false, "V1_SIG_VERIFY_ERROR"},
-		{"serial number differs", 21, unbounded, named(certName, big.NewInt(0x5eee)), false, "V1_SIG_VERIFY_ERROR"},
+		{"issuer PrintableString, certificate UTF8String", 21, unbounded, named(x500Name(t, []x500AVA{{oOID, pr, "TrustFuse tests"}}, []x500AVA{{cnOID, pr, "AOSP Style Signer"}}), namedCert.SerialNumber), true, "", false},
+		{"issuer in other case and spacing", 21, unbounded, named(x500Name(t, []x500AVA{{oOID, pr, " TRUSTFUSE  tests"}}, []x500AVA{{cnOID, utf, "aosp style  SIGNER "}}), namedCert.SerialNumber), true, "", false},
+		{"issuer IA5String", 21, unbounded, named(x500Name(t, []x500AVA{{oOID, ia5, "TrustFuse tests"}}, []x500AVA{{cnOID, utf, "AOSP Style Signer"}}), namedCert.SerialNumber), false, "V1_SIG_VERIFY_ERROR", false},
+		{"issuer names another signer", 21, unbounded, named(x500Name(t, []x500AVA{{oOID, utf, "TrustFuse tests"}}, []x500AVA{{cnOID, utf, "Other Signer"}}), namedCert.SerialNumber), false, "V1_SIG_VERIFY_ERROR", false},
+		{"serial number differs", 21, unbounded, named(certName, big.NewInt(0x5eee)), false, "V1_SIG_VERIFY_ERROR", false},
 		{"signer named by SubjectKeyIdentifier", 21, unbounded, func(sf []byte) map[string][]byte {
 			return map[string][]byte{"CERT.RSA": v1CraftBlock(t, sf, v1BlockSpec{namedKey, [][]byte{namedCert.Raw}, derTLV([]byte{0x80}, namedCert.SubjectKeyId), sha256, rsaKey})}
-		}, false, "V1_SIG_PARSE_ERROR"},
+		}, false, "V1_SIG_PARSE_ERROR", false},
 
 		// Item 2: apksig's digest × signature algorithm table.
-		{"MD5 with rsaEncryption", 15, unbounded, algs(rsaK, rsaCert, "CERT.RSA", md5, rsaKey), true, ""},
-		{"MD5 with md5WithRSA from API 21", 21, unbounded, algs(rsaK, rsaCert, "CERT.RSA", md5, md5RSA), true, ""},
-		{"MD5 with md5WithRSA on API 18-20", 18, unbounded, algs(rsaK, rsaCert, "CERT.RSA", md5, md5RSA), false, "V1_UNSUPPORTED_SIG_ALG"},
-		{"SHA-1 digest, sha256WithRSA on API 21-23", 21, 23, algs(rsaK, rsaCert, "CERT.RSA", sha1, sha256RSA), true, ""},
-		{"SHA-1 digest, sha256WithRSA up to API 24", 21, 24, algs(rsaK, rsaCert, "CERT.RSA", sha1, sha256RSA), false, "V1_UNSUPPORTED_SIG_ALG"},
-		{"SHA-256 digest, sha1WithRSA on API 21 only", 21, 21, algs(rsaK, rsaCert, "CERT.RSA", sha256, sha1RSA), true, ""},
-		{"SHA-384 with sha384WithRSA", 21, unbounded, algs(rsaK, rsaCert, "CERT.RSA", sha384, sha384RSA), true, ""},
-		{"DSA, SHA-1", 15, unbounded, algs(dsaK, dsaParsed, "CERT.DSA", sha1, dsaKey), true, ""},
-		{"DSA, SHA-256 from API 22", 22, unbounded, algs(dsaK, dsaParsed, "CERT.DSA", sha256, dsaKey), true, ""},
-		{"DSA, SHA-256 on API 21", 21, unbounded, algs(dsaK, dsaParsed, "CERT.DSA", sha256, dsaKey), false, "V1_UNSUPPORTED_SIG_ALG"},
-		{"dsa-with-sha256 from API 21", 21, unbounded, algs(dsaK, dsaParsed, "CERT.DSA", sha256, sha256DSA), true, ""},
-		{"ECDSA, SHA-512", 18, unbounded, algs(ecS.Key, ecS.Certs[0], "CERT.EC", sha512, ecKey), true, ""},
-		{"ECDSA, MD5", 18, unbounded, algs(ecS.Key, ecS.Certs[0], "CERT.EC", md5, ecKey), false, "V1_UNSUPPORTED_SIG_ALG"},
+		{"MD5 with rsaEncryption", 15, unbounded, algs(rsaK, rsaCert, "CERT.RSA", md5, rsaKey), true, "", false},
+		{"MD5 with md5WithRSA from API 21", 21, unbounded, algs(rsaK, rsaCert, "CERT.RSA", md5, md5RSA), true, "", false},
+		{"MD5 with md5WithRSA on API 18-20", 18, unbounded, algs(rsaK, rsaCert, "CERT.RSA", md5, md5RSA), false, "V1_UNSUPPORTED_SIG_ALG", false},
+		{"SHA-1 digest, sha256WithRSA on API 21-23", 21, 23, algs(rsaK, rsaCert, "CERT.RSA", sha1, sha256RSA), true, "", false},
+		{"SHA-1 digest, sha256WithRSA up to API 24", 21, 24, algs(rsaK, rsaCert, "CERT.RSA", sha1, sha256RSA), false, "V1_UNSUPPORTED_SIG_ALG", false},
+		{"SHA-256 digest, sha1WithRSA on API 21 only", 21, 21, algs(rsaK, rsaCert, "CERT.RSA", sha256, sha1RSA), true, "", false},
+		{"SHA-384 with sha384WithRSA", 21, unbounded, algs(rsaK, rsaCert, "CERT.RSA", sha384, sha384RSA), true, "", false},
+		{"DSA, SHA-1", 15, unbounded, algs(dsaK, dsaParsed, "CERT.DSA", sha1, dsaKey), true, "", false},
+		{"DSA, SHA-256 from API 22", 22, unbounded, algs(dsaK, dsaParsed, "CERT.DSA", sha256, dsaKey), true, "", false},
+		{"DSA, SHA-256 on API 21", 21, unbounded, algs(dsaK, dsaParsed, "CERT.DSA", sha256, dsaKey), false, "V1_UNSUPPORTED_SIG_ALG", false},
+		{"dsa-with-sha256 from API 21", 21, unbounded, algs(dsaK, dsaParsed, "CERT.DSA", sha256, sha256DSA), true, "", false},
+		{"ECDSA, SHA-512", 18, unbounded, algs(ecS.Key, ecS.Certs[0], "CERT.EC", sha512, ecKey), true, "", false},
+		{"ECDSA, MD5", 18, unbounded, algs(ecS.Key, ecS.Certs[0], "CERT.EC", md5, ecKey), false, "V1_UNSUPPORTED_SIG_ALG", false},
+		{"MD5 manifest digests before API 18", 15, 17, algs(rsaK, rsaCert, "CERT.RSA", sha1, rsaKey), true, "", true},
+		{"MD5 manifest digests from API 18 only", 18, unbounded, algs(rsaK, rsaCert, "CERT.RSA", sha1, rsaKey), false, "V1_NO_SIG_FILE_DIGEST", true},
 
 		// Item 5: certificates crypto/x509 refuses and Android reads.
-		{"certificate with a long-form BER length", 21, unbounded, certBytes(berLongLength(t, rsaCert.Raw)), true, ""},
-		{"certificate with an indefinite BER length", 21, unbounded, certBytes(berIndefinite(t, rsaCert.Raw)), true, ""},
-		{"RSA modulus encoded negative", 21, unbounded, certBytes(negativeModulus(t, rsaCert.Raw)), true, ""},
+		{"certificate with a long-form BER length", 21, unbounded, certBytes(berLongLength(t, rsaCert.Raw)), true, "", false},
+		{"certificate with an indefinite BER length", 21, unbounded, certBytes(berIndefinite(t, rsaCert.Raw)), true, "", false},
+		{"RSA modulus encoded negative", 21, unbounded, certBytes(negativeModulus(t, rsaCert.Raw)), true, "", false},
 
 		// Item 6: the most signers current Android accepts (see
 		// TestVerifyV1TooManySigners for one more).
-		{"10 signers", 21, unbounded, signers(10), true, ""},
+		{"10 signers", 21, unbounded, signers(10), true, "", false},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			apk := v1CraftedAPK(t, filepath.Join(t.TempDir(), fmt.Sprintf("case%02d.apk", i)), tc.min, tc.blocks)
+			mf, sf := v1ManifestFiles(t, tc.min)
+			if tc.md5Manifest {
+				mf, sf = v1MD5ManifestFiles(t)
+			}
+			apk := v1CraftedAPK(t, filepath.Join(t.TempDir(), fmt.Sprintf("case%02d.apk", i)), mf, sf, tc.blocks)
 			res, _, out := v1Agree(t, apk, tc.min, tc.max)
 			if res.Verified != tc.verified {
 				t.Fatalf("verified = %v, want %v (errors %q)\napksigner:\n%s", res.Verified, tc.verified, issueMessages(res.Errors), out)
@@ -418,7 +475,8 @@ func TestVerifyV1AndroidRules(t *testing.T) {
 // apksigner says, to notice when the oracle catches up.
 func TestVerifyV1TooManySigners(t *testing.T) {
 	s := v1TestSigner(t, false, "trustfuse-v1-eleven")
-	apk := v1CraftedAPK(t, filepath.Join(t.TempDir(), "eleven.apk"), 21, func(sf []byte) map[string][]byte {
+	mf, sf := v1ManifestFiles(t, 21)
+	apk := v1CraftedAPK(t, filepath.Join(t.TempDir(), "eleven.apk"), mf, sf, func(sf []byte) map[string][]byte {
 		out := map[string][]byte{}
 		for i := range 11 {
 			out[fmt.Sprintf("S%02d.RSA", i)] = v1CraftBlock(t, sf, v1BlockSpec{s.Key, [][]byte{s.Certs[0].Raw}, v1IssuerSerial(t, s.Certs[0].RawIssuer, s.Certs[0].SerialNumber), pkcs7OIDSHA256, pkcs7OIDRSA})
