@@ -25,7 +25,7 @@ import (
 //	  version           INTEGER 1,
 //	  digestAlgorithms  SET OF AlgorithmIdentifier,          -- { sha256 or sha1, NULL }
 //	  encapContentInfo  SEQUENCE { eContentType OID data },  -- no eContent: detached
-//	  certificates      [0] IMPLICIT SET OF Certificate,     -- the chain, leaf first
+//	  certificates      [0] IMPLICIT SET OF Certificate,     -- the chain, leaf first (read as BER: ber.go)
 //	  crls              [1] IMPLICIT ... OPTIONAL,           -- never written
 //	  signerInfos       SET OF SignerInfo }
 //	SignerInfo ::= SEQUENCE {
