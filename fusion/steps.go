@@ -367,8 +367,10 @@ func (verifyStep) Run(c *Context) error {
 		return fmt.Errorf("fusion: output does not read back: %w", err)
 	}
 	defer a.Close()
+	opts := a.VerifyOptions()
 	minSDK := max(c.signOpts.MinSDK, apksig.MinSDKv2)
-	res, err := apksig.Verify(a.Zip.Reader, apksig.VerifyOptions{MinSDK: minSDK})
+	opts.MinSDK = minSDK
+	res, err := apksig.Verify(a.Zip.Reader, opts)
 	if err != nil {
 		return err
 	}

@@ -40,7 +40,8 @@ func verifyCommand() *cli.Command {
 				return err
 			}
 			defer a.Close()
-			opts := apksig.VerifyOptions{MinSDK: a.Manifest.MinSDK, MaxSDK: o.maxSDK}
+			opts := a.VerifyOptions()
+			opts.MaxSDK = o.maxSDK
 			if o.minSDK > 0 {
 				opts.MinSDK = o.minSDK
 			}

@@ -81,6 +81,19 @@ func (a *APK) readManifest() error {
 	return nil
 }
 
+// VerifyOptions returns the options that verify this APK as Android would
+// install it: from its minSdkVersion to the newest platform, with the
+// refusals its targetSdkVersion and android:targetSandboxVersion bring.
+func (a *APK) VerifyOptions() apksig.VerifyOptions {
+	opts := apksig.VerifyOptions{MinSDK: a.Manifest.MinSDK, TargetSDK: a.Manifest.TargetSDK, TargetSandbox: 1}
+	if v, ok := a.ManifestDoc.Root().AttrByID(axml.AttrTargetSandboxVersion); ok {
+		if n, ok := v.Int(); ok {
+			opts.TargetSandbox = int(n)
+		}
+	}
+	return opts
+}
+
 // DexFiles returns the top-level classes*.dex entries in the order the
 // platform loads them: classes.dex, classes2.dex, classes3.dex, ...
 func (a *APK) DexFiles() []*zipx.Entry {

@@ -33,7 +33,9 @@ const MinSDKv2 = sdkN
 const (
 	sdkJellyBeanMR2 = 18 // SHA-256 and ECDSA in JAR signatures
 	sdkN            = 24 // APK Signature Scheme v2
+	sdkO            = 26 // targetSandboxVersion 2 needs v2 or later
 	sdkP            = 28 // APK Signature Scheme v3
+	sdkR            = 30 // targetSdkVersion 30 needs v2 or later
 	sdkT            = 33 // APK Signature Scheme v3.1
 )
 
@@ -259,10 +261,18 @@ func insertSigningBlock(out Output, size int64, s *Signer, rot *rotation, opts O
 }
 
 // VerifyOptions give the platform range to verify for, normally the APK's
-// minSdkVersion up to the newest platform.
+// minSdkVersion up to the newest platform, and what the manifest says that
+// changes the rules (apk.APK.VerifyOptions fills them).
 type VerifyOptions struct {
 	MinSDK int
 	MaxSDK int // 0: no upper bound
+
+	// TargetSDK is the manifest's targetSdkVersion: from 30, Android
+	// refuses an APK with only a JAR signature. 0: not checked.
+	TargetSDK int
+	// TargetSandbox is the manifest's android:targetSandboxVersion: above
+	// 1, Android 8.0 and later need a v2 or later signature. 0: not checked.
+	TargetSandbox int
 }
 
 // Verify checks every signature scheme of z the way Android (and apksigner)
@@ -341,6 +351,7 @@ func Verify(z *zipx.Reader, opts VerifyOptions) (*Result, error) {
 		}
 	}
 	checkSameSigners(res, v3Lineage)
+	checkManifestRules(res, opts, sigSchemes)
 
 	verified := false
 	for _, sr := range []*SchemeResult{&res.V1, &res.V2, &res.V3, &res.V31} {
@@ -355,6 +366,21 @@ func Verify(z *zipx.Reader, opts VerifyOptions) (*Result, error) {
 		res.Errors = append(res.Errors, issue("NO_SIGNATURES", "No signatures found for the SDK range [%d, %d]", opts.MinSDK, opts.MaxSDK))
 	}
 	return res, nil
+}
+
+// checkManifestRules adds apksig's refusals that depend on the manifest:
+// android:targetSandboxVersion above 1 needs an APK Signature Scheme block
+// from Android 8.0, and targetSdkVersion 30 or more a verified v2 or later
+// signature on the platforms that honour that target.
+func checkManifestRules(res *Result, opts VerifyOptions, sigSchemes bool) {
+	if opts.TargetSandbox > 1 && opts.MaxSDK >= sdkO && !sigSchemes {
+		res.Errors = append(res.Errors, issue("NO_SIG_FOR_TARGET_SANDBOX_VERSION",
+			"Missing APK Signature Scheme v2 signature required for target sandbox version %d", opts.TargetSandbox))
+	}
+	if opts.TargetSDK >= sdkR && opts.MaxSDK >= opts.TargetSDK && !res.V2.Verified && !res.V3.Verified && !res.V31.Verified {
+		res.Errors = append(res.Errors, issue("MIN_SIG_SCHEME_FOR_TARGET_SDK_NOT_MET",
+			"Target SDK version %d requires a minimum of signature scheme v2; the APK is not signed with this or a later signature scheme", opts.TargetSDK))
+	}
 }
 
 // checkSameSigners requires every verified scheme to name the same signers:

@@ -76,7 +76,7 @@ func peekSchemeCert(raw []byte) *x509.Certificate {
 	if r.err != nil || sd.err != nil || err != nil || len(certs) == 0 {
 		return nil
 	}
-	c, err := x509.ParseCertificate(certs[0])
+	c, err := parseCertificate(certs[0])
 	if err != nil {
 		return nil
 	}

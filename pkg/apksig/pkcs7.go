@@ -25,13 +25,13 @@ import (
 //	  version           INTEGER 1,
 //	  digestAlgorithms  SET OF AlgorithmIdentifier,          -- { sha256 or sha1, NULL }
 //	  encapContentInfo  SEQUENCE { eContentType OID data },  -- no eContent: detached
-//	  certificates      [0] IMPLICIT SET OF Certificate,     -- the chain, leaf first
+//	  certificates      [0] IMPLICIT SET OF Certificate,     -- the chain, leaf first (read as BER: ber.go)
 //	  crls              [1] IMPLICIT ... OPTIONAL,           -- never written
 //	  signerInfos       SET OF SignerInfo }
 //	SignerInfo ::= SEQUENCE {
 //	  version             INTEGER 1,
 //	  sid                 IssuerAndSerialNumber,             -- SEQUENCE { issuer Name, serial INTEGER }
-//	                      -- (or [0] SubjectKeyIdentifier, read only)
+//	                      -- ([0] SubjectKeyIdentifier is refused, as on Android)
 //	  digestAlgorithm     AlgorithmIdentifier,
 //	  signedAttrs         [0] IMPLICIT SET OF Attribute OPTIONAL,  -- read only
 //	  signatureAlgorithm  AlgorithmIdentifier,               -- { rsaEncryption or id-ecPublicKey, NULL }
@@ -56,6 +56,7 @@ const (
 	pkcs7OIDContentType   = "1.2.840.113549.1.9.3"
 	pkcs7OIDMessageDigest = "1.2.840.113549.1.9.4"
 
+	pkcs7OIDMD5    = "1.2.840.113549.2.5"
 	pkcs7OIDSHA1   = "1.3.14.3.2.26"
 	pkcs7OIDSHA224 = "2.16.840.1.101.3.4.2.4"
 	pkcs7OIDSHA256 = "2.16.840.1.101.3.4.2.1"
@@ -72,6 +73,8 @@ const (
 // pkcs7DigestHash maps a digest algorithm OID to its hash.
 func pkcs7DigestHash(oid string) (crypto.Hash, bool) {
 	switch oid {
+	case pkcs7OIDMD5:
+		return crypto.MD5, true
 	case pkcs7OIDSHA1:
 		return crypto.SHA1, true
 	case pkcs7OIDSHA224:
@@ -102,6 +105,8 @@ func pkcs7SigAlgByOID(oid string) (pkcs7SigAlg, bool) {
 		return pkcs7SigAlg{"DSA", 0}, true
 	case pkcs7OIDECPublicKey:
 		return pkcs7SigAlg{"ECDSA", 0}, true
+	case "1.2.840.113549.1.1.4":
+		return pkcs7SigAlg{"RSA", crypto.MD5}, true
 	case "1.2.840.113549.1.1.5":
 		return pkcs7SigAlg{"RSA", crypto.SHA1}, true
 	case "1.2.840.113549.1.1.14":
@@ -118,6 +123,10 @@ func pkcs7SigAlgByOID(oid string) (pkcs7SigAlg, bool) {
 		return pkcs7SigAlg{"DSA", crypto.SHA224}, true
 	case "2.16.840.1.101.3.4.3.2":
 		return pkcs7SigAlg{"DSA", crypto.SHA256}, true
+	case "2.16.840.1.101.3.4.3.3":
+		return pkcs7SigAlg{"DSA", crypto.SHA384}, true
+	case "2.16.840.1.101.3.4.3.4":
+		return pkcs7SigAlg{"DSA", crypto.SHA512}, true
 	case "1.2.840.10045.4.1":
 		return pkcs7SigAlg{"ECDSA", crypto.SHA1}, true
 	case "1.2.840.10045.4.3.1":
@@ -135,6 +144,8 @@ func pkcs7SigAlgByOID(oid string) (pkcs7SigAlg, bool) {
 // pkcs7HashName names a hash as apksigner does ("SHA-256").
 func pkcs7HashName(h crypto.Hash) string {
 	switch h {
+	case crypto.MD5:
+		return "MD5"
 	case crypto.SHA1:
 		return "SHA-1"
 	case crypto.SHA224:
@@ -319,16 +330,18 @@ func parsePKCS7(der []byte) (*pkcs7Block, error) {
 		return nil, fmt.Errorf("%w: %d bytes after SignedData", errPKCS7Malformed, len(rest))
 	}
 	b := &pkcs7Block{contentType: sd.EncapContentInfo.ContentType, signers: sd.SignerInfos}
+	// Certificates may be BER (parseCertificate): split them as such.
 	for rest := sd.Certificates.Bytes; len(rest) > 0; {
-		var raw asn1.RawValue
-		var err error
-		if rest, err = asn1.Unmarshal(rest, &raw); err != nil {
+		_, next, err := berValue(rest, 0)
+		if err != nil {
 			return nil, fmt.Errorf("%w: certificates: %w", errPKCS7Malformed, err)
 		}
-		if raw.Class != asn1.ClassUniversal || raw.Tag != asn1.TagSequence {
+		raw := rest[:len(rest)-len(next)]
+		rest = next
+		if raw[0] != 0x30 {
 			continue // other CertificateChoices (attribute certificates …)
 		}
-		c, err := x509.ParseCertificate(raw.FullBytes)
+		c, err := parseCertificate(raw)
 		if err != nil {
 			if b.certErr == nil {
 				b.certErr = err
@@ -340,24 +353,26 @@ func parsePKCS7(der []byte) (*pkcs7Block, error) {
 	return b, nil
 }
 
-// findCert returns the certificate the signer identifier names.
+// errSignerBySKI refuses a SignerInfo that names its certificate by
+// SubjectKeyIdentifier: Android looks certificates up by issuer and serial
+// number only (apksigner 31 does not even decode such a SignerInfo).
+var errSignerBySKI = fmt.Errorf("%w: SignerInfo names its certificate by SubjectKeyIdentifier; Android supports only issuer and serial number", errPKCS7Malformed)
+
+// findCert returns the certificate the signer identifier names, as Android
+// finds it: same serial number and same issuer as X.500 principals
+// (x500Equal), not byte for byte. It returns nil for any other kind of
+// identifier.
 func (b *pkcs7Block) findCert(sid asn1.RawValue) *x509.Certificate {
-	switch {
-	case sid.Class == asn1.ClassUniversal && sid.Tag == asn1.TagSequence:
-		var is pkcs7IssuerSerial
-		if _, err := asn1.Unmarshal(sid.FullBytes, &is); err != nil {
-			return nil
-		}
-		for _, c := range b.certs {
-			if c.SerialNumber.Cmp(is.Serial) == 0 && bytes.Equal(c.RawIssuer, is.Issuer.FullBytes) {
-				return c
-			}
-		}
-	case sid.Class == asn1.ClassContextSpecific && sid.Tag == 0:
-		for _, c := range b.certs {
-			if len(c.SubjectKeyId) > 0 && bytes.Equal(c.SubjectKeyId, sid.Bytes) {
-				return c
-			}
+	if sid.Class != asn1.ClassUniversal || sid.Tag != asn1.TagSequence {
+		return nil
+	}
+	var is pkcs7IssuerSerial
+	if _, err := asn1.Unmarshal(sid.FullBytes, &is); err != nil {
+		return nil
+	}
+	for _, c := range b.certs {
+		if c.SerialNumber.Cmp(is.Serial) == 0 && x500Equal(c.RawIssuer, is.Issuer.FullBytes) {
+			return c
 		}
 	}
 	return nil
@@ -392,6 +407,9 @@ func (b *pkcs7Block) verify(si *pkcs7SignerInfo, content []byte, opts pkcs7Verif
 	}
 	cert := b.findCert(si.SID)
 	if cert == nil {
+		if si.SID.Class == asn1.ClassContextSpecific && si.SID.Tag == 0 {
+			return nil, errSignerBySKI
+		}
 		if b.certErr != nil {
 			return nil, fmt.Errorf("%w: certificate: %w", errPKCS7Malformed, b.certErr)
 		}

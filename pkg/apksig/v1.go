@@ -3,6 +3,7 @@ package apksig
 import (
 	"bytes"
 	"crypto"
+	_ "crypto/md5"  // MD5 digests of old JAR signatures (verification only)
 	_ "crypto/sha1" // SHA-1 digests of JAR entries (minSdkVersion < 18)
 	_ "crypto/sha256"
 	_ "crypto/sha512"
@@ -128,9 +129,11 @@ func v1LegacyAlg(name string) (v1Alg, int, bool) {
 		return v1AlgFor(crypto.SHA384), v1SDKGingerbread, true
 	case "SHA-512":
 		return v1AlgFor(crypto.SHA512), v1SDKGingerbread, true
+	case "MD5":
+		// Only here: from API 18 Android picks the strongest of SHA-512,
+		// SHA-384, SHA-256 and SHA-1, never MD5.
+		return v1Alg{crypto.MD5, "MD5", "MD5"}, 0, true
 	}
-	// MD5 is accepted by old platforms too; no tool has written it in a
-	// decade, so it counts as unsupported here.
 	return v1Alg{}, 0, false
 }
 
@@ -961,80 +964,67 @@ func v1SignerNames(ss []*v1Signer) string {
 type v1SDKRange struct{ lo, hi int }
 
 // v1SigAlgLevels returns the API levels on which Android accepts a
-// SignerInfo with the given digest and signature algorithm OIDs. The facts
-// are those of apksig's table (OidConstants.SUPPORTED_SIG_ALG_OIDS), written
-// as rules: key-only algorithm OIDs (rsaEncryption, dsa, id-ecPublicKey) take
-// the hash from the digest algorithm; hash-specific ones ("sha256WithRSA")
-// work from one level when the hashes agree and only on 21–23 when not.
+// SignerInfo with the given digest and signature algorithm OIDs: the table
+// of apksig (OidConstants.SUPPORTED_SIG_ALG_OIDS), one row per signature
+// algorithm, one column per digest algorithm. Key-only signature OIDs
+// (rsaEncryption, dsa, id-ecPublicKey) sign with the digest algorithm; a
+// hash-specific one ("sha256WithRSA") with its own hash, and with another
+// digest algorithm it works only where Android 5.x ignored the mismatch.
 func v1SigAlgLevels(digestOID, sigOID string) []v1SDKRange {
-	d, ok := pkcs7DigestHash(digestOID)
+	var (
+		all      = []v1SDKRange{{0, maxSDKUnbounded}}
+		from9    = []v1SDKRange{{9, maxSDKUnbounded}}
+		from18   = []v1SDKRange{{18, maxSDKUnbounded}}
+		from21   = []v1SDKRange{{21, maxSDKUnbounded}}
+		from22   = []v1SDKRange{{22, maxSDKUnbounded}}
+		pre9or18 = []v1SDKRange{{0, 8}, {18, maxSDKUnbounded}}
+		pre9or21 = []v1SDKRange{{0, 8}, {21, maxSDKUnbounded}}
+		l21      = []v1SDKRange{{21, 21}}
+		l21to23  = []v1SDKRange{{21, 23}}
+	)
+	col := map[string]int{pkcs7OIDMD5: 0, pkcs7OIDSHA1: 1, pkcs7OIDSHA224: 2, pkcs7OIDSHA256: 3, pkcs7OIDSHA384: 4, pkcs7OIDSHA512: 5}
+	i, ok := col[digestOID]
 	if !ok {
 		return nil
 	}
-	from := func(lo int) []v1SDKRange { return []v1SDKRange{{lo, maxSDKUnbounded}} }
-	pre9and := func(lo int) []v1SDKRange { return []v1SDKRange{{0, 8}, {lo, maxSDKUnbounded}} }
-	lollipopOnly := []v1SDKRange{{21, 23}}
+	var row [6][]v1SDKRange // MD5, SHA-1, SHA-224, SHA-256, SHA-384, SHA-512
 	switch sigOID {
 	case pkcs7OIDRSA:
-		switch d {
-		case crypto.SHA1:
-			return from(0)
-		case crypto.SHA224:
-			return pre9and(21)
-		case crypto.SHA256:
-			return pre9and(18)
-		default:
-			return from(18)
-		}
+		row = [6][]v1SDKRange{all, all, pre9or21, pre9or18, from18, from18}
+	case "1.2.840.113549.1.1.4": // md5WithRSAEncryption
+		row = [6][]v1SDKRange{pre9or21, l21to23, l21to23, l21to23, l21to23, l21to23}
+	case "1.2.840.113549.1.1.5": // sha1WithRSAEncryption
+		row = [6][]v1SDKRange{l21to23, all, l21to23, l21, l21to23, l21to23}
+	case "1.2.840.113549.1.1.14": // sha224WithRSAEncryption
+		row = [6][]v1SDKRange{l21to23, l21to23, pre9or21, l21to23, l21to23, l21to23}
+	case "1.2.840.113549.1.1.11": // sha256WithRSAEncryption
+		row = [6][]v1SDKRange{l21to23, l21to23, l21, pre9or18, l21to23, l21to23}
+	case "1.2.840.113549.1.1.12": // sha384WithRSAEncryption
+		row = [6][]v1SDKRange{l21to23, l21to23, l21to23, l21to23, from21, l21}
+	case "1.2.840.113549.1.1.13": // sha512WithRSAEncryption
+		row = [6][]v1SDKRange{l21to23, l21to23, l21to23, l21to23, l21to23, from21}
 	case pkcs7OIDDSA:
-		switch d {
-		case crypto.SHA1:
-			return from(0)
-		case crypto.SHA224, crypto.SHA256:
-			return from(22)
-		}
-		return nil
+		row = [6][]v1SDKRange{nil, all, from22, from22, nil, nil}
+	case "1.2.840.10040.4.3": // dsa-with-sha1
+		row = [6][]v1SDKRange{l21to23, from9, l21to23, l21to23, l21to23, l21to23}
+	case "2.16.840.1.101.3.4.3.1": // dsa-with-sha224
+		row = [6][]v1SDKRange{l21to23, l21to23, from21, l21to23, l21to23, l21to23}
+	case "2.16.840.1.101.3.4.3.2": // dsa-with-sha256
+		row = [6][]v1SDKRange{l21to23, l21to23, l21to23, from21, l21to23, l21to23}
 	case pkcs7OIDECPublicKey:
-		if d == crypto.SHA224 {
-			return from(21)
-		}
-		return from(18)
+		row = [6][]v1SDKRange{nil, from18, from21, from18, from18, from18}
+	case "1.2.840.10045.4.1": // ecdsa-with-SHA1
+		row = [6][]v1SDKRange{l21to23, from18, l21to23, l21to23, l21to23, l21to23}
+	case "1.2.840.10045.4.3.1": // ecdsa-with-SHA224
+		row = [6][]v1SDKRange{l21to23, l21to23, from21, l21to23, l21to23, l21to23}
+	case "1.2.840.10045.4.3.2": // ecdsa-with-SHA256
+		row = [6][]v1SDKRange{l21to23, l21to23, l21to23, from21, l21to23, l21to23}
+	case "1.2.840.10045.4.3.3": // ecdsa-with-SHA384
+		row = [6][]v1SDKRange{l21to23, l21to23, l21to23, l21to23, from21, l21to23}
+	case "1.2.840.10045.4.3.4": // ecdsa-with-SHA512
+		row = [6][]v1SDKRange{l21to23, l21to23, l21to23, l21to23, l21to23, from21}
 	}
-	sig, ok := pkcs7SigAlgByOID(sigOID)
-	if !ok {
-		return nil
-	}
-	if sig.hash != d {
-		switch {
-		case sig.key == "RSA" && d == crypto.SHA256 && sig.hash == crypto.SHA1,
-			sig.key == "RSA" && d == crypto.SHA224 && sig.hash == crypto.SHA256,
-			sig.key == "RSA" && d == crypto.SHA512 && sig.hash == crypto.SHA384:
-			return []v1SDKRange{{21, 21}}
-		}
-		return lollipopOnly
-	}
-	switch sig.key {
-	case "RSA":
-		switch d {
-		case crypto.SHA1:
-			return from(0)
-		case crypto.SHA224:
-			return pre9and(21)
-		case crypto.SHA256:
-			return pre9and(18)
-		}
-		return from(21)
-	case "DSA":
-		if d == crypto.SHA1 {
-			return from(9)
-		}
-		return from(21)
-	default: // ECDSA
-		if d == crypto.SHA1 {
-			return from(18)
-		}
-		return from(21)
-	}
+	return row[i]
 }
 
 // v1UnsupportedLevels returns the API levels of [minSDK, maxSDK] on which the

@@ -45,6 +45,7 @@ const (
 	AttrUsesCleartextTraffic      ResID = 0x010104ec
 	AttrDirectBootAware           ResID = 0x01010505
 	AttrNetworkSecurityConfig     ResID = 0x01010527
+	AttrTargetSandboxVersion      ResID = 0x0101054c
 	AttrCompileSdkVersion         ResID = 0x01010572
 	AttrCompileSdkVersionCodename ResID = 0x01010573
 	AttrAppComponentFactory       ResID = 0x0101057a
@@ -90,6 +91,7 @@ func FrameworkAttrs() []FrameworkAttr {
 		{"usesCleartextTraffic", AttrUsesCleartextTraffic},
 		{"directBootAware", AttrDirectBootAware},
 		{"networkSecurityConfig", AttrNetworkSecurityConfig},
+		{"targetSandboxVersion", AttrTargetSandboxVersion},
 		{"compileSdkVersion", AttrCompileSdkVersion},
 		{"compileSdkVersionCodename", AttrCompileSdkVersionCodename},
 		{"appComponentFactory", AttrAppComponentFactory},
