@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -68,6 +69,13 @@ func TestDecodeBadInput(t *testing.T) {
 		t.Fatal("no element with attributes")
 	}
 	strStart := pool + int(binary.LittleEndian.Uint32(base[pool+20:]))
+	poolLen := int(binary.LittleEndian.Uint32(base[pool+4:]))
+	firstNode := l.chunks[slices.IndexFunc(l.types, func(t uint16) bool { return t >= typeFirstNode && t <= typeLastNode })]
+	// A resource table is chunks too, with no node among them: the settings
+	// app's table header, a value pool and an empty package chunk.
+	arsc := testenv.ZipEntry(t, testenv.RealApp(t, "settings_apk-debug.apk"), "resources.arsc")
+	table := slices.Concat(arsc[:binary.LittleEndian.Uint16(arsc[2:])], base[pool:pool+poolLen], le32Append(nil, 0x00080200, 8))
+	put32(table, 4, uint32(len(table)))
 	half := len(base) / 2
 	crossing := 0 // the chunk that the cut at half falls inside
 	for _, c := range l.chunks {
@@ -84,9 +92,9 @@ func TestDecodeBadInput(t *testing.T) {
 	}{
 		{"empty", func([]byte) []byte { return nil }, ErrTruncated, 0},
 		{"short header", func(b []byte) []byte { return b[:6] }, ErrTruncated, 0},
-		{"wrong magic (resource table)", func(b []byte) []byte { put16(b, 0, 0x0002); return b }, ErrNotXML, 0},
-		{"wrong magic (text XML)", func([]byte) []byte { return []byte(`<?xml version="1.0"?><manifest/>`) }, ErrNotXML, 0},
-		{"wrong magic (PNG)", func([]byte) []byte { return []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR") }, ErrNotXML, 0},
+		{"resource table (no node chunk)", func([]byte) []byte { return table }, ErrNotXML, 0},
+		{"text XML", func([]byte) []byte { return []byte(`<?xml version="1.0"?><manifest/>`) }, ErrNotXML, 4},
+		{"PNG", func([]byte) []byte { return []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR") }, ErrNotXML, 4},
 		{"truncated file", func(b []byte) []byte { return b[:half] }, ErrTruncated, 4},
 		{"truncated file, size patched", func(b []byte) []byte { b = b[:half]; put32(b, 4, uint32(half)); return b }, ErrChunkSize, crossing + 4},
 		{"document header size below 8", func(b []byte) []byte { put16(b, 2, 4); return b }, ErrChunkSize, 2},
@@ -114,7 +122,12 @@ func TestDecodeBadInput(t *testing.T) {
 		{"huge attribute count", func(b []byte) []byte { put16(b, elem+28, 0xFFFF); return b }, ErrAttribute, elem + 28},
 		{"attribute size below 20", func(b []byte) []byte { put16(b, elem+26, 4); return b }, ErrAttribute, elem + 24},
 		{"attribute start inside the extension", func(b []byte) []byte { put16(b, elem+24, 8); return b }, ErrAttribute, elem + 24},
-		{"no string pool", func([]byte) []byte { return []byte{3, 0, 8, 0, 8, 0, 0, 0} }, ErrNoStringPool, 8},
+		{"no node chunk", func([]byte) []byte { return []byte{3, 0, 8, 0, 8, 0, 0, 0} }, ErrNotXML, 0},
+		{"no string pool before the first node", func(b []byte) []byte { put16(b, pool, 0x0042); return b }, ErrNoStringPool, firstNode},
+		{"string pool after the first node", func(b []byte) []byte {
+			// Moved after the nodes, the pool is not read by the platform.
+			return slices.Concat(b[:pool], b[pool+poolLen:], b[pool:pool+poolLen])
+		}, ErrNoStringPool, firstNode - poolLen},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -167,8 +180,9 @@ func TestDecodeTruncations(t *testing.T) {
 	}
 }
 
-// synthPool builds a document holding only a string pool with the given
-// string and style offset tables and data.
+// synthPool builds a document holding a string pool with the given string
+// and style offset tables and data, then a lone end-element node naming
+// string 0 (the platform needs a node after the pool to read the pool).
 func synthPool(flags uint32, strOffs []uint32, strData []byte, styOffs []uint32, styData []byte) []byte {
 	strStart := poolHeaderSize + 4*(len(strOffs)+len(styOffs))
 	styStart := 0
@@ -182,8 +196,9 @@ func synthPool(flags uint32, strOffs []uint32, strData []byte, styOffs []uint32,
 	p = le32Append(p, styOffs...)
 	p = append(append(p, strData...), styData...)
 	put32(p, 4, uint32(len(p)))
-	doc := le32Append(nil, 0x00080003, uint32(8+len(p)))
-	return append(doc, p...)
+	node := le32Append(nil, 0x00100103, 24, 1, noIndex, noIndex, 0)
+	doc := le32Append(nil, 0x00080003, uint32(8+len(p)+len(node)))
+	return slices.Concat(doc, p, node)
 }
 
 // TestDecodePoolLayouts covers pools laid out unlike aapt's: entries that

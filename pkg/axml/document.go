@@ -30,6 +30,11 @@ const (
 	typeEndElement     = 0x0103
 	typeCData          = 0x0104
 	typeResourceMap    = 0x0180
+
+	// Node types run from RES_XML_FIRST_CHUNK_TYPE to RES_XML_LAST_CHUNK_TYPE;
+	// the platform skips the ones it does not know.
+	typeFirstNode = 0x0100
+	typeLastNode  = 0x017f
 )
 
 const (
@@ -44,6 +49,7 @@ const (
 // Document is a decoded binary XML document. Its chunks are kept in file
 // order; elements form a tree on top of them.
 type Document struct {
+	typ      uint16  // the outer chunk type: 0x0003, or what a packer wrote
 	hdrExtra []byte  // XML header bytes past the 8-byte ResChunk_header
 	chunks   []chunk // every chunk in file order, the pool and map included
 	tail     []byte  // fewer than 8 bytes left after the last chunk, inside the document
@@ -68,33 +74,71 @@ type chunk interface {
 //
 // FORMAT: the document is one ResXMLTree_header chunk:
 //
-//	0 ResChunk_header {u16 type = 0x0003; u16 headerSize = 8; u32 size}
+//	0 ResChunk_header {u16 type (0x0003); u16 headerSize (8); u32 size}
 //	headerSize: child chunks, each starting with a ResChunk_header
 //	   {u16 type; u16 headerSize; u32 size (header included)}: normally
 //	   the string pool (0x0001), the resource map (0x0180), then XML nodes
 //	   (0x0100-0x0104) in document order. Other chunk types are kept raw.
+//	size: bytes past it (up to the end of b) are kept as a trailer.
+//
+// Decode accepts what the platform's parser, ResXMLTree::setTo in
+// frameworks/base/libs/androidfw/ResourceTypes.cpp, accepts, and refuses
+// what it refuses:
+//
+//   - The outer type is never checked: packers write 0x0000 or another
+//     type there and the device, aapt and aapt2 still read the manifest.
+//     It is kept for the round trip. (apksig's AndroidBinXmlParser looks
+//     for a top-level 0x0003 chunk instead, so apksigner cannot read
+//     minSdkVersion from such a manifest and asks for --min-sdk-version.)
+//   - The outer header must satisfy headerSize <= size <= len(b). The
+//     platform does not check headerSize >= 8, but a smaller one makes the
+//     first child chunk overlap the header, which only a crafted document
+//     survives: it is refused as overlapping.
+//   - Child chunks are scanned up to the first node, a chunk whose type is
+//     in 0x0100-0x017f (RES_XML_FIRST_CHUNK_TYPE..LAST). Before it, every
+//     string pool replaces the previous one and every resource map the
+//     previous map: the last of each wins. Chunks of other types are
+//     skipped. The superseded pools and maps are kept raw and not checked,
+//     as the platform never reads them.
+//   - A document with no node chunk is refused (ErrNotXML), and so is one
+//     whose nodes come before any string pool (ErrNoStringPool).
+//   - From the first node on, pools and maps are ordinary unknown chunks:
+//     kept raw, as the platform skips them.
+//   - Every chunk needs headerSize >= 8 (16 for nodes) and headerSize <=
+//     size <= the bytes left in the document.
 func Decode(b []byte) (*Document, error) {
 	if len(b) < chunkHeaderSize {
 		return nil, formatErr(0, ErrTruncated, "%d bytes, want at least %d", len(b), chunkHeaderSize)
 	}
-	if typ := le16(b); typ != typeXML {
-		return nil, formatErr(0, ErrNotXML, "chunk type 0x%04x, want 0x%04x", typ, typeXML)
+	typ, hs, size := le16(b), int(le16(b[2:])), uint64(le32(b[4:]))
+	// An outer header the platform refuses, on a chunk not typed as XML,
+	// most likely starts another format (text XML, a PNG, ...).
+	outer := func(err *FormatError) *FormatError {
+		if typ != typeXML {
+			err.Detail = fmt.Sprintf("chunk type 0x%04x, %s", typ, err.Detail)
+			err.Err = ErrNotXML
+		}
+		return err
 	}
-	hs, size := int(le16(b[2:])), uint64(le32(b[4:]))
-	if hs < chunkHeaderSize || uint64(hs) > size {
-		return nil, formatErr(2, ErrChunkSize, "header size %d, chunk size %d", hs, size)
+	if hs < chunkHeaderSize {
+		return nil, outer(formatErr(2, ErrChunkSize, "header size %d, below %d: the first chunk would overlap the header", hs, chunkHeaderSize))
+	}
+	if uint64(hs) > size {
+		return nil, outer(formatErr(2, ErrChunkSize, "header size %d, chunk size %d", hs, size))
 	}
 	if size > uint64(len(b)) {
-		return nil, formatErr(4, ErrTruncated, "document size %d, have %d bytes", size, len(b))
+		return nil, outer(formatErr(4, ErrTruncated, "document size %d, have %d bytes", size, len(b)))
 	}
 	buf := make([]byte, len(b))
 	copy(buf, b)
 	end := int(size)
 	// Nodes are 24 to 36 bytes plus attributes: size the chunk list once.
 	est := min(end/48+8, end/chunkHeaderSize+1)
-	d := &Document{hdrExtra: buf[chunkHeaderSize:hs], trailer: buf[end:], chunks: make([]chunk, 0, est)}
-	var pending []int // chunks met before the string pool, checked after it
+	d := &Document{typ: typ, hdrExtra: buf[chunkHeaderSize:hs], trailer: buf[end:], chunks: make([]chunk, 0, est)}
 	var stack []*Element
+	// The last pool and map before the first node: indices in d.chunks.
+	pool, poolOff, resMap := -1, 0, -1
+	nodes := false // the first node has been met
 	off := hs
 	for end-off >= chunkHeaderSize {
 		typ, chs, csize := le16(buf[off:]), int(le16(buf[off+2:])), uint64(le32(buf[off+4:]))
@@ -105,20 +149,32 @@ func Decode(b []byte) (*Document, error) {
 			return nil, formatErr(off+4, ErrChunkSize, "chunk type 0x%04x: size %d, %d bytes left in the document", typ, csize, end-off)
 		}
 		c := buf[off : off+int(csize)]
+		if !nodes {
+			switch {
+			case typ == typeStringPool:
+				pool, poolOff = len(d.chunks), off
+			case typ == typeResourceMap:
+				resMap = len(d.chunks)
+			case typ >= typeFirstNode && typ <= typeLastNode:
+				nodes = true
+				if err := d.settle(pool, poolOff, resMap, off); err != nil {
+					return nil, err
+				}
+			}
+			if !nodes {
+				d.chunks = append(d.chunks, rawChunk(c))
+				off += int(csize)
+				continue
+			}
+		}
 		var (
 			ch  chunk
 			err error
 		)
-		switch {
-		case typ == typeStringPool && d.pool == nil:
-			d.pool, err = decodePool(c, off)
-			ch = d.pool
-		case typ == typeResourceMap && d.resMap == nil:
-			d.resMap = decodeResMap(c)
-			ch = d.resMap
-		case typ == typeStartNamespace || typ == typeEndNamespace:
+		switch typ {
+		case typeStartNamespace, typeEndNamespace:
 			ch, err = decodeNamespace(c, off)
-		case typ == typeStartElement:
+		case typeStartElement:
 			var el *Element
 			el, err = decodeElement(c, off)
 			if err == nil {
@@ -132,7 +188,7 @@ func Decode(b []byte) (*Document, error) {
 				stack = append(stack, el)
 			}
 			ch = el
-		case typ == typeEndElement:
+		case typeEndElement:
 			var en *endNode
 			en, err = decodeEnd(c, off)
 			if err == nil && len(stack) > 0 {
@@ -140,32 +196,45 @@ func Decode(b []byte) (*Document, error) {
 				stack = stack[:len(stack)-1]
 			}
 			ch = en
-		case typ == typeCData:
+		case typeCData:
 			ch, err = decodeCData(c, off)
 		default:
 			ch = rawChunk(c)
 		}
-		if err != nil {
-			return nil, err
+		if err == nil {
+			err = d.checkRefs(ch, off)
 		}
-		if d.pool == nil {
-			pending = append(pending, len(d.chunks), off)
-		} else if err := d.checkRefs(ch, off); err != nil {
+		if err != nil {
 			return nil, err
 		}
 		d.chunks = append(d.chunks, ch)
 		off += int(csize)
 	}
+	if !nodes {
+		return nil, formatErr(0, ErrNotXML, "no XML node chunk (types 0x%04x-0x%04x)", typeFirstNode, typeLastNode)
+	}
 	d.tail = buf[off:end]
-	if d.pool == nil {
-		return nil, formatErr(hs, ErrNoStringPool, "")
-	}
-	for i := 0; i < len(pending); i += 2 {
-		if err := d.checkRefs(d.chunks[pending[i]], pending[i+1]); err != nil {
-			return nil, err
-		}
-	}
 	return d, nil
+}
+
+// settle decodes, when the first node is met at offset at, the string pool
+// and the resource map the platform reads: the chunks at indices pool (at
+// offset poolOff) and resMap of d.chunks (-1: none), so far kept raw.
+func (d *Document) settle(pool, poolOff, resMap, at int) error {
+	if pool < 0 {
+		return formatErr(at, ErrNoStringPool, "the first node comes before any string pool")
+	}
+	c := d.chunks[pool].(rawChunk)
+	var err error
+	if d.pool, err = decodePool(c, poolOff); err != nil {
+		return err
+	}
+	d.chunks[pool] = d.pool
+	if resMap >= 0 {
+		d.resMap = decodeResMap(d.chunks[resMap].(rawChunk))
+		d.chunks[resMap] = d.resMap
+	}
+	return nil
 }
 
 // checkRefs checks the string references of chunk ch found at offset off.
@@ -181,7 +250,7 @@ func (d *Document) checkRefs(ch chunk, off int) error {
 // bytes it was decoded from.
 func (d *Document) Encode() ([]byte, error) {
 	b := make([]byte, 0, d.sizeHint())
-	b = appendHeader(b, typeXML, uint16(chunkHeaderSize+len(d.hdrExtra)))
+	b = appendHeader(b, d.typ, uint16(chunkHeaderSize+len(d.hdrExtra)))
 	b = append(b, d.hdrExtra...)
 	for _, c := range d.chunks {
 		b = c.appendTo(b)
