@@ -22,7 +22,7 @@ type layout struct {
 	types  []uint16
 }
 
-func readLayout(t *testing.T, b []byte) layout {
+func readLayout(t testing.TB, b []byte) layout {
 	t.Helper()
 	var l layout
 	for off := int(binary.LittleEndian.Uint16(b[2:])); off+8 <= len(b); {
@@ -34,7 +34,7 @@ func readLayout(t *testing.T, b []byte) layout {
 }
 
 // first returns the offset of the first chunk of type typ.
-func (l layout) first(t *testing.T, typ uint16) int {
+func (l layout) first(t testing.TB, typ uint16) int {
 	t.Helper()
 	for i, ty := range l.types {
 		if ty == typ {
@@ -180,10 +180,19 @@ func TestDecodeTruncations(t *testing.T) {
 	}
 }
 
-// synthPool builds a document holding a string pool with the given string
-// and style offset tables and data, then a lone end-element node naming
-// string 0 (the platform needs a node after the pool to read the pool).
+// synthPool builds a document holding a string pool (see poolChunk), then a
+// lone end-element node naming string 0 (the platform needs a node after the
+// pool to read the pool).
 func synthPool(flags uint32, strOffs []uint32, strData []byte, styOffs []uint32, styData []byte) []byte {
+	p := poolChunk(flags, strOffs, strData, styOffs, styData)
+	node := le32Append(nil, 0x00100103, 24, 1, noIndex, noIndex, 0)
+	doc := le32Append(nil, 0x00080003, uint32(8+len(p)+len(node)))
+	return slices.Concat(doc, p, node)
+}
+
+// poolChunk builds a string pool chunk with the given string and style
+// offset tables and data.
+func poolChunk(flags uint32, strOffs []uint32, strData []byte, styOffs []uint32, styData []byte) []byte {
 	strStart := poolHeaderSize + 4*(len(strOffs)+len(styOffs))
 	styStart := 0
 	if len(styOffs) > 0 {
@@ -196,9 +205,7 @@ func synthPool(flags uint32, strOffs []uint32, strData []byte, styOffs []uint32,
 	p = le32Append(p, styOffs...)
 	p = append(append(p, strData...), styData...)
 	put32(p, 4, uint32(len(p)))
-	node := le32Append(nil, 0x00100103, 24, 1, noIndex, noIndex, 0)
-	doc := le32Append(nil, 0x00080003, uint32(8+len(p)+len(node)))
-	return slices.Concat(doc, p, node)
+	return p
 }
 
 // TestDecodePoolLayouts covers pools laid out unlike aapt's: entries that

@@ -3,6 +3,7 @@ package axml
 import (
 	"archive/zip"
 	"io"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -69,6 +70,26 @@ func dumpLines(t testing.TB, tool string, args ...string) []string {
 	out := testenv.Run(t, tool, args...)
 	var lines []string
 	for _, l := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+		lines = append(lines, strings.TrimRight(l, " \r"))
+	}
+	return lines
+}
+
+// dumpStdout runs an oracle and returns its standard output lines,
+// right-trimmed, without the warnings libandroidfw logs to standard error
+// (which interleave with the dump mid-line); it fails the test if the
+// command exits non-zero.
+func dumpStdout(t testing.TB, tool string, args ...string) []string {
+	t.Helper()
+	var stderr strings.Builder
+	cmd := exec.Command(testenv.Tool(t, tool), args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", tool, strings.Join(args, " "), err, stderr.String())
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
 		lines = append(lines, strings.TrimRight(l, " \r"))
 	}
 	return lines
