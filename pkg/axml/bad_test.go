@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -48,10 +51,20 @@ func (l layout) first(t testing.TB, typ uint16) int {
 func put16(b []byte, off int, v uint16) { binary.LittleEndian.PutUint16(b[off:], v) }
 func put32(b []byte, off int, v uint32) { binary.LittleEndian.PutUint32(b[off:], v) }
 
-// TestDecodeBadInput feeds corrupted documents to Decode: each must fail
-// with a *FormatError of the right kind at the right offset, without panic
-// and without allocating in proportion to the counts it claims.
-func TestDecodeBadInput(t *testing.T) {
+// badCase is a corruption of the badBase document and what Decode must
+// report for it.
+type badCase struct {
+	name    string
+	mutate  func(b []byte) []byte
+	wantErr error
+	wantOff int
+	// aaptReads is empty when aapt (ResXMLTree) refuses the document too;
+	// otherwise it says why we refuse what aapt reads.
+	aaptReads string
+}
+
+// badCases returns badBase and the bad-input cases made from it.
+func badCases(t testing.TB) ([]byte, []badCase) {
 	base := testenv.ZipEntry(t, testenv.RealApp(t, "settings_apk-debug.apk"), badBase)
 	mustDecode(t, badBase, base) // the base itself is fine
 	l := readLayout(t, base)
@@ -84,51 +97,62 @@ func TestDecodeBadInput(t *testing.T) {
 		}
 	}
 
-	tests := []struct {
-		name    string
-		mutate  func(b []byte) []byte
-		wantErr error
-		wantOff int
-	}{
-		{"empty", func([]byte) []byte { return nil }, ErrTruncated, 0},
-		{"short header", func(b []byte) []byte { return b[:6] }, ErrTruncated, 0},
-		{"resource table (no node chunk)", func([]byte) []byte { return table }, ErrNotXML, 0},
-		{"text XML", func([]byte) []byte { return []byte(`<?xml version="1.0"?><manifest/>`) }, ErrNotXML, 4},
-		{"PNG", func([]byte) []byte { return []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR") }, ErrNotXML, 4},
-		{"truncated file", func(b []byte) []byte { return b[:half] }, ErrTruncated, 4},
-		{"truncated file, size patched", func(b []byte) []byte { b = b[:half]; put32(b, 4, uint32(half)); return b }, ErrChunkSize, crossing + 4},
-		{"document header size below 8", func(b []byte) []byte { put16(b, 2, 4); return b }, ErrChunkSize, 2},
-		{"document header size above size", func(b []byte) []byte { put16(b, 2, 0xFFFF); return b }, ErrChunkSize, 2},
-		{"chunk size below its header size", func(b []byte) []byte { put32(b, pool+4, 4); return b }, ErrChunkSize, pool + 2},
-		{"chunk size past the document", func(b []byte) []byte { put32(b, pool+4, 0xFFFFFFF0); return b }, ErrChunkSize, pool + 4},
-		{"node header size below 16", func(b []byte) []byte { put16(b, elem+2, 8); return b }, ErrChunkSize, elem + 2},
+	return base, []badCase{
+		{"empty", func([]byte) []byte { return nil }, ErrTruncated, 0, ""},
+		{"short header", func(b []byte) []byte { return b[:6] }, ErrTruncated, 0, ""},
+		{"resource table (no node chunk)", func([]byte) []byte { return table }, ErrNotXML, 0, ""},
+		{"text XML", func([]byte) []byte { return []byte(`<?xml version="1.0"?><manifest/>`) }, ErrNotXML, 4, ""},
+		{"PNG", func([]byte) []byte { return []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR") }, ErrNotXML, 4, ""},
+		{"truncated file", func(b []byte) []byte { return b[:half] }, ErrTruncated, 4, ""},
+		{"truncated file, size patched", func(b []byte) []byte { b = b[:half]; put32(b, 4, uint32(half)); return b }, ErrChunkSize, crossing + 4, ""},
+		{"document header size below 8", func(b []byte) []byte { put16(b, 2, 4); return b }, ErrChunkSize, 2, ""},
+		{"document header size above size", func(b []byte) []byte { put16(b, 2, 0xFFFF); return b }, ErrChunkSize, 2, ""},
+		{"chunk size below its header size", func(b []byte) []byte { put32(b, pool+4, 4); return b }, ErrChunkSize, pool + 2, ""},
+		{"chunk size past the document", func(b []byte) []byte { put32(b, pool+4, 0xFFFFFFF0); return b }, ErrChunkSize, pool + 4, ""},
+		{"node header size below 16", func(b []byte) []byte { put16(b, elem+2, 8); return b }, ErrChunkSize, elem + 2, ""},
 		{"end node without room for its extension", func(b []byte) []byte {
 			put16(b, end+2, uint16(binary.LittleEndian.Uint32(b[end+4:])-4))
 			return b
-		}, ErrChunkSize, end + 4},
-		{"pool header size below 28", func(b []byte) []byte { put16(b, pool+2, 20); return b }, ErrStringPool, pool + 2},
-		{"huge string count", func(b []byte) []byte { put32(b, pool+8, 0xFFFFFFFF); return b }, ErrStringPool, pool + 8},
-		{"huge style count", func(b []byte) []byte { put32(b, pool+12, 0x40000000); return b }, ErrStringPool, pool + 8},
-		{"strings start outside the chunk", func(b []byte) []byte { put32(b, pool+20, 0x7FFFFFFF); return b }, ErrStringPool, pool + 20},
-		{"string offset outside the data", func(b []byte) []byte { put32(b, pool+28, 0x7FFFFFFF); return b }, ErrStringPool, pool + 28},
+		}, ErrChunkSize, end + 4, ""},
+		{"pool header size below 28", func(b []byte) []byte { put16(b, pool+2, 20); return b }, ErrStringPool, pool + 2, ""},
+		{"huge string count", func(b []byte) []byte { put32(b, pool+8, 0xFFFFFFFF); return b }, ErrStringPool, pool + 8, ""},
+		{"huge style count", func(b []byte) []byte { put32(b, pool+12, 0x40000000); return b }, ErrStringPool, pool + 8, ""},
+		{"strings start outside the chunk", func(b []byte) []byte { put32(b, pool+20, 0x7FFFFFFF); return b }, ErrStringPool, pool + 20, ""},
+		{"string offset outside the data", func(b []byte) []byte { put32(b, pool+28, 0x7FFFFFFF); return b }, ErrStringPool, pool + 28, ""},
 		{"string length overruns the data", func(b []byte) []byte {
 			b[strStart], b[strStart+1], b[strStart+2], b[strStart+3] = 0xFF, 0xFF, 0xFF, 0xFF
 			return b
-		}, ErrStringPool, strStart},
-		{"element name index out of range", func(b []byte) []byte { put32(b, elem+20, 0x00FFFFFF); return b }, ErrStringIndex, elem},
-		{"element name missing", func(b []byte) []byte { put32(b, elem+20, noIndex); return b }, ErrStringIndex, elem},
-		{"attribute name index out of range", func(b []byte) []byte { put32(b, withAttrs+36+4, 5000); return b }, ErrStringIndex, withAttrs},
-		{"attribute value index out of range", func(b []byte) []byte { put32(b, withAttrs+36+8, 5000); return b }, ErrStringIndex, withAttrs},
-		{"huge attribute count", func(b []byte) []byte { put16(b, elem+28, 0xFFFF); return b }, ErrAttribute, elem + 28},
-		{"attribute size below 20", func(b []byte) []byte { put16(b, elem+26, 4); return b }, ErrAttribute, elem + 24},
-		{"attribute start inside the extension", func(b []byte) []byte { put16(b, elem+24, 8); return b }, ErrAttribute, elem + 24},
-		{"no node chunk", func([]byte) []byte { return []byte{3, 0, 8, 0, 8, 0, 0, 0} }, ErrNotXML, 0},
-		{"no string pool before the first node", func(b []byte) []byte { put16(b, pool, 0x0042); return b }, ErrNoStringPool, firstNode},
+		}, ErrStringPool, strStart, ""},
+		{"element name index out of range", func(b []byte) []byte { put32(b, elem+20, 0x00FFFFFF); return b }, ErrStringIndex, elem, ""},
+		{"element name missing", func(b []byte) []byte { put32(b, elem+20, noIndex); return b }, ErrStringIndex, elem, ""},
+		{"attribute name index out of range", func(b []byte) []byte { put32(b, withAttrs+36+4, 5000); return b }, ErrStringIndex, withAttrs, ""},
+		{"attribute value index out of range", func(b []byte) []byte { put32(b, withAttrs+36+8, 5000); return b }, ErrStringIndex, withAttrs, "Android reads a dangling optional reference as absent; an edit appends strings to the pool, which would silently give it a meaning"},
+		{"huge attribute count", func(b []byte) []byte { put16(b, elem+28, 0xFFFF); return b }, ErrAttribute, elem + 28, ""},
+		{"attribute size below 20", func(b []byte) []byte { put16(b, elem+26, 4); return b }, ErrAttribute, elem + 24, "overlapping data: the attributes overlap each other"},
+		{"attribute start inside the extension", func(b []byte) []byte { put16(b, elem+24, 8); return b }, ErrAttribute, elem + 24, "overlapping data: the attributes overlap the attribute extension"},
+		{"no node chunk", func([]byte) []byte { return []byte{3, 0, 8, 0, 8, 0, 0, 0} }, ErrNotXML, 0, ""},
+		{"no string pool before the first node", func(b []byte) []byte { put16(b, pool, 0x0042); return b }, ErrNoStringPool, firstNode, ""},
+		{"chunk size not a multiple of 4", func(b []byte) []byte {
+			// Two bytes more in the pool, two fewer in the outer header:
+			// every byte stays inside a chunk.
+			put32(b, pool+4, uint32(poolLen+2))
+			return insertChunk(b, pool+poolLen, []byte{0, 0})
+		}, ErrChunkSize, pool + 2, ""},
+		{"unknown chunk with an 8-byte header among the nodes", func(b []byte) []byte {
+			return insertChunk(b, elem, le32Append(nil, 0x00080150, 16, 0, 0))
+		}, ErrChunkSize, elem + 2, ""},
 		{"string pool after the first node", func(b []byte) []byte {
 			// Moved after the nodes, the pool is not read by the platform.
 			return slices.Concat(b[:pool], b[pool+poolLen:], b[pool:pool+poolLen])
-		}, ErrNoStringPool, firstNode - poolLen},
+		}, ErrNoStringPool, firstNode - poolLen, ""},
 	}
+}
+
+// TestDecodeBadInput feeds corrupted documents to Decode: each must fail
+// with a *FormatError of the right kind at the right offset, without panic
+// and without allocating in proportion to the counts it claims.
+func TestDecodeBadInput(t *testing.T) {
+	base, tests := badCases(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			in := tt.mutate(bytes.Clone(base))
@@ -204,6 +228,7 @@ func poolChunk(flags uint32, strOffs []uint32, strData []byte, styOffs []uint32,
 	p = le32Append(p, strOffs...)
 	p = le32Append(p, styOffs...)
 	p = append(append(p, strData...), styData...)
+	p = append(p, make([]byte, (4-len(p)%4)%4)...)
 	put32(p, 4, uint32(len(p)))
 	return p
 }
@@ -294,4 +319,38 @@ func TestDecodePoolLayouts(t *testing.T) {
 			t.Errorf("edited styled pool decodes as %v", d2.pool.styles)
 		}
 	})
+}
+
+// TestBadInputAgreesWithAapt puts each bad-input document in a copy of the
+// settings app and asks aapt, which reads binary XML with libandroidfw's
+// ResXMLTree, to dump it: aapt must refuse it too (exit non-zero, crash, or
+// a ResXMLTree warning with the dump cut short), except for the cases that
+// name why we refuse what aapt reads.
+func TestBadInputAgreesWithAapt(t *testing.T) {
+	aapt := testenv.Tool(t, "aapt")
+	apk := testenv.RealApp(t, "settings_apk-debug.apk")
+	base, tests := badCases(t)
+	dir := t.TempDir()
+	shared := 0
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := tt.mutate(bytes.Clone(base))
+			bad := filepath.Join(dir, fmt.Sprintf("bad%d.apk", i))
+			testenv.RewriteZip(t, apk, bad, map[string][]byte{badBase: in})
+			var stderr strings.Builder
+			cmd := exec.Command(aapt, "dump", "xmltree", bad, badBase)
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			reads := err == nil && !strings.Contains(stderr.String(), "ResourceType W")
+			switch {
+			case reads && tt.aaptReads == "":
+				t.Errorf("aapt reads what we refuse:\n%s", out)
+			case !reads && tt.aaptReads != "":
+				t.Errorf("aapt refuses it too (%v, %s): drop the exception %q", err, stderr.String(), tt.aaptReads)
+			case !reads:
+				shared++
+			}
+		})
+	}
+	t.Logf("%d of %d bad inputs refused by aapt too", shared, len(tests))
 }

@@ -104,8 +104,22 @@ type chunk interface {
 //     whose nodes come before any string pool (ErrNoStringPool).
 //   - From the first node on, pools and maps are ordinary unknown chunks:
 //     kept raw, as the platform skips them.
-//   - Every chunk needs headerSize >= 8 (16 for nodes) and headerSize <=
-//     size <= the bytes left in the document.
+//   - Every chunk needs headerSize >= 8 and headerSize <= size <= the
+//     bytes left in the document. Up to the end tag of the first root
+//     element, headerSize and size must also be multiples of 4, and from
+//     the first node on every chunk, of whatever type, is read as a node
+//     (ResXMLTree::validateNode): its headerSize must be at least 16.
+//     Past that end tag the platform's manifest parser reads nothing (aapt
+//     dump reads on and applies the same rules): later chunks are kept raw.
+//   - Bytes after the last chunk that cannot hold a chunk header (fewer
+//     than 8) are kept raw.
+//
+// Two kinds of input the platform reads are refused as dangerous to us:
+// attributes that overlap the attribute extension or each other
+// (attributeStart or attributeSize below 20: overlapping data, which no
+// encoder can reproduce), and string references past the end of the pool
+// (the platform reads an optional one as absent; an edit appends strings,
+// which would silently give it a meaning).
 func Decode(b []byte) (*Document, error) {
 	if len(b) < chunkHeaderSize {
 		return nil, formatErr(0, ErrTruncated, "%d bytes, want at least %d", len(b), chunkHeaderSize)
@@ -138,7 +152,8 @@ func Decode(b []byte) (*Document, error) {
 	var stack []*Element
 	// The last pool and map before the first node: indices in d.chunks.
 	pool, poolOff, resMap := -1, 0, -1
-	nodes := false // the first node has been met
+	nodes := false  // the first node has been met
+	closed := false // the first root element has ended
 	off := hs
 	for end-off >= chunkHeaderSize {
 		typ, chs, csize := le16(buf[off:]), int(le16(buf[off+2:])), uint64(le32(buf[off+4:]))
@@ -147,6 +162,12 @@ func Decode(b []byte) (*Document, error) {
 		}
 		if csize > uint64(end-off) {
 			return nil, formatErr(off+4, ErrChunkSize, "chunk type 0x%04x: size %d, %d bytes left in the document", typ, csize, end-off)
+		}
+		if !closed && (uint64(chs)|csize)&3 != 0 {
+			return nil, formatErr(off+2, ErrChunkSize, "chunk type 0x%04x: header size %d or size %d is not a multiple of 4", typ, chs, csize)
+		}
+		if nodes && !closed && chs < nodeHeaderSize {
+			return nil, formatErr(off+2, ErrChunkSize, "chunk type 0x%04x among the nodes: header size %d, below the %d of a node", typ, chs, nodeHeaderSize)
 		}
 		c := buf[off : off+int(csize)]
 		if !nodes {
@@ -194,6 +215,7 @@ func Decode(b []byte) (*Document, error) {
 			if err == nil && len(stack) > 0 {
 				stack[len(stack)-1].end = en
 				stack = stack[:len(stack)-1]
+				closed = len(stack) == 0
 			}
 			ch = en
 		case typeCData:
@@ -578,7 +600,7 @@ func decodeElement(c []byte, base int) (*Element, error) {
 	start, size, count := int(le16(ext[8:])), int(le16(ext[10:])), int(le16(ext[12:]))
 	el.idIndex, el.classIndex, el.styleIndex = le16(ext[14:]), le16(ext[16:]), le16(ext[18:])
 	if start < attrExtSize || size < attrSize {
-		return nil, formatErr(extOff+8, ErrAttribute, "attributeStart %d, attributeSize %d, want at least %d each", start, size, attrExtSize)
+		return nil, formatErr(extOff+8, ErrAttribute, "attributeStart %d, attributeSize %d, want at least %d each: smaller ones overlap the extension or each other", start, size, attrExtSize)
 	}
 	if start+count*size > len(ext) {
 		return nil, formatErr(extOff+12, ErrAttribute, "%d attributes of %d bytes at %d overrun the %d-byte element", count, size, start, len(ext))

@@ -106,7 +106,8 @@ func TestRoundTripUnusual(t *testing.T) {
 	elem := l.first(t, typeStartElement)
 	pool := l.first(t, typeStringPool)
 	poolChunk := base[pool : pool+int(le32(base[pool+4:]))]
-	unknown := []byte{0x50, 0x01, 0x08, 0x00, 0x0c, 0x00, 0x00, 0x00, 0xde, 0xad, 0xbe, 0xef}
+	// Among the nodes the platform reads any chunk as a node: 16-byte header.
+	unknown := le32Append(nil, 0x00100150, 20, 1, noIndex, 0xefbeadde)
 	insert := func(at int, chunk []byte) []byte {
 		b := append(bytes.Clone(base[:at]), chunk...)
 		b = append(b, base[at:]...)
