@@ -179,3 +179,13 @@ func TestSetToShapes(t *testing.T) {
 		})
 	}
 }
+
+// SetToShapes returns each setToShape applied to doc, by name, for the
+// external tests that carry the shapes through signing and fusing.
+func SetToShapes(t testing.TB, doc []byte) (names []string, docs [][]byte) {
+	for _, s := range setToShapes() {
+		names = append(names, s.name)
+		docs = append(docs, s.make(t, bytes.Clone(doc)))
+	}
+	return names, docs
+}
