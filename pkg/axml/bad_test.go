@@ -141,6 +141,11 @@ func badCases(t testing.TB) ([]byte, []badCase) {
 		{"unknown chunk with an 8-byte header among the nodes", func(b []byte) []byte {
 			return insertChunk(b, elem, le32Append(nil, 0x00080150, 16, 0, 0))
 		}, ErrChunkSize, elem + 2, ""},
+		{"first node ends the document", func(b []byte) []byte {
+			b = b[:firstNode+int(binary.LittleEndian.Uint32(b[firstNode+4:]))]
+			put32(b, 4, uint32(len(b)))
+			return b
+		}, ErrNotXML, firstNode, ""},
 		{"string pool after the first node", func(b []byte) []byte {
 			// Moved after the nodes, the pool is not read by the platform.
 			return slices.Concat(b[:pool], b[pool+poolLen:], b[pool:pool+poolLen])
@@ -204,12 +209,13 @@ func TestDecodeTruncations(t *testing.T) {
 	}
 }
 
-// synthPool builds a document holding a string pool (see poolChunk), then a
-// lone end-element node naming string 0 (the platform needs a node after the
-// pool to read the pool).
+// synthPool builds a document holding a string pool (see poolChunk), then an
+// empty element named by string 0 (the platform reads a pool only when a
+// node follows it, and a node only when something follows that).
 func synthPool(flags uint32, strOffs []uint32, strData []byte, styOffs []uint32, styData []byte) []byte {
 	p := poolChunk(flags, strOffs, strData, styOffs, styData)
-	node := le32Append(nil, 0x00100103, 24, 1, noIndex, noIndex, 0)
+	node := le32Append(nil, 0x00100102, 36, 1, noIndex, noIndex, 0, 0x00140014, 0, 0,
+		0x00100103, 24, 1, noIndex, noIndex, 0)
 	doc := le32Append(nil, 0x00080003, uint32(8+len(p)+len(node)))
 	return slices.Concat(doc, p, node)
 }

@@ -3,8 +3,10 @@
 //
 // Decode followed by Encode reproduces the input byte for byte: the string
 // pool (UTF-8 or UTF-16, order, styles, padding), the resource map, namespace
-// nodes, line numbers, comments, attribute layout fields, raw typed values and
-// unknown chunks are all kept. Edits (AddElement, SetAttr) keep the string
+// nodes, line numbers, comments, attribute layout fields, raw typed values,
+// unknown chunks, the outer chunk type and trailing bytes are all kept. Decode
+// reads what the platform reads (see Decode), including the shapes packers
+// give manifests to trip up other tools. Edits (AddElement, SetAttr) keep the string
 // pool and the resource map consistent the way aapt2 does: attribute names
 // that carry a resource ID sit at the start of the pool in resource-map order,
 // and attributes are sorted by resource ID.
@@ -101,7 +103,9 @@ type chunk interface {
 //     skipped. The superseded pools and maps are kept raw and not checked,
 //     as the platform never reads them.
 //   - A document with no node chunk is refused (ErrNotXML), and so is one
-//     whose nodes come before any string pool (ErrNoStringPool).
+//     whose first node is its last chunk (the scan stops before a chunk
+//     that ends the document) or whose nodes come before any string pool
+//     (ErrNoStringPool).
 //   - From the first node on, pools and maps are ordinary unknown chunks:
 //     kept raw, as the platform skips them.
 //   - Every chunk needs headerSize >= 8 and headerSize <= size <= the
@@ -177,6 +181,10 @@ func Decode(b []byte) (*Document, error) {
 			case typ == typeResourceMap:
 				resMap = len(d.chunks)
 			case typ >= typeFirstNode && typ <= typeLastNode:
+				if off+int(csize) == end {
+					// setTo's scan stops at a chunk that ends the document.
+					return nil, formatErr(off, ErrNotXML, "the first node ends the document, where the platform's scan for it stops")
+				}
 				nodes = true
 				if err := d.settle(pool, poolOff, resMap, off); err != nil {
 					return nil, err
@@ -188,41 +196,8 @@ func Decode(b []byte) (*Document, error) {
 				continue
 			}
 		}
-		var (
-			ch  chunk
-			err error
-		)
-		switch typ {
-		case typeStartNamespace, typeEndNamespace:
-			ch, err = decodeNamespace(c, off)
-		case typeStartElement:
-			var el *Element
-			el, err = decodeElement(c, off)
-			if err == nil {
-				el.doc = d
-				if n := len(stack); n > 0 {
-					el.parent = stack[n-1]
-					el.parent.children = append(el.parent.children, el)
-				} else {
-					d.roots = append(d.roots, el)
-				}
-				stack = append(stack, el)
-			}
-			ch = el
-		case typeEndElement:
-			var en *endNode
-			en, err = decodeEnd(c, off)
-			if err == nil && len(stack) > 0 {
-				stack[len(stack)-1].end = en
-				stack = stack[:len(stack)-1]
-				closed = len(stack) == 0
-			}
-			ch = en
-		case typeCData:
-			ch, err = decodeCData(c, off)
-		default:
-			ch = rawChunk(c)
-		}
+		ch, err := d.decodeNode(typ, c, off, &stack)
+		closed = closed || typ == typeEndElement && len(stack) == 0 && len(d.roots) > 0
 		if err == nil {
 			err = d.checkRefs(ch, off)
 		}
@@ -237,6 +212,43 @@ func Decode(b []byte) (*Document, error) {
 	}
 	d.tail = buf[off:end]
 	return d, nil
+}
+
+// decodeNode decodes the chunk c of type typ at offset off, met from the
+// first node on: a node of a known type, linked into the element tree
+// through stack (the open elements), or a raw chunk.
+func (d *Document) decodeNode(typ uint16, c []byte, off int, stack *[]*Element) (chunk, error) {
+	switch typ {
+	case typeStartNamespace, typeEndNamespace:
+		return decodeNamespace(c, off)
+	case typeStartElement:
+		el, err := decodeElement(c, off)
+		if err != nil {
+			return nil, err
+		}
+		el.doc = d
+		if n := len(*stack); n > 0 {
+			el.parent = (*stack)[n-1]
+			el.parent.children = append(el.parent.children, el)
+		} else {
+			d.roots = append(d.roots, el)
+		}
+		*stack = append(*stack, el)
+		return el, nil
+	case typeEndElement:
+		en, err := decodeEnd(c, off)
+		if err != nil {
+			return nil, err
+		}
+		if n := len(*stack); n > 0 {
+			(*stack)[n-1].end = en
+			*stack = (*stack)[:n-1]
+		}
+		return en, nil
+	case typeCData:
+		return decodeCData(c, off)
+	}
+	return rawChunk(c), nil
 }
 
 // settle decodes, when the first node is met at offset at, the string pool
