@@ -67,12 +67,7 @@ func fixtureAPKs(t testing.TB) []string {
 // dumpLines runs an oracle and returns its output lines, right-trimmed.
 func dumpLines(t testing.TB, tool string, args ...string) []string {
 	t.Helper()
-	out := testenv.Run(t, tool, args...)
-	var lines []string
-	for _, l := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
-		lines = append(lines, strings.TrimRight(l, " \r"))
-	}
-	return lines
+	return splitLines(testenv.Run(t, tool, args...))
 }
 
 // dumpStdout runs an oracle and returns its standard output lines,
@@ -88,8 +83,13 @@ func dumpStdout(t testing.TB, tool string, args ...string) []string {
 	if err != nil {
 		t.Fatalf("%s %s: %v\n%s", tool, strings.Join(args, " "), err, stderr.String())
 	}
+	return splitLines(string(out))
+}
+
+// splitLines splits a tool's output into right-trimmed lines.
+func splitLines(out string) []string {
 	var lines []string
-	for _, l := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+	for _, l := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
 		lines = append(lines, strings.TrimRight(l, " \r"))
 	}
 	return lines
