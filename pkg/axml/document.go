@@ -67,7 +67,11 @@ type chunk interface {
 	appendTo(b []byte) []byte
 	// remap shifts every string index >= at up by one (a string was inserted at at).
 	remap(at uint32)
-	// checkRefs reports a string index out of range for a pool of n strings.
+	// checkRefs reports a required string reference (an element or
+	// attribute name) that is missing or out of range for a pool of n
+	// strings. The others (comments, namespaces, raw values, text, end tag
+	// names) may dangle: the platform reads them as absent, and edits keep
+	// them dangling.
 	checkRefs(n uint32) error
 }
 
@@ -118,12 +122,13 @@ type chunk interface {
 //   - Bytes after the last chunk that cannot hold a chunk header (fewer
 //     than 8) are kept raw.
 //
-// Two kinds of input the platform reads are refused as dangerous to us:
+// String references past the end of the pool are read as absent, as the
+// platform reads them, and edits keep them past the end; only element and
+// attribute names must resolve (aapt refuses those that do not).
+// One kind of input the platform reads is refused as dangerous to us:
 // attributes that overlap the attribute extension or each other
 // (attributeStart or attributeSize below 20: overlapping data, which no
-// encoder can reproduce), and string references past the end of the pool
-// (the platform reads an optional one as absent; an edit appends strings,
-// which would silently give it a meaning).
+// encoder can reproduce).
 func Decode(b []byte) (*Document, error) {
 	if len(b) < chunkHeaderSize {
 		return nil, formatErr(0, ErrTruncated, "%d bytes, want at least %d", len(b), chunkHeaderSize)
@@ -498,9 +503,7 @@ func (n *namespaceNode) remap(at uint32) {
 	n.comment, n.prefix, n.uri = shift(n.comment, at), shift(n.prefix, at), shift(n.uri, at)
 }
 
-func (n *namespaceNode) checkRefs(count uint32) error {
-	return checkRefs(count, opt(n.comment), opt(n.prefix), opt(n.uri))
-}
+func (n *namespaceNode) checkRefs(uint32) error { return nil }
 
 // endNode is an end element node.
 //
@@ -533,9 +536,7 @@ func (n *endNode) remap(at uint32) {
 	n.comment, n.ns, n.name = shift(n.comment, at), shift(n.ns, at), shift(n.name, at)
 }
 
-func (n *endNode) checkRefs(count uint32) error {
-	return checkRefs(count, opt(n.comment), opt(n.ns), req(n.name))
-}
+func (n *endNode) checkRefs(uint32) error { return nil }
 
 // cdataNode is a text node.
 //
@@ -571,9 +572,7 @@ func (n *cdataNode) remap(at uint32) {
 	n.value.remap(at)
 }
 
-func (n *cdataNode) checkRefs(count uint32) error {
-	return checkRefs(count, opt(n.comment), opt(n.data))
-}
+func (n *cdataNode) checkRefs(uint32) error { return nil }
 
 // attribute is one ResXMLTree_attribute (bytes past its 20, if
 // attributeSize is larger, are kept in the element's oddBytes).
@@ -671,35 +670,24 @@ func (el *Element) remap(at uint32) {
 }
 
 func (el *Element) checkRefs(count uint32) error {
-	if err := checkRefs(count, opt(el.comment), opt(el.ns), req(el.name)); err != nil {
+	if err := checkRef(count, el.name); err != nil {
 		return err
 	}
 	for i, a := range el.attrs {
-		if err := checkRefs(count, opt(a.ns), req(a.name), opt(a.raw)); err != nil {
+		if err := checkRef(count, a.name); err != nil {
 			return fmt.Errorf("attribute %d: %w", i, err)
 		}
 	}
 	return nil
 }
 
-// ref is a string reference to check; optional ones may be 0xFFFFFFFF.
-type ref struct {
-	idx      uint32
-	optional bool
-}
-
-func opt(idx uint32) ref { return ref{idx, true} }
-func req(idx uint32) ref { return ref{idx, false} }
-
-func checkRefs(n uint32, refs ...ref) error {
-	for _, r := range refs {
-		switch {
-		case r.idx == noIndex && r.optional:
-		case r.idx == noIndex:
-			return errors.New("missing required string reference")
-		case r.idx >= n:
-			return fmt.Errorf("string index %d", r.idx)
-		}
+// checkRef checks a required string reference against a pool of n strings.
+func checkRef(n, idx uint32) error {
+	switch {
+	case idx == noIndex:
+		return errors.New("missing required string reference")
+	case idx >= n:
+		return fmt.Errorf("string index %d", idx)
 	}
 	return nil
 }

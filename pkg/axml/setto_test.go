@@ -88,10 +88,59 @@ func setToShapes() []setToShape {
 			pool := doc[chunkHeaderSize : chunkHeaderSize+int(le32(doc[chunkHeaderSize+4:]))]
 			return insertChunk(doc, int(le32(doc[4:])), bytes.Clone(pool))
 		}},
+		{"dangling optional string references", func(t testing.TB, doc []byte) []byte {
+			// The root's comment, its first typed non-string attribute's raw
+			// value and the last end tag's name point past the pool: the
+			// raw value at exactly its size, where an appended string lands.
+			n := le32(doc[chunkHeaderSize+8:])
+			l := readLayout(t, doc)
+			el := l.first(t, typeStartElement)
+			put32(doc, el+12, 0x00FFFFFF)
+			for a := el + 36; a < el+36+attrSize*int(le16(doc[el+28:])); a += attrSize {
+				if doc[a+15] != byte(TypeString) && doc[a+15] != byte(TypeNull) {
+					put32(doc, a+8, n)
+					break
+				}
+			}
+			i := slices.Index(l.types, typeEndElement)
+			for j, typ := range l.types {
+				if typ == typeEndElement {
+					i = j
+				}
+			}
+			put32(doc, l.chunks[i]+20, n+1)
+			return doc
+		}},
 		{"bytes after the document size", func(_ testing.TB, doc []byte) []byte {
 			return append(doc, "trailing, 29 odd bytes here.."...)
 		}},
 	}
+}
+
+// danglingRefs counts the string references of d's nodes past its pool.
+func danglingRefs(d *Document) int {
+	n := uint32(len(d.pool.strs))
+	count := 0
+	for _, c := range d.chunks {
+		var refs []uint32
+		switch c := c.(type) {
+		case *Element:
+			refs = []uint32{c.comment, c.ns, c.name}
+			for _, a := range c.attrs {
+				refs = append(refs, a.ns, a.name, a.raw)
+			}
+		case *endNode:
+			refs = []uint32{c.comment, c.ns, c.name}
+		case *namespaceNode:
+			refs = []uint32{c.comment, c.prefix, c.uri}
+		}
+		for _, r := range refs {
+			if r != noIndex && r >= n {
+				count++
+			}
+		}
+	}
+	return count
 }
 
 // treeLines renders d's element tree with resolved names and attributes.
@@ -163,7 +212,14 @@ func TestSetToShapes(t *testing.T) {
 				t.Fatalf("decoded tree differs from the original's:\n%s", diffLines(wantTree, got))
 			}
 
+			dangling := danglingRefs(d)
+			if strings.HasPrefix(s.name, "dangling") != (dangling == 3) {
+				t.Fatalf("%d references past the pool, want 3 in the dangling shape only", dangling)
+			}
 			addProvider(t, d, m.Package, perms)
+			if got := danglingRefs(d); got != dangling {
+				t.Errorf("the edit changed the number of references past the pool from %d to %d", dangling, got)
+			}
 			edited := mustEncode(t, "edited shape", d)
 			if !bytes.Equal(edited[:2], in[:2]) || !bytes.Equal(edited[len(edited)-len(d.trailer):], d.trailer) {
 				t.Error("the edit lost the outer type or the trailer")

@@ -59,20 +59,21 @@ func checkInspect(t *testing.T, path string) (*apk.APK, testenv.Badging) {
 //
 // apksigner is given --min-sdk-version (aapt's minSdkVersion): its own
 // manifest parser (apksig's AndroidBinXmlParser) is not the platform's. It
-// looks for a top-level chunk of type 0x0003 only and refuses a second string
-// pool or resource map anywhere, so for those shapes it cannot read
-// minSdkVersion and stops before verifying anything; given a broken string
-// pool it throws even with --min-sdk-version (reading targetSandboxVersion),
-// so that shape has no apksigner verdict. The test checks that apksigner
-// fails so, and only so.
+// looks for a top-level chunk of type 0x0003 only, and refuses a second
+// string pool or resource map anywhere and any string index past the pool,
+// so for those shapes it cannot read minSdkVersion and stops before
+// verifying anything. Given a broken string pool it throws even with
+// --min-sdk-version (reading targetSandboxVersion), so that shape has no
+// apksigner verdict. The test checks that apksigner fails so, and only so.
 func TestSetToShapesSignAndFuse(t *testing.T) {
 	// What apksig's parser says of each shape it cannot read.
 	const crash = "IllegalArgumentException"
 	apksigSays := map[string]string{
-		"decoy string pool first":            "Multiple string pools not supported",
-		"second string pool after the nodes": "Multiple string pools not supported",
-		"decoy resource map first":           "Multiple resource maps not supported",
-		"broken decoy string pool first":     crash,
+		"decoy string pool first":             "Multiple string pools not supported",
+		"second string pool after the nodes":  "Multiple string pools not supported",
+		"decoy resource map first":            "Multiple resource maps not supported",
+		"broken decoy string pool first":      crash,
+		"dangling optional string references": "Unsuported string index", // sic
 	}
 	root := testenv.Root(t)
 	base := filepath.Join(root, "testdata", "apk", "unsigned.apk")
