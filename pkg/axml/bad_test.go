@@ -132,8 +132,8 @@ func badCases(t testing.TB) ([]byte, []badCase) {
 		{"no node chunk", func([]byte) []byte { return []byte{3, 0, 8, 0, 8, 0, 0, 0} }, ErrNotXML, 0, ""},
 		{"no string pool before the first node", func(b []byte) []byte { put16(b, pool, 0x0042); return b }, ErrNoStringPool, firstNode, ""},
 		{"chunk size not a multiple of 4", func(b []byte) []byte {
-			// Two bytes more in the pool, two fewer in the outer header:
-			// every byte stays inside a chunk.
+			// The pool claims two more bytes, inserted after it: every
+			// byte stays inside a chunk.
 			put32(b, pool+4, uint32(poolLen+2))
 			return insertChunk(b, pool+poolLen, []byte{0, 0})
 		}, ErrChunkSize, pool + 2, ""},
