@@ -3,8 +3,10 @@
 //
 // Decode followed by Encode reproduces the input byte for byte: the string
 // pool (UTF-8 or UTF-16, order, styles, padding), the resource map, namespace
-// nodes, line numbers, comments, attribute layout fields, raw typed values and
-// unknown chunks are all kept. Edits (AddElement, SetAttr) keep the string
+// nodes, line numbers, comments, attribute layout fields, raw typed values,
+// unknown chunks, the outer chunk type and trailing bytes are all kept. Decode
+// reads what the platform reads (see Decode), including the shapes packers
+// give manifests to trip up other tools. Edits (AddElement, SetAttr) keep the string
 // pool and the resource map consistent the way aapt2 does: attribute names
 // that carry a resource ID sit at the start of the pool in resource-map order,
 // and attributes are sorted by resource ID.
@@ -30,6 +32,11 @@ const (
 	typeEndElement     = 0x0103
 	typeCData          = 0x0104
 	typeResourceMap    = 0x0180
+
+	// Node types run from RES_XML_FIRST_CHUNK_TYPE to RES_XML_LAST_CHUNK_TYPE;
+	// the platform skips the ones it does not know.
+	typeFirstNode = 0x0100
+	typeLastNode  = 0x017f
 )
 
 const (
@@ -44,6 +51,7 @@ const (
 // Document is a decoded binary XML document. Its chunks are kept in file
 // order; elements form a tree on top of them.
 type Document struct {
+	typ      uint16  // the outer chunk type: 0x0003, or what a packer wrote
 	hdrExtra []byte  // XML header bytes past the 8-byte ResChunk_header
 	chunks   []chunk // every chunk in file order, the pool and map included
 	tail     []byte  // fewer than 8 bytes left after the last chunk, inside the document
@@ -59,7 +67,11 @@ type chunk interface {
 	appendTo(b []byte) []byte
 	// remap shifts every string index >= at up by one (a string was inserted at at).
 	remap(at uint32)
-	// checkRefs reports a string index out of range for a pool of n strings.
+	// checkRefs reports a required string reference (an element or
+	// attribute name) that is missing or out of range for a pool of n
+	// strings. The others (comments, namespaces, raw values, text, end tag
+	// names) may dangle: the platform reads them as absent, and edits keep
+	// them dangling.
 	checkRefs(n uint32) error
 }
 
@@ -68,33 +80,89 @@ type chunk interface {
 //
 // FORMAT: the document is one ResXMLTree_header chunk:
 //
-//	0 ResChunk_header {u16 type = 0x0003; u16 headerSize = 8; u32 size}
+//	0 ResChunk_header {u16 type (0x0003); u16 headerSize (8); u32 size}
 //	headerSize: child chunks, each starting with a ResChunk_header
 //	   {u16 type; u16 headerSize; u32 size (header included)}: normally
 //	   the string pool (0x0001), the resource map (0x0180), then XML nodes
 //	   (0x0100-0x0104) in document order. Other chunk types are kept raw.
+//	size: bytes past it (up to the end of b) are kept as a trailer.
+//
+// Decode accepts what the platform's parser, ResXMLTree::setTo in
+// frameworks/base/libs/androidfw/ResourceTypes.cpp, accepts, and refuses
+// what it refuses:
+//
+//   - The outer type is never checked: packers write 0x0000 or another
+//     type there and the device, aapt and aapt2 still read the manifest.
+//     It is kept for the round trip. (apksig's AndroidBinXmlParser looks
+//     for a top-level 0x0003 chunk instead, so apksigner cannot read
+//     minSdkVersion from such a manifest and asks for --min-sdk-version.)
+//   - The outer header must satisfy headerSize <= size <= len(b). The
+//     platform does not check headerSize >= 8, but a smaller one makes the
+//     first child chunk overlap the header, which only a crafted document
+//     survives: it is refused as overlapping.
+//   - Child chunks are scanned up to the first node, a chunk whose type is
+//     in 0x0100-0x017f (RES_XML_FIRST_CHUNK_TYPE..LAST). Before it, every
+//     string pool replaces the previous one and every resource map the
+//     previous map: the last of each wins. Chunks of other types are
+//     skipped. The superseded pools and maps are kept raw and not checked,
+//     as the platform never reads them.
+//   - A document with no node chunk is refused (ErrNotXML), and so is one
+//     whose first node is its last chunk (the scan stops before a chunk
+//     that ends the document) or whose nodes come before any string pool
+//     (ErrNoStringPool).
+//   - From the first node on, pools and maps are ordinary unknown chunks:
+//     kept raw, as the platform skips them.
+//   - Every chunk needs headerSize >= 8 and headerSize <= size <= the
+//     bytes left in the document. Up to the end tag of the first root
+//     element, headerSize and size must also be multiples of 4, and from
+//     the first node on every chunk, of whatever type, is read as a node
+//     (ResXMLTree::validateNode): its headerSize must be at least 16.
+//     Past that end tag the platform's manifest parser reads nothing (aapt
+//     dump reads on and applies the same rules): later chunks are kept raw.
+//   - Bytes after the last chunk that cannot hold a chunk header (fewer
+//     than 8) are kept raw.
+//
+// String references past the end of the pool are read as absent, as the
+// platform reads them, and edits keep them past the end; only element and
+// attribute names must resolve (aapt refuses those that do not).
+// One kind of input the platform reads is refused as dangerous to us:
+// attributes that overlap the attribute extension or each other
+// (attributeStart or attributeSize below 20: overlapping data, which no
+// encoder can reproduce).
 func Decode(b []byte) (*Document, error) {
 	if len(b) < chunkHeaderSize {
 		return nil, formatErr(0, ErrTruncated, "%d bytes, want at least %d", len(b), chunkHeaderSize)
 	}
-	if typ := le16(b); typ != typeXML {
-		return nil, formatErr(0, ErrNotXML, "chunk type 0x%04x, want 0x%04x", typ, typeXML)
+	typ, hs, size := le16(b), int(le16(b[2:])), uint64(le32(b[4:]))
+	// An outer header the platform refuses, on a chunk not typed as XML,
+	// most likely starts another format (text XML, a PNG, ...).
+	outer := func(err *FormatError) *FormatError {
+		if typ != typeXML {
+			err.Detail = fmt.Sprintf("chunk type 0x%04x, %s", typ, err.Detail)
+			err.Err = ErrNotXML
+		}
+		return err
 	}
-	hs, size := int(le16(b[2:])), uint64(le32(b[4:]))
-	if hs < chunkHeaderSize || uint64(hs) > size {
-		return nil, formatErr(2, ErrChunkSize, "header size %d, chunk size %d", hs, size)
+	if hs < chunkHeaderSize {
+		return nil, outer(formatErr(2, ErrChunkSize, "header size %d, below %d: the first chunk would overlap the header", hs, chunkHeaderSize))
+	}
+	if uint64(hs) > size {
+		return nil, outer(formatErr(2, ErrChunkSize, "header size %d, chunk size %d", hs, size))
 	}
 	if size > uint64(len(b)) {
-		return nil, formatErr(4, ErrTruncated, "document size %d, have %d bytes", size, len(b))
+		return nil, outer(formatErr(4, ErrTruncated, "document size %d, have %d bytes", size, len(b)))
 	}
 	buf := make([]byte, len(b))
 	copy(buf, b)
 	end := int(size)
 	// Nodes are 24 to 36 bytes plus attributes: size the chunk list once.
 	est := min(end/48+8, end/chunkHeaderSize+1)
-	d := &Document{hdrExtra: buf[chunkHeaderSize:hs], trailer: buf[end:], chunks: make([]chunk, 0, est)}
-	var pending []int // chunks met before the string pool, checked after it
+	d := &Document{typ: typ, hdrExtra: buf[chunkHeaderSize:hs], trailer: buf[end:], chunks: make([]chunk, 0, est)}
 	var stack []*Element
+	// The last pool and map before the first node: indices in d.chunks.
+	pool, poolOff, resMap := -1, 0, -1
+	nodes := false  // the first node has been met
+	closed := false // the first root element has ended
 	off := hs
 	for end-off >= chunkHeaderSize {
 		typ, chs, csize := le16(buf[off:]), int(le16(buf[off+2:])), uint64(le32(buf[off+4:]))
@@ -104,68 +172,108 @@ func Decode(b []byte) (*Document, error) {
 		if csize > uint64(end-off) {
 			return nil, formatErr(off+4, ErrChunkSize, "chunk type 0x%04x: size %d, %d bytes left in the document", typ, csize, end-off)
 		}
+		if !closed && (uint64(chs)|csize)&3 != 0 {
+			return nil, formatErr(off+2, ErrChunkSize, "chunk type 0x%04x: header size %d or size %d is not a multiple of 4", typ, chs, csize)
+		}
+		if nodes && !closed && chs < nodeHeaderSize {
+			return nil, formatErr(off+2, ErrChunkSize, "chunk type 0x%04x among the nodes: header size %d, below the %d of a node", typ, chs, nodeHeaderSize)
+		}
 		c := buf[off : off+int(csize)]
-		var (
-			ch  chunk
-			err error
-		)
-		switch {
-		case typ == typeStringPool && d.pool == nil:
-			d.pool, err = decodePool(c, off)
-			ch = d.pool
-		case typ == typeResourceMap && d.resMap == nil:
-			d.resMap = decodeResMap(c)
-			ch = d.resMap
-		case typ == typeStartNamespace || typ == typeEndNamespace:
-			ch, err = decodeNamespace(c, off)
-		case typ == typeStartElement:
-			var el *Element
-			el, err = decodeElement(c, off)
-			if err == nil {
-				el.doc = d
-				if n := len(stack); n > 0 {
-					el.parent = stack[n-1]
-					el.parent.children = append(el.parent.children, el)
-				} else {
-					d.roots = append(d.roots, el)
+		if !nodes {
+			switch {
+			case typ == typeStringPool:
+				pool, poolOff = len(d.chunks), off
+			case typ == typeResourceMap:
+				resMap = len(d.chunks)
+			case typ >= typeFirstNode && typ <= typeLastNode:
+				if off+int(csize) == end {
+					// setTo's scan stops at a chunk that ends the document.
+					return nil, formatErr(off, ErrNotXML, "the first node ends the document, where the platform's scan for it stops")
 				}
-				stack = append(stack, el)
+				nodes = true
+				if err := d.settle(pool, poolOff, resMap, off); err != nil {
+					return nil, err
+				}
 			}
-			ch = el
-		case typ == typeEndElement:
-			var en *endNode
-			en, err = decodeEnd(c, off)
-			if err == nil && len(stack) > 0 {
-				stack[len(stack)-1].end = en
-				stack = stack[:len(stack)-1]
+			if !nodes {
+				d.chunks = append(d.chunks, rawChunk(c))
+				off += int(csize)
+				continue
 			}
-			ch = en
-		case typ == typeCData:
-			ch, err = decodeCData(c, off)
-		default:
-			ch = rawChunk(c)
+		}
+		ch, err := d.decodeNode(typ, c, off, &stack)
+		closed = closed || typ == typeEndElement && len(stack) == 0 && len(d.roots) > 0
+		if err == nil {
+			err = d.checkRefs(ch, off)
 		}
 		if err != nil {
-			return nil, err
-		}
-		if d.pool == nil {
-			pending = append(pending, len(d.chunks), off)
-		} else if err := d.checkRefs(ch, off); err != nil {
 			return nil, err
 		}
 		d.chunks = append(d.chunks, ch)
 		off += int(csize)
 	}
-	d.tail = buf[off:end]
-	if d.pool == nil {
-		return nil, formatErr(hs, ErrNoStringPool, "")
+	if !nodes {
+		return nil, formatErr(0, ErrNotXML, "no XML node chunk (types 0x%04x-0x%04x)", typeFirstNode, typeLastNode)
 	}
-	for i := 0; i < len(pending); i += 2 {
-		if err := d.checkRefs(d.chunks[pending[i]], pending[i+1]); err != nil {
+	d.tail = buf[off:end]
+	return d, nil
+}
+
+// decodeNode decodes the chunk c of type typ at offset off, met from the
+// first node on: a node of a known type, linked into the element tree
+// through stack (the open elements), or a raw chunk.
+func (d *Document) decodeNode(typ uint16, c []byte, off int, stack *[]*Element) (chunk, error) {
+	switch typ {
+	case typeStartNamespace, typeEndNamespace:
+		return decodeNamespace(c, off)
+	case typeStartElement:
+		el, err := decodeElement(c, off)
+		if err != nil {
 			return nil, err
 		}
+		el.doc = d
+		if n := len(*stack); n > 0 {
+			el.parent = (*stack)[n-1]
+			el.parent.children = append(el.parent.children, el)
+		} else {
+			d.roots = append(d.roots, el)
+		}
+		*stack = append(*stack, el)
+		return el, nil
+	case typeEndElement:
+		en, err := decodeEnd(c, off)
+		if err != nil {
+			return nil, err
+		}
+		if n := len(*stack); n > 0 {
+			(*stack)[n-1].end = en
+			*stack = (*stack)[:n-1]
+		}
+		return en, nil
+	case typeCData:
+		return decodeCData(c, off)
 	}
-	return d, nil
+	return rawChunk(c), nil
+}
+
+// settle decodes, when the first node is met at offset at, the string pool
+// and the resource map the platform reads: the chunks at indices pool (at
+// offset poolOff) and resMap of d.chunks (-1: none), so far kept raw.
+func (d *Document) settle(pool, poolOff, resMap, at int) error {
+	if pool < 0 {
+		return formatErr(at, ErrNoStringPool, "the first node comes before any string pool")
+	}
+	c := d.chunks[pool].(rawChunk)
+	var err error
+	if d.pool, err = decodePool(c, poolOff); err != nil {
+		return err
+	}
+	d.chunks[pool] = d.pool
+	if resMap >= 0 {
+		d.resMap = decodeResMap(d.chunks[resMap].(rawChunk))
+		d.chunks[resMap] = d.resMap
+	}
+	return nil
 }
 
 // checkRefs checks the string references of chunk ch found at offset off.
@@ -181,7 +289,7 @@ func (d *Document) checkRefs(ch chunk, off int) error {
 // bytes it was decoded from.
 func (d *Document) Encode() ([]byte, error) {
 	b := make([]byte, 0, d.sizeHint())
-	b = appendHeader(b, typeXML, uint16(chunkHeaderSize+len(d.hdrExtra)))
+	b = appendHeader(b, d.typ, uint16(chunkHeaderSize+len(d.hdrExtra)))
 	b = append(b, d.hdrExtra...)
 	for _, c := range d.chunks {
 		b = c.appendTo(b)
@@ -395,9 +503,7 @@ func (n *namespaceNode) remap(at uint32) {
 	n.comment, n.prefix, n.uri = shift(n.comment, at), shift(n.prefix, at), shift(n.uri, at)
 }
 
-func (n *namespaceNode) checkRefs(count uint32) error {
-	return checkRefs(count, opt(n.comment), opt(n.prefix), opt(n.uri))
-}
+func (n *namespaceNode) checkRefs(uint32) error { return nil }
 
 // endNode is an end element node.
 //
@@ -430,9 +536,7 @@ func (n *endNode) remap(at uint32) {
 	n.comment, n.ns, n.name = shift(n.comment, at), shift(n.ns, at), shift(n.name, at)
 }
 
-func (n *endNode) checkRefs(count uint32) error {
-	return checkRefs(count, opt(n.comment), opt(n.ns), req(n.name))
-}
+func (n *endNode) checkRefs(uint32) error { return nil }
 
 // cdataNode is a text node.
 //
@@ -468,9 +572,7 @@ func (n *cdataNode) remap(at uint32) {
 	n.value.remap(at)
 }
 
-func (n *cdataNode) checkRefs(count uint32) error {
-	return checkRefs(count, opt(n.comment), opt(n.data))
-}
+func (n *cdataNode) checkRefs(uint32) error { return nil }
 
 // attribute is one ResXMLTree_attribute (bytes past its 20, if
 // attributeSize is larger, are kept in the element's oddBytes).
@@ -509,7 +611,7 @@ func decodeElement(c []byte, base int) (*Element, error) {
 	start, size, count := int(le16(ext[8:])), int(le16(ext[10:])), int(le16(ext[12:]))
 	el.idIndex, el.classIndex, el.styleIndex = le16(ext[14:]), le16(ext[16:]), le16(ext[18:])
 	if start < attrExtSize || size < attrSize {
-		return nil, formatErr(extOff+8, ErrAttribute, "attributeStart %d, attributeSize %d, want at least %d each", start, size, attrExtSize)
+		return nil, formatErr(extOff+8, ErrAttribute, "attributeStart %d, attributeSize %d, want at least %d each: smaller ones overlap the extension or each other", start, size, attrExtSize)
 	}
 	if start+count*size > len(ext) {
 		return nil, formatErr(extOff+12, ErrAttribute, "%d attributes of %d bytes at %d overrun the %d-byte element", count, size, start, len(ext))
@@ -568,35 +670,24 @@ func (el *Element) remap(at uint32) {
 }
 
 func (el *Element) checkRefs(count uint32) error {
-	if err := checkRefs(count, opt(el.comment), opt(el.ns), req(el.name)); err != nil {
+	if err := checkRef(count, el.name); err != nil {
 		return err
 	}
 	for i, a := range el.attrs {
-		if err := checkRefs(count, opt(a.ns), req(a.name), opt(a.raw)); err != nil {
+		if err := checkRef(count, a.name); err != nil {
 			return fmt.Errorf("attribute %d: %w", i, err)
 		}
 	}
 	return nil
 }
 
-// ref is a string reference to check; optional ones may be 0xFFFFFFFF.
-type ref struct {
-	idx      uint32
-	optional bool
-}
-
-func opt(idx uint32) ref { return ref{idx, true} }
-func req(idx uint32) ref { return ref{idx, false} }
-
-func checkRefs(n uint32, refs ...ref) error {
-	for _, r := range refs {
-		switch {
-		case r.idx == noIndex && r.optional:
-		case r.idx == noIndex:
-			return errors.New("missing required string reference")
-		case r.idx >= n:
-			return fmt.Errorf("string index %d", r.idx)
-		}
+// checkRef checks a required string reference against a pool of n strings.
+func checkRef(n, idx uint32) error {
+	switch {
+	case idx == noIndex:
+		return errors.New("missing required string reference")
+	case idx >= n:
+		return fmt.Errorf("string index %d", idx)
 	}
 	return nil
 }

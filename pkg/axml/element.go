@@ -305,10 +305,12 @@ func (d *Document) intern(s string) (uint32, error) {
 	if len(p.strs) >= noIndex-1 {
 		return 0, ErrTooLarge
 	}
-	if err := p.insert(len(p.strs), s); err != nil {
+	at := uint32(len(p.strs))
+	if err := p.insert(int(at), s); err != nil {
 		return 0, fmt.Errorf("%w: string of %d bytes", err, len(s))
 	}
-	return uint32(len(p.strs) - 1), nil
+	d.remap(at) // references past the end of the pool stay past it
+	return at, nil
 }
 
 // internAttrName returns the index of the attribute name s with resource ID

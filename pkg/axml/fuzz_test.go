@@ -16,12 +16,18 @@ import (
 // stable under decode/encode.
 //
 // Seeds: the settings app's manifest (UTF-16 pool) and two small aapt2 res
-// XMLs (UTF-8 pools), plus the utf8 fixture's manifest (CESU-8 strings) when
-// the fixtures are built.
+// XMLs (UTF-8 pools), each shape of that manifest that only the platform's
+// parser reads (setToShapes: other outer types, decoy pools and maps, unknown
+// chunks, trailing bytes), plus the utf8 fixture's manifest (CESU-8 strings)
+// when the fixtures are built.
 func FuzzDecode(f *testing.F) {
 	settings := testenv.RealApp(f, "settings_apk-debug.apk")
 	for _, name := range []string{"AndroidManifest.xml", "res/xml/method.xml", "res/color/common_google_signin_btn_tint.xml"} {
 		f.Add(testenv.ZipEntry(f, settings, name))
+	}
+	manifest := testenv.ZipEntry(f, settings, "AndroidManifest.xml")
+	for _, s := range setToShapes() {
+		f.Add(s.make(f, bytes.Clone(manifest)))
 	}
 	for _, apk := range fixtureAPKs(f) {
 		if filepath.Base(apk) == "utf8.apk" {

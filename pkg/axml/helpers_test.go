@@ -3,6 +3,7 @@ package axml
 import (
 	"archive/zip"
 	"io"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -66,7 +67,27 @@ func fixtureAPKs(t testing.TB) []string {
 // dumpLines runs an oracle and returns its output lines, right-trimmed.
 func dumpLines(t testing.TB, tool string, args ...string) []string {
 	t.Helper()
-	out := testenv.Run(t, tool, args...)
+	return splitLines(testenv.Run(t, tool, args...))
+}
+
+// dumpStdout runs an oracle and returns its standard output lines,
+// right-trimmed, without the warnings libandroidfw logs to standard error
+// (which interleave with the dump mid-line); it fails the test if the
+// command exits non-zero.
+func dumpStdout(t testing.TB, tool string, args ...string) []string {
+	t.Helper()
+	var stderr strings.Builder
+	cmd := exec.Command(testenv.Tool(t, tool), args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", tool, strings.Join(args, " "), err, stderr.String())
+	}
+	return splitLines(string(out))
+}
+
+// splitLines splits a tool's output into right-trimmed lines.
+func splitLines(out string) []string {
 	var lines []string
 	for _, l := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
 		lines = append(lines, strings.TrimRight(l, " \r"))

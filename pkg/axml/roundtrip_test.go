@@ -105,14 +105,10 @@ func TestRoundTripUnusual(t *testing.T) {
 	l := readLayout(t, base)
 	elem := l.first(t, typeStartElement)
 	pool := l.first(t, typeStringPool)
-	poolChunk := base[pool : pool+int(le32(base[pool+4:]))]
-	unknown := []byte{0x50, 0x01, 0x08, 0x00, 0x0c, 0x00, 0x00, 0x00, 0xde, 0xad, 0xbe, 0xef}
-	insert := func(at int, chunk []byte) []byte {
-		b := append(bytes.Clone(base[:at]), chunk...)
-		b = append(b, base[at:]...)
-		put32(b, 4, le32(b[4:])+uint32(len(chunk)))
-		return b
-	}
+	poolBytes := base[pool : pool+int(le32(base[pool+4:]))]
+	// Among the nodes the platform reads any chunk as a node: 16-byte header.
+	unknown := le32Append(nil, 0x00100150, 20, 1, noIndex, 0xefbeadde)
+	insert := func(at int, c []byte) []byte { return insertChunk(base, at, c) }
 	tests := []struct {
 		name string
 		in   []byte
@@ -121,7 +117,7 @@ func TestRoundTripUnusual(t *testing.T) {
 		{"unknown chunk", insert(elem, unknown), unknown},
 		{"bytes after the document", append(bytes.Clone(base), "TRAILER"...), []byte("TRAILER")},
 		{"short tail inside the document", insert(len(base), []byte{1, 2, 3, 4, 5}), []byte{1, 2, 3, 4, 5}},
-		{"second string pool", insert(elem, poolChunk), poolChunk},
+		{"second string pool", insert(elem, poolBytes), poolBytes},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
