@@ -84,12 +84,7 @@ func v1CraftBlock(t testing.TB, sf []byte, spec v1BlockSpec) []byte {
 			Signature:          sig,
 		}},
 	}
-	inner, err := asn1.Marshal(sd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := asn1.Marshal(pkcs7ContentInfo{ContentType: pkcs7OID(pkcs7OIDSignedData),
-		Content: asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: inner}})
+	out, err := encodeSignedData(sd)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -283,6 +283,12 @@ func pkcs7SignDetached(content []byte, s *Signer, h crypto.Hash) ([]byte, error)
 			Signature:          sig,
 		}},
 	}
+	return encodeSignedData(sd)
+}
+
+// encodeSignedData wraps sd in a ContentInfo of type signedData and encodes
+// it as DER.
+func encodeSignedData(sd pkcs7SignedData) ([]byte, error) {
 	inner, err := asn1.Marshal(sd)
 	if err != nil {
 		return nil, fmt.Errorf("apksig: encode SignedData: %w", err)

@@ -197,12 +197,7 @@ func v1ReplaceCerts(t testing.TB, ci, certs []byte) []byte {
 		t.Fatal(err)
 	}
 	sd.Certificates = asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: certs}
-	inner, err := asn1.Marshal(sd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := asn1.Marshal(pkcs7ContentInfo{ContentType: pkcs7OID(pkcs7OIDSignedData),
-		Content: asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: inner}})
+	out, err := encodeSignedData(sd)
 	if err != nil {
 		t.Fatal(err)
 	}
