@@ -74,6 +74,17 @@ func Fixtures(t testing.TB) []string {
 	return m
 }
 
+// AABFixtures returns the Android App Bundle fixtures in testdata/aab (made
+// by scripts/make-aab-fixtures.sh).
+func AABFixtures(t testing.TB) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(Root(t), "testdata", "aab", "*.aab"))
+	if err != nil || len(m) == 0 {
+		t.Fatalf("testenv: no fixtures in testdata/aab: run scripts/make-aab-fixtures.sh (%v)", err)
+	}
+	return m
+}
+
 // AllAPKs returns the fixtures followed by the real apps.
 func AllAPKs(t testing.TB) []string {
 	t.Helper()
