@@ -128,3 +128,11 @@ func Run(t testing.TB, name string, args ...string) string {
 	}
 	return string(out)
 }
+
+// RunStatus runs an oracle and returns its combined output and its error
+// (non-nil when it exits non-zero), for tests that expect it to refuse.
+func RunStatus(t testing.TB, name string, args ...string) (string, error) {
+	t.Helper()
+	out, err := exec.Command(Tool(t, name), args...).CombinedOutput()
+	return string(out), err
+}
