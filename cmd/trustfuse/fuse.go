@@ -17,6 +17,7 @@ import (
 	"github.com/trustfuse/trustfuse/fusion/fusionset"
 	"github.com/trustfuse/trustfuse/pkg/apksig"
 	"github.com/trustfuse/trustfuse/pkg/attest"
+	"github.com/trustfuse/trustfuse/pkg/sniff"
 )
 
 type fuseOptions struct {
@@ -64,6 +65,9 @@ func fuseCommand() *cli.Command {
 		},
 		Action: func(c *cli.Context) error {
 			if err := checkArgs(c, 0, 0); err != nil {
+				return err
+			}
+			if err := requireFormat(o.in, sniff.APK); err != nil {
 				return err
 			}
 			return o.run(c)

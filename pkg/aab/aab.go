@@ -66,16 +66,18 @@ var (
 )
 
 // FormatError reports a bundle that cannot be used: the entry (if any), its
-// offset in the archive, and the kind (a sentinel above, reachable with
-// errors.Is; ErrManifest also wraps the protoxml error).
+// offset in the archive, the kind (a sentinel above) and the cause (such as
+// the protoxml error of a manifest), both reachable with errors.Is and
+// errors.As.
 type FormatError struct {
 	Offset int64  // byte offset in the archive (the entry's local header), -1 if none
 	Entry  string // entry name, "" for bundle-level problems
 	Detail string // human-readable detail, may be ""
-	Err    error
+	Err    error  // one of the Err* sentinels
+	Cause  error  // the underlying error, may be nil
 }
 
-// Error formats the kind, entry, detail and offset.
+// Error formats the kind, entry, detail, cause and offset.
 func (e *FormatError) Error() string {
 	msg := e.Err.Error()
 	if e.Entry != "" {
@@ -84,14 +86,22 @@ func (e *FormatError) Error() string {
 	if e.Detail != "" {
 		msg += ": " + e.Detail
 	}
+	if e.Cause != nil {
+		msg += ": " + e.Cause.Error()
+	}
 	if e.Offset >= 0 {
-		msg += fmt.Sprintf(" (at offset %d)", e.Offset)
+		msg += fmt.Sprintf(" (entry at offset %d)", e.Offset)
 	}
 	return msg
 }
 
-// Unwrap returns the kind.
-func (e *FormatError) Unwrap() error { return e.Err }
+// Unwrap returns the kind and the cause.
+func (e *FormatError) Unwrap() []error {
+	if e.Cause == nil {
+		return []error{e.Err}
+	}
+	return []error{e.Err, e.Cause}
+}
 
 // ModuleType is the kind of a bundle module.
 type ModuleType string
@@ -171,17 +181,15 @@ func NewReader(r io.ReaderAt, size int64) (*Bundle, error) {
 func FromZip(z *zipx.Reader) (*Bundle, error) {
 	f, err := sniff.Detect(z)
 	switch {
-	case err == nil && f == sniff.AAB:
-	case f == sniff.APK && z.Entry(BaseModule+"/"+ManifestPath) != nil:
-		return nil, &FormatError{Offset: -1, Err: ErrNotBundle,
-			Detail: "found both AndroidManifest.xml at the root (an APK) and base/manifest/ (a bundle): ambiguous, refused"}
-	case err == nil:
-		return nil, &FormatError{Offset: -1, Err: ErrNotBundle, Detail: "found " + sniff.Describe(f)}
-	case z.Entry(ConfigName) != nil || hasModuleManifest(z):
-		// A bundle's other parts are there, but not its base module.
-		return nil, &FormatError{Offset: -1, Err: ErrNoBase, Detail: "found " + sniff.TopLevel(z)}
-	default:
+	case err != nil:
 		return nil, &FormatError{Offset: -1, Err: ErrNotBundle, Detail: err.Error()}
+	case f == sniff.APK && sniff.BundleMarks(z):
+		return nil, &FormatError{Offset: -1, Err: ErrNotBundle,
+			Detail: "found both AndroidManifest.xml at the root (an APK) and a bundle's modules: ambiguous, refused"}
+	case f != sniff.AAB:
+		return nil, &FormatError{Offset: -1, Err: ErrNotBundle, Detail: "found " + sniff.Describe(f)}
+	case z.Entry(BaseModule+"/"+ManifestPath) == nil:
+		return nil, &FormatError{Offset: -1, Err: ErrNoBase, Detail: "found " + sniff.TopLevel(z)}
 	}
 
 	names := moduleNames(z)
@@ -193,23 +201,8 @@ func FromZip(z *zipx.Reader) (*Bundle, error) {
 		}
 		b.Modules = append(b.Modules, m)
 	}
-	if len(b.Modules) == 0 || b.Modules[0].Name != BaseModule {
-		// Detect found base/manifest/AndroidManifest.xml; unreachable.
-		return nil, &FormatError{Offset: -1, Err: ErrNoBase}
-	}
 	collectContent(b)
 	return b, nil
-}
-
-// hasModuleManifest reports whether some top-level folder holds a module
-// manifest.
-func hasModuleManifest(z *zipx.Reader) bool {
-	for _, e := range z.Entries {
-		if dir, rest, ok := strings.Cut(e.Name, "/"); ok && dir != "" && rest == ManifestPath {
-			return true
-		}
-	}
-	return false
 }
 
 // moduleNames returns the top-level folders that are modules: base first,
@@ -246,20 +239,20 @@ func readModule(z *zipx.Reader, name string) (*Module, error) {
 	}
 	data, err := e.ReadAll(maxManifestSize)
 	if err != nil {
-		return nil, &FormatError{Offset: e.HeaderOffset, Entry: path, Err: ErrManifest, Detail: err.Error()}
+		return nil, &FormatError{Offset: e.HeaderOffset, Entry: path, Err: ErrManifest, Cause: err}
 	}
 	doc, err := protoxml.Decode(data)
 	if err != nil {
-		return nil, &FormatError{Offset: e.HeaderOffset, Entry: path, Err: fmt.Errorf("%w: %w", ErrManifest, err)}
+		return nil, &FormatError{Offset: e.HeaderOffset, Entry: path, Err: ErrManifest, Cause: err}
 	}
 	man, err := protoxml.ParseManifest(doc)
 	if err != nil {
-		return nil, &FormatError{Offset: e.HeaderOffset, Entry: path, Err: fmt.Errorf("%w: %w", ErrManifest, err)}
+		return nil, &FormatError{Offset: e.HeaderOffset, Entry: path, Err: ErrManifest, Cause: err}
 	}
 	m := &Module{Name: name, Type: TypeBase, ManifestEntry: e, ManifestDoc: doc, Manifest: man}
 	dist, _, err := protoxml.ReadModule(doc)
 	if err != nil {
-		return nil, &FormatError{Offset: e.HeaderOffset, Entry: path, Err: fmt.Errorf("%w: %w", ErrManifest, err)}
+		return nil, &FormatError{Offset: e.HeaderOffset, Entry: path, Err: ErrManifest, Cause: err}
 	}
 	m.Delivery = dist.Delivery
 	if name != BaseModule {

@@ -19,7 +19,7 @@ type Format string
 // The formats, by what marks them:
 const (
 	APK Format = "apk" // AndroidManifest.xml (binary XML) at the root
-	AAB Format = "aab" // base/manifest/AndroidManifest.xml (protobuf XML)
+	AAB Format = "aab" // BundleConfig.pb or <module>/manifest/AndroidManifest.xml (protobuf XML)
 	IPA Format = "ipa" // Payload/<name>.app/
 )
 
@@ -28,12 +28,14 @@ const (
 var ErrUnknown = errors.New("sniff: not an APK, an Android App Bundle or an IPA")
 
 // Detect returns the format of the archive z. An archive with both an APK's
-// and a bundle's manifest is an APK, as Android would install it.
+// and a bundle's manifest is an APK, as Android would install it. A bundle
+// is recognised by any of its marks, so that pkg/aab, not this package,
+// says what is wrong with a broken one (such as a missing base module).
 func Detect(z *zipx.Reader) (Format, error) {
 	switch {
 	case z.Entry("AndroidManifest.xml") != nil:
 		return APK, nil
-	case z.Entry("base/manifest/AndroidManifest.xml") != nil:
+	case BundleMarks(z):
 		return AAB, nil
 	}
 	for _, e := range z.Entries {
@@ -44,6 +46,20 @@ func Detect(z *zipx.Reader) (Format, error) {
 		}
 	}
 	return "", fmt.Errorf("%w: found %s", ErrUnknown, TopLevel(z))
+}
+
+// BundleMarks reports whether z holds a mark of an App Bundle:
+// BundleConfig.pb, or a module manifest <module>/manifest/AndroidManifest.xml.
+func BundleMarks(z *zipx.Reader) bool {
+	if z.Entry("BundleConfig.pb") != nil {
+		return true
+	}
+	for _, e := range z.Entries {
+		if dir, rest, ok := strings.Cut(e.Name, "/"); ok && dir != "" && rest == "manifest/AndroidManifest.xml" {
+			return true
+		}
+	}
+	return false
 }
 
 // Describe says what marks an archive of format f, for messages such as

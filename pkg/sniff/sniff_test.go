@@ -52,8 +52,10 @@ func TestDetect(t *testing.T) {
 		{"IPA", archive(t, "Payload/Demo.app/Info.plist", "Payload/Demo.app/Demo"), IPA, ""},
 		{"APK wins over bundle", archive(t, "base/manifest/AndroidManifest.xml", "AndroidManifest.xml"), APK, ""},
 		{"Payload without .app", archive(t, "Payload/readme.txt", "Payload/.app/x"), "", "found an archive holding Payload/"},
-		{"bundle without base", archive(t, "BundleConfig.pb", "feature/manifest/AndroidManifest.xml"), "",
-			"found an archive holding BundleConfig.pb, feature/"},
+		{"bundle without base", archive(t, "BundleConfig.pb", "feature/manifest/AndroidManifest.xml"), AAB, ""},
+		{"bundle config only", archive(t, "BundleConfig.pb"), AAB, ""},
+		{"a module manifest only", archive(t, "x/manifest/AndroidManifest.xml"), AAB, ""},
+		{"manifest folder at the root", archive(t, "manifest/AndroidManifest.xml"), "", "found an archive holding manifest/"},
 		{"empty", archive(t), "", "found an empty archive"},
 		{"many names", archive(t, "a", "b", "c", "d", "e", "f", "g", "h", "i", "j/k"), "", "a, b, c, d, e, f, g, h and 2 more"},
 	} {
