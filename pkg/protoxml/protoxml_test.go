@@ -170,16 +170,35 @@ func TestReadModule(t *testing.T) {
 	}
 }
 
+// manifestEditor is what the fuse pipeline's manifest step needs of a
+// manifest document. *axml.Document (binary XML) and *Document (protobuf
+// XML) both have it, so the step can be written once for both encodings.
+type manifestEditor[E interface {
+	comparable
+	FindChild(name string) E
+}] interface {
+	Root() E
+	AddElement(parent E, name string) (E, error)
+	SetAndroidAttr(el E, id axml.ResID, v axml.Value) error
+	AddUsesPermission(perm string) (bool, error)
+	Encode() ([]byte, error)
+}
+
 // fuseEdits applies the fuse pipeline's manifest edits (as fusion's
-// manifestStep does for binary XML): INTERNET, and the init provider.
-func fuseEdits(t testing.TB, d *Document, pkg string) (addedInternet bool) {
+// manifestStep does for binary XML) through manifestEditor: INTERNET, and
+// the init provider.
+func fuseEdits[E interface {
+	comparable
+	FindChild(name string) E
+}](t testing.TB, d manifestEditor[E], pkg string) (addedInternet bool) {
 	t.Helper()
 	added, err := d.AddUsesPermission("android.permission.INTERNET")
 	if err != nil {
 		t.Fatal(err)
 	}
+	var none E
 	app := d.Root().FindChild("application")
-	if app == nil {
+	if app == none {
 		if app, err = d.AddElement(d.Root(), "application"); err != nil {
 			t.Fatal(err)
 		}
@@ -204,6 +223,42 @@ func fuseEdits(t testing.TB, d *Document, pkg string) (addedInternet bool) {
 	return added
 }
 
+// TestSameEditsBothEncodings: the one generic edit function works on a
+// binary XML manifest (an APK fixture) and a protobuf one (the bundle's
+// base), and both read back with the same provider attributes.
+func TestSameEditsBothEncodings(t *testing.T) {
+	var apkPath string
+	for _, p := range testenv.Fixtures(t) {
+		if filepath.Base(p) == "native.apk" {
+			apkPath = p
+		}
+	}
+	bin, err := axml.Decode(testenv.ZipEntry(t, apkPath, "AndroidManifest.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fuseEdits[*axml.Element](t, bin, "p")
+	binOut, err := bin.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err = axml.Decode(binOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proto := mustDecode(t, moduleManifests(t)["bundle.aab:base"])
+	fuseEdits[*Element](t, proto, "p")
+	proto = mustDecode(t, mustEncode(t, proto))
+
+	for _, id := range []axml.ResID{axml.AttrName, axml.AttrAuthorities, axml.AttrExported, axml.AttrInitOrder} {
+		b, okB := bin.Root().FindChild("application").FindChild("provider").AttrByID(id)
+		p, okP := proto.Root().FindChild("application").FindChild("provider").AttrByID(id)
+		if !okB || !okP || b.String() != p.String() || b.Type != p.Type {
+			t.Errorf("%s: binary %v (%v), proto %v (%v)", id, b, okB, p, okP)
+		}
+	}
+}
+
 // TestEditOracle: the edited base manifest, laid out as aapt2 lays out a
 // proto APK (AndroidManifest.xml + resources.pb at the root), is read by
 // `aapt2 dump xmltree` with the provider's attributes by resource ID, and
@@ -220,7 +275,7 @@ func TestEditOracle(t *testing.T) {
 	}
 	entries := testenv.ZipEntries(t, unsigned)
 	d := mustDecode(t, entries["base/manifest/AndroidManifest.xml"])
-	if !fuseEdits(t, d, "io.trustfuse.fixture.bundle") {
+	if !fuseEdits[*Element](t, d, "io.trustfuse.fixture.bundle") {
 		t.Fatal("INTERNET reported present in the fixture")
 	}
 	edited := mustEncode(t, d)
@@ -261,6 +316,9 @@ func TestEditOracle(t *testing.T) {
 
 	binAPK := filepath.Join(dir, "binary.apk")
 	testenv.Run(t, "aapt2", "convert", "--output-format", "binary", "-o", binAPK, protoAPK)
+	if b2 := testenv.Run(t, "aapt2", "dump", "badging", binAPK); !strings.Contains(b2, "uses-permission: name='android.permission.INTERNET'") {
+		t.Errorf("aapt2 dump badging lacks INTERNET:\n%s", b2)
+	}
 	badging := testenv.Run(t, "aapt", "dump", "badging", binAPK)
 	for _, want := range []string{
 		"package: name='io.trustfuse.fixture.bundle' versionCode='7' versionName='7.0'",
@@ -413,7 +471,7 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		_, _ = ParseManifest(d)
-		fuseEdits(t, d, "p")
+		fuseEdits[*Element](t, d, "p")
 		m, err := ParseManifest(mustDecode(t, mustEncode(t, d)))
 		if err != nil || !slices.Contains(m.Permissions, "android.permission.INTERNET") {
 			t.Fatalf("edited manifest: %v, %+v", err, m)
