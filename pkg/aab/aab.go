@@ -34,7 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
+	"path"
 	"sort"
 	"strings"
 
@@ -231,28 +231,30 @@ func moduleNames(z *zipx.Reader) []string {
 
 // readModule reads module name's manifest and classifies it.
 func readModule(z *zipx.Reader, name string) (*Module, error) {
-	path := name + "/" + ManifestPath
-	e := z.Entry(path)
+	e := z.Entry(name + "/" + ManifestPath)
 	if e == nil {
 		return nil, &FormatError{Offset: -1, Entry: name + "/", Err: ErrModule,
 			Detail: "a module folder without " + ManifestPath + " (bundletool refuses it)"}
 	}
+	bad := func(err error) error {
+		return &FormatError{Offset: e.HeaderOffset, Entry: e.Name, Err: ErrManifest, Cause: err}
+	}
 	data, err := e.ReadAll(maxManifestSize)
 	if err != nil {
-		return nil, &FormatError{Offset: e.HeaderOffset, Entry: path, Err: ErrManifest, Cause: err}
+		return nil, bad(err)
 	}
 	doc, err := protoxml.Decode(data)
 	if err != nil {
-		return nil, &FormatError{Offset: e.HeaderOffset, Entry: path, Err: ErrManifest, Cause: err}
+		return nil, bad(err)
 	}
 	man, err := protoxml.ParseManifest(doc)
 	if err != nil {
-		return nil, &FormatError{Offset: e.HeaderOffset, Entry: path, Err: ErrManifest, Cause: err}
+		return nil, bad(err)
 	}
 	m := &Module{Name: name, Type: TypeBase, ManifestEntry: e, ManifestDoc: doc, Manifest: man}
 	dist, _, err := protoxml.ReadModule(doc)
 	if err != nil {
-		return nil, &FormatError{Offset: e.HeaderOffset, Entry: path, Err: ErrManifest, Cause: err}
+		return nil, bad(err)
 	}
 	m.Delivery = dist.Delivery
 	if name != BaseModule {
@@ -293,8 +295,8 @@ func collectContent(b *Bundle) {
 	}
 	for _, m := range b.Modules {
 		sort.SliceStable(m.Dex, func(i, j int) bool {
-			x, _ := apk.DexIndex(filepath.Base(m.Dex[i].Name))
-			y, _ := apk.DexIndex(filepath.Base(m.Dex[j].Name))
+			x, _ := apk.DexIndex(path.Base(m.Dex[i].Name))
+			y, _ := apk.DexIndex(path.Base(m.Dex[j].Name))
 			return x < y
 		})
 		for abi := range abis[m] {

@@ -2,8 +2,6 @@ package protoxml
 
 import (
 	"fmt"
-	"math"
-	"strconv"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -323,11 +321,7 @@ func encodeItem(v axml.Value) (string, *message, error) {
 		}
 		pf = varintField(num, uint64(v.Data))
 	}
-	text := v.String()
-	if v.Type == axml.TypeFloat {
-		text = strconv.FormatFloat(float64(math.Float32frombits(v.Data)), 'g', -1, 32)
-	}
-	return text, newMessage(kindItem, messageField(itemPrim, newMessage(kindLeaf, pf), nil)), nil
+	return v.String(), newMessage(kindItem, messageField(itemPrim, newMessage(kindLeaf, pf), nil)), nil
 }
 
 // own checks that el belongs to d.

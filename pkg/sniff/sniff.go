@@ -25,7 +25,7 @@ const (
 
 // ErrUnknown reports a ZIP archive that is none of the formats; the error
 // names what the archive holds.
-var ErrUnknown = errors.New("sniff: not an APK, an Android App Bundle or an IPA")
+var ErrUnknown = errors.New("sniff: not an APK (no AndroidManifest.xml), an Android App Bundle or an IPA")
 
 // Detect returns the format of the archive z. An archive with both an APK's
 // and a bundle's manifest is an APK, as Android would install it. A bundle
