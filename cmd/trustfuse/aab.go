@@ -203,8 +203,10 @@ func printBundleVerify(w io.Writer, r *apksig.Result) error {
 	for _, e := range r.AllErrors() {
 		fmt.Fprintf(w, "ERROR: %s\n", e.Message)
 	}
-	for _, wn := range append(r.V1.Warnings, r.Warnings...) {
-		fmt.Fprintf(w, "WARNING: %s\n", wn.Message)
+	for _, ws := range [][]apksig.Issue{r.V1.Warnings, r.Warnings} {
+		for _, wn := range ws {
+			fmt.Fprintf(w, "WARNING: %s\n", wn.Message)
+		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -260,8 +261,49 @@ func TestSignOracle(t *testing.T) {
 		}
 		if tc.in == "bundle.aab" {
 			tamper(t, out, tc.kind)
+		} else {
+			// Re-signing a jarsigner-signed bundle: the same entries with
+			// the same SHA-256 digests as jarsigner's manifest.
+			theirs := manifestDigests(t, testenv.ZipEntry(t, fixture(t, tc.in), "META-INF/MANIFEST.MF"))
+			ours := manifestDigests(t, testenv.ZipEntry(t, out, "META-INF/MANIFEST.MF"))
+			content := 0
+			for _, e := range in.Zip.Entries {
+				if !strings.HasPrefix(e.Name, "META-INF/") {
+					content++
+				}
+			}
+			if !maps.Equal(theirs, ours) || len(ours) != content {
+				t.Errorf("MANIFEST.MF digests differ from jarsigner's:\nours   %v\ntheirs %v", ours, theirs)
+			}
 		}
 	}
+}
+
+// manifestDigests reads the per-entry sections of a JAR manifest: entry
+// name → its SHA-256-Digest value (continuation lines joined).
+func manifestDigests(t testing.TB, mf []byte) map[string]string {
+	t.Helper()
+	var lines []string
+	for _, l := range strings.Split(strings.ReplaceAll(string(mf), "\r\n", "\n"), "\n") {
+		if strings.HasPrefix(l, " ") && len(lines) > 0 {
+			lines[len(lines)-1] += l[1:]
+		} else {
+			lines = append(lines, l)
+		}
+	}
+	out := map[string]string{}
+	name := ""
+	for _, l := range lines {
+		switch {
+		case strings.HasPrefix(l, "Name: "):
+			name = strings.TrimPrefix(l, "Name: ")
+		case strings.HasPrefix(l, "SHA-256-Digest: ") && name != "":
+			out[name] = strings.TrimPrefix(l, "SHA-256-Digest: ")
+		case l == "":
+			name = ""
+		}
+	}
+	return out
 }
 
 func readRaw(t testing.TB, e *zipx.Entry) []byte {
