@@ -23,7 +23,7 @@ func signCommand() *cli.Command {
 	o := &signOptions{}
 	return &cli.Command{
 		Name:  "sign",
-		Usage: "re-sign an APK (v1 when minSdk < 24, v2 and v3 always) or an App Bundle (JAR signing); unchanged entries copied raw",
+		Usage: "re-sign an APK: v1 when minSdk < 24, v2 and v3 always; aligned, unchanged entries copied raw",
 		Description: "Writes --out through a temporary file renamed into place on success; --in is never modified.\n" +
 			"Old JAR signature files are dropped. SOURCE_DATE_EPOCH fixes the timestamps of new entries, so the\n" +
 			"same input, key and SOURCE_DATE_EPOCH give identical bytes.",
