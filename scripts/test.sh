@@ -19,6 +19,9 @@ scripts/fetch-real-apps.sh >/dev/null
 if [[ -x scripts/make-fixtures.sh ]] && ! compgen -G 'testdata/apk/*.apk' >/dev/null; then
   scripts/make-fixtures.sh
 fi
+if [[ -x scripts/make-aab-fixtures.sh ]] && ! compgen -G 'testdata/aab/*.aab' >/dev/null; then
+  scripts/make-aab-fixtures.sh
+fi
 
 step "gofmt"
 unformatted=$(find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*' -print0 | xargs -0 gofmt -l)
@@ -35,7 +38,7 @@ step "go test"
 go test -count=1 ./...
 
 race=()
-for dir in pkg/zipx pkg/axml pkg/keys pkg/apksig pkg/vault pkg/keyattest pkg/attest pkg/guard; do
+for dir in pkg/zipx pkg/axml pkg/protoxml pkg/aab pkg/keys pkg/apksig pkg/vault pkg/keyattest pkg/attest pkg/guard; do
   [[ -d "$dir" ]] && race+=("./$dir")
 done
 if ((${#race[@]})); then

@@ -9,11 +9,13 @@ import (
 
 	"github.com/trustfuse/trustfuse/fusion"
 	"github.com/trustfuse/trustfuse/fusion/fusionset"
+	"github.com/trustfuse/trustfuse/pkg/aab"
 	"github.com/trustfuse/trustfuse/pkg/apk"
 	"github.com/trustfuse/trustfuse/pkg/apksig"
 	"github.com/trustfuse/trustfuse/pkg/attest"
 	"github.com/trustfuse/trustfuse/pkg/keys"
 	"github.com/trustfuse/trustfuse/pkg/report"
+	"github.com/trustfuse/trustfuse/pkg/sniff"
 	"github.com/trustfuse/trustfuse/pkg/zipx"
 )
 
@@ -84,6 +86,9 @@ func exitRules() []exitRule {
 		{exitCredential, is(report.ErrSigningKey), "key that cannot sign the report"},
 		{exitUsage, isA[*zipx.FormatError], "malformed or suspicious ZIP archive"},
 		{exitUsage, is(apk.ErrNoManifest), "archive without AndroidManifest.xml"},
+		{exitUsage, isA[*aab.FormatError], "not a usable App Bundle (no base module, undecodable module manifest, an APK)"},
+		{exitUsage, is(sniff.ErrUnknown), "neither an APK, an App Bundle nor an IPA"},
+		{exitUsage, is(errUnsupportedFormat), "a package format the command does not handle"},
 		{exitUsage, isA[*apk.ManifestError], "undecodable manifest"},
 		{exitUsage, is(apksig.ErrOptions), "signing options that cannot work together"},
 		{exitCredential, is(apksig.ErrUnsupportedKey), "key type or size APK signing cannot use"},

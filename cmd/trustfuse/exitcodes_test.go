@@ -13,11 +13,13 @@ import (
 
 	"github.com/trustfuse/trustfuse/fusion"
 	"github.com/trustfuse/trustfuse/fusion/fusionset"
+	"github.com/trustfuse/trustfuse/pkg/aab"
 	"github.com/trustfuse/trustfuse/pkg/apk"
 	"github.com/trustfuse/trustfuse/pkg/apksig"
 	"github.com/trustfuse/trustfuse/pkg/attest"
 	"github.com/trustfuse/trustfuse/pkg/keys"
 	"github.com/trustfuse/trustfuse/pkg/report"
+	"github.com/trustfuse/trustfuse/pkg/sniff"
 	"github.com/trustfuse/trustfuse/pkg/zipx"
 )
 
@@ -43,6 +45,9 @@ func TestExitCode(t *testing.T) {
 		{"zip format", fmt.Errorf("open: %w", &zipx.FormatError{Err: zipx.ErrDuplicateName}), exitUsage},
 		{"no manifest", apk.ErrNoManifest, exitUsage},
 		{"manifest", &apk.ManifestError{Err: errors.New("bad")}, exitUsage},
+		{"bundle format", fmt.Errorf("open: %w", &aab.FormatError{Offset: -1, Err: aab.ErrNoBase}), exitUsage},
+		{"unknown package format", fmt.Errorf("x.zip: %w: found readme.txt", sniff.ErrUnknown), exitUsage},
+		{"unsupported package format", fmt.Errorf("x.ipa: %w", errUnsupportedFormat), exitUsage},
 		{"signing options", fmt.Errorf("%w: EC v1", apksig.ErrOptions), exitUsage},
 		{"unsupported key", apksig.ErrUnsupportedKey, exitCredential},
 		{"already fused", fusion.ErrAlreadyFused, exitUsage},

@@ -18,6 +18,7 @@ import (
 	"github.com/trustfuse/trustfuse/internal/atomicfile"
 	"github.com/trustfuse/trustfuse/pkg/apksig"
 	"github.com/trustfuse/trustfuse/pkg/attest"
+	"github.com/trustfuse/trustfuse/pkg/sniff"
 )
 
 type fuseOptions struct {
@@ -69,6 +70,9 @@ func fuseCommandWith(o *fuseOptions) *cli.Command {
 		},
 		Action: func(c *cli.Context) error {
 			if err := checkArgs(c, 0, 0); err != nil {
+				return err
+			}
+			if err := requireFormat(o.in, sniff.APK); err != nil {
 				return err
 			}
 			return o.run(c)

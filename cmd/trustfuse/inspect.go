@@ -9,13 +9,14 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/trustfuse/trustfuse/pkg/apk"
+	"github.com/trustfuse/trustfuse/pkg/sniff"
 )
 
 func inspectCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "inspect",
-		Usage:     "show package, versions, SDKs, permissions, dex, ABIs, 16 KiB alignment and signers of an APK",
-		ArgsUsage: "FILE.apk",
+		Usage:     "show package, versions, SDKs, permissions, dex, ABIs, 16 KiB alignment and signers of an APK or App Bundle",
+		ArgsUsage: "FILE.apk|FILE.aab",
 		Description: "Reads the APK strictly (malformed or suspicious archives are refused with exit 2) and lists the\n" +
 			"signature schemes and signer certificates found, without verifying them (`trustfuse verify` does).\n" +
 			"--json output is documented in docs/inspect.md.",
@@ -23,6 +24,12 @@ func inspectCommand() *cli.Command {
 		Action: func(c *cli.Context) error {
 			if err := checkArgs(c, 1, 1); err != nil {
 				return err
+			}
+			switch f, err := inputFormat(c.Args().First()); {
+			case err != nil:
+				return err
+			case f == sniff.AAB:
+				return inspectBundle(c, c.Args().First())
 			}
 			a, err := apk.Open(c.Args().First())
 			if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/trustfuse/trustfuse/internal/atomicfile"
 	"github.com/trustfuse/trustfuse/pkg/apk"
 	"github.com/trustfuse/trustfuse/pkg/apksig"
+	"github.com/trustfuse/trustfuse/pkg/sniff"
 )
 
 type signOptions struct {
@@ -52,6 +53,12 @@ func signCommand() *cli.Command {
 }
 
 func (o *signOptions) run(c *cli.Context) error {
+	switch f, err := inputFormat(o.in); {
+	case err != nil:
+		return err
+	case f == sniff.AAB:
+		return o.signBundle(c)
+	}
 	when, err := buildTime(c)
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/trustfuse/trustfuse/pkg/apk"
 	"github.com/trustfuse/trustfuse/pkg/apksig"
+	"github.com/trustfuse/trustfuse/pkg/sniff"
 )
 
 type verifyOptions struct {
@@ -20,8 +21,8 @@ func verifyCommand() *cli.Command {
 	o := &verifyOptions{}
 	return &cli.Command{
 		Name:      "verify",
-		Usage:     "verify an APK's v1/v2/v3/v3.1 signatures as Android does, and its report (exit 3 if they do not verify)",
-		ArgsUsage: "FILE.apk",
+		Usage:     "verify an APK's v1/v2/v3/v3.1 signatures as Android does, or an App Bundle's JAR signature, and the report (exit 3 if they do not verify)",
+		ArgsUsage: "FILE.apk|FILE.aab",
 		Description: "With --report, also checks the Certified Secure report: its DSSE signature, that it was signed by the\n" +
 			"APK's signer, and that its subject and output (name, sha256, signers) are this file (docs/report.md).\n" +
 			flagOrderNote,
@@ -34,6 +35,12 @@ func verifyCommand() *cli.Command {
 		Action: func(c *cli.Context) error {
 			if err := checkArgs(c, 1, 1); err != nil {
 				return err
+			}
+			switch f, err := inputFormat(c.Args().First()); {
+			case err != nil:
+				return err
+			case f == sniff.AAB:
+				return o.verifyBundle(c, c.Args().First())
 			}
 			a, err := apk.Open(c.Args().First())
 			if err != nil {

@@ -74,6 +74,17 @@ func Fixtures(t testing.TB) []string {
 	return m
 }
 
+// AABFixtures returns the Android App Bundle fixtures in testdata/aab (made
+// by scripts/make-aab-fixtures.sh).
+func AABFixtures(t testing.TB) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(Root(t), "testdata", "aab", "*.aab"))
+	if err != nil || len(m) == 0 {
+		t.Fatalf("testenv: no fixtures in testdata/aab: run scripts/make-aab-fixtures.sh (%v)", err)
+	}
+	return m
+}
+
 // AllAPKs returns the fixtures followed by the real apps.
 func AllAPKs(t testing.TB) []string {
 	t.Helper()
@@ -116,4 +127,12 @@ func Run(t testing.TB, name string, args ...string) string {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+// RunStatus runs an oracle and returns its combined output and its error
+// (non-nil when it exits non-zero), for tests that expect it to refuse.
+func RunStatus(t testing.TB, name string, args ...string) (string, error) {
+	t.Helper()
+	out, err := exec.Command(Tool(t, name), args...).CombinedOutput()
+	return string(out), err
 }

@@ -12,6 +12,7 @@ import (
 // documented interface (docs/inspect.md): fields are added, never renamed or
 // removed.
 type Info struct {
+	Format           string      `json:"format"` // "apk" ("aab" in aab.Info)
 	File             string      `json:"file"`
 	Size             int64       `json:"size"`
 	SHA256           string      `json:"sha256"`
@@ -66,6 +67,7 @@ func (a *APK) Info() (*Info, error) {
 	m := a.Manifest
 	libs := a.NativeLibs()
 	info := &Info{
+		Format:           "apk",
 		File:             a.baseName(),
 		Size:             a.Zip.Size(),
 		SHA256:           sum,

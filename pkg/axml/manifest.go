@@ -45,6 +45,21 @@ func ParseManifest(d *Document) (*Manifest, error) {
 	if root == nil {
 		return nil, ErrNoRoot
 	}
+	return ReadManifest(root)
+}
+
+// ManifestNode is the read-only view of an element that ReadManifest needs.
+// *Element implements it, and so does the element of the protobuf XML codec
+// (pkg/protoxml), so both manifest encodings are read by one piece of code.
+type ManifestNode[E any] interface {
+	Name() string
+	AttrByID(id ResID) (Value, bool)
+	Attr(ns, name string) (Value, bool)
+	Children() []E
+}
+
+// ReadManifest reads the Manifest view from the root element of a manifest.
+func ReadManifest[E ManifestNode[E]](root E) (*Manifest, error) {
 	if root.Name() != "manifest" {
 		return nil, fmt.Errorf("%w: root is <%s>", ErrNotManifest, root.Name())
 	}
@@ -59,11 +74,11 @@ func ParseManifest(d *Document) (*Manifest, error) {
 		m.VersionName = v.String()
 	}
 	target := 0
-	if sdk := root.FindChild("uses-sdk"); sdk != nil {
-		if v, ok := sdk.AttrByID(AttrMinSdkVersion); ok {
+	if sdks := childrenNamed(root, "uses-sdk"); len(sdks) > 0 {
+		if v, ok := sdks[0].AttrByID(AttrMinSdkVersion); ok {
 			m.MinSDK = sdkLevel(v)
 		}
-		if v, ok := sdk.AttrByID(AttrTargetSdkVersion); ok {
+		if v, ok := sdks[0].AttrByID(AttrTargetSdkVersion); ok {
 			target = sdkLevel(v)
 		}
 	}
@@ -71,19 +86,19 @@ func ParseManifest(d *Document) (*Manifest, error) {
 	if target == 0 {
 		m.TargetSDK = m.MinSDK
 	}
-	for _, p := range root.FindChildren("uses-permission") {
+	for _, p := range childrenNamed(root, "uses-permission") {
 		if v, ok := p.AttrByID(AttrName); ok {
 			m.Permissions = append(m.Permissions, v.String())
 		}
 	}
-	app := root.FindChild("application")
-	if app == nil {
+	apps := childrenNamed(root, "application")
+	if len(apps) == 0 {
 		return m, nil
 	}
-	if v, ok := app.AttrByID(AttrName); ok {
+	if v, ok := apps[0].AttrByID(AttrName); ok {
 		m.Application = ClassName(m.Package, v.String())
 	}
-	for _, c := range app.Children() {
+	for _, c := range apps[0].Children() {
 		if n := c.Name(); n != "activity" && n != "activity-alias" {
 			continue
 		}
@@ -97,10 +112,21 @@ func ParseManifest(d *Document) (*Manifest, error) {
 	return m, nil
 }
 
+// childrenNamed returns the child elements of e with the given local name.
+func childrenNamed[E ManifestNode[E]](e E, name string) []E {
+	var out []E
+	for _, c := range e.Children() {
+		if c.Name() == name {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // isLauncher reports whether an activity has an intent filter with action
 // MAIN and category LAUNCHER.
-func isLauncher(activity *Element) bool {
-	for _, f := range activity.FindChildren("intent-filter") {
+func isLauncher[E ManifestNode[E]](activity E) bool {
+	for _, f := range childrenNamed(activity, "intent-filter") {
 		var main, launcher bool
 		for _, c := range f.Children() {
 			v, _ := c.AttrByID(AttrName)
