@@ -1,18 +1,29 @@
 #!/usr/bin/env bash
-# Benchmarks `trustfuse sign` and `trustfuse fuse` against `apksigner sign` on the same inputs in
-# the same run: the real ApiDemos app and a generated APK of >= 200 MB (the
-# real app plus large stored and deflated assets). Prints the median wall
-# time of RUNS runs each, the ratio, and the peak RSS (/usr/bin/time -v).
-# Not part of CI (it takes minutes); run it by hand: scripts/bench.sh
+# Benchmarks `trustfuse sign` and `trustfuse fuse` against the reference
+# signer on the same inputs in the same run (DESIGN §10):
+#   apk  `apksigner sign` on the real ApiDemos app and a generated APK of
+#        >= 200 MB (the real app plus large stored and deflated assets);
+#   aab  `jarsigner` (what signs an App Bundle for upload) on a generated
+#        bundle of about 150 MiB: testdata/aab/bundle.aab plus ApiDemos'
+#        classes.dex as base/dex/classes2.dex and large stored and deflated
+#        assets in base/assets/.
+# Prints the median wall time of RUNS runs each, the ratio, and the peak RSS
+# (/usr/bin/time -v). Not part of CI (it takes minutes); run it by hand:
+# scripts/bench.sh
 #
 #   RUNS       runs per measurement (default 3)
+#   BENCH      which benchmarks: "apk", "aab" or "apk aab" (the default)
 #   BIG_MB     MiB of extra assets in the generated APK, half stored, half
 #              deflated (default 280: a file of about 220 MB)
+#   BUNDLE_MB  MiB of extra assets in the generated bundle, half stored,
+#              half deflated (default 200: a file of about 150 MiB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runs="${RUNS:-3}"
+bench="${BENCH:-apk aab}"
 big_mb="${BIG_MB:-280}"
+bundle_mb="${BUNDLE_MB:-200}"
 cache="${TRUSTFUSE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/trustfuse}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -21,27 +32,46 @@ scripts/install-deps.sh
 command -v /usr/bin/time >/dev/null || { sudo=""; [[ $(id -u) -eq 0 ]] || sudo=sudo; $sudo apt-get install -y -qq time >/dev/null; }
 apidemos=$(scripts/fetch-real-apps.sh | grep ApiDemos)
 
-big="$cache/bench-${big_mb}m.apk"
-if [[ ! -s "$big" ]]; then
-  echo "bench: generating $big" >&2
-  python3 - "$apidemos" "$big.part" "$big_mb" <<'PY'
+# generate SRC DST MB ASSETS [NAME=FILE...]: writes to DST (once: it is
+# cached) the entries of the ZIP file SRC without its JAR signature, each
+# NAME=FILE given (deflated), and MB MiB of assets under ASSETS/: half in
+# stored incompressible 10 MiB files (like media), half in deflated
+# compressible ones (like JSON or text). Deterministic (fixed seed).
+generate() {
+  local dst=$2
+  [[ -s "$dst" ]] && return
+  echo "bench: generating $dst" >&2
+  python3 - "$1" "$dst.part" "${@:3}" <<'PY'
 import random, sys, zipfile
-src, dst, mb = sys.argv[1], sys.argv[2], int(sys.argv[3])
+src, dst, mb, assets, extra = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5:]
 rnd = random.Random(42)
 with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
     for info in zin.infolist():
         if info.filename.startswith("META-INF/") and info.filename.upper().endswith((".SF", ".RSA", ".EC", ".MF")):
             continue
         zout.writestr(info, zin.read(info.filename), compress_type=info.compress_type)
+    for arg in extra:
+        name, path = arg.split("=", 1)
+        with open(path, "rb") as f:
+            zout.writestr(zipfile.ZipInfo(name), f.read(), compress_type=zipfile.ZIP_DEFLATED)
     half = mb // 2
     for i in range(half // 10):  # stored, incompressible (like media)
-        zout.writestr(zipfile.ZipInfo(f"assets/bench/stored{i:03d}.bin"), rnd.randbytes(10 << 20), compress_type=zipfile.ZIP_STORED)
+        zout.writestr(zipfile.ZipInfo(f"{assets}/stored{i:03d}.bin"), rnd.randbytes(10 << 20), compress_type=zipfile.ZIP_STORED)
     words = [bytes(rnd.choice(b"abcdefghijklmnopqrstuvwxyz") for _ in range(rnd.randint(2, 9))) for _ in range(5000)]
     for i in range((mb - half) // 10):  # deflated, compressible (like JSON / text)
         data = b" ".join(rnd.choice(words) for _ in range((10 << 20) // 6))[: 10 << 20]
-        zout.writestr(zipfile.ZipInfo(f"assets/bench/text{i:03d}.txt"), data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
+        zout.writestr(zipfile.ZipInfo(f"{assets}/text{i:03d}.txt"), data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
 PY
-  mv "$big.part" "$big"
+  mv "$dst.part" "$dst"
+}
+
+big="$cache/bench-${big_mb}m.apk"
+bundle="$cache/bench-${bundle_mb}m.aab"
+[[ " $bench " == *" apk "* ]] && generate "$apidemos" "$big" "$big_mb" assets/bench
+if [[ " $bench " == *" aab "* ]]; then
+  [[ -s testdata/aab/bundle.aab ]] || scripts/make-aab-fixtures.sh
+  unzip -p "$apidemos" classes.dex >"$work/apidemos.dex"
+  generate testdata/aab/bundle.aab "$bundle" "$bundle_mb" base/assets/bench base/dex/classes2.dex="$work/apidemos.dex"
 fi
 
 go build -o "$work/trustfuse" ./cmd/trustfuse
@@ -53,7 +83,7 @@ measure() {
   local name=$1; shift
   local times=() rss=0
   for ((i = 0; i < runs; i++)); do
-    rm -f "$work/out.apk"
+    rm -f "$work"/out.*
     /usr/bin/time -v -o "$work/time.txt" "$@" >/dev/null 2>"$work/err.txt" || { cat "$work/err.txt" >&2; exit 1; }
     local wall kib
     wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(j=1;j<=n;j++) s=s*60+a[j]; print s}' "$work/time.txt")
@@ -65,27 +95,52 @@ measure() {
   echo "$med $rss"
 }
 
-printf '%-34s %10s %10s %12s %12s %8s\n' input/schemes "trustfuse" "apksigner" "tf RSS MiB" "as RSS MiB" ratio
-for input in "$apidemos" "$big"; do
-  size=$(( $(stat -c %s "$input") / 1048576 ))
-  for v1 in off on; do
-    # ApiDemos has minSdk 17: without v1 both tools sign for API 24+.
-    tf_sdk=(); as_sdk=(); v1flag=true
-    [[ $v1 == off ]] && { tf_sdk=(--min-sdk 24); as_sdk=(--min-sdk-version 24); v1flag=false; }
-    read -r tf tf_rss < <(measure trustfuse "$work/trustfuse" sign --v1 "$v1" "${tf_sdk[@]}" --in "$input" --out "$work/out.apk" --keystore "$ks" --ks-pass env:BENCH_KS_PASS)
-    apksigner verify "${as_sdk[@]}" "$work/out.apk" >/dev/null 2>&1 || { echo "bench: trustfuse output does not verify" >&2; exit 1; }
-    read -r as as_rss < <(measure apksigner apksigner sign --ks "$ks" --ks-pass env:BENCH_KS_PASS "${as_sdk[@]}" --v1-signing-enabled "$v1flag" --v2-signing-enabled true --v3-signing-enabled true --v4-signing-enabled false --in "$input" --out "$work/out.apk")
-    awk -v n="$(basename "$input") ${size}MB v1=$v1" -v tf="$tf" -v as="$as" -v tr="$tf_rss" -v ar="$as_rss" \
-      'BEGIN { printf "%-34s %9.2fs %9.2fs %12.1f %12.1f %7.1fx\n", n, tf, as, tr/1024, ar/1024, as/tf }'
+# row NAME TRUSTFUSE_S REFERENCE_S TRUSTFUSE_RSS_KIB REFERENCE_RSS_KIB: one line
+# of a table, with the ratio reference / trustfuse.
+row() {
+  awk -v n="$1" -v tf="$2" -v ref="$3" -v tr="$4" -v rr="$5" \
+    'BEGIN { printf "%-34s %9.2fs %9.2fs %12.1f %12.1f %7.1fx\n", n, tf, ref, tr/1024, rr/1024, ref/tf }'
+}
+
+if [[ " $bench " == *" apk "* ]]; then
+  printf '%-34s %10s %10s %12s %12s %8s\n' input/schemes "trustfuse" "apksigner" "tf RSS MiB" "as RSS MiB" ratio
+  for input in "$apidemos" "$big"; do
+    size=$(( $(stat -c %s "$input") / 1048576 ))
+    for v1 in off on; do
+      # ApiDemos has minSdk 17: without v1 both tools sign for API 24+.
+      tf_sdk=(); as_sdk=(); v1flag=true
+      [[ $v1 == off ]] && { tf_sdk=(--min-sdk 24); as_sdk=(--min-sdk-version 24); v1flag=false; }
+      read -r tf tf_rss < <(measure trustfuse "$work/trustfuse" sign --v1 "$v1" "${tf_sdk[@]}" --in "$input" --out "$work/out.apk" --keystore "$ks" --ks-pass env:BENCH_KS_PASS)
+      apksigner verify "${as_sdk[@]}" "$work/out.apk" >/dev/null 2>&1 || { echo "bench: trustfuse output does not verify" >&2; exit 1; }
+      read -r as as_rss < <(measure apksigner apksigner sign --ks "$ks" --ks-pass env:BENCH_KS_PASS "${as_sdk[@]}" --v1-signing-enabled "$v1flag" --v2-signing-enabled true --v3-signing-enabled true --v4-signing-enabled false --in "$input" --out "$work/out.apk")
+      row "$(basename "$input") ${size}MB v1=$v1" "$tf" "$as" "$tf_rss" "$as_rss"
+    done
+    # fuse (v1 auto: ApiDemos has minSdk 17, so v1 + v2 + v3) against apksigner
+    # signing the same input with the same schemes.
+    read -r tf tf_rss < <(measure trustfuse "$work/trustfuse" fuse --in "$input" --fusion-set fusion/examples/demo.json --out "$work/out.apk" --keystore "$ks" --ks-pass env:BENCH_KS_PASS)
+    apksigner verify "$work/out.apk" >/dev/null 2>&1 || { echo "bench: fused output does not verify" >&2; exit 1; }
+    read -r as as_rss < <(measure apksigner apksigner sign --ks "$ks" --ks-pass env:BENCH_KS_PASS --v1-signing-enabled true --v2-signing-enabled true --v3-signing-enabled true --v4-signing-enabled false --in "$input" --out "$work/out.apk")
+    row "$(basename "$input") ${size}MB fuse" "$tf" "$as" "$tf_rss" "$as_rss"
   done
-  # fuse (v1 auto: ApiDemos has minSdk 17, so v1 + v2 + v3) against apksigner
-  # signing the same input with the same schemes.
-  read -r tf tf_rss < <(measure trustfuse "$work/trustfuse" fuse --in "$input" --fusion-set fusion/examples/demo.json --out "$work/out.apk" --keystore "$ks" --ks-pass env:BENCH_KS_PASS)
-  apksigner verify "$work/out.apk" >/dev/null 2>&1 || { echo "bench: fused output does not verify" >&2; exit 1; }
-  read -r as as_rss < <(measure apksigner apksigner sign --ks "$ks" --ks-pass env:BENCH_KS_PASS --v1-signing-enabled true --v2-signing-enabled true --v3-signing-enabled true --v4-signing-enabled false --in "$input" --out "$work/out.apk")
-  awk -v n="$(basename "$input") ${size}MB fuse" -v tf="$tf" -v as="$as" -v tr="$tf_rss" -v ar="$as_rss" \
-    'BEGIN { printf "%-34s %9.2fs %9.2fs %12.1f %12.1f %7.1fx\n", n, tf, as, tr/1024, ar/1024, as/tf }'
-done
+fi
+
+if [[ " $bench " == *" aab "* ]]; then
+  # A bundle is signed with JAR signing only (jarsigner, SHA-256), by the
+  # upload key: the same key for both tools, from the same JKS keystore.
+  jks=testdata/keys/rsa.jks
+  size=$(( $(stat -c %s "$bundle") / 1048576 ))
+  name="$(basename "$bundle") ${size}MB"
+  echo
+  printf '%-34s %10s %10s %12s %12s %8s\n' bundle "trustfuse" "jarsigner" "tf RSS MiB" "js RSS MiB" ratio
+  read -r js js_rss < <(measure jarsigner jarsigner -keystore "$jks" -storepass:env BENCH_KS_PASS -digestalg SHA-256 -sigalg SHA256withRSA -signedjar "$work/out.aab" "$bundle" rsa)
+  # -strict makes the self-signed test certificate an error unless the
+  # keystore holding it is trusted.
+  jsverify=(jarsigner -verify -strict -keystore "$jks" -storepass:env BENCH_KS_PASS "$work/out.aab")
+  "${jsverify[@]}" >/dev/null || { echo "bench: jarsigner output does not verify" >&2; exit 1; }
+  read -r tf tf_rss < <(measure trustfuse "$work/trustfuse" sign --in "$bundle" --out "$work/out.aab" --keystore "$jks" --ks-pass env:BENCH_KS_PASS)
+  "${jsverify[@]}" >/dev/null || { echo "bench: trustfuse output does not verify (jarsigner)" >&2; exit 1; }
+  row "$name sign" "$tf" "$js" "$tf_rss" "$js_rss"
+fi
 
 echo
 echo "Go benchmarks (digest path, copy, inspect):"
