@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -78,9 +79,9 @@ func TestUniversalAPKFromBundle(t *testing.T) {
 	m := b.Base().Manifest
 	badging := testenv.AaptBadging(t, signed)
 	if badging.Package != m.Package || badging.VersionCode != m.VersionCode || badging.VersionName != m.VersionName ||
-		badging.MinSDK != m.MinSDK || badging.TargetSDK != m.TargetSDK {
-		t.Errorf("aapt dump badging: %+v; the bundle's proto manifest: %s %d %q min %d target %d",
-			badging, m.Package, m.VersionCode, m.VersionName, m.MinSDK, m.TargetSDK)
+		badging.MinSDK != m.MinSDK || badging.TargetSDK != m.TargetSDK || !slices.Equal(badging.Permissions, m.Permissions) {
+		t.Errorf("aapt dump badging: %+v; the bundle's proto manifest: %s %d %q min %d target %d permissions %v",
+			badging, m.Package, m.VersionCode, m.VersionName, m.MinSDK, m.TargetSDK, m.Permissions)
 	}
 
 	bundleEntries, apkEntries := testenv.ZipEntries(t, bundle), testenv.ZipEntries(t, signed)
