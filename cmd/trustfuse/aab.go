@@ -38,16 +38,6 @@ func inputFormat(path string) (sniff.Format, error) {
 	return f, nil
 }
 
-// requireFormat refuses an input at path that is not of format want,
-// saying what it is.
-func requireFormat(path string, want sniff.Format) error {
-	f, err := inputFormat(path)
-	if err == nil && f != want {
-		err = fmt.Errorf("%s: %w: expected %s, found %s", path, errUnsupportedFormat, sniff.Describe(want), sniff.Describe(f))
-	}
-	return err
-}
-
 // errUnsupportedFormat reports a recognised package format a command cannot
 // handle (exit 2).
 var errUnsupportedFormat = errors.New("unsupported package format")
