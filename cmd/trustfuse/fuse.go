@@ -26,8 +26,8 @@ type fuseOptions struct {
 	register, regKey   string
 	// uploadKey: the bundle's APKs reach devices signed with the upload key
 	uploadKey bool
-	signing            signingOptions
-	report             reportOptions
+	signing   signingOptions
+	report    reportOptions
 }
 
 func fuseCommand() *cli.Command { return fuseCommandWith(&fuseOptions{}) }
