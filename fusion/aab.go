@@ -135,7 +135,7 @@ func (t *aabTarget) plan(c *Context) error {
 	switch {
 	case c.V4:
 		return fmt.Errorf("%w: APK Signature Scheme v4 (--v4) is for APKs: a bundle is JAR signed, and Play signs the APKs it builds from it", apksig.ErrOptions)
-	case c.V1 != apksig.V1Auto || c.MinSDK != 0 || c.Lineage != nil || c.OldSigner != nil:
+	case (c.V1 != "" && c.V1 != apksig.V1Auto) || c.MinSDK != 0 || c.Lineage != nil || c.OldSigner != nil:
 		return fmt.Errorf("%w: v1 mode, minimum SDK and key rotation (--v1, --min-sdk, --lineage) apply to APKs: a bundle is always JAR signed (SHA-256), and Play signs the APKs it builds from it", apksig.ErrOptions)
 	}
 	_, err := t.signers(c)

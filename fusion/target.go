@@ -79,10 +79,11 @@ func openTarget(in, out string) (target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", in, err)
 	}
-	for _, p := range []string{in, out} {
-		if want, ok := formatByName(p); ok && want != f {
-			return nil, fmt.Errorf("%w: %s is named as %s, but %s is %s", ErrFormat, p, sniff.Describe(want), in, sniff.Describe(f))
-		}
+	if want, ok := formatByName(in); ok && want != f {
+		return nil, fmt.Errorf("%w: %s is named as %s, but it is %s", ErrFormat, in, sniff.Describe(want), sniff.Describe(f))
+	}
+	if want, ok := formatByName(out); ok && want != f {
+		return nil, fmt.Errorf("%w: the output %s is named as %s, but the input %s is %s", ErrFormat, out, sniff.Describe(want), in, sniff.Describe(f))
 	}
 	switch f {
 	case sniff.APK:
