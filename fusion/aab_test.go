@@ -3,20 +3,29 @@ package fusion
 import (
 	"bytes"
 	"cmp"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/trustfuse/trustfuse/fusion/fusionset"
 	androidrt "github.com/trustfuse/trustfuse/fusion/runtime/android"
+	"github.com/trustfuse/trustfuse/fusion/runtime/android/harness"
 	"github.com/trustfuse/trustfuse/internal/testenv"
 	"github.com/trustfuse/trustfuse/pkg/aab"
 	"github.com/trustfuse/trustfuse/pkg/apksig"
+	"github.com/trustfuse/trustfuse/pkg/attest"
 	"github.com/trustfuse/trustfuse/pkg/vault"
 	"github.com/trustfuse/trustfuse/pkg/zipx"
 )
@@ -266,5 +275,80 @@ func TestFuseBundleRefusals(t *testing.T) {
 				t.Fatalf("written: %v", left)
 			}
 		})
+	}
+}
+
+// TestAttestBundle: the runtime of a fused bundle, installed as Play
+// installs it (the base module turned into a base APK with its manifest
+// re-encoded to binary XML by aapt2, signed by the stand-in Play key),
+// reproduces the registered measurement and gets a token from serve on the
+// JVM harness; the same APK signed by the upload key cannot unseal its
+// vault and gets none.
+func TestAttestBundle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts JVMs")
+	}
+	serverCert, demoCA := demoTLS(t)
+	regKey := make([]byte, 32)
+	rand.Read(regKey)
+	reg, err := attest.OpenRegistry(filepath.Join(t.TempDir(), "reg.db"), regKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signingKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonceKey := make([]byte, 32)
+	rand.Read(nonceKey)
+	srv, err := attest.NewServer(attest.Config{Issuer: "https://attest.test", Audience: "api.test", TokenTTL: 5 * time.Minute,
+		SigningKey: signingKey, NonceKey: nonceKey, Registry: reg, Replay: attest.NewMemoryReplay(1024, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := httptest.NewUnstartedServer(srv.Handler())
+	serve.TLS = &tls.Config{Certificates: []tls.Certificate{serverCert}, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: demoCA}
+	serve.StartTLS()
+	defer serve.Close()
+
+	fs := playFusionSet(t)
+	fs.Attestation.Endpoint = serve.URL
+	upload := fixtureSigner(t)
+	dir := t.TempDir()
+	fused := filepath.Join(dir, "fused.aab")
+	res := fuse(t, filepath.Join(testenv.Root(t), "testdata", "aab", "bundle.aab"), fused, fs, upload)
+	rel, err := reg.Add(*res.Registration, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	baseAPK := filepath.Join(dir, "base.apk")
+	testenv.BaseAPKFromBundle(t, fused, baseAPK)
+	if bytes.Equal(testenv.ZipEntry(t, baseAPK, "AndroidManifest.xml"), testenv.ZipEntry(t, fused, "base/manifest/AndroidManifest.xml")) {
+		t.Fatal("the base APK's manifest was not re-encoded")
+	}
+	playCert, err := os.ReadFile(filepath.Join(testenv.Root(t), "testdata", "keys", "ec.x509.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(playCert)
+	if blk == nil {
+		t.Fatal("ec.x509.pem: no PEM block")
+	}
+	pkg := res.Output.Package
+
+	r := harness.RunWith(t, harness.Options{APK: baseAPK, Package: pkg, SignerDER: blk.Bytes, URL: serve.URL + "/healthz", Attest: true})
+	if r.Token == "" || r.AttestError != "" {
+		t.Fatalf("Play-signed base APK: no token: %q\n%s", r.AttestError, r.Stderr)
+	}
+	if c := tokenClaims(t, r.Token); c.Release != rel.ID || c.Package != pkg {
+		t.Errorf("claims %+v, want release %s", c, rel.ID)
+	}
+	if r.Status != 200 {
+		t.Errorf("mTLS request to serve: status %d error %q", r.Status, r.Error)
+	}
+
+	r = harness.RunWith(t, harness.Options{APK: baseAPK, Package: pkg, SignerDER: upload.Certificate.Raw, URL: serve.URL + "/healthz", Attest: true})
+	if r.Token != "" || !strings.Contains(r.AttestError, "attestation unavailable") {
+		t.Fatalf("upload-key-signed base APK: token %q error %q", r.Token, r.AttestError)
 	}
 }

@@ -102,3 +102,38 @@ func CheckFusedProtoManifest(t testing.TB, dir string, manifest, resourcesPB []b
 	}
 	return badging
 }
+
+// BaseAPKFromBundle lays out the base module of the bundle at bundle as
+// the base APK Play (bundletool) builds from it, as far as the tools here
+// can: base/manifest/AndroidManifest.xml and base/resources.pb (with
+// base/res/) converted to binary by `aapt2 convert --output-format
+// binary`, then base/dex/X at the root as X, base/assets/, base/lib/ and
+// base/root/X (as X) copied. The APK is unsigned and unaligned; it is
+// written to out.
+func BaseAPKFromBundle(t testing.TB, bundle, out string) {
+	t.Helper()
+	entries := ZipEntries(t, bundle)
+	proto := map[string][]byte{}
+	var rest []ZipFile
+	for _, name := range slices.Sorted(maps.Keys(entries)) {
+		rel, ok := strings.CutPrefix(name, "base/")
+		if !ok || strings.HasSuffix(name, "/") {
+			continue
+		}
+		switch dir, file, _ := strings.Cut(rel, "/"); {
+		case rel == "manifest/AndroidManifest.xml":
+			proto["AndroidManifest.xml"] = entries[name]
+		case rel == "resources.pb" || dir == "res":
+			proto[rel] = entries[name]
+		case dir == "dex" || dir == "root":
+			rest = append(rest, ZipFile{Name: file, Data: entries[name]})
+		case dir == "assets" || dir == "lib":
+			rest = append(rest, ZipFile{Name: rel, Data: entries[name]})
+		}
+	}
+	tmp := t.TempDir()
+	protoAPK, binAPK := filepath.Join(tmp, "proto.apk"), filepath.Join(tmp, "binary.apk")
+	WriteZip(t, protoAPK, proto)
+	Run(t, "aapt2", "convert", "--output-format", "binary", "-o", binAPK, protoAPK)
+	RewriteZip(t, binAPK, out, nil, rest...)
+}
