@@ -296,7 +296,6 @@ func TestEditOracle(t *testing.T) {
 	}
 }
 
-
 // TestSetAttrValues: each value type SetAttr writes reads back as written.
 func TestSetAttrValues(t *testing.T) {
 	d := mustDecode(t, moduleManifests(t)["bundle.aab:base"])
