@@ -56,7 +56,7 @@ type Request struct {
 	// Without it, an .idsig already at that path (from an earlier run; it
 	// cannot sign the new output) is removed along with the commit.
 	V4 bool
-	// Outputs, if set, stages the output APK and its .idsig: they appear
+	// Outputs, if set, stages the output package and its .idsig: they appear
 	// only when the caller commits it, together with the caller's own
 	// outputs (reports), and Fuse renames nothing. If nil, Fuse commits
 	// them itself when every step succeeded.
@@ -66,15 +66,16 @@ type Request struct {
 // Context is the state shared by the steps of one run.
 type Context struct {
 	Request
-	target   target
-	manifest []byte // the edited manifest
-	dexName  string // installed name of the runtime dex
-	policy   []byte
-	vaults   []apksig.Input // sealed identities, one per allowed signer
-	signOpts apksig.Options // APK only
-	outputs  *atomicfile.Group
-	staged   *atomicfile.File // the output APK, until committed
-	Result   *Result
+	target        target
+	manifestEntry string // the manifest's entry name
+	manifest      []byte // the edited manifest
+	dexName       string // installed name of the runtime dex
+	policy        []byte
+	vaults        []apksig.Input // sealed identities, one per allowed signer
+	signOpts      apksig.Options // APK only
+	outputs       *atomicfile.Group
+	staged        *atomicfile.File // the output package, until committed
+	Result        *Result
 }
 
 // Step is one stage of the pipeline.

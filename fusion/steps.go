@@ -61,10 +61,10 @@ func (openStep) Run(c *Context) error {
 		return err
 	}
 	c.target = t
-	if err := t.archive().CheckNoHiddenData(); err != nil {
+	z := t.archive()
+	if err := z.CheckNoHiddenData(); err != nil {
 		return err
 	}
-	z := t.archive()
 	if z.Entry(t.entry(androidrt.VaultAsset)) != nil || z.Entry(t.entry(androidrt.PolicyAsset)) != nil || t.carriesRuntime() {
 		return ErrAlreadyFused
 	}
@@ -112,7 +112,7 @@ func (manifestStep) Run(c *Context) error {
 	if err != nil {
 		return err
 	}
-	c.manifest = data
+	c.manifestEntry, c.manifest = name, data
 	pkg := c.target.manifest().Package
 	ev := map[string]string{
 		"provider":    androidrt.ProviderClass,
@@ -277,10 +277,9 @@ func (signStep) String() string { return "sign" }
 // all committed).
 func (signStep) Run(c *Context) error {
 	t := c.target
-	manifest := c.Result.Injected[0].Name // the manifest step's record
 	var inputs []apksig.Input
 	for _, in := range apksig.InputsFrom(t.archive()) {
-		if in.Name == manifest {
+		if in.Name == c.manifestEntry {
 			in = apksig.Input{Name: in.Name, Data: c.manifest, Method: zipx.Deflate}
 		}
 		inputs = append(inputs, in)
