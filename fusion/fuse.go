@@ -1,8 +1,11 @@
-// Package fusion runs the fuse pipeline (DESIGN §3): open the APK strictly,
-// plan the changes a Fusion Set asks for, edit the manifest, add the runtime
-// dex, seal the client identity and the policy, align, sign and write the
-// output atomically. Each step records what it did as evidence; the summary
-// and the report are rendered from that record, never described twice.
+// Package fusion runs the fuse pipeline (DESIGN §3, §5): open the package
+// strictly, plan the changes a Fusion Set asks for, edit the manifest, add
+// the runtime dex, seal the client identity and the policy, align, sign and
+// write the output atomically. Each step records what it did as evidence;
+// the summary and the report are rendered from that record, never
+// described twice. What differs between formats (APK, Android App Bundle)
+// is behind a per-format target chosen by sniffing the input (target.go);
+// apk.go and aab.go say what fuse does to each.
 package fusion
 
 import (
@@ -10,24 +13,25 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"path/filepath"
 	"time"
 
 	"github.com/trustfuse/trustfuse/fusion/fusionset"
 	"github.com/trustfuse/trustfuse/internal/atomicfile"
-	"github.com/trustfuse/trustfuse/pkg/apk"
 	"github.com/trustfuse/trustfuse/pkg/apksig"
 	"github.com/trustfuse/trustfuse/pkg/keys"
 )
 
 // ErrAlreadyFused reports an input that already carries the TrustFuse runtime.
-var ErrAlreadyFused = errors.New("fusion: the APK is already fused (it carries the TrustFuse runtime); fuse the original build instead")
+var ErrAlreadyFused = errors.New("fusion: the package is already fused (it carries the TrustFuse runtime); fuse the original build instead")
 
 // Request is what a fuse run needs.
 type Request struct {
 	In, Out   string
 	FusionSet *fusionset.FusionSet
 	Signer    *keys.Signer
-	// V1 and MinSDK override how the output is signed (apksig.Options).
+	// V1 and MinSDK override how an output APK is signed (apksig.Options);
+	// a bundle refuses them (it is JAR signed).
 	V1     apksig.V1Mode
 	MinSDK int
 	// Lineage (an apksigner rotate file) and OldSigner, its first key, sign
@@ -41,11 +45,18 @@ type Request struct {
 	ToolVersion string
 	// Progress, if set, is told the name of each step as it starts.
 	Progress func(step string, index, total int)
-	// V4 also writes an APK Signature Scheme v4 file, Out + ".idsig".
+	// DistributeWithUploadKey says a bundle's APKs reach devices signed
+	// with the upload key (the user's own bundletool run), not only with
+	// Play's app signing key: the vault is also sealed to the upload key.
+	// Without it, a bundle needs the Fusion Set's
+	// attestation.playSigningCertDigests (ErrPlaySigning).
+	DistributeWithUploadKey bool
+	// V4 also writes an APK Signature Scheme v4 file, Out + ".idsig"
+	// (APKs only).
 	// Without it, an .idsig already at that path (from an earlier run; it
 	// cannot sign the new output) is removed along with the commit.
 	V4 bool
-	// Outputs, if set, stages the output APK and its .idsig: they appear
+	// Outputs, if set, stages the output package and its .idsig: they appear
 	// only when the caller commits it, together with the caller's own
 	// outputs (reports), and Fuse renames nothing. If nil, Fuse commits
 	// them itself when every step succeeded.
@@ -55,15 +66,16 @@ type Request struct {
 // Context is the state shared by the steps of one run.
 type Context struct {
 	Request
-	apk      *apk.APK
-	manifest []byte // edited AndroidManifest.xml
-	dexName  string
-	policy   []byte
-	vaults   []apksig.Input // sealed identities, one per allowed signer
-	signOpts apksig.Options
-	outputs  *atomicfile.Group
-	staged   *atomicfile.File // the output APK, until committed
-	Result   *Result
+	target        target
+	manifestEntry string // the manifest's entry name
+	manifest      []byte // the edited manifest
+	dexName       string // installed name of the runtime dex
+	policy        []byte
+	vaults        []apksig.Input // sealed identities, one per allowed signer
+	signOpts      apksig.Options // APK only
+	outputs       *atomicfile.Group
+	staged        *atomicfile.File // the output package, until committed
+	Result        *Result
 }
 
 // Step is one stage of the pipeline.
@@ -95,8 +107,8 @@ func Fuse(req Request) (*Result, error) {
 		defer c.outputs.Abort()
 	}
 	defer func() {
-		if c.apk != nil {
-			c.apk.Close()
+		if c.target != nil {
+			c.target.close()
 		}
 	}()
 	steps := Steps()
@@ -122,6 +134,9 @@ func Fuse(req Request) (*Result, error) {
 	}
 	return c.Result, nil
 }
+
+// outName is the output's name in the record.
+func (c *Context) outName() string { return filepath.Base(c.Out) }
 
 // sha256Hex digests everything r yields.
 func sha256Hex(r io.Reader) (string, error) {

@@ -113,7 +113,7 @@ func TestFuseOracles(t *testing.T) {
 				t.Errorf("dexdump: %s", d)
 			}
 
-			assertRawCopies(t, in, z.Reader)
+			assertRawCopies(t, in, z.Reader, "AndroidManifest.xml")
 
 			// The vault unseals only for the output signer and this policy.
 			pol, _ := z.Entry(androidrt.PolicyAsset).ReadAll(1 << 20)
@@ -132,9 +132,10 @@ func TestFuseOracles(t *testing.T) {
 	}
 }
 
-// assertRawCopies checks every entry of the input, except the manifest and
-// old JAR signature files, is in the output with identical compressed bytes.
-func assertRawCopies(t *testing.T, in string, out *zipx.Reader) {
+// assertRawCopies checks every entry of the input, except the manifest
+// (entry manifest) and old JAR signature files, is in the output with
+// identical compressed bytes.
+func assertRawCopies(t *testing.T, in string, out *zipx.Reader, manifest string) {
 	t.Helper()
 	src, err := zipx.Open(in)
 	if err != nil {
@@ -142,7 +143,7 @@ func assertRawCopies(t *testing.T, in string, out *zipx.Reader) {
 	}
 	defer src.Close()
 	for _, e := range src.Entries {
-		if e.Name == "AndroidManifest.xml" || strings.HasPrefix(e.Name, "META-INF/") && isSigFile(e.Name) {
+		if e.Name == manifest || strings.HasPrefix(e.Name, "META-INF/") && isSigFile(e.Name) {
 			continue
 		}
 		o := out.Entry(e.Name)

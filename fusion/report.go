@@ -5,6 +5,7 @@ import (
 
 	"github.com/trustfuse/trustfuse/fusion/fusionset"
 	"github.com/trustfuse/trustfuse/pkg/report"
+	"github.com/trustfuse/trustfuse/pkg/sniff"
 )
 
 // Statement returns the Certified Secure statement for this run (DESIGN
@@ -90,14 +91,35 @@ func (r *Result) Limits() []string {
 		"The client key is sealed at rest (AES-256-GCM, key material split across the dex, an asset and the signer digest): this raises the cost of extracting it from the package; it does not make extraction impossible.",
 		"Root, emulator, debugger and hooking checks are heuristics: they raise the cost of an attack and can be bypassed; they do not prove that a device is honest.",
 		"No Android device or emulator ran the fused app while this report was made: the runtime was exercised on a JVM host harness in the project's tests, not on ART.",
-		fmt.Sprintf("Self-verification re-read the output and verified its APK Signature Scheme v2/v3 signatures for API %d and later; a v1 (JAR) signature, when present, was not re-verified in this run.", r.Verification.MinSDK),
-		"This report records what trustfuse changed in the input; it makes no claim about the input app's own code or behaviour.",
 	}
+	const noClaim = "This report records what trustfuse changed in the input; it makes no claim about the input app's own code or behaviour."
+	if r.Output.Format == string(sniff.AAB) {
+		l = append(l,
+			"Self-verification re-read the output bundle and verified its JAR signature: every entry's SHA-256 digest and the upload key's signature.",
+			noClaim,
+			"Play App Signing: the client identity is sealed only to the signers listed in the attestation record "+
+				"(attestation.playSigningCertDigests, and the upload key when fused with --distribute-with-upload-key); an APK built from this bundle and signed with any other key cannot unseal it.",
+			"For a bundle the attestation measurement is the package name, versionCode, those signer digests, the base module's dex files under their installed names (classes.dex, …) and the runtime dex; "+
+				"not the manifest (Play re-encodes and edits it) nor the bundle's bytes. Dynamic feature modules' dex files are installed in their own split APKs, which the runtime does not measure: they rest on Play's signature. "+
+				"Anything that changes the base dex bytes after upload (such as Play's automatic integrity protection, or standalone APKs with merged dex for devices before Android 5.0) makes attestation fail.",
+			"bundletool is not available where trustfuse is tested: the base APK Play builds from the bundle was approximated with aapt2 convert in the project's tests.",
+		)
+		return r.withKeyLimits(l, "bundle")
+	}
+	l = append(l,
+		fmt.Sprintf("Self-verification re-read the output and verified its APK Signature Scheme v2/v3 signatures for API %d and later; a v1 (JAR) signature, when present, was not re-verified in this run.", r.Verification.MinSDK),
+		noClaim)
 	if r.V4.Input && r.V4.Written == "" {
 		l = append(l, "The input's APK Signature Scheme v4 file (.idsig) signs the input only; it does not apply to the output, and no v4 signature was written for the output (fuse --v4 writes one), so the output cannot be installed incrementally (adb install --incremental) until it is signed with v4.")
 	}
+	return r.withKeyLimits(l, "APK")
+}
+
+// withKeyLimits adds the limit the signing key brings, if any, to the
+// output called what.
+func (r *Result) withKeyLimits(l []string, what string) []string {
 	if r.DemoKey {
-		l = append(l, "Signed with the built-in DEMO key, whose private key is public: this APK and this report prove nothing and must never be shipped.")
+		l = append(l, "Signed with the built-in DEMO key, whose private key is public: this "+what+" and this report prove nothing and must never be shipped.")
 	}
 	return l
 }

@@ -317,3 +317,83 @@ func privateScalar(t testing.TB, k any) []byte {
 	t.Fatalf("unexpected key type %T", k)
 	return nil
 }
+
+// TestReportBundle: the report of a fused bundle matches the schema (Sign
+// checks it), and its claims match other tools: openssl for the digests,
+// keytool -printcert -jarfile for the signer, archive/zip for the injected
+// entries and the base module's dex, Python for the measurement digest;
+// the measurement has no manifest digest and names Play's signer; the PDF
+// (pdftotext) names the format and the modules.
+func TestReportBundle(t *testing.T) {
+	fs := playFusionSet(t)
+	in := filepath.Join(testenv.Root(t), "testdata", "aab", "bundle-ec.aab")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "app.secured.aab")
+	data, _ := fuseReport(t, in, out, fs, fixtureSigner(t))
+	payload := payloadOf(t, data)
+	var st report.Statement
+	if err := json.Unmarshal(payload, &st); err != nil {
+		t.Fatal(err)
+	}
+	p := st.Predicate
+
+	fileSHA := strings.Fields(testenv.Run(t, "openssl", "dgst", "-sha256", "-r", out))[0]
+	inSHA := strings.Fields(testenv.Run(t, "openssl", "dgst", "-sha256", "-r", in))[0]
+	if st.Subject[0].Name != "app.secured.aab" || st.Subject[0].Digest["sha256"] != fileSHA || p.Output.SHA256 != fileSHA || p.Input.SHA256 != inSHA {
+		t.Errorf("subject %+v, output %s, input %s; openssl says %s, %s", st.Subject, p.Output.SHA256, p.Input.SHA256, fileSHA, inSHA)
+	}
+	certs := testenv.Run(t, "keytool", "-printcert", "-jarfile", out)
+	m := regexp.MustCompile(`SHA256: ([0-9A-F:]{95})`).FindStringSubmatch(certs)
+	if m == nil {
+		t.Fatalf("keytool printed no signer:\n%s", certs)
+	}
+	signer := strings.ToLower(strings.ReplaceAll(m[1], ":", ""))
+	if strings.Join(p.Output.Signers, ",") != signer {
+		t.Errorf("output signers %v, keytool says %s", p.Output.Signers, signer)
+	}
+	if _, err := report.Verify(data, report.Expect{Name: "app.secured.aab", SHA256: fileSHA, Signers: []string{signer}}); err != nil {
+		t.Errorf("report does not verify against the oracles' values: %v", err)
+	}
+
+	var mods []string
+	for _, md := range p.Output.Modules {
+		mods = append(mods, md.Name+":"+md.Type)
+	}
+	if p.Output.Format != "aab" || p.Input.Format != "aab" || strings.Join(mods, ",") != "base:base,camera:feature,textures:asset-pack" ||
+		strings.Join(p.Output.Schemes, ",") != "jar" || strings.Join(p.Input.Schemes, ",") != "jar" {
+		t.Errorf("output artifact %+v", p.Output)
+	}
+	outEntries, inEntries := testenv.ZipEntries(t, out), testenv.ZipEntries(t, in)
+	for _, inj := range p.Injected {
+		if b, ok := outEntries[inj.Name]; !ok || hexSum(b) != inj.SHA256 || len(b) != inj.Size {
+			t.Errorf("injected %s: sha256 %s size %d; archive/zip reads %s size %d (present %v)", inj.Name, inj.SHA256, inj.Size, hexSum(b), len(b), ok)
+		}
+	}
+	a := p.Attestation
+	if a.ManifestDigest != "" || strings.Join(a.SignerDigests, ",") != testenv.PlaySigningDigest ||
+		len(a.DexDigests) != 1 || a.DexDigests["classes.dex"] != hexSum(inEntries["base/dex/classes.dex"]) ||
+		a.RuntimeDigest != hexSum(outEntries["base/dex/classes2.dex"]) {
+		t.Errorf("attestation %+v", a)
+	}
+	if got := pythonMeasurement(t, payload); got != a.MeasurementSHA256 {
+		t.Errorf("measurementSha256 %s, Python's canonical JSON gives %s", a.MeasurementSHA256, got)
+	}
+	if !containsText(p.Limits, "verified its JAR signature") || !containsText(p.Limits, "not the manifest") || !p.Verification.Verified {
+		t.Errorf("limits %q, verification %+v", p.Limits, p.Verification)
+	}
+
+	pdf := filepath.Join(dir, "report.pdf")
+	var buf bytes.Buffer
+	if err := report.RenderPDF(&st, &buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pdf, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	text := testenv.Run(t, "pdftotext", "-layout", pdf, "-")
+	for _, want := range []string{"Android App Bundle", "camera (feature", "textures (asset-pack", "JAR signature, every entry's digest"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the PDF does not say %q:\n%s", want, text)
+		}
+	}
+}

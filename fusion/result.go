@@ -36,8 +36,10 @@ type Result struct {
 // The parts of a Result that the report carries as they are share its types:
 // the report is rendered from the pipeline's record, never described twice.
 type (
-	// Artifact describes an APK file.
+	// Artifact describes an APK or App Bundle file.
 	Artifact = report.Artifact
+	// Module is one module of an App Bundle.
+	Module = report.Module
 	// FusionSetRef identifies the Fusion Set applied.
 	FusionSetRef = report.FusionSet
 	// Protection is one protection and how it was applied.

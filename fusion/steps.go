@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/trustfuse/trustfuse/fusion/fusionset"
@@ -14,7 +15,7 @@ import (
 	"github.com/trustfuse/trustfuse/pkg/apk"
 	"github.com/trustfuse/trustfuse/pkg/apksig"
 	"github.com/trustfuse/trustfuse/pkg/attest"
-	"github.com/trustfuse/trustfuse/pkg/axml"
+	"github.com/trustfuse/trustfuse/pkg/sniff"
 	"github.com/trustfuse/trustfuse/pkg/vault"
 	"github.com/trustfuse/trustfuse/pkg/zipx"
 )
@@ -51,47 +52,28 @@ type openStep struct{}
 
 func (openStep) String() string { return "open" }
 
-// Run opens the input strictly and refuses an already fused APK, or one
-// with hidden data outside its entries (zipx.Reader.CheckNoHiddenData).
+// Run sniffs the input and opens it strictly as its format's target, and
+// refuses an already fused package, or one with hidden data outside its
+// entries (zipx.Reader.CheckNoHiddenData).
 func (openStep) Run(c *Context) error {
-	a, err := apk.Open(c.In)
+	t, err := openTarget(c.In, c.Out)
 	if err != nil {
 		return err
 	}
-	c.apk = a
-	if err := a.Zip.CheckNoHiddenData(); err != nil {
+	c.target = t
+	z := t.archive()
+	if err := z.CheckNoHiddenData(); err != nil {
 		return err
 	}
-	if a.Zip.Entry(androidrt.VaultAsset) != nil || a.Zip.Entry(androidrt.PolicyAsset) != nil {
+	if z.Entry(t.entry(androidrt.VaultAsset)) != nil || z.Entry(t.entry(androidrt.PolicyAsset)) != nil || t.carriesRuntime() {
 		return ErrAlreadyFused
 	}
-	if app := a.ManifestDoc.Root().FindChild("application"); app != nil {
-		for _, p := range app.FindChildren("provider") {
-			if v, ok := p.AttrByID(axml.AttrName); ok && v.String() == androidrt.ProviderClass {
-				return ErrAlreadyFused
-			}
-		}
-	}
-	info, err := artifactOf(a)
+	info, err := t.describe(filepath.Base(c.In))
 	if err != nil {
 		return err
 	}
 	c.Result.Input = *info
 	return nil
-}
-
-// artifactOf describes an opened APK (apk.Info: hashes the file and peeks
-// at signers without verifying them).
-func artifactOf(a *apk.APK) (*Artifact, error) {
-	info, err := a.Info()
-	if err != nil {
-		return nil, err
-	}
-	return &Artifact{
-		File: info.File, Size: info.Size, SHA256: info.SHA256,
-		Package: info.Package, VersionCode: info.VersionCode, VersionName: info.VersionName, MinSDK: info.MinSDK,
-		Schemes: info.Signing.Schemes, Signers: info.Signing.Signers, ZipAligned16K: info.ZipAligned16K,
-	}, nil
 }
 
 // ---- plan ----
@@ -100,23 +82,14 @@ type planStep struct{}
 
 func (planStep) String() string { return "plan" }
 
-// Run decides the new dex name and the signing schemes, so impossible
+// Run decides the new dex name and how the output is signed, so impossible
 // combinations fail before any work.
 func (planStep) Run(c *Context) error {
-	m := c.apk.Manifest
-	if m.Package == "" {
+	if c.target.manifest().Package == "" {
 		return &apk.ManifestError{Err: fmt.Errorf("no package name")}
 	}
-	c.dexName = c.apk.NextDexName()
-	minSDK := m.MinSDK
-	if c.MinSDK > 0 {
-		minSDK = c.MinSDK
-	}
-	c.signOpts = apksig.Options{V1: c.V1, MinSDK: minSDK, CreatedBy: c.ToolVersion, Modified: c.Now, Lineage: c.Lineage}
-	if c.OldSigner != nil {
-		c.signOpts.OldSigner = &apksig.Signer{Key: c.OldSigner.Key, Certs: c.OldSigner.Chain}
-	}
-	if _, err := c.signOpts.Schemes(&apksig.Signer{Key: c.Signer.Key, Certs: c.Signer.Chain}); err != nil {
+	c.dexName = c.target.nextDex()
+	if err := c.target.plan(c); err != nil {
 		return err
 	}
 	fs := c.FusionSet
@@ -135,47 +108,21 @@ func (manifestStep) String() string { return "manifest" }
 // Run adds the init provider (it starts before Application.onCreate, and
 // initOrder puts it first among providers) and INTERNET if missing.
 func (manifestStep) Run(c *Context) error {
-	d := c.apk.ManifestDoc
-	pkg := c.apk.Manifest.Package
-	addedInternet, err := d.AddUsesPermission(internetPermission)
+	name, data, addedInternet, err := c.target.editManifest()
 	if err != nil {
-		return fmt.Errorf("fusion: manifest: %w", err)
+		return err
 	}
-	app := d.Root().FindChild("application")
-	if app == nil {
-		if app, err = d.AddElement(d.Root(), "application"); err != nil {
-			return fmt.Errorf("fusion: manifest: %w", err)
-		}
-	}
-	prov, err := d.AddElement(app, "provider")
-	if err != nil {
-		return fmt.Errorf("fusion: manifest: %w", err)
-	}
-	for _, a := range []struct {
-		id axml.ResID
-		v  axml.Value
-	}{
-		{axml.AttrName, axml.StringValue(androidrt.ProviderClass)},
-		{axml.AttrAuthorities, axml.StringValue(pkg + ".trustfuse")},
-		{axml.AttrExported, axml.BoolValue(false)},
-		{axml.AttrInitOrder, axml.IntValue(2147483647)},
-	} {
-		if err := d.SetAndroidAttr(prov, a.id, a.v); err != nil {
-			return fmt.Errorf("fusion: manifest: %w", err)
-		}
-	}
-	if c.manifest, err = d.Encode(); err != nil {
-		return fmt.Errorf("fusion: manifest: %w", err)
-	}
+	c.manifestEntry, c.manifest = name, data
+	pkg := c.target.manifest().Package
 	ev := map[string]string{
 		"provider":    androidrt.ProviderClass,
 		"authorities": pkg + ".trustfuse",
-		"initOrder":   "2147483647",
+		"initOrder":   strconv.Itoa(initOrder),
 	}
 	if addedInternet {
 		ev["addedPermission"] = internetPermission
 	}
-	c.Result.Injected = append(c.Result.Injected, injected(apk.ManifestName, c.manifest, "replaced"))
+	c.Result.Injected = append(c.Result.Injected, injected(name, c.manifest, "replaced"))
 	c.Result.Protections = append(c.Result.Protections, Protection{
 		ID: "runtime-init", Title: "Runtime starts before the app (init provider)", Mode: "on", Status: "applied", Evidence: ev,
 	})
@@ -194,7 +141,7 @@ func (runtimeStep) String() string { return "runtime" }
 
 // Run adds the runtime as the next classesN.dex (multidex: no limit hit).
 func (runtimeStep) Run(c *Context) error {
-	in := injected(c.dexName, androidrt.Dex(), "added")
+	in := injected(c.target.entry(c.dexName), androidrt.Dex(), "added")
 	c.Result.Injected = append(c.Result.Injected, in)
 	c.Result.Measurement.RuntimeDigest = in.SHA256
 	return nil
@@ -206,34 +153,32 @@ type vaultStep struct{}
 
 func (vaultStep) String() string { return "vault" }
 
-// Run writes the policy and seals the client identity to the output signer.
+// Run writes the policy and seals the client identity to each signer the
+// target allows (target.signers), and records the attestation measurement.
 func (vaultStep) Run(c *Context) error {
 	fs := c.FusionSet
-	m := c.apk.Manifest
-	// Allowed signers: the output signer; with key rotation also the old
-	// key (PackageInfo.signatures reports the original signer of a rotated
-	// app, and devices before Android 9 verify only v1/v2); Play App Signing.
-	signer := c.Signer.CertSHA256()
-	signers := []string{hex.EncodeToString(signer[:])}
-	if c.OldSigner != nil {
-		old := c.OldSigner.CertSHA256()
-		signers = append(signers, hex.EncodeToString(old[:]))
+	m := c.target.manifest()
+	signers, err := c.target.signers(c)
+	if err != nil {
+		return err
 	}
-	signers = append(signers, fs.Attestation.PlaySigningCertDigests...)
+	signer := c.Signer.CertSHA256()
 
 	dexDigests := map[string]string{}
-	for _, e := range c.apk.DexFiles() {
+	for name, e := range c.target.appDex() {
 		d, err := sha256Hex(e.Open())
 		if err != nil {
 			return fmt.Errorf("fusion: digest %s: %w", e.Name, err)
 		}
-		dexDigests[e.Name] = d
+		dexDigests[name] = d
 	}
 	meas := &c.Result.Measurement
 	meas.Package, meas.VersionCode = m.Package, m.VersionCode
 	meas.SignerDigests = signers
 	meas.DexDigests = dexDigests
-	meas.ManifestDigest = sha256Bytes(c.manifest)
+	if c.target.measuresManifest() {
+		meas.ManifestDigest = sha256Bytes(c.manifest)
+	}
 
 	pol := policyFrom(fs, m.Package, c.Now)
 	pol.SignerDigests = signers
@@ -246,14 +191,16 @@ func (vaultStep) Run(c *Context) error {
 	sum := sha256.Sum256(canon)
 	pol.AttestMeasurement = string(canon)
 	pol.AttestRuntimeDex = c.dexName
+	pol.AttestSkipManifest = !c.target.measuresManifest()
 	if err := pol.Validate(); err != nil {
 		return fmt.Errorf("fusion: runtime policy: %w", err)
 	}
 	c.policy = pol.Encode()
 
-	// One vault per allowed signer: the output signer's under VaultAsset,
-	// each Play App Signing certificate's under its own name (a vault only
-	// unseals for the signer it was sealed to; sealing needs only the digest).
+	// One vault per allowed signer: the first's under VaultAsset, each
+	// other's (old key, Play App Signing certificates) under its own name
+	// (a vault only unseals for the signer it was sealed to; sealing needs
+	// only the digest).
 	id := fs.ClientIdentity
 	// The per-release attestation key (docs/attestation.md): derived from
 	// the client key and the measurement, so reproducible and unique per
@@ -265,7 +212,7 @@ func (vaultStep) Run(c *Context) error {
 	c.Result.Registration = &attest.Registration{Format: attest.RegistrationFormat,
 		ID: hex.EncodeToString(sum[:]), Measurement: c.Result.Measurement, AttestKey: attestKey,
 		KeyAttestation: keyAttestationPolicy(fs)}
-	c.Result.Injected = append(c.Result.Injected, injected(androidrt.PolicyAsset, c.policy, "added"))
+	c.Result.Injected = append(c.Result.Injected, injected(c.target.entry(androidrt.PolicyAsset), c.policy, "added"))
 	c.vaults = nil
 	for i, d := range signers {
 		var digest [32]byte
@@ -280,6 +227,7 @@ func (vaultStep) Run(c *Context) error {
 		if i > 0 {
 			name = androidrt.VaultAssetFor(digest)
 		}
+		name = c.target.entry(name)
 		c.vaults = append(c.vaults, apksig.Input{Name: name, Data: blob, Method: zipx.Store})
 		c.Result.Injected = append(c.Result.Injected, injected(name, blob, "added"))
 	}
@@ -299,8 +247,8 @@ func (vaultStep) Run(c *Context) error {
 	c.Result.Protections = append(c.Result.Protections, Protection{
 		ID: "mtls", Title: "Client certificate for mutual TLS (sealed, AES-256-GCM)", Mode: "on", Status: "applied",
 		Evidence: map[string]string{
-			"vault":       androidrt.VaultAsset,
-			"sealedTo":    "signer sha256 " + hex.EncodeToString(signer[:]),
+			"vault":       c.target.entry(androidrt.VaultAsset),
+			"sealedTo":    "signer sha256 " + strings.Join(signers, ","),
 			"certificate": hex.EncodeToString(certSum[:]),
 			"hosts":       strings.Join(fs.MTLS.Hosts, ","),
 			"pinnedCAs":   strings.Join(pol.PinnedCASPKI, ","),
@@ -324,27 +272,28 @@ type signStep struct{}
 func (signStep) String() string { return "sign" }
 
 // Run writes every original entry raw (the manifest replaced in place), the
-// new entries after them, aligned, signed, to a temporary file staged in
-// the run's outputs (renamed into place only when they are all committed).
+// new entries after them, signed as the format is signed, to a temporary
+// file staged in the run's outputs (renamed into place only when they are
+// all committed).
 func (signStep) Run(c *Context) error {
+	t := c.target
 	var inputs []apksig.Input
-	for _, in := range apksig.InputsFrom(c.apk.Zip.Reader) {
-		if in.Name == apk.ManifestName {
+	for _, in := range apksig.InputsFrom(t.archive()) {
+		if in.Name == c.manifestEntry {
 			in = apksig.Input{Name: in.Name, Data: c.manifest, Method: zipx.Deflate}
 		}
 		inputs = append(inputs, in)
 	}
 	inputs = append(inputs,
-		apksig.Input{Name: c.dexName, Data: androidrt.Dex(), Method: zipx.Deflate},
-		apksig.Input{Name: androidrt.PolicyAsset, Data: c.policy, Method: zipx.Deflate})
+		apksig.Input{Name: t.entry(c.dexName), Data: androidrt.Dex(), Method: zipx.Deflate},
+		apksig.Input{Name: t.entry(androidrt.PolicyAsset), Data: c.policy, Method: zipx.Deflate})
 	inputs = append(inputs, c.vaults...)
 	out, err := c.outputs.Create(c.Out)
 	if err != nil {
 		return err
 	}
 	c.staged = out
-	s := &apksig.Signer{Key: c.Signer.Key, Certs: c.Signer.Chain}
-	return apksig.Sign(out, inputs, s, c.signOpts)
+	return t.sign(c, out, inputs)
 }
 
 // ---- verify ----
@@ -353,47 +302,11 @@ type verifyStep struct{}
 
 func (verifyStep) String() string { return "verify" }
 
-// Run re-reads the output strictly and verifies its v2/v3 signatures, whose
-// content digest covers every byte of the file, for Android 7.0 (API 24)
-// and later. The JAR (v1) signature is not re-verified here: that would
-// inflate every entry a second time (as long again as signing on a large
-// APK) to re-check digests just computed from the same bytes; the tests
-// check v1 output with apksigner and jarsigner instead. It reads the
-// staged temporary file; a failure means the output never appears: it must
-// never be shipped.
+// Run re-reads the staged output strictly and verifies its signature (the
+// target says which and how far); a failure means the output never
+// appears: it must never be shipped.
 func (verifyStep) Run(c *Context) error {
-	a, err := apk.Open(c.staged.Name())
-	if err != nil {
-		return fmt.Errorf("fusion: output does not read back: %w", err)
-	}
-	defer a.Close()
-	opts := a.VerifyOptions()
-	minSDK := max(c.signOpts.MinSDK, apksig.MinSDKv2)
-	opts.MinSDK = minSDK
-	res, err := apksig.Verify(a.Zip.Reader, opts)
-	if err != nil {
-		return err
-	}
-	v := Verification{Verified: res.Verified, MinSDK: minSDK, Schemes: []string{}}
-	for _, s := range []apksig.Scheme{apksig.V1, apksig.V2, apksig.V3, apksig.V31} {
-		if res.Scheme(s).Verified {
-			v.Schemes = append(v.Schemes, string(s))
-		}
-	}
-	for _, e := range res.AllErrors() {
-		v.Errors = append(v.Errors, e.Message)
-	}
-	c.Result.Verification = v
-	if !res.Verified {
-		return fmt.Errorf("fusion: the output does not verify (%s); nothing was written", strings.Join(v.Errors, "; "))
-	}
-	info, err := artifactOf(a)
-	if err != nil {
-		return err
-	}
-	info.File = filepath.Base(c.Out) // a is still the temporary file
-	c.Result.Output = *info
-	return nil
+	return c.target.verify(c, c.staged.Name())
 }
 
 // ---- v4 ----
@@ -406,8 +319,11 @@ func (v4Step) String() string { return "v4" }
 // by the v3 signer; otherwise it records that none was written, and that an
 // .idsig left at the output's path by an earlier run goes away with the
 // output (apk.StageV4). The input's own .idsig, if any, is left alone: it
-// signs the input only.
+// signs the input only. A bundle has no v4 signature (plan refused --v4).
 func (v4Step) Run(c *Context) error {
+	if c.target.format() != sniff.APK {
+		return Skip("APK Signature Scheme v4 is for APKs")
+	}
 	c.Result.V4.Input = slices.Contains(c.Result.Input.Schemes, string(apksig.V4))
 	s := &apksig.Signer{Key: c.Signer.Key, Certs: c.Signer.Chain}
 	out, err := apk.StageV4(c.outputs, c.staged.Name(), c.Out, s, c.V4)

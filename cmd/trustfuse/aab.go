@@ -38,16 +38,6 @@ func inputFormat(path string) (sniff.Format, error) {
 	return f, nil
 }
 
-// requireFormat refuses an input at path that is not of format want,
-// saying what it is.
-func requireFormat(path string, want sniff.Format) error {
-	f, err := inputFormat(path)
-	if err == nil && f != want {
-		err = fmt.Errorf("%s: %w: expected %s, found %s", path, errUnsupportedFormat, sniff.Describe(want), sniff.Describe(f))
-	}
-	return err
-}
-
 // errUnsupportedFormat reports a recognised package format a command cannot
 // handle (exit 2).
 var errUnsupportedFormat = errors.New("unsupported package format")
@@ -106,8 +96,8 @@ func printBundleInfo(w io.Writer, i *aab.Info) error {
 // signBundle re-signs a bundle with JAR signing, as jarsigner does, with the
 // signature files named after the key alias as jarsigner names them.
 func (o *signOptions) signBundle(c *cli.Context) error {
-	if apksig.V1Mode(o.signing.v1) != apksig.V1Auto || o.signing.minSDK != 0 || o.signing.lineage != "" {
-		return usageErrorf(c, "--v1, --min-sdk and --lineage apply to APKs: a bundle is always JAR signed (SHA-256), and Play signs the APKs it builds from it")
+	if apksig.V1Mode(o.signing.v1) != apksig.V1Auto || o.signing.minSDK != 0 || o.signing.lineage != "" || o.signing.v4 {
+		return usageErrorf(c, "--v1, --min-sdk, --lineage and --v4 apply to APKs: a bundle is always JAR signed (SHA-256), and Play signs the APKs it builds from it")
 	}
 	when, err := buildTime(c)
 	if err != nil {
@@ -154,11 +144,12 @@ func (o *signOptions) signBundle(c *cli.Context) error {
 	return nil
 }
 
-// verifyBundle checks a bundle's JAR signature; the output has the APK's
-// shape, with only the JAR (v1) verdict.
+// verifyBundle checks a bundle's JAR signature and, with --report, the
+// report fuse wrote for it; the output has the APK's shape, with only the
+// JAR (v1) verdict.
 func (o *verifyOptions) verifyBundle(c *cli.Context, path string) error {
-	if o.report != "" || o.minSDK != 0 || o.maxSDK != 0 {
-		return usageErrorf(c, "--report, --min-sdk and --max-sdk apply to APKs only for now: a bundle's JAR signature has no API levels")
+	if o.minSDK != 0 || o.maxSDK != 0 {
+		return usageErrorf(c, "--min-sdk and --max-sdk apply to APKs: a bundle's JAR signature has no API levels")
 	}
 	b, err := aab.Open(path)
 	if err != nil {
@@ -169,22 +160,34 @@ func (o *verifyOptions) verifyBundle(c *cli.Context, path string) error {
 	if err != nil {
 		return err
 	}
+	var rc *reportCheck
+	if o.report != "" {
+		rc = checkReport(o.report, path, b, res)
+	}
 	if wantJSON(c) {
 		err = writeJSON(c.App.Writer, struct {
 			File   string `json:"file"`
 			Format string `json:"format"`
 			*apksig.Result
-		}{path, "aab", res})
+			Report *reportCheck `json:"report,omitempty"`
+		}{path, "aab", res, rc})
 	} else {
 		err = printBundleVerify(c.App.Writer, res)
+		if rc != nil {
+			rc.print(c.App.Writer)
+		}
 	}
 	if err != nil {
 		return err
 	}
+	var errs []error
 	if !res.Verified {
-		return fmt.Errorf("%s: %w", path, errVerifyFailed)
+		errs = append(errs, fmt.Errorf("%s: %w", path, errVerifyFailed))
 	}
-	return nil
+	if rc != nil && rc.err != nil {
+		errs = append(errs, rc.err)
+	}
+	return errors.Join(errs...)
 }
 
 // printBundleVerify prints the verdict as printVerify does for an APK, with

@@ -93,6 +93,8 @@ func exitRules() []exitRule {
 		{exitUsage, is(apksig.ErrOptions), "signing options that cannot work together"},
 		{exitCredential, is(apksig.ErrUnsupportedKey), "key type or size APK signing cannot use"},
 		{exitUsage, is(fusion.ErrAlreadyFused), "input already fused"},
+		{exitUsage, is(fusion.ErrFormat), "input fuse does not handle, or whose content contradicts its name"},
+		{exitUsage, is(fusion.ErrPlaySigning), "bundle without Play App Signing digest or --distribute-with-upload-key"},
 		{exitCredential, keys.IsCredential, "keystore, alias, password or secret reference"},
 		{exitUsage, isA[*fusionset.ValidationError], "invalid Fusion Set (after keys: a wrong client-certificate password is exit 4)"},
 		{exitUsage, is(errServeConfig), "invalid serve configuration"},

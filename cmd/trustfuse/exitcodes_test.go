@@ -51,6 +51,8 @@ func TestExitCode(t *testing.T) {
 		{"signing options", fmt.Errorf("%w: EC v1", apksig.ErrOptions), exitUsage},
 		{"unsupported key", apksig.ErrUnsupportedKey, exitCredential},
 		{"already fused", fusion.ErrAlreadyFused, exitUsage},
+		{"fuse format", fmt.Errorf("x: %w", fusion.ErrFormat), exitUsage},
+		{"no Play signing digest", fusion.ErrPlaySigning, exitUsage},
 		{"credential", &keys.CredentialError{Kind: keys.ErrBadPassword, Reason: "wrong password"}, exitCredential},
 		{"fusion set", &fusionset.ValidationError{}, exitUsage},
 		{"report mismatch", &report.MismatchError{Field: "subject"}, exitVerify},

@@ -24,8 +24,10 @@ import (
 type fuseOptions struct {
 	in, out, fusionSet string
 	register, regKey   string
-	signing            signingOptions
-	report             reportOptions
+	// uploadKey: the bundle's APKs reach devices signed with the upload key
+	uploadKey bool
+	signing   signingOptions
+	report    reportOptions
 }
 
 func fuseCommand() *cli.Command { return fuseCommandWith(&fuseOptions{}) }
@@ -34,21 +36,28 @@ func fuseCommand() *cli.Command { return fuseCommandWith(&fuseOptions{}) }
 func fuseCommandWith(o *fuseOptions) *cli.Command {
 	return &cli.Command{
 		Name:  "fuse",
-		Usage: "protect an APK with a Fusion Set: sealed mTLS client certificate, runtime checks, re-signed",
+		Usage: "protect an APK or App Bundle with a Fusion Set: sealed mTLS client certificate, runtime checks, re-signed",
 		Description: "Adds the TrustFuse runtime as the next classesN.dex, an init provider (and INTERNET if missing) to the\n" +
 			"manifest, the policy and the sealed client identity as assets, then aligns and signs (v1 when minSdk < 24,\n" +
 			"v2 and v3 always). Unchanged entries are copied byte for byte. All outputs or none: --out, its .idsig (--v4),\n" +
 			"the reports and the --register export are written as temporary files and renamed into place together only\n" +
 			"when every one was made (a registry entry is added just before); --in and its .idsig are never modified.\n" +
 			"SOURCE_DATE_EPOCH makes the output reproducible.\n" +
+			"An Android App Bundle (.aab) gets the same in its base module (base/dex/, base/assets/trustfuse/), its other\n" +
+			"modules copied raw, and is JAR signed with the upload key. Play App Signing: the client identity is sealed to\n" +
+			"the Fusion Set's attestation.playSigningCertDigests (Play Console → App signing → \"App signing key certificate\"\n" +
+			"SHA-256), which a bundle needs unless --distribute-with-upload-key (docs/attestation.md).\n" +
 			"--report writes the Certified Secure report (in-toto statement in a DSSE envelope, signed with the signing\n" +
 			"key; check it with `trustfuse verify --report`), --report-pdf the same rendered as PDF (docs/report.md).\n" +
 			flagOrderNote,
 		Flags: append([]cli.Flag{
 			jsonFlag(),
-			&cli.StringFlag{Name: "in", Usage: "APK to protect (read only)", Destination: &o.in},
+			&cli.StringFlag{Name: "in", Usage: "APK or App Bundle (.aab) to protect (read only)", Destination: &o.in},
 			&cli.StringFlag{Name: "fusion-set", Usage: "Fusion Set JSON naming the protections", Destination: &o.fusionSet},
-			&cli.StringFlag{Name: "out", Usage: "protected APK to write", Destination: &o.out},
+			&cli.StringFlag{Name: "out", Usage: "protected APK or bundle to write", Destination: &o.out},
+			&cli.BoolFlag{Name: "distribute-with-upload-key", Usage: "bundles: the APKs built from the bundle also reach devices " +
+				"signed with the upload key (your own bundletool run), so the client identity is also sealed to it; " +
+				"without it, it is sealed only to attestation.playSigningCertDigests", Destination: &o.uploadKey},
 			&cli.StringFlag{Name: "register", Usage: "register the release for `trustfuse serve`: a registry `FILE` (needs " +
 				"--registry-key), or FILE.json, an export (0600, holds the release's attestation key) for `releases add`", Destination: &o.register},
 			&cli.StringFlag{Name: "registry-key", Usage: "with --register FILE: the registry key `REF` (see `releases --help`)", Destination: &o.regKey},
@@ -70,9 +79,6 @@ func fuseCommandWith(o *fuseOptions) *cli.Command {
 		},
 		Action: func(c *cli.Context) error {
 			if err := checkArgs(c, 0, 0); err != nil {
-				return err
-			}
-			if err := requireFormat(o.in, sniff.APK); err != nil {
 				return err
 			}
 			return o.run(c)
@@ -118,7 +124,7 @@ func (o *fuseOptions) run(c *cli.Context) error {
 		V1: apksig.V1Mode(o.signing.v1), MinSDK: o.signing.minSDK,
 		Lineage: o.signing.lineageBytes, OldSigner: o.signing.oldSigner,
 		Now: now, ToolVersion: "trustfuse " + version,
-		V4: o.signing.v4, Outputs: &outs,
+		V4: o.signing.v4, Outputs: &outs, DistributeWithUploadKey: o.uploadKey,
 	}
 	if bar := progressBar(c.App.ErrWriter); bar != nil {
 		req.Progress = func(step string, i, total int) {
@@ -203,7 +209,12 @@ func printFuse(w io.Writer, o *fuseOptions, r *fusion.Result, reports []writtenR
 	}
 	row("signed", "%s by sha256 %s (input was signed by %s)", strings.Join(r.Output.Schemes, ", "),
 		strings.Join(r.Output.Signers, ", "), in)
-	row("verified", "%s for API %d+", strings.Join(r.Verification.Schemes, ", "), r.Verification.MinSDK)
+	if r.Output.Format == string(sniff.AAB) {
+		row("verified", "%s (every entry's digest)", strings.Join(r.Verification.Schemes, ", "))
+		row("sealed to", "signer sha256 %s (the certificates the installed app may carry)", strings.Join(r.Measurement.SignerDigests, ", "))
+	} else {
+		row("verified", "%s for API %d+", strings.Join(r.Verification.Schemes, ", "), r.Verification.MinSDK)
+	}
 	printV4(row, r.V4.Input, r.V4.V4Output)
 	if r.DemoKey {
 		row("WARNING", "signed with the built-in DEMO key: never ship this APK")

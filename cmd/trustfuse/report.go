@@ -18,7 +18,6 @@ import (
 	"github.com/trustfuse/trustfuse/fusion/fusionset"
 	"github.com/trustfuse/trustfuse/internal/atomicfile"
 	"github.com/trustfuse/trustfuse/internal/readlimit"
-	"github.com/trustfuse/trustfuse/pkg/apk"
 	"github.com/trustfuse/trustfuse/pkg/apksig"
 	"github.com/trustfuse/trustfuse/pkg/keys"
 	"github.com/trustfuse/trustfuse/pkg/report"
@@ -188,12 +187,13 @@ type reportCheck struct {
 	err        error
 }
 
-// checkReport checks the report at path against the opened APK a, whose
-// signatures res holds. The report must be signed by the APK's signer
-// (the signers whose signatures verified; when none verified, the signers
-// the APK carries, so that the output still says what differs — the
-// verdict is a failure either way).
-func checkReport(path string, a *apk.APK, res *apksig.Result) *reportCheck {
+// checkReport checks the report at path against the opened package (an
+// APK or an App Bundle) at artifact, whose signatures res holds. The
+// report must be signed by the package's signer (the signers whose
+// signatures verified; when none verified, the signers the package
+// carries, so that the output still says what differs — the verdict is a
+// failure either way).
+func checkReport(path, artifact string, pkg interface{ FileSHA256() (string, error) }, res *apksig.Result) *reportCheck {
 	rc := &reportCheck{File: path, Matched: []report.Match{}}
 	fail := func(err error) *reportCheck {
 		rc.err = fmt.Errorf("%s: %w", path, err)
@@ -211,7 +211,7 @@ func checkReport(path string, a *apk.APK, res *apksig.Result) *reportCheck {
 		rc.err, rc.Error = err, err.Error() // names the file already
 		return rc
 	}
-	sum, err := a.FileSHA256()
+	sum, err := pkg.FileSHA256()
 	if err != nil {
 		rc.err, rc.Error = err, err.Error()
 		return rc
@@ -228,7 +228,7 @@ func checkReport(path string, a *apk.APK, res *apksig.Result) *reportCheck {
 	} else {
 		signers = res.SignerDigests()
 	}
-	r, err := report.Verify(data, report.Expect{Name: filepath.Base(a.Path), SHA256: sum, Signers: signers})
+	r, err := report.Verify(data, report.Expect{Name: filepath.Base(artifact), SHA256: sum, Signers: signers})
 	if r != nil {
 		rc.Matched, rc.Signer = r.Matched, r.KeyID
 		rc.DemoKey = r.Statement.Predicate.Build.DemoKey

@@ -58,7 +58,7 @@ func verifyCommand() *cli.Command {
 			}
 			var rc *reportCheck
 			if o.report != "" {
-				rc = checkReport(o.report, a, res)
+				rc = checkReport(o.report, a.Path, a, res)
 			}
 			if wantJSON(c) {
 				err = writeJSON(c.App.Writer, struct {

@@ -177,17 +177,6 @@ func verify(t testing.TB, path string) *apksig.Result {
 	return res
 }
 
-// jarsignerVerify runs `jarsigner -verify -strict -verbose`, trusting the
-// test key's keystore (-strict makes a self-signed chain an error
-// otherwise), and reports whether it passed.
-func jarsignerVerify(t testing.TB, path, kind string) (bool, string) {
-	t.Helper()
-	out, err := testenv.RunStatus(t, "jarsigner", "-J-XX:TieredStopAtLevel=1", "-J-XX:+UseSerialGC",
-		"-verify", "-strict", "-verbose", "-keystore", filepath.Join(testenv.Root(t), "testdata", "keys", kind+".jks"),
-		"-storepass", "fixture-pass", path)
-	return err == nil && strings.Contains(out, "jar verified."), out
-}
-
 // TestVerifyFixtures: our JAR verifier agrees with jarsigner on the
 // bundles jarsigner signed, and names the signer; an unsigned bundle does
 // not verify.
@@ -229,7 +218,7 @@ func TestSignOracle(t *testing.T) {
 		}
 		f.Close()
 
-		if ok, msg := jarsignerVerify(t, out, tc.kind); !ok {
+		if ok, msg := testenv.JarsignerVerify(t, out, tc.kind); !ok {
 			t.Fatalf("%s signed with %s: jarsigner -verify -strict failed:\n%s", tc.in, tc.kind, msg)
 		}
 		if res := verify(t, out); !res.Verified {
@@ -346,7 +335,7 @@ func tamper(t *testing.T, signed, kind string) {
 		}
 		isBlock := strings.HasPrefix(name, "META-INF/") && !strings.HasSuffix(name, ".MF") && !strings.HasSuffix(name, ".SF")
 		if oracle[name] || isBlock {
-			if ok, msg := jarsignerVerify(t, out, kind); ok {
+			if ok, msg := testenv.JarsignerVerify(t, out, kind); ok {
 				t.Errorf("%s: one byte changed in %s, jarsigner still verifies it:\n%s", kind, name, msg)
 			}
 		}

@@ -1,12 +1,9 @@
 package protoxml
 
 import (
-	"archive/zip"
 	"bytes"
 	"errors"
-	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -292,81 +289,10 @@ func TestEditOracle(t *testing.T) {
 		t.Error("INTERNET added twice")
 	}
 
-	dir := t.TempDir()
-	protoAPK := filepath.Join(dir, "proto.apk")
-	writeZip(t, protoAPK, map[string][]byte{"AndroidManifest.xml": edited, "resources.pb": entries["base/resources.pb"]})
-	tree := testenv.Run(t, "aapt2", "dump", "xmltree", "--file", "AndroidManifest.xml", protoAPK)
-	for _, want := range []string{
-		`E: uses-permission`,
-		`A: http://schemas.android.com/apk/res/android:name(0x01010003)="android.permission.INTERNET"`,
-		`E: provider`,
-		`A: http://schemas.android.com/apk/res/android:name(0x01010003)="io.trustfuse.runtime.Init"`,
-		`A: http://schemas.android.com/apk/res/android:authorities(0x01010018)="io.trustfuse.fixture.bundle.trustfuse"`,
-		`A: http://schemas.android.com/apk/res/android:exported(0x01010010)=false`,
-		`A: http://schemas.android.com/apk/res/android:initOrder(0x0101001a)=2147483647`,
-	} {
-		if !strings.Contains(tree, want) {
-			t.Errorf("aapt2 dump xmltree lacks %s:\n%s", want, tree)
-		}
-	}
-	// uses-permission comes before <application>, as aapt2 would place it.
-	if strings.Index(tree, "E: uses-permission") > strings.Index(tree, "E: application") {
-		t.Errorf("uses-permission after application:\n%s", tree)
-	}
-
-	binAPK := filepath.Join(dir, "binary.apk")
-	testenv.Run(t, "aapt2", "convert", "--output-format", "binary", "-o", binAPK, protoAPK)
-	if b2 := testenv.Run(t, "aapt2", "dump", "badging", binAPK); !strings.Contains(b2, "uses-permission: name='android.permission.INTERNET'") {
-		t.Errorf("aapt2 dump badging lacks INTERNET:\n%s", b2)
-	}
-	badging := testenv.Run(t, "aapt", "dump", "badging", binAPK)
-	for _, want := range []string{
-		"package: name='io.trustfuse.fixture.bundle' versionCode='7' versionName='7.0'",
-		"uses-permission: name='android.permission.INTERNET'",
-		"uses-permission: name='android.permission.ACCESS_NETWORK_STATE'",
-	} {
-		if !strings.Contains(badging, want) {
-			t.Errorf("aapt dump badging lacks %q:\n%s", want, badging)
-		}
-	}
-	xt := testenv.Run(t, "aapt", "dump", "xmltree", binAPK, "AndroidManifest.xml")
-	for _, re := range []string{
-		`E: provider`,
-		`A: android:name\(0x01010003\)="io.trustfuse.runtime.Init"`,
-		`A: android:authorities\(0x01010018\)="io.trustfuse.fixture.bundle.trustfuse"`,
-		`A: android:exported\(0x01010010\)=\(type 0x12\)0x0`,
-		`A: android:initOrder\(0x0101001a\)=\(type 0x10\)0x7fffffff`,
-	} {
-		if !regexp.MustCompile(re).MatchString(xt) {
-			t.Errorf("aapt dump xmltree (binary) lacks %s:\n%s", re, xt)
-		}
-	}
-}
-
-func writeZip(t testing.TB, path string, files map[string][]byte) {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, name := range slices.Sorted(func(yield func(string) bool) {
-		for k := range files {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
-		w, err := zw.Create(name)
-		if err == nil {
-			_, err = w.Write(files[name])
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
+	b := testenv.CheckFusedProtoManifest(t, t.TempDir(), edited, entries["base/resources.pb"], "io.trustfuse.fixture.bundle")
+	if b.Package != "io.trustfuse.fixture.bundle" || b.VersionCode != 7 || b.VersionName != "7.0" ||
+		!slices.Contains(b.Permissions, "android.permission.ACCESS_NETWORK_STATE") {
+		t.Errorf("aapt dump badging after the edit: %+v", b)
 	}
 }
 

@@ -724,6 +724,9 @@ func (d *pdfDoc) protections() {
 
 func (d *pdfDoc) artifact(a *Artifact) {
 	d.kv("File", a.File, false)
+	if a.Format == "aab" {
+		d.kv("Format", "Android App Bundle (JAR signed; Play builds and signs the APKs)", false)
+	}
 	d.kv("Size", pdfSize(a.Size), false)
 	d.kv("sha256", a.SHA256, true)
 	d.kv("Package", a.Package, false)
@@ -731,7 +734,24 @@ func (d *pdfDoc) artifact(a *Artifact) {
 	d.kv("minSdk", strconv.Itoa(a.MinSDK), false)
 	d.kv("Signature schemes", strings.Join(a.Schemes, ", "), false)
 	d.kvList("Signer digests", a.Signers, true)
+	if a.Format == "aab" {
+		mods := make([]string, len(a.Modules))
+		for i, m := range a.Modules {
+			mods[i] = fmt.Sprintf("%s (%s%s; dex %s; abis %s)", m.Name, m.Type, pdfPrefixed(", ", m.Delivery),
+				pdfOrDash(strings.Join(m.Dex, ", ")), pdfOrDash(strings.Join(m.ABIs, ", ")))
+		}
+		d.kvList("Modules", mods, false)
+		return
+	}
 	d.kv("16 KiB aligned .so", pdfYesNo(a.ZipAligned16K), false)
+}
+
+// pdfPrefixed is prefix+s, or "" when s is empty.
+func pdfPrefixed(prefix, s string) string {
+	if s == "" {
+		return ""
+	}
+	return prefix + s
 }
 
 func (d *pdfDoc) hashes() {
@@ -825,7 +845,11 @@ func (d *pdfDoc) verification() {
 	} else {
 		d.kvColor("Result", "NOT verified", false, pdfRed)
 	}
-	d.kv("minSdk", strconv.Itoa(v.MinSDK), false)
+	if d.p.Output.Format == "aab" {
+		d.kv("Checked", "JAR signature, every entry's digest", false)
+	} else {
+		d.kv("minSdk", strconv.Itoa(v.MinSDK), false)
+	}
 	d.kv("Schemes", strings.Join(v.Schemes, ", "), false)
 	for i, e := range v.Errors {
 		label := ""

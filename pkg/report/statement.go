@@ -53,8 +53,11 @@ type Build struct {
 	Reproduce string            `json:"reproducible,omitempty"`
 }
 
-// Artifact describes the input or output APK.
+// Artifact describes the input or output package: an APK or an Android
+// App Bundle (Format "aab", with its Modules; its scheme is "jar").
 type Artifact struct {
+	// Format is "apk" or "aab"; absent in reports made before bundles.
+	Format        string   `json:"format,omitempty"`
 	File          string   `json:"file"`
 	Size          int64    `json:"size"`
 	SHA256        string   `json:"sha256"`
@@ -65,6 +68,17 @@ type Artifact struct {
 	Schemes       []string `json:"schemes"`
 	Signers       []string `json:"signers"`
 	ZipAligned16K bool     `json:"zipAligned16k"`
+	// Modules lists a bundle's modules, base first.
+	Modules []Module `json:"modules,omitempty"`
+}
+
+// Module is one module of an App Bundle.
+type Module struct {
+	Name     string   `json:"name"`
+	Type     string   `json:"type"`     // base, feature, asset-pack, ml-pack
+	Delivery string   `json:"delivery"` // install-time, on-demand, fast-follow, "" if unsaid
+	Dex      []string `json:"dex"`
+	ABIs     []string `json:"abis"`
 }
 
 // FusionSet identifies the Fusion Set applied; SHA256 is of its canonical JSON.

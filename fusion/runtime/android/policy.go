@@ -90,6 +90,12 @@ type Policy struct {
 	// runtime re-measures it (and AndroidManifest.xml) from the installed
 	// package file before attesting. Written only when set.
 	AttestRuntimeDex string
+	// AttestSkipManifest tells the runtime not to re-measure
+	// AndroidManifest.xml: the measurement's manifestDigest is empty,
+	// because the installed manifest is not the one fuse wrote (an App
+	// Bundle's: Play re-encodes it to binary XML and edits it). Written
+	// (attest.skipManifest=true) only when set.
+	AttestSkipManifest bool
 	// KeyAttestation is the Fusion Set's attestation.keyAttestation.mode,
 	// one of the protocol's modes: attest.KeyAttestationOff (also for ""),
 	// attest.KeyAttestationOptional or attest.KeyAttestationRequired. When
@@ -130,6 +136,7 @@ var ErrPolicy = errors.New("androidrt: invalid policy")
 //	attest.tokenTtlMs   decimal milliseconds
 //	attest.measurement  RFC 8785 JSON of the release measurement (only when set)
 //	attest.runtimeDex   entry name of the runtime dex (only when set)
+//	attest.skipManifest true: manifestDigest is not re-measured (only when set)
 //	attest.keyAttestation  off | optional | required ("" is written as off)
 //	buildDate           RFC 3339;  fusedAppToken  hex
 func (p *Policy) Encode() []byte {
@@ -156,6 +163,9 @@ func (p *Policy) Encode() []byte {
 	}
 	if p.AttestRuntimeDex != "" {
 		kv["attest.runtimeDex"] = p.AttestRuntimeDex
+	}
+	if p.AttestSkipManifest {
+		kv["attest.skipManifest"] = "true"
 	}
 	for t, tp := range p.Threats {
 		kv["threat."+string(t)+".mode"] = tp.Mode

@@ -522,7 +522,7 @@
 .end method
 
 # measured(guard, measurementJSON) -> the JSON with manifestDigest (SHA-256 of
-# AndroidManifest.xml), runtimeDigest (when the policy names attest.runtimeDex)
+# AndroidManifest.xml, unless the policy says attest.skipManifest=true), runtimeDigest (when the policy names attest.runtimeDex)
 # and the digest of every app dex (each classes.dex / classesN.dex entry but
 # the runtime's) replaced by the digests of those entries in the installed
 # package file. A dex the measurement does not list throws "unexpected dex",
@@ -538,10 +538,18 @@
     new-instance v1, Ljava/util/zip/ZipFile;
     invoke-direct {v1, v0}, Ljava/util/zip/ZipFile;-><init>(Ljava/lang/String;)V
     :try_start
+    # attest.skipManifest=true (an App Bundle's app: Play rewrote the
+    # manifest): manifestDigest stays as registered (empty)
+    iget-object v2, p0, Lio/trustfuse/runtime/Guard;->pol:Ljava/util/Properties;
+    const-string v3, "attest.skipManifest"
+    invoke-static {v2, v3}, Lio/trustfuse/runtime/U;->propTrue(Ljava/util/Properties;Ljava/lang/String;)Z
+    move-result v2
+    if-nez v2, :runtime
     const-string v2, "manifestDigest"
     const-string v3, "AndroidManifest.xml"
     invoke-static {p1, v2, v1, v3}, Lio/trustfuse/runtime/Attest;->swap(Ljava/lang/String;Ljava/lang/String;Ljava/util/zip/ZipFile;Ljava/lang/String;)Ljava/lang/String;
     move-result-object p1
+    :runtime
     iget-object v2, p0, Lio/trustfuse/runtime/Guard;->pol:Ljava/util/Properties;
     const-string v3, "attest.runtimeDex"
     invoke-static {v2, v3}, Lio/trustfuse/runtime/U;->prop(Ljava/util/Properties;Ljava/lang/String;)Ljava/lang/String;
