@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io"
+	"os"
 	"testing"
 )
 
@@ -73,32 +74,42 @@ func RewriteZip(t testing.TB, src, dst string, replace map[string][]byte, add ..
 		t.Fatal(err)
 	}
 	defer zr.Close()
-	writeZipFile(t, dst, func(zw *zip.Writer) {
-		write := func(name string, data []byte) {
-			w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate})
-			if err == nil {
-				_, err = w.Write(data)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+	f, err := os.Create(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zw := zip.NewWriter(f)
+	write := func(name string, data []byte) {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate})
+		if err == nil {
+			_, err = w.Write(data)
 		}
-		replaced := 0
-		for _, e := range zr.File {
-			if data, ok := replace[e.Name]; ok {
-				write(e.Name, data)
-				replaced++
-			} else if err := zw.Copy(e); err != nil {
-				t.Fatal(err)
-			}
+		if err != nil {
+			t.Fatal(err)
 		}
-		if replaced != len(replace) {
-			t.Fatalf("%s: %d of the %d entries to replace are not in it", src, len(replace)-replaced, len(replace))
+	}
+	replaced := 0
+	for _, e := range zr.File {
+		if data, ok := replace[e.Name]; ok {
+			write(e.Name, data)
+			replaced++
+		} else if err := zw.Copy(e); err != nil {
+			t.Fatal(err)
 		}
-		for _, e := range add {
-			write(e.Name, e.Data)
-		}
-	})
+	}
+	if replaced != len(replace) {
+		t.Fatalf("%s: %d of the %d entries to replace are not in it", src, len(replace)-replaced, len(replace))
+	}
+	for _, e := range add {
+		write(e.Name, e.Data)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // centralRecords locates the end record of the ZIP archive b (which must have
