@@ -140,6 +140,15 @@ if [[ " $bench " == *" aab "* ]]; then
   read -r tf tf_rss < <(measure trustfuse "$work/trustfuse" sign --in "$bundle" --out "$work/out.aab" --keystore "$jks" --ks-pass env:BENCH_KS_PASS)
   "${jsverify[@]}" >/dev/null || { echo "bench: trustfuse output does not verify (jarsigner)" >&2; exit 1; }
   row "$name sign" "$tf" "$js" "$tf_rss" "$js_rss"
+  # fuse, sealed to a stand-in Play App Signing certificate: the demo Fusion
+  # Set with playSigningCertDigests = [the ec test key's digest], as
+  # testenv.PlayFusionSet writes it for the tests.
+  sed -e "s#file:demo/#file:$PWD/fusion/examples/demo/#" \
+    -e 's#"playSigningCertDigests": \[\]#"playSigningCertDigests": ["6b04f6959e509cc3764bc3c1b184655069ef5f42e2026d16a0822d9a72cf287d"]#' \
+    fusion/examples/demo.json >"$work/fusion.json"
+  read -r tf tf_rss < <(measure trustfuse "$work/trustfuse" fuse --in "$bundle" --fusion-set "$work/fusion.json" --out "$work/out.aab" --keystore "$jks" --ks-pass env:BENCH_KS_PASS)
+  "${jsverify[@]}" >/dev/null || { echo "bench: fused bundle does not verify (jarsigner)" >&2; exit 1; }
+  row "$name fuse" "$tf" "$js" "$tf_rss" "$js_rss"
 fi
 
 echo
