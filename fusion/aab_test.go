@@ -281,9 +281,9 @@ func TestFuseBundleRefusals(t *testing.T) {
 // TestAttestBundle: the runtime of a fused bundle, installed as Play
 // installs it (the base module turned into a base APK with its manifest
 // re-encoded to binary XML by aapt2, signed by the stand-in Play key),
-// reproduces the registered measurement and gets a token from serve on the
-// JVM harness; the same APK signed by the upload key cannot unseal its
-// vault and gets none.
+// reproduces the registered measurement, passes its tamper checks and gets
+// a token from serve on the JVM harness; the same APK signed by the upload
+// key cannot unseal its vault and gets none.
 func TestAttestBundle(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts JVMs")
@@ -345,6 +345,10 @@ func TestAttestBundle(t *testing.T) {
 	}
 	if r.Status != 200 {
 		t.Errorf("mTLS request to serve: status %d error %q", r.Status, r.Error)
+	}
+	// The tamper checks (signer, dex digests by installed name) pass too.
+	if len(r.Events) != 0 {
+		t.Errorf("a clean Play-installed run raised %v", r.Events)
 	}
 
 	r = harness.RunWith(t, harness.Options{APK: baseAPK, Package: pkg, SignerDER: upload.Certificate.Raw, URL: serve.URL + "/healthz", Attest: true})
