@@ -151,6 +151,26 @@ func TestFuseBundle(t *testing.T) {
 			if !res.Verification.Verified || !slices.Equal(res.Verification.Schemes, []string{aab.SchemeJAR}) {
 				t.Errorf("self-verification: %+v", res.Verification)
 			}
+
+			// One byte changed in a raw-copied feature module entry or in an
+			// injected one: neither jarsigner nor our verifier accepts it.
+			for _, name := range []string{"camera/dex/classes.dex", "base/assets/trustfuse/policy.bin"} {
+				data := readEntry(t, b.Zip, name)
+				data[len(data)/2] ^= 0x01
+				bad := filepath.Join(dir, "tampered.aab")
+				testenv.RewriteZip(t, out, bad, map[string][]byte{name: data})
+				if ok, _ := testenv.JarsignerVerify(t, bad, "rsa"); ok {
+					t.Errorf("%s changed: jarsigner accepts it", name)
+				}
+				tb, err := aab.Open(bad)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if v, err := tb.Verify(); err != nil || v.Verified {
+					t.Errorf("%s changed: our verifier accepts it (%v)", name, err)
+				}
+				tb.Close()
+			}
 		})
 	}
 }
