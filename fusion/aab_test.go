@@ -151,6 +151,26 @@ func TestFuseBundle(t *testing.T) {
 			if !res.Verification.Verified || !slices.Equal(res.Verification.Schemes, []string{aab.SchemeJAR}) {
 				t.Errorf("self-verification: %+v", res.Verification)
 			}
+
+			// One byte changed in a raw-copied feature module entry or in an
+			// injected one: neither jarsigner nor our verifier accepts it.
+			for _, name := range []string{"camera/dex/classes.dex", "base/assets/trustfuse/policy.bin"} {
+				data := readEntry(t, b.Zip, name)
+				data[len(data)/2] ^= 0x01
+				bad := filepath.Join(dir, "tampered.aab")
+				testenv.RewriteZip(t, out, bad, map[string][]byte{name: data})
+				if ok, _ := testenv.JarsignerVerify(t, bad, "rsa"); ok {
+					t.Errorf("%s changed: jarsigner accepts it", name)
+				}
+				tb, err := aab.Open(bad)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if v, err := tb.Verify(); err != nil || v.Verified {
+					t.Errorf("%s changed: our verifier accepts it (%v)", name, err)
+				}
+				tb.Close()
+			}
 		})
 	}
 }
@@ -281,9 +301,9 @@ func TestFuseBundleRefusals(t *testing.T) {
 // TestAttestBundle: the runtime of a fused bundle, installed as Play
 // installs it (the base module turned into a base APK with its manifest
 // re-encoded to binary XML by aapt2, signed by the stand-in Play key),
-// reproduces the registered measurement and gets a token from serve on the
-// JVM harness; the same APK signed by the upload key cannot unseal its
-// vault and gets none.
+// reproduces the registered measurement, passes its tamper checks and gets
+// a token from serve on the JVM harness; the same APK signed by the upload
+// key cannot unseal its vault and gets none.
 func TestAttestBundle(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts JVMs")
@@ -345,6 +365,10 @@ func TestAttestBundle(t *testing.T) {
 	}
 	if r.Status != 200 {
 		t.Errorf("mTLS request to serve: status %d error %q", r.Status, r.Error)
+	}
+	// The tamper checks (signer, dex digests by installed name) pass too.
+	if len(r.Events) != 0 {
+		t.Errorf("a clean Play-installed run raised %v", r.Events)
 	}
 
 	r = harness.RunWith(t, harness.Options{APK: baseAPK, Package: pkg, SignerDER: upload.Certificate.Raw, URL: serve.URL + "/healthz", Attest: true})
