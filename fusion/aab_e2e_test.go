@@ -1,6 +1,7 @@
 package fusion
 
 import (
+	"archive/zip"
 	"bytes"
 	"os"
 	"path/filepath"
@@ -61,10 +62,11 @@ func playSign(t testing.TB, in, out string, s *keys.Signer) {
 // builds (testenv.BaseAPKFromBundle: aapt2 convert of the proto manifest
 // and resources, dex, assets and native libraries added) and signed by the
 // stand-in Play key is an APK Android's tools accept: apksigner verifies
-// it and names the Play certificate, zipalign and the 16 KiB check pass,
-// aapt reads the package, versions, SDKs and permissions our bundle reader
-// reads from the proto manifest, every dex and asset is the bundle's byte
-// for byte and dexdump verifies the dex.
+// it and names the Play certificate, zipalign and the 16 KiB check pass
+// (the native libraries stored), aapt reads the package, versions, SDKs
+// and permissions our bundle reader reads from the proto manifest, every
+// dex and asset is the bundle's byte for byte and dexdump verifies the
+// dex.
 func TestBaseAPKFromBundle(t *testing.T) {
 	bundle := filepath.Join(testenv.Root(t), "testdata", "aab", "bundle.aab")
 	dir := t.TempDir()
@@ -78,6 +80,26 @@ func TestBaseAPKFromBundle(t *testing.T) {
 	}
 	testenv.Run(t, "zipalign", "-c", "-p", "4", signed)
 	testenv.Run(t, "zipalign16", signed)
+	// The native libraries are stored (the fixture says
+	// extractNativeLibs="false"), so zipalign16 checked their 16 KiB
+	// alignment.
+	zr, err := zip.OpenReader(signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	libs := 0
+	for _, f := range zr.File {
+		if strings.HasPrefix(f.Name, "lib/") && strings.HasSuffix(f.Name, ".so") {
+			libs++
+			if f.Method != zip.Store {
+				t.Errorf("%s: compression method %d, want stored", f.Name, f.Method)
+			}
+		}
+	}
+	if libs != 2 {
+		t.Errorf("%d native libraries in the APK, want 2 (arm64-v8a, x86_64)", libs)
+	}
 
 	b, err := aab.Open(bundle)
 	if err != nil {

@@ -108,8 +108,12 @@ func CheckFusedProtoManifest(t testing.TB, dir string, manifest, resourcesPB []b
 // can: base/manifest/AndroidManifest.xml and base/resources.pb (with
 // base/res/) converted to binary by `aapt2 convert --output-format
 // binary`, then base/dex/X at the root as X, base/assets/, base/lib/ and
-// base/root/X (as X) copied. The APK is unsigned and unaligned; it is
-// written to out.
+// base/root/X (as X) copied. Native libraries are stored (uncompressed),
+// as bundletool writes them for Android 6.0 and later: with
+// android:extractNativeLibs="false" (the fixture's) Android maps them from
+// the APK and installs it only if they are stored and page aligned. The
+// APK is unsigned and unaligned (pkg/apksig aligns stored entries, .so on
+// 16 KiB, as it signs); it is written to out.
 func BaseAPKFromBundle(t testing.TB, bundle, out string) {
 	t.Helper()
 	entries := ZipEntries(t, bundle)
@@ -128,7 +132,7 @@ func BaseAPKFromBundle(t testing.TB, bundle, out string) {
 		case dir == "dex" || dir == "root":
 			rest = append(rest, ZipFile{Name: file, Data: entries[name]})
 		case dir == "assets" || dir == "lib":
-			rest = append(rest, ZipFile{Name: rel, Data: entries[name]})
+			rest = append(rest, ZipFile{Name: rel, Data: entries[name], Stored: dir == "lib" && strings.HasSuffix(rel, ".so")})
 		}
 	}
 	tmp := t.TempDir()

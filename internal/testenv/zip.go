@@ -9,10 +9,12 @@ import (
 	"testing"
 )
 
-// ZipFile is an entry for RewriteZip to append.
+// ZipFile is an entry for RewriteZip to append: deflated, or stored
+// (uncompressed) if Stored.
 type ZipFile struct {
-	Name string
-	Data []byte
+	Name   string
+	Data   []byte
+	Stored bool
 }
 
 // ZipEntries reads every entry of the ZIP file at path with the standard
@@ -65,7 +67,7 @@ func readZipFile(t testing.TB, f *zip.File) []byte {
 
 // RewriteZip copies the ZIP file src to dst with archive/zip: entries named
 // in replace (each must exist) get that content (deflated) in their place,
-// the others are copied raw, then add is appended (deflated) in order. Nothing is signed
+// the others are copied raw, then add is appended in order. Nothing is signed
 // or aligned: the result is what someone editing a package by hand makes.
 func RewriteZip(t testing.TB, src, dst string, replace map[string][]byte, add ...ZipFile) {
 	t.Helper()
@@ -80,8 +82,8 @@ func RewriteZip(t testing.TB, src, dst string, replace map[string][]byte, add ..
 	}
 	defer f.Close()
 	zw := zip.NewWriter(f)
-	write := func(name string, data []byte) {
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate})
+	write := func(name string, data []byte, method uint16) {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: method})
 		if err == nil {
 			_, err = w.Write(data)
 		}
@@ -92,7 +94,7 @@ func RewriteZip(t testing.TB, src, dst string, replace map[string][]byte, add ..
 	replaced := 0
 	for _, e := range zr.File {
 		if data, ok := replace[e.Name]; ok {
-			write(e.Name, data)
+			write(e.Name, data, zip.Deflate)
 			replaced++
 		} else if err := zw.Copy(e); err != nil {
 			t.Fatal(err)
@@ -102,7 +104,11 @@ func RewriteZip(t testing.TB, src, dst string, replace map[string][]byte, add ..
 		t.Fatalf("%s: %d of the %d entries to replace are not in it", src, len(replace)-replaced, len(replace))
 	}
 	for _, e := range add {
-		write(e.Name, e.Data)
+		method := zip.Deflate
+		if e.Stored {
+			method = zip.Store
+		}
+		write(e.Name, e.Data, method)
 	}
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
