@@ -95,7 +95,7 @@ func (r *Result) Limits() []string {
 	const noClaim = "This report records what trustfuse changed in the input; it makes no claim about the input app's own code or behaviour."
 	if r.Output.Format == string(sniff.AAB) {
 		l = append(l,
-			"Self-verification re-read the output bundle and verified its JAR signature: every entry's SHA-256 digest and the upload key's signature.",
+			"Self-verification re-read the output bundle and verified its JAR signature: the upload key's signature and the SHA-256 digest of every entry trustfuse wrote or changed; entries copied unchanged were compared byte for byte with the input instead of being digested a second time (jarsigner checks such outputs in full in the project's tests).",
 			noClaim,
 			"Play App Signing: the client identity is sealed only to the signers listed in the attestation record "+
 				"(attestation.playSigningCertDigests, and the upload key when fused with --distribute-with-upload-key); an APK built from this bundle and signed with any other key cannot unseal it.",

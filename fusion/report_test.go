@@ -391,7 +391,7 @@ func TestReportBundle(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := testenv.Run(t, "pdftotext", "-layout", pdf, "-")
-	for _, want := range []string{"Android App Bundle", "camera (feature", "textures (asset-pack", "JAR signature, every entry's digest"} {
+	for _, want := range []string{"Android App Bundle", "camera (feature", "textures (asset-pack", "JAR signature, digests of written entries"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the PDF does not say %q:\n%s", want, text)
 		}

@@ -210,7 +210,7 @@ func printFuse(w io.Writer, o *fuseOptions, r *fusion.Result, reports []writtenR
 	row("signed", "%s by sha256 %s (input was signed by %s)", strings.Join(r.Output.Schemes, ", "),
 		strings.Join(r.Output.Signers, ", "), in)
 	if r.Output.Format == string(sniff.AAB) {
-		row("verified", "%s (every entry's digest)", strings.Join(r.Verification.Schemes, ", "))
+		row("verified", "%s (digests of the entries written, copies identical to the input)", strings.Join(r.Verification.Schemes, ", "))
 		row("sealed to", "signer sha256 %s (the certificates the installed app may carry)", strings.Join(r.Measurement.SignerDigests, ", "))
 	} else {
 		row("verified", "%s for API %d+", strings.Join(r.Verification.Schemes, ", "), r.Verification.MinSDK)

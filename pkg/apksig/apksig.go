@@ -330,7 +330,7 @@ func Verify(z *zipx.Reader, opts VerifyOptions) (*Result, error) {
 
 	var v1Signed []int
 	if opts.MinSDK < sdkN || !sigSchemes {
-		res.V1, v1Signed = verifyV1(z, opts.MinSDK, opts.MaxSDK)
+		res.V1, v1Signed = verifyV1(z, opts.MinSDK, opts.MaxSDK, nil)
 	} else {
 		res.V1.Present = v1Present(z)
 	}

@@ -561,7 +561,9 @@ func (s *v1Signer) warn(code, format string, args ...any) {
 // maxSDK] following apksigner's rules, and returns the scheme result and the
 // APK signature scheme IDs named by X-Android-APK-Signed in the signers' .SF
 // files (for the stripping-protection check, which needs the other schemes).
-func verifyV1(z *zipx.Reader, minSDK, maxSDK int) (SchemeResult, []int) {
+// The digest of an entry for which copied reports true is not recomputed
+// (VerifyJARCopies); nil recomputes every one.
+func verifyV1(z *zipx.Reader, minSDK, maxSDK int, copied func(*zipx.Entry) bool) (SchemeResult, []int) {
 	var res SchemeResult
 	if maxSDK < minSDK {
 		res.fail("V1_BAD_SDK_RANGE", "minSdkVersion (%d) > maxSdkVersion (%d)", minSDK, maxSDK)
@@ -683,7 +685,7 @@ func verifyV1(z *zipx.Reader, minSDK, maxSDK int) (SchemeResult, []int) {
 		return res, nil
 	}
 
-	used := verifyV1Entries(z, byName, live, minSDK, maxSDK, &res)
+	used := verifyV1Entries(z, byName, live, minSDK, maxSDK, copied, &res)
 	if len(res.Errors) > 0 {
 		return res, nil
 	}
@@ -867,7 +869,7 @@ func (s *v1Signer) verifyAgainstManifest(mf []byte, mfMain *v1Section, byName ma
 // verifyV1Entries checks every entry outside META-INF/ against its manifest
 // digest and requires all of them to be signed by the same signers, which it
 // returns. Problems are added to res in archive order.
-func verifyV1Entries(z *zipx.Reader, byName map[string]*v1Section, signers []*v1Signer, minSDK, maxSDK int, res *SchemeResult) []*v1Signer {
+func verifyV1Entries(z *zipx.Reader, byName map[string]*v1Section, signers []*v1Signer, minSDK, maxSDK int, copied func(*zipx.Entry) bool, res *SchemeResult) []*v1Signer {
 	entries := make([]*zipx.Entry, 0, len(z.Entries))
 	for _, e := range z.Entries {
 		// Android checks only entries outside META-INF/.
@@ -921,6 +923,9 @@ func verifyV1Entries(z *zipx.Reader, byName map[string]*v1Section, signers []*v1
 
 	_ = v1Parallel(len(todo), func(k int, buf []byte) error {
 		j := &jobs[todo[k]]
+		if copied != nil && copied(j.e) {
+			return nil
+		}
 		hs := make([]hash.Hash, len(j.want))
 		ws := make([]io.Writer, len(j.want))
 		for i, d := range j.want {

@@ -186,7 +186,7 @@ func v1Verify(t testing.TB, apk string, minSDK, maxSDK int) (SchemeResult, []int
 		t.Fatal(err)
 	}
 	defer z.Close()
-	return verifyV1(z.Reader, minSDK, maxSDK)
+	return verifyV1(z.Reader, minSDK, maxSDK, nil)
 }
 
 func issueCodes(is []Issue) []string {

@@ -846,7 +846,7 @@ func (d *pdfDoc) verification() {
 		d.kvColor("Result", "NOT verified", false, pdfRed)
 	}
 	if d.p.Output.Format == "aab" {
-		d.kv("Checked", "JAR signature, every entry's digest", false)
+		d.kv("Checked", "JAR signature, digests of written entries, copies byte-identical to the input", false)
 	} else {
 		d.kv("minSdk", strconv.Itoa(v.MinSDK), false)
 	}
