@@ -180,14 +180,7 @@ func (o *verifyOptions) verifyBundle(c *cli.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	var errs []error
-	if !res.Verified {
-		errs = append(errs, fmt.Errorf("%s: %w", path, errVerifyFailed))
-	}
-	if rc != nil && rc.err != nil {
-		errs = append(errs, rc.err)
-	}
-	return errors.Join(errs...)
+	return verdict(path, res, rc)
 }
 
 // printBundleVerify prints the verdict as printVerify does for an APK, with

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,17 +14,10 @@ import (
 // one byte changed in an entry, jarsigner fails and `trustfuse verify`
 // exits 3.
 func TestSignBundleJarsigner(t *testing.T) {
-	jarsigner := testenv.Tool(t, "jarsigner")
 	keysDir := filepath.Join(testenv.Root(t), "testdata", "keys")
 	in := filepath.Join(testenv.Root(t), "testdata", "aab", "bundle.aab")
 	t.Setenv("SOURCE_DATE_EPOCH", sourceDateEpoch)
 	t.Setenv("KS_PASS", "fixture-pass")
-	oracle := func(path, kind string) (bool, string) {
-		out, err := exec.Command(jarsigner, "-J-XX:TieredStopAtLevel=1", "-J-XX:+UseSerialGC",
-			"-verify", "-strict", "-verbose", "-keystore", filepath.Join(keysDir, kind+".jks"),
-			"-storepass", "fixture-pass", path).CombinedOutput()
-		return err == nil && strings.Contains(string(out), "jar verified."), string(out)
-	}
 	for _, tc := range []struct{ kind, keystore string }{
 		{"rsa", "rsa-keytool.p12"},
 		{"ec", "ec.jks"},
@@ -37,7 +29,7 @@ func TestSignBundleJarsigner(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("%s: sign: exit %d\n%s", tc.kind, code, stderr)
 		}
-		if ok, msg := oracle(out, tc.kind); !ok || !strings.Contains(msg, "Digest algorithm: SHA-256") {
+		if ok, msg := testenv.JarsignerVerify(t, out, tc.kind); !ok || !strings.Contains(msg, "Digest algorithm: SHA-256") {
 			t.Fatalf("%s: jarsigner -verify -strict:\n%s", tc.kind, msg)
 		}
 		if code, stdout, stderr := runCLI(t, "verify", out); code != 0 {
@@ -48,7 +40,7 @@ func TestSignBundleJarsigner(t *testing.T) {
 			data[len(data)/2] ^= 0x20
 			bad := filepath.Join(dir, "tampered.aab")
 			testenv.RewriteZip(t, out, bad, map[string][]byte{name: data})
-			if ok, msg := oracle(bad, tc.kind); ok {
+			if ok, msg := testenv.JarsignerVerify(t, bad, tc.kind); ok {
 				t.Errorf("%s: %s changed, jarsigner still verifies:\n%s", tc.kind, name, msg)
 			}
 			code, stdout, _ := runCLI(t, "verify", bad)

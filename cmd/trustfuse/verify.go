@@ -75,16 +75,22 @@ func verifyCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			var errs []error
-			if !res.Verified {
-				errs = append(errs, fmt.Errorf("%s: %w", a.Path, errVerifyFailed))
-			}
-			if rc != nil && rc.err != nil {
-				errs = append(errs, rc.err)
-			}
-			return errors.Join(errs...)
+			return verdict(a.Path, res, rc)
 		},
 	}
+}
+
+// verdict is the error verify returns after printing: errVerifyFailed when
+// the signatures do not verify, the report check's error, both, or nil.
+func verdict(path string, res *apksig.Result, rc *reportCheck) error {
+	var errs []error
+	if !res.Verified {
+		errs = append(errs, fmt.Errorf("%s: %w", path, errVerifyFailed))
+	}
+	if rc != nil && rc.err != nil {
+		errs = append(errs, rc.err)
+	}
+	return errors.Join(errs...)
 }
 
 // printVerify prints the verdict the way apksigner does, so people and
