@@ -70,7 +70,10 @@ func (n *Nonces) Parse(s string, now time.Time) ([]byte, time.Time, error) {
 	if len(s) != base64.RawURLEncoding.EncodedLen(NonceLen) {
 		return nil, time.Time{}, errNonceForged
 	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
+	// Strict: the last character's two spare bits must be zero, so each
+	// nonce has one spelling (the replay cache keys on the decoded bytes,
+	// but a second spelling of an issued nonce is still not one we issued).
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	if err != nil || len(b) != NonceLen {
 		return nil, time.Time{}, errNonceForged
 	}
