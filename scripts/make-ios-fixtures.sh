@@ -28,11 +28,11 @@ TEAM=ABCDE12345
 cat >"$work/libSystem.tbd" <<'EOF'
 --- !tapi-tbd
 tbd-version:     4
-targets:         [ arm64-ios, x86_64-ios-simulator ]
+targets:         [ arm64-ios, x86_64-ios-simulator, armv7-ios, arm64_32-watchos ]
 install-name:    '/usr/lib/libSystem.B.dylib'
 current-version: 1311
 exports:
-  - targets:     [ arm64-ios, x86_64-ios-simulator ]
+  - targets:     [ arm64-ios, x86_64-ios-simulator, armv7-ios, arm64_32-watchos ]
     symbols:     [ _puts, _strlen, dyld_stub_binder ]
 ...
 EOF
@@ -85,6 +85,17 @@ ld ios arm64 "$out/Demo" "$work/main.o" "$work/DemoKit-arm64" "$out/libdemo.dyli
 # App extension executable: lld's default (small) header padding.
 cc arm64-apple-ios14.0 "$work/widget.c" "$work/widget.o"
 ld ios arm64 "$out/DemoWidget" "$work/widget.o" -rpath @executable_path/../../Frameworks
+
+# 32-bit slices real IPAs still carry: an old app's armv7 + arm64 fat
+# executable (lld-14 cannot relocate armv7 calls: that slice calls nothing)
+# and a watch app's arm64_32 executable.
+echo 'int main(void) { return 7; }' >"$work/legacy.c"
+cc armv7-apple-ios10.0 "$work/legacy.c" "$work/legacy-armv7.o"
+ld ios armv7 "$work/Legacy-armv7" "$work/legacy-armv7.o"
+ld ios arm64 "$work/Legacy-arm64" "$work/widget.o"
+llvm-lipo-14 -create "$work/Legacy-armv7" "$work/Legacy-arm64" -output "$out/Legacy.fat"
+cc arm64_32-apple-watchos7.0 "$work/widget.c" "$work/watch.o"
+ld64.lld-14 -arch arm64_32 -platform_version watchos 7.0 9.0 -o "$out/DemoWatch" "$work/libSystem.tbd" "$work/watch.o"
 
 # --- Payload/Demo.app -> Demo.ipa (unsigned) ---------------------------------
 info() { # BUNDLE-ID EXECUTABLE PACKAGE-TYPE [extra plist XML]
@@ -261,7 +272,7 @@ profile expired.mobileprovision "Demo Expired" com.example.demo "$pki/dist.pem" 
 profile othercert.mobileprovision "Demo Other Cert" com.example.demo "$pki/other.pem" 2099-01-01T00:00:00Z "$all"
 
 # --- Self-check with independent tools -------------------------------------------
-for f in Demo DemoWidget libdemo.dylib DemoKit.fat; do
+for f in Demo DemoWidget libdemo.dylib DemoKit.fat Legacy.fat DemoWatch; do
   llvm-objdump-14 --macho --private-headers "$out/$f" >"$work/hdr"
   grep -q LC_CODE_SIGNATURE "$work/hdr" && { echo "$f: unexpected LC_CODE_SIGNATURE" >&2; exit 1; }
   grep -q 'platform 2\|platform IOS\|LC_BUILD_VERSION' "$work/hdr" || { echo "$f: no LC_BUILD_VERSION" >&2; exit 1; }
@@ -269,11 +280,13 @@ done
 /usr/bin/python3 - "$out" <<'EOF'
 import sys
 from macholib.MachO import MachO
-want = {"Demo": ["ARM64"], "DemoWidget": ["ARM64"], "libdemo.dylib": ["ARM64"], "DemoKit.fat": ["x86_64", "ARM64"]}
-from macholib.mach_o import CPU_TYPE_NAMES
+# cputype: arm64 0x0100000c, x86_64 0x01000007, arm 12, arm64_32 0x0200000c
+A64, X64, ARM, A6432 = 0x0100000C, 0x01000007, 12, 0x0200000C
+want = {"Demo": [A64], "DemoWidget": [A64], "libdemo.dylib": [A64], "DemoKit.fat": [X64, A64],
+        "Legacy.fat": [ARM, A64], "DemoWatch": [A6432]}
 for f, archs in want.items():
     m = MachO(sys.argv[1] + "/" + f)
-    got = [CPU_TYPE_NAMES.get(h.header.cputype) for h in m.headers]
+    got = [h.header.cputype for h in m.headers]
     assert got == archs, (f, got)
 EOF
 for f in "$app/Info.plist" "$app/PlugIns/DemoWidget.appex/Info.plist" "$app/Frameworks/DemoKit.framework/Info.plist"; do
