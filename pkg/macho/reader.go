@@ -321,8 +321,9 @@ func (s *Slice) IsExecutable() bool { return s.Type == macho.TypeExec }
 func (s *Slice) Signed() bool { return s.codeSig != nil }
 
 // CodeLimit is where the code a signature covers ends: the offset of the
-// existing signature, or of the one Sign would add (the end of __LINKEDIT
-// rounded up to 16 bytes).
+// existing signature (for verifying it), or, if unsigned, of the one Write
+// would add (the end of __LINKEDIT rounded up to 16 bytes). Write's Layout
+// gives the limit of the signature it writes.
 func (s *Slice) CodeLimit() int64 {
 	if s.codeSig != nil {
 		return int64(s.codeSig.dataOff)

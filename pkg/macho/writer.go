@@ -45,7 +45,9 @@ func (p *plan) size() int64 { return p.sigOff + p.sigSize }
 // a fat file keeps its slice order, each slice at a multiple of its
 // alignment (2^align of the fat_arch, at least the page size: 16 KiB for
 // arm64), the fat header rewritten (fat_arch_64 only when an offset passes
-// 4 GiB). Nothing is written when planning a slice fails.
+// 4 GiB). Every slice is planned (and sg.Size called) before the first byte
+// is written, so layout errors write nothing; an error from sg.Sign or w
+// leaves a partial output: write to a temporary file and rename it.
 func (f *File) Write(w io.Writer, sg Signer) ([]Layout, error) {
 	plans := make([]*plan, len(f.Slices))
 	for i, s := range f.Slices {
