@@ -19,12 +19,12 @@ import (
 	"github.com/trustfuse/trustfuse/internal/testenv"
 )
 
-// fixture reads testdata/ios/name (made by scripts/make-ios-fixtures.sh).
+// fixture reads testdata/ios/name.
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testenv.Root(t), "testdata", "ios", name))
+	b, err := os.ReadFile(testenv.IOSFixture(t, name))
 	if err != nil {
-		t.Fatalf("%v: run scripts/make-ios-fixtures.sh", err)
+		t.Fatal(err)
 	}
 	return b
 }
