@@ -403,6 +403,11 @@ func TestWriteRefuses(t *testing.T) {
 		binary.LittleEndian.PutUint32(c[s.cmdsEnd+4:], uint32(room-8))
 	})
 	trailing := append(bytes.Clone(widget), make([]byte, 64)...)
+	signed, _, _ := sign(t, widget, &testSigner{code: map[string][32]byte{}})
+	afterSig := patch(signed, func(c []byte) {
+		at := loadCmdOffset(t, c, lcCodeSignature)
+		binary.LittleEndian.PutUint32(c[at+12:], binary.LittleEndian.Uint32(c[at+12:])-32)
+	})
 	for _, tc := range []struct {
 		name string
 		in   []byte
@@ -410,6 +415,7 @@ func TestWriteRefuses(t *testing.T) {
 	}{
 		{"no header padding", full, ErrNoRoom},
 		{"data after __LINKEDIT", trailing, ErrLayout},
+		{"data after the signature", afterSig, ErrLayout},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer

@@ -150,6 +150,9 @@ func (s *Slice) plan(sg Signer) (*plan, error) {
 		if int64(cs.dataOff) < int64(le.fileOff) || int64(cs.dataOff)+int64(cs.dataSize) > leEnd {
 			return nil, formatErr(s.Offset+cs.cmdOff, ErrLayout, "LC_CODE_SIGNATURE [%d, +%d) not inside __LINKEDIT [%d, %d)", cs.dataOff, cs.dataSize, le.fileOff, leEnd)
 		}
+		if end := align(int64(cs.dataOff)+int64(cs.dataSize), 16); end < leEnd {
+			return nil, formatErr(s.Offset+cs.cmdOff, ErrLayout, "%d bytes of __LINKEDIT after the code signature would be lost", leEnd-end)
+		}
 		p.keepEnd = int64(cs.dataOff)
 	} else if s.cmdsEnd+codeSigCmdSize > s.firstData {
 		return nil, formatErr(s.Offset+s.cmdsEnd, ErrNoRoom, "LC_CODE_SIGNATURE needs %d bytes, %d left before the first section data at %d (relink with -headerpad)", codeSigCmdSize, s.firstData-s.cmdsEnd, s.firstData)
