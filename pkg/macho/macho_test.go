@@ -195,10 +195,23 @@ func objdumpSlices(t *testing.T, path string, fat bool) []oracleSlice {
 	return got
 }
 
+// TestWriteOracles signs every fixture (unsigned: LC_CODE_SIGNATURE added)
+// and the real Apple-signed fsevents.node (its signature replaced), and has
+// llvm-objdump-14, python3 macholib and go-macho read the output.
 func TestWriteOracles(t *testing.T) {
+	var paths []string
 	for _, name := range []string{"Demo", "DemoWidget", "libdemo.dylib", "DemoKit.fat", "Legacy.fat", "DemoWatch"} {
-		t.Run(name, func(t *testing.T) {
-			in := fixture(t, name)
+		paths = append(paths, testenv.IOSFixture(t, name))
+	}
+	if !testing.Short() {
+		paths = append(paths, testenv.RealMachO(t)...)
+	}
+	for _, path := range paths {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			in, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
 			src := open(t, in)
 			ts := &testSigner{code: map[string][32]byte{}}
 			out, path, lay := sign(t, in, ts)
@@ -210,6 +223,13 @@ func TestWriteOracles(t *testing.T) {
 			for i, s := range f.Slices {
 				o, l := src.Slices[i], lay[i]
 				le := s.Segment("__LINKEDIT")
+				added := 1 // LC_CODE_SIGNATURE added, or replaced in a signed input
+				if o.Signed() {
+					added = 0
+					if sig, err := o.Signature(); err != nil || len(sig) < 12 || binary.BigEndian.Uint32(sig) != 0xfade0cc0 {
+						t.Errorf("%s: input signature %.12x, %v: want a SuperBlob", o.Arch(), sig, err)
+					}
+				}
 				switch {
 				case !s.Signed() || s.CodeLimit() != l.CodeLimit || l.CodeLimit%16 != 0:
 					t.Errorf("%s: signed %v, code limit %d, layout %+v", s.Arch(), s.Signed(), s.CodeLimit(), l)
@@ -217,7 +237,7 @@ func TestWriteOracles(t *testing.T) {
 					t.Errorf("%s: slice [%d, +%d), layout %+v: signature must end the slice", s.Arch(), s.Offset, s.Size, l)
 				case int64(le.Offset+le.Filesz) != s.Size || int64(le.Memsz) != align(int64(le.Filesz), s.PageSize()):
 					t.Errorf("%s: __LINKEDIT [%d, +%d) vmsize %#x, slice size %d", s.Arch(), le.Offset, le.Filesz, le.Memsz, s.Size)
-				case len(s.Loads) != len(o.Loads)+1 || s.ExecSegSize != o.ExecSegSize:
+				case len(s.Loads) != len(o.Loads)+added || s.ExecSegSize != o.ExecSegSize:
 					t.Errorf("%s: %d load commands (was %d), exec seg %d (was %d)", s.Arch(), len(s.Loads), len(o.Loads), s.ExecSegSize, o.ExecSegSize)
 				case f.Fat && (s.Offset%(1<<sliceAlign(s)) != 0 || (s.Cpu == CPUArm64 && s.Offset%0x4000 != 0)):
 					t.Errorf("%s: fat slice at %#x not aligned to 2^%d", s.Arch(), s.Offset, sliceAlign(s))
