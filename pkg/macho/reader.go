@@ -6,8 +6,8 @@
 // package adds the checks a signer needs before it trusts the offsets
 // (truncation, load commands past the header, fat slices that overlap or run
 // past the file) and refuses FairPlay-encrypted slices. It knows nothing of
-// bundles, profiles or keys: the signature blob comes from a caller's
-// callback (see Sign), as in go-macho's SignerFunction.
+// bundles, profiles or keys: the signature blob comes from the caller's
+// Signer (see File.Write), as in go-macho's SignerFunction.
 //
 // Slices are read through the io.ReaderAt given to NewReader; only headers
 // and load commands are held in memory (at most maxCmdsSize per slice).
