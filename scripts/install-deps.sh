@@ -9,12 +9,17 @@ declare -A need=(
   [smali]=smali [enjarify]=enjarify [dexdump]=dexdump
   [keytool]=openjdk-17-jdk-headless [jarsigner]=openjdk-17-jdk-headless
   [openssl]=openssl [redis-server]=redis-server [pdftotext]=poppler-utils [zbarimg]=zbar-tools [python3]=python3 [nginx]=nginx
+  # iOS fixtures and Mach-O oracles (DESIGN §5)
+  [clang-14]=clang-14 [ld64.lld-14]=lld-14 [llvm-objdump-14]=llvm-14 [llvm-lipo-14]=llvm-14
+  [plistutil]=libplist-utils
 )
 missing=()
 for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
 done
 [[ -f /usr/share/android-framework-res/framework-res.apk ]] || missing+=(android-framework-res)
+# macholib is an oracle for Debian's /usr/bin/python3 (not a pyenv one).
+/usr/bin/python3 -c 'import macholib' 2>/dev/null || missing+=(python3-macholib)
 # The PDF report uses the core fonts (Helvetica, Courier), which poppler takes
 # from fontconfig: URW's metric-compatible Nimbus fonts render pkg/report's
 # golden page; DejaVu (the fallback) would render another image.

@@ -22,6 +22,9 @@ fi
 if [[ -x scripts/make-aab-fixtures.sh ]] && ! compgen -G 'testdata/aab/*.aab' >/dev/null; then
   scripts/make-aab-fixtures.sh
 fi
+if [[ -x scripts/make-ios-fixtures.sh ]] && ! compgen -G 'testdata/ios/*.ipa' >/dev/null; then
+  scripts/make-ios-fixtures.sh
+fi
 
 step "gofmt"
 unformatted=$(find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*' -print0 | xargs -0 gofmt -l)
@@ -38,7 +41,7 @@ step "go test"
 go test -count=1 ./...
 
 race=()
-for dir in pkg/zipx pkg/axml pkg/protoxml pkg/aab pkg/keys pkg/apksig pkg/vault pkg/keyattest pkg/attest pkg/guard; do
+for dir in pkg/zipx pkg/axml pkg/protoxml pkg/aab pkg/keys pkg/apksig pkg/vault pkg/keyattest pkg/attest pkg/guard pkg/macho; do
   [[ -d "$dir" ]] && race+=("./$dir")
 done
 if ((${#race[@]})); then
