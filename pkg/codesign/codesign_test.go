@@ -176,6 +176,18 @@ func TestSignDistribution(t *testing.T) {
 		if !info.SigningTime.Equal(fixedTime) || info.Leaf.SerialNumber.Cmp(id.Leaf.SerialNumber) != 0 {
 			t.Errorf("signer info %+v", info)
 		}
+		if _, err := ours.VerifyCMS(x509.NewCertPool(), fixedTime); !errors.Is(err, ErrSignature) {
+			t.Errorf("VerifyCMS with another root: %v", err)
+		}
+		// A code page hash changed inside the signed CodeDirectory.
+		bad := bytes.Clone(sig)
+		cdStart := bytes.Index(bad, ours.CodeDirectories[0].Raw)
+		bad[cdStart+len(ours.CodeDirectories[0].Raw)-1] ^= 1
+		if badSig, err := Parse(bad); err != nil {
+			t.Fatal(err)
+		} else if _, err := badSig.VerifyCMS(roots, fixedTime); !errors.Is(err, ErrSignature) {
+			t.Errorf("VerifyCMS of a changed CodeDirectory: %v", err)
+		}
 		checkOpenSSL(t, id, ours)
 	}
 }

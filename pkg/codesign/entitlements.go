@@ -7,6 +7,8 @@ import (
 	"slices"
 
 	"howett.net/plist"
+
+	"github.com/trustfuse/trustfuse/internal/cms"
 )
 
 // FORMAT: entitlements blobs. The XML form (slot 5) is the plist bytes as
@@ -59,8 +61,8 @@ func EntitlementsDER(plistBytes []byte) ([]byte, error) {
 		return nil, err
 	}
 	ver, _ := asn1.Marshal(1) // an int: cannot fail
-	inner := append(ver, derTLV(tagDERTopDict, body)...)
-	return derTLV(tagDEREntitlements, inner), nil
+	inner := append(ver, cms.TLV(tagDERTopDict, body)...)
+	return cms.TLV(tagDEREntitlements, inner), nil
 }
 
 // derDictBody encodes a dictionary's KeyValue sequences in key order.
@@ -80,7 +82,7 @@ func derDictBody(d map[string]any) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		body = append(body, derTLV(0x30, append(key, val...))...)
+		body = append(body, cms.TLV(0x30, append(key, val...))...)
 	}
 	return body, nil
 }
@@ -105,34 +107,15 @@ func derValue(v any, key string) ([]byte, error) {
 			}
 			body = append(body, b...)
 		}
-		return derTLV(0x30, body), nil
+		return cms.TLV(0x30, body), nil
 	case map[string]any:
 		body, err := derDictBody(x)
 		if err != nil {
 			return nil, err
 		}
-		return derTLV(0x31, body), nil
+		return cms.TLV(0x31, body), nil
 	}
 	return nil, fmt.Errorf("%w: entitlement %q: a %T value has no DER form", ErrInput, key, v)
-}
-
-// derTLV encodes one DER element with a single-byte tag.
-func derTLV(tag byte, content []byte) []byte {
-	n := len(content)
-	out := []byte{tag}
-	switch {
-	case n < 0x80:
-		out = append(out, byte(n))
-	case n < 0x100:
-		out = append(out, 0x81, byte(n))
-	case n < 0x10000:
-		out = append(out, 0x82, byte(n>>8), byte(n))
-	case n < 0x1000000:
-		out = append(out, 0x83, byte(n>>16), byte(n>>8), byte(n))
-	default:
-		out = append(out, 0x84, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
-	return append(out, content...)
 }
 
 // wrapBlob prefixes data with a { magic, length } blob header.
