@@ -66,28 +66,37 @@ var (
 	oidECPublicKey   = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
 )
 
-type contentInfo struct {
+// The encoding structs, shared with pkg/apksig's JAR signature blocks.
+// RawValue fields keep what callers check themselves (the signer
+// identifier's form, the certificate SET, the attributes' exact bytes).
+
+// ContentInfo is the outer CMS structure.
+type ContentInfo struct {
 	ContentType asn1.ObjectIdentifier
 	Content     asn1.RawValue `asn1:"tag:0"` // [0] EXPLICIT: Bytes hold the inner TLV
 }
 
-type signedData struct {
+// SignedData is RFC 5652 §5.1 SignedData.
+type SignedData struct {
 	Version          int
 	DigestAlgorithms []pkix.AlgorithmIdentifier `asn1:"set"`
-	EncapContent     encapContent
+	EncapContentInfo EncapContent
 	Certificates     asn1.RawValue `asn1:"optional,tag:0"`
 	CRLs             asn1.RawValue `asn1:"optional,tag:1"`
-	SignerInfos      []signerInfo  `asn1:"set"`
+	SignerInfos      []SignerInfo  `asn1:"set"`
 }
 
-type encapContent struct {
+// EncapContent is EncapsulatedContentInfo; Content is absent when detached.
+type EncapContent struct {
 	ContentType asn1.ObjectIdentifier
 	Content     asn1.RawValue `asn1:"optional,explicit,tag:0"`
 }
 
-type signerInfo struct {
+// SignerInfo is RFC 5652 §5.3 SignerInfo; SID is either an
+// IssuerAndSerialNumber SEQUENCE or a [0] SubjectKeyIdentifier.
+type SignerInfo struct {
 	Version            int
-	SID                issuerSerial
+	SID                asn1.RawValue
 	DigestAlgorithm    pkix.AlgorithmIdentifier
 	SignedAttrs        asn1.RawValue `asn1:"optional,tag:0"`
 	SignatureAlgorithm pkix.AlgorithmIdentifier
@@ -95,14 +104,16 @@ type signerInfo struct {
 	UnsignedAttrs      asn1.RawValue `asn1:"optional,tag:1"`
 }
 
-type issuerSerial struct {
+// IssuerAndSerial is IssuerAndSerialNumber.
+type IssuerAndSerial struct {
 	Issuer asn1.RawValue
 	Serial *big.Int
 }
 
-type attribute struct {
+// RawAttribute is an Attribute with its SET of values undecoded.
+type RawAttribute struct {
 	Type   asn1.ObjectIdentifier
-	Values asn1.RawValue // the SET of values
+	Values asn1.RawValue // SET OF ANY
 }
 
 // Attribute is a signed attribute with a single value, given as its DER.
@@ -147,7 +158,7 @@ func SignDetached(content []byte, signer crypto.Signer, chain []*x509.Certificat
 	md, _ := NewAttribute(OIDMessageDigest, digest.Sum(nil))
 	var attrs [][]byte
 	for _, a := range append([]Attribute{ct, st, md}, extra...) {
-		b, err := asn1.Marshal(attribute{a.Type, asn1.RawValue{FullBytes: TLV(0x31, a.Value)}})
+		b, err := asn1.Marshal(RawAttribute{a.Type, asn1.RawValue{FullBytes: TLV(0x31, a.Value)}})
 		if err != nil {
 			return nil, fmt.Errorf("cms: encoding attribute %s: %w", a.Type, err)
 		}
@@ -166,14 +177,18 @@ func SignDetached(content []byte, signer crypto.Signer, chain []*x509.Certificat
 		certs = append(certs, c.Raw...)
 	}
 	sha256Alg := pkix.AlgorithmIdentifier{Algorithm: OIDSHA256, Parameters: asn1.NullRawValue}
-	inner, err := asn1.Marshal(signedData{
+	sid, err := asn1.Marshal(IssuerAndSerial{asn1.RawValue{FullBytes: chain[0].RawIssuer}, chain[0].SerialNumber})
+	if err != nil {
+		return nil, fmt.Errorf("cms: encoding the signer identifier: %w", err)
+	}
+	inner, err := asn1.Marshal(SignedData{
 		Version:          1,
 		DigestAlgorithms: []pkix.AlgorithmIdentifier{sha256Alg},
-		EncapContent:     encapContent{ContentType: OIDData},
+		EncapContentInfo: EncapContent{ContentType: OIDData},
 		Certificates:     asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: certs},
-		SignerInfos: []signerInfo{{
+		SignerInfos: []SignerInfo{{
 			Version:            1,
-			SID:                issuerSerial{asn1.RawValue{FullBytes: chain[0].RawIssuer}, chain[0].SerialNumber},
+			SID:                asn1.RawValue{FullBytes: sid},
 			DigestAlgorithm:    sha256Alg,
 			SignedAttrs:        asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: joined},
 			SignatureAlgorithm: sigAlg,
@@ -183,28 +198,28 @@ func SignDetached(content []byte, signer crypto.Signer, chain []*x509.Certificat
 	if err != nil {
 		return nil, fmt.Errorf("cms: encoding SignedData: %w", err)
 	}
-	out, err := asn1.Marshal(contentInfo{OIDSignedData, asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: inner}})
+	out, err := asn1.Marshal(ContentInfo{OIDSignedData, asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: inner}})
 	if err != nil {
 		return nil, fmt.Errorf("cms: encoding ContentInfo: %w", err)
 	}
 	return out, nil
 }
 
-// SignedData is a parsed SignedData with one signer.
-type SignedData struct {
+// Signed is a parsed SignedData with one signer.
+type Signed struct {
 	// Content is the encapsulated content (eContent), nil when detached.
 	Content      []byte
 	Certificates []*x509.Certificate
 	// Signer is the certificate the SignerInfo names.
 	Signer *x509.Certificate
-	si     signerInfo
-	attrs  []attribute
+	si     SignerInfo
+	attrs  []RawAttribute
 }
 
 // Parse decodes a DER ContentInfo holding a SignedData with exactly one
 // signer whose certificate is embedded.
-func Parse(der []byte) (*SignedData, error) {
-	var ci contentInfo
+func Parse(der []byte) (*Signed, error) {
+	var ci ContentInfo
 	if rest, err := asn1.Unmarshal(der, &ci); err != nil {
 		return nil, fmt.Errorf("%w: ContentInfo: %w", ErrMalformed, err)
 	} else if len(rest) != 0 {
@@ -213,17 +228,17 @@ func Parse(der []byte) (*SignedData, error) {
 	if !ci.ContentType.Equal(OIDSignedData) {
 		return nil, fmt.Errorf("%w: content type %s is not signedData", ErrMalformed, ci.ContentType)
 	}
-	var sd signedData
+	var sd SignedData
 	if _, err := asn1.Unmarshal(ci.Content.Bytes, &sd); err != nil {
 		return nil, fmt.Errorf("%w: SignedData: %w", ErrMalformed, err)
 	}
 	if len(sd.SignerInfos) != 1 {
 		return nil, fmt.Errorf("%w: %d signers, want 1", ErrMalformed, len(sd.SignerInfos))
 	}
-	out := &SignedData{si: sd.SignerInfos[0]}
-	if len(sd.EncapContent.Content.Bytes) > 0 {
+	out := &Signed{si: sd.SignerInfos[0]}
+	if len(sd.EncapContentInfo.Content.Bytes) > 0 {
 		var c []byte
-		if _, err := asn1.Unmarshal(sd.EncapContent.Content.Bytes, &c); err != nil {
+		if _, err := asn1.Unmarshal(sd.EncapContentInfo.Content.Bytes, &c); err != nil {
 			return nil, fmt.Errorf("%w: eContent: %w", ErrMalformed, err)
 		}
 		out.Content = c
@@ -233,8 +248,12 @@ func Parse(der []byte) (*SignedData, error) {
 		return nil, fmt.Errorf("%w: certificates: %w", ErrMalformed, err)
 	}
 	out.Certificates = certs
+	var sid IssuerAndSerial
+	if rest, err := asn1.Unmarshal(out.si.SID.FullBytes, &sid); err != nil || len(rest) != 0 {
+		return nil, fmt.Errorf("%w: signer identifier is not an IssuerAndSerialNumber", ErrMalformed)
+	}
 	for _, c := range certs {
-		if bytes.Equal(c.RawIssuer, out.si.SID.Issuer.FullBytes) && out.si.SID.Serial != nil && c.SerialNumber.Cmp(out.si.SID.Serial) == 0 {
+		if bytes.Equal(c.RawIssuer, sid.Issuer.FullBytes) && c.SerialNumber.Cmp(sid.Serial) == 0 {
 			out.Signer = c
 		}
 	}
@@ -250,7 +269,7 @@ func Parse(der []byte) (*SignedData, error) {
 }
 
 // Attribute returns the DER of the single value of signed attribute oid.
-func (sd *SignedData) Attribute(oid asn1.ObjectIdentifier) ([]byte, bool) {
+func (sd *Signed) Attribute(oid asn1.ObjectIdentifier) ([]byte, bool) {
 	for _, a := range sd.attrs {
 		if a.Type.Equal(oid) {
 			var v asn1.RawValue
@@ -264,7 +283,7 @@ func (sd *SignedData) Attribute(oid asn1.ObjectIdentifier) ([]byte, bool) {
 }
 
 // SigningTime returns the signingTime attribute, if any.
-func (sd *SignedData) SigningTime() (time.Time, bool) {
+func (sd *Signed) SigningTime() (time.Time, bool) {
 	v, ok := sd.Attribute(OIDSigningTime)
 	if !ok {
 		return time.Time{}, false
@@ -281,7 +300,7 @@ func (sd *SignedData) SigningTime() (time.Time, bool) {
 // there are signed attributes, then the signature itself. SHA-1 and
 // SHA-256 digests are accepted (older provisioning profiles use SHA-1).
 // It does not check the certificate chain: see VerifyChain.
-func (sd *SignedData) VerifySignature(content []byte) error {
+func (sd *Signed) VerifySignature(content []byte) error {
 	if content == nil {
 		content = sd.Content
 	}
@@ -349,7 +368,7 @@ func checkSignature(cert *x509.Certificate, alg x509.SignatureAlgorithm, signed,
 
 // VerifyChain checks that the signer's certificate chains, through the
 // embedded certificates, to roots at time at (any extended key usage).
-func (sd *SignedData) VerifyChain(roots *x509.CertPool, at time.Time) ([][]*x509.Certificate, error) {
+func (sd *Signed) VerifyChain(roots *x509.CertPool, at time.Time) ([][]*x509.Certificate, error) {
 	inter := x509.NewCertPool()
 	for _, c := range sd.Certificates {
 		if c != sd.Signer {

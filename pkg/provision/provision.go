@@ -106,7 +106,7 @@ type Profile struct {
 	// Plist is the profile's content; CMS the whole signed profile.
 	Plist, CMS []byte
 
-	signed *cms.SignedData
+	signed *cms.Signed
 }
 
 // profilePlist is the part of the plist we read.
