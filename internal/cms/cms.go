@@ -4,8 +4,10 @@
 // (pkg/provision). DER only: a BER (indefinite-length) structure is refused
 // as malformed; Apple's tools and openssl write DER.
 //
-// (pkg/apksig keeps its own PKCS#7 reader: JAR signature blocks need BER,
-// DSA and Android's exact acceptance rules, which these formats do not.)
+// pkg/apksig shares the encoding structs below but keeps its own reader and
+// signer: JAR signature blocks need BER, DSA, signatures without signed
+// attributes and Android's exact acceptance rules, which these formats do
+// not.
 package cms
 
 import (
