@@ -37,7 +37,8 @@ import (
 // the last page may be short. The cdhash is the SHA-256 of the whole blob.
 const (
 	cdVersion    = 0x20400
-	cdHeaderSize = 88
+	cdHeaderSize = 88 // version 0x20400
+	cdBaseSize   = 44 // the fields every version has
 	hashSize     = sha256.Size
 	pageShift    = 12
 )
@@ -229,7 +230,7 @@ func slotName(n int) string {
 // index entry) found at offset off in the SuperBlob.
 func parseCodeDirectory(b []byte, off int) (*CodeDirectory, error) {
 	be := binary.BigEndian
-	if len(b) < 44 {
+	if len(b) < cdBaseSize {
 		return nil, formatErr(off, "CodeDirectory of %d bytes is shorter than its header", len(b))
 	}
 	cd := &CodeDirectory{Raw: b, Version: be.Uint32(b[8:]), Flags: be.Uint32(b[12:])}
@@ -249,7 +250,7 @@ func parseCodeDirectory(b []byte, off int) (*CodeDirectory, error) {
 	if b[39] != 0 {
 		cd.PageSize = 1 << b[39]
 	}
-	need := 44
+	need := cdBaseSize
 	switch {
 	case cd.Version >= 0x20400:
 		need = cdHeaderSize
@@ -309,7 +310,7 @@ func parseCodeDirectory(b []byte, off int) (*CodeDirectory, error) {
 
 // cString reads a NUL-terminated string at i in b.
 func cString(b []byte, i, off int) (string, error) {
-	if i < cdHeaderSize-44 || i >= len(b) {
+	if i < cdBaseSize || i >= len(b) {
 		return "", formatErr(off+i, "string offset %d outside the %d-byte CodeDirectory", i, len(b))
 	}
 	n := bytes.IndexByte(b[i:], 0)
