@@ -333,7 +333,7 @@ func TestEstimate(t *testing.T) {
 		edit func(*Params)
 	}{
 		{"rsa full", func(*Params) {}},
-		{"ecdsa p521", func(p *Params) { p.Signer = ec }},
+		{"ecdsa p521, default rand", func(p *Params) { p.Signer, p.Rand = ec, nil }},
 		{"no entitlements", func(p *Params) { p.Entitlements, p.EntitlementsDER = nil, nil }},
 		{"no resources", func(p *Params) { p.Entitlements, p.EntitlementsDER, p.CodeResources, p.InfoPlist = nil, nil, nil, nil }},
 		{"large code", func(p *Params) { p.Code = testCode(5<<20 + 1) }},

@@ -2,6 +2,7 @@ package codesign
 
 import (
 	"crypto"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
@@ -43,7 +44,7 @@ type Params struct {
 	Signer crypto.Signer
 	Chain  []*x509.Certificate
 	// SigningTime is the CMS signing-time (from SOURCE_DATE_EPOCH or the
-	// caller's clock); Rand feeds the signer (ECDSA).
+	// caller's clock); Rand feeds the signer (ECDSA; nil: crypto/rand).
 	SigningTime time.Time
 	Rand        io.Reader
 }
@@ -155,7 +156,11 @@ func Sign(p *Params) ([]byte, error) {
 
 	wrapper := wrapBlob(MagicBlobWrapper, nil)
 	if !p.AdHoc {
-		cms, err := signCMS(cd, p.Signer, p.Chain, p.SigningTime, p.Rand)
+		rnd := p.Rand
+		if rnd == nil {
+			rnd = rand.Reader
+		}
+		cms, err := signCMS(cd, p.Signer, p.Chain, p.SigningTime, rnd)
 		if err != nil {
 			return nil, err
 		}
