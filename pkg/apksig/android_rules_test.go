@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trustfuse/trustfuse/internal/cms"
 	"github.com/trustfuse/trustfuse/internal/testenv"
 	"github.com/trustfuse/trustfuse/pkg/zipx"
 )
@@ -71,12 +72,12 @@ func v1CraftBlock(t testing.TB, sf []byte, spec v1BlockSpec) []byte {
 		t.Fatal(err)
 	}
 	digestAlg := pkix.AlgorithmIdentifier{Algorithm: pkcs7OID(spec.digestOID), Parameters: asn1.NullRawValue}
-	sd := pkcs7SignedData{
+	sd := cms.SignedData{
 		Version:          1,
 		DigestAlgorithms: []pkix.AlgorithmIdentifier{digestAlg},
-		EncapContentInfo: pkcs7EncapContent{ContentType: pkcs7OID(pkcs7OIDData)},
+		EncapContentInfo: cms.EncapContent{ContentType: pkcs7OID(pkcs7OIDData)},
 		Certificates:     asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: joinBytes(spec.certs)},
-		SignerInfos: []pkcs7SignerInfo{{
+		SignerInfos: []cms.SignerInfo{{
 			Version:            1,
 			SID:                asn1.RawValue{FullBytes: spec.sid},
 			DigestAlgorithm:    digestAlg,
@@ -112,7 +113,7 @@ func v1DSASign(t testing.TB, k *dsa.PrivateKey, digest []byte) []byte {
 // v1IssuerSerial encodes an IssuerAndSerialNumber signer identifier.
 func v1IssuerSerial(t testing.TB, issuer []byte, serial *big.Int) []byte {
 	t.Helper()
-	sid, err := asn1.Marshal(pkcs7IssuerSerial{Issuer: asn1.RawValue{FullBytes: issuer}, Serial: serial})
+	sid, err := asn1.Marshal(cms.IssuerAndSerial{Issuer: asn1.RawValue{FullBytes: issuer}, Serial: serial})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+
+	"github.com/trustfuse/trustfuse/internal/cms"
 )
 
 // FORMAT: RFC 5652 (CMS) SignedData, the JAR signature block
@@ -190,45 +192,6 @@ func pkcs7OID(dotted string) asn1.ObjectIdentifier {
 	return oid
 }
 
-type pkcs7ContentInfo struct {
-	ContentType asn1.ObjectIdentifier
-	Content     asn1.RawValue `asn1:"tag:0"` // [0] EXPLICIT: Bytes hold the inner TLV
-}
-
-type pkcs7SignedData struct {
-	Version          int
-	DigestAlgorithms []pkix.AlgorithmIdentifier `asn1:"set"`
-	EncapContentInfo pkcs7EncapContent
-	Certificates     asn1.RawValue     `asn1:"optional,tag:0"`
-	CRLs             asn1.RawValue     `asn1:"optional,tag:1"`
-	SignerInfos      []pkcs7SignerInfo `asn1:"set"`
-}
-
-type pkcs7EncapContent struct {
-	ContentType asn1.ObjectIdentifier
-	Content     asn1.RawValue `asn1:"optional,explicit,tag:0"`
-}
-
-type pkcs7SignerInfo struct {
-	Version            int
-	SID                asn1.RawValue
-	DigestAlgorithm    pkix.AlgorithmIdentifier
-	SignedAttrs        asn1.RawValue `asn1:"optional,tag:0"`
-	SignatureAlgorithm pkix.AlgorithmIdentifier
-	Signature          []byte
-	UnsignedAttrs      asn1.RawValue `asn1:"optional,tag:1"`
-}
-
-type pkcs7IssuerSerial struct {
-	Issuer asn1.RawValue
-	Serial *big.Int
-}
-
-type pkcs7Attribute struct {
-	Type   asn1.ObjectIdentifier
-	Values asn1.RawValue // SET OF ANY
-}
-
 // pkcs7Hash returns h(data).
 func pkcs7Hash(h crypto.Hash, data []byte) []byte {
 	hh := h.New()
@@ -261,7 +224,7 @@ func pkcs7SignDetached(content []byte, s *Signer, h crypto.Hash) ([]byte, error)
 	if !ok {
 		return nil, errors.New("apksig: JAR signature does not verify with the certificate's public key (key and certificate differ?)")
 	}
-	sid, err := asn1.Marshal(pkcs7IssuerSerial{Issuer: asn1.RawValue{FullBytes: leaf.RawIssuer}, Serial: leaf.SerialNumber})
+	sid, err := asn1.Marshal(cms.IssuerAndSerial{Issuer: asn1.RawValue{FullBytes: leaf.RawIssuer}, Serial: leaf.SerialNumber})
 	if err != nil {
 		return nil, fmt.Errorf("apksig: encode signer identifier: %w", err)
 	}
@@ -270,12 +233,12 @@ func pkcs7SignDetached(content []byte, s *Signer, h crypto.Hash) ([]byte, error)
 		certs = append(certs, c.Raw...)
 	}
 	digestAlg := pkix.AlgorithmIdentifier{Algorithm: pkcs7OID(pkcs7DigestOID(h)), Parameters: asn1.NullRawValue}
-	sd := pkcs7SignedData{
+	sd := cms.SignedData{
 		Version:          1,
 		DigestAlgorithms: []pkix.AlgorithmIdentifier{digestAlg},
-		EncapContentInfo: pkcs7EncapContent{ContentType: pkcs7OID(pkcs7OIDData)},
+		EncapContentInfo: cms.EncapContent{ContentType: pkcs7OID(pkcs7OIDData)},
 		Certificates:     asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: certs},
-		SignerInfos: []pkcs7SignerInfo{{
+		SignerInfos: []cms.SignerInfo{{
 			Version:            1,
 			SID:                asn1.RawValue{FullBytes: sid},
 			DigestAlgorithm:    digestAlg,
@@ -288,12 +251,12 @@ func pkcs7SignDetached(content []byte, s *Signer, h crypto.Hash) ([]byte, error)
 
 // encodeSignedData wraps sd in a ContentInfo of type signedData and encodes
 // it as DER.
-func encodeSignedData(sd pkcs7SignedData) ([]byte, error) {
+func encodeSignedData(sd cms.SignedData) ([]byte, error) {
 	inner, err := asn1.Marshal(sd)
 	if err != nil {
 		return nil, fmt.Errorf("apksig: encode SignedData: %w", err)
 	}
-	out, err := asn1.Marshal(pkcs7ContentInfo{
+	out, err := asn1.Marshal(cms.ContentInfo{
 		ContentType: pkcs7OID(pkcs7OIDSignedData),
 		Content:     asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: inner},
 	})
@@ -316,20 +279,20 @@ type pkcs7Block struct {
 	contentType asn1.ObjectIdentifier // SignedData eContentType
 	certs       []*x509.Certificate
 	certErr     error // first certificate that did not parse, if any
-	signers     []pkcs7SignerInfo
+	signers     []cms.SignerInfo
 }
 
 // parsePKCS7 decodes a DER ContentInfo holding a SignedData. Errors wrap
 // errPKCS7Malformed.
 func parsePKCS7(der []byte) (*pkcs7Block, error) {
-	var ci pkcs7ContentInfo
+	var ci cms.ContentInfo
 	if _, err := asn1.Unmarshal(der, &ci); err != nil {
 		return nil, fmt.Errorf("%w: ContentInfo: %w", errPKCS7Malformed, err)
 	}
 	if ci.ContentType.String() != pkcs7OIDSignedData {
 		return nil, fmt.Errorf("%w: unsupported ContentInfo.contentType %s", errPKCS7Malformed, ci.ContentType)
 	}
-	var sd pkcs7SignedData
+	var sd cms.SignedData
 	if rest, err := asn1.Unmarshal(ci.Content.Bytes, &sd); err != nil {
 		return nil, fmt.Errorf("%w: SignedData: %w", errPKCS7Malformed, err)
 	} else if len(rest) > 0 {
@@ -372,7 +335,7 @@ func (b *pkcs7Block) findCert(sid asn1.RawValue) *x509.Certificate {
 	if sid.Class != asn1.ClassUniversal || sid.Tag != asn1.TagSequence {
 		return nil
 	}
-	var is pkcs7IssuerSerial
+	var is cms.IssuerAndSerial
 	if _, err := asn1.Unmarshal(sid.FullBytes, &is); err != nil {
 		return nil
 	}
@@ -398,7 +361,7 @@ type pkcs7VerifyOpts struct {
 // certificate if it verifies, nil and no error if it does not, and an error
 // when the SignerInfo cannot be checked at all (wrapping errPKCS7Malformed
 // when it cannot be decoded).
-func (b *pkcs7Block) verify(si *pkcs7SignerInfo, content []byte, opts pkcs7VerifyOpts) (*x509.Certificate, error) {
+func (b *pkcs7Block) verify(si *cms.SignerInfo, content []byte, opts pkcs7VerifyOpts) (*x509.Certificate, error) {
 	digestHash, ok := pkcs7DigestHash(si.DigestAlgorithm.Algorithm.String())
 	if !ok {
 		return nil, fmt.Errorf("unsupported digest algorithm %s", si.DigestAlgorithm.Algorithm)
@@ -486,7 +449,7 @@ type pkcs7Attributes map[string][]asn1.RawValue
 func pkcs7ParseAttributes(set []byte) (pkcs7Attributes, error) {
 	attrs := pkcs7Attributes{}
 	for len(set) > 0 {
-		var a pkcs7Attribute
+		var a cms.RawAttribute
 		var err error
 		if set, err = asn1.Unmarshal(set, &a); err != nil {
 			return nil, fmt.Errorf("%w: signed attributes: %w", errPKCS7Malformed, err)

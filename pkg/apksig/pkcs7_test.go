@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trustfuse/trustfuse/internal/cms"
 	"github.com/trustfuse/trustfuse/internal/testenv"
 )
 
@@ -151,9 +152,9 @@ func TestParsePKCS7Malformed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dataCI, _ := asn1.Marshal(pkcs7ContentInfo{ContentType: pkcs7OID(pkcs7OIDData),
+	dataCI, _ := asn1.Marshal(cms.ContentInfo{ContentType: pkcs7OID(pkcs7OIDData),
 		Content: asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: []byte{0x04, 0x00}}})
-	trailing, _ := asn1.Marshal(pkcs7ContentInfo{ContentType: pkcs7OID(pkcs7OIDSignedData),
+	trailing, _ := asn1.Marshal(cms.ContentInfo{ContentType: pkcs7OID(pkcs7OIDSignedData),
 		Content: asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: append(v1Inner(t, good), 0x05, 0x00)}})
 	badCert := v1ReplaceCerts(t, good, []byte{0x30, 0x03, 0x02, 0x01, 0x01})
 	tests := map[string][]byte{
@@ -182,7 +183,7 @@ func TestParsePKCS7Malformed(t *testing.T) {
 // v1Inner returns the SignedData TLV of a ContentInfo.
 func v1Inner(t testing.TB, ci []byte) []byte {
 	t.Helper()
-	var c pkcs7ContentInfo
+	var c cms.ContentInfo
 	if _, err := asn1.Unmarshal(ci, &c); err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +193,7 @@ func v1Inner(t testing.TB, ci []byte) []byte {
 // v1ReplaceCerts returns ci with its certificates field set to certs.
 func v1ReplaceCerts(t testing.TB, ci, certs []byte) []byte {
 	t.Helper()
-	var sd pkcs7SignedData
+	var sd cms.SignedData
 	if _, err := asn1.Unmarshal(v1Inner(t, ci), &sd); err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +221,7 @@ func TestPKCS7VerifyRejects(t *testing.T) {
 	if c, err := p7.verify(&p7.signers[0], pkcs7Content, pkcs7VerifyOpts{}); err != nil || c == nil {
 		t.Fatalf("good block: %v %v", c, err)
 	}
-	mutate := func(f func(si *pkcs7SignerInfo, b *pkcs7Block)) (*x509.Certificate, error) {
+	mutate := func(f func(si *cms.SignerInfo, b *pkcs7Block)) (*x509.Certificate, error) {
 		b := *p7
 		b.certs = append([]*x509.Certificate(nil), p7.certs...)
 		si := p7.signers[0]
@@ -230,16 +231,16 @@ func TestPKCS7VerifyRejects(t *testing.T) {
 	caCert := v1CertWithKeyUsage(t, s, x509.KeyUsageCertSign)
 	tests := []struct {
 		name string
-		f    func(si *pkcs7SignerInfo, b *pkcs7Block)
+		f    func(si *cms.SignerInfo, b *pkcs7Block)
 		want string
 	}{
-		{"unknown digest", func(si *pkcs7SignerInfo, _ *pkcs7Block) { si.DigestAlgorithm.Algorithm = pkcs7OID("1.2.3.4") }, "unsupported digest"},
-		{"unknown signature algorithm", func(si *pkcs7SignerInfo, _ *pkcs7Block) { si.SignatureAlgorithm.Algorithm = pkcs7OID("1.2.3.4") }, "unsupported signature"},
-		{"ECDSA algorithm, RSA key", func(si *pkcs7SignerInfo, _ *pkcs7Block) {
+		{"unknown digest", func(si *cms.SignerInfo, _ *pkcs7Block) { si.DigestAlgorithm.Algorithm = pkcs7OID("1.2.3.4") }, "unsupported digest"},
+		{"unknown signature algorithm", func(si *cms.SignerInfo, _ *pkcs7Block) { si.SignatureAlgorithm.Algorithm = pkcs7OID("1.2.3.4") }, "unsupported signature"},
+		{"ECDSA algorithm, RSA key", func(si *cms.SignerInfo, _ *pkcs7Block) {
 			si.SignatureAlgorithm.Algorithm = pkcs7OID(pkcs7OIDECPublicKey)
 		}, "with an RSA key"},
-		{"certificate missing", func(_ *pkcs7SignerInfo, b *pkcs7Block) { b.certs = nil }, "not found"},
-		{"key usage forbids signing", func(_ *pkcs7SignerInfo, b *pkcs7Block) { b.certs = []*x509.Certificate{caCert} }, "keyUsage"},
+		{"certificate missing", func(_ *cms.SignerInfo, b *pkcs7Block) { b.certs = nil }, "not found"},
+		{"key usage forbids signing", func(_ *cms.SignerInfo, b *pkcs7Block) { b.certs = []*x509.Certificate{caCert} }, "keyUsage"},
 	}
 	for _, tc := range tests {
 		c, err := mutate(tc.f)
@@ -248,7 +249,7 @@ func TestPKCS7VerifyRejects(t *testing.T) {
 		}
 	}
 	// A wrong signature is "does not verify", not an error.
-	if c, err := mutate(func(si *pkcs7SignerInfo, _ *pkcs7Block) {
+	if c, err := mutate(func(si *cms.SignerInfo, _ *pkcs7Block) {
 		si.Signature = append([]byte(nil), si.Signature...)
 		si.Signature[10] ^= 1
 	}); c != nil || err != nil {

@@ -26,6 +26,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/trustfuse/trustfuse/internal/cms"
 	"github.com/trustfuse/trustfuse/internal/testenv"
 	"github.com/trustfuse/trustfuse/pkg/zipx"
 	"software.sslmate.com/src/go-pkcs12"
@@ -560,15 +561,15 @@ func v1ForgeBlock(t testing.TB, sf []byte, s *Signer, cert *x509.Certificate) []
 	}
 	// Swap the certificate bytes: same length is not guaranteed, so
 	// re-encode through the parsed structure.
-	var ci pkcs7ContentInfo
+	var ci cms.ContentInfo
 	if _, err := asn1.Unmarshal(good, &ci); err != nil {
 		t.Fatal(err)
 	}
-	var sd pkcs7SignedData
+	var sd cms.SignedData
 	if _, err := asn1.Unmarshal(ci.Content.Bytes, &sd); err != nil {
 		t.Fatal(err)
 	}
-	sid, err := asn1.Marshal(pkcs7IssuerSerial{Issuer: asn1.RawValue{FullBytes: cert.RawIssuer}, Serial: cert.SerialNumber})
+	sid, err := asn1.Marshal(cms.IssuerAndSerial{Issuer: asn1.RawValue{FullBytes: cert.RawIssuer}, Serial: cert.SerialNumber})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -578,7 +579,7 @@ func v1ForgeBlock(t testing.TB, sf []byte, s *Signer, cert *x509.Certificate) []
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := asn1.Marshal(pkcs7ContentInfo{ContentType: ci.ContentType, Content: asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: inner}})
+	out, err := asn1.Marshal(cms.ContentInfo{ContentType: ci.ContentType, Content: asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: inner}})
 	if err != nil {
 		t.Fatal(err)
 	}
