@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -16,34 +15,14 @@ import (
 // not a signed JAR to keytool.
 func TestAABFixtureTable(t *testing.T) {
 	dir := filepath.Join(Root(t), "testdata", "aab")
-	b, err := os.ReadFile(filepath.Join(dir, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	header := []string{"file", "modules", "signed by", "exists to test"}
 	keyRE := regexp.MustCompile(`^jarsigner, (rsa|ec)\.jks, SHA256with(RSA|ECDSA)$`)
 	fingerprintRE := regexp.MustCompile(`(?m)^\s*SHA256: ([0-9A-F:]{95})$`)
 	var listed []string
-	sawHeader := false
-	for _, line := range strings.Split(string(b), "\n") {
-		if !strings.HasPrefix(line, "|") {
-			continue
-		}
-		cells := strings.Split(strings.Trim(line, "|"), "|")
-		for i := range cells {
-			cells[i] = strings.TrimSpace(cells[i])
-		}
-		switch {
-		case !sawHeader:
-			if !slices.Equal(cells, header) {
-				t.Fatalf("table header %q, want %q", cells, header)
-			}
-			sawHeader = true
-			continue
-		case strings.HasPrefix(cells[0], "---"):
-			continue
-		case len(cells) != len(header) || !strings.HasSuffix(cells[0], ".aab"):
-			t.Fatalf("malformed row %q", line)
+	for _, r := range readHeadedTable(t, filepath.Join(dir, "README.md"), header) {
+		cells := r.cells
+		if !strings.HasSuffix(cells[0], ".aab") {
+			t.Fatalf("malformed row %q", cells)
 		}
 		listed = append(listed, cells[0])
 		out, _ := RunStatus(t, "keytool", "-printcert", "-jarfile", filepath.Join(dir, cells[0]))

@@ -24,19 +24,22 @@ type fixtureRow struct {
 	key     string   // "rsa" or "ec" (testdata/keys/<key>.x509.pem); "" when unsigned
 }
 
-// readFixtureTable parses testdata/apk/README.md, failing the test on any row
-// it does not understand, so the README cannot drift into an unchecked shape.
-func readFixtureTable(t *testing.T) []fixtureRow {
+// tableRow is one row of a Markdown table: its line number (from 1) and its
+// cells, trimmed.
+type tableRow struct {
+	line  int
+	cells []string
+}
+
+// readTable returns the rows of every Markdown table in the file at path,
+// header rows included, separator rows (---) left out.
+func readTable(t *testing.T, path string) []tableRow {
 	t.Helper()
-	path := filepath.Join(Root(t), "testdata", "apk", "README.md")
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("read fixture table: %v", err)
 	}
-	header := []string{"file", "package", "minSdk", "schemes", "key", "exists to test"}
-	schemeRE := regexp.MustCompile(`^v[1-3]$`)
-	var rows []fixtureRow
-	sawHeader := false
+	var rows []tableRow
 	for n, line := range strings.Split(string(b), "\n") {
 		line = strings.TrimSpace(line)
 		if !strings.HasPrefix(line, "|") {
@@ -46,27 +49,52 @@ func readFixtureTable(t *testing.T) []fixtureRow {
 		for i := range cells {
 			cells[i] = strings.TrimSpace(cells[i])
 		}
-		switch {
-		case !sawHeader:
-			if !slices.Equal(cells, header) {
-				t.Fatalf("%s:%d: table header %q, want %q", path, n+1, cells, header)
-			}
-			sawHeader = true
-			continue
-		case strings.HasPrefix(cells[0], "---"):
-			continue
-		case len(cells) != len(header):
-			t.Fatalf("%s:%d: %d cells, want %d: %q", path, n+1, len(cells), len(header), line)
+		if !strings.HasPrefix(cells[0], "---") {
+			rows = append(rows, tableRow{n + 1, cells})
 		}
+	}
+	return rows
+}
+
+// readHeadedTable returns the data rows of the one table in the file at
+// path, failing the test unless its first row is header and every other row
+// has as many cells.
+func readHeadedTable(t *testing.T, path string, header []string) []tableRow {
+	t.Helper()
+	rows := readTable(t, path)
+	if len(rows) == 0 {
+		t.Fatalf("%s: no table", path)
+	}
+	if !slices.Equal(rows[0].cells, header) {
+		t.Fatalf("%s:%d: table header %q, want %q", path, rows[0].line, rows[0].cells, header)
+	}
+	for _, r := range rows[1:] {
+		if len(r.cells) != len(header) {
+			t.Fatalf("%s:%d: %d cells, want %d: %q", path, r.line, len(r.cells), len(header), r.cells)
+		}
+	}
+	return rows[1:]
+}
+
+// readFixtureTable parses testdata/apk/README.md, failing the test on any row
+// it does not understand, so the README cannot drift into an unchecked shape.
+func readFixtureTable(t *testing.T) []fixtureRow {
+	t.Helper()
+	path := filepath.Join(Root(t), "testdata", "apk", "README.md")
+	header := []string{"file", "package", "minSdk", "schemes", "key", "exists to test"}
+	schemeRE := regexp.MustCompile(`^v[1-3]$`)
+	var rows []fixtureRow
+	for _, tr := range readHeadedTable(t, path, header) {
+		cells, line := tr.cells, strings.Join(tr.cells, " | ")
 		r := fixtureRow{file: cells[0], pkg: cells[1], minSDK: cells[2]}
 		if !strings.HasSuffix(r.file, ".apk") || r.pkg == "" || r.minSDK == "" {
-			t.Fatalf("%s:%d: malformed row %q", path, n+1, line)
+			t.Fatalf("%s:%d: malformed row %q", path, tr.line, line)
 		}
 		if cells[3] != "none" {
 			r.schemes = strings.Split(cells[3], "+")
 			for _, s := range r.schemes {
 				if !schemeRE.MatchString(s) {
-					t.Fatalf("%s:%d: unknown scheme %q", path, n+1, s)
+					t.Fatalf("%s:%d: unknown scheme %q", path, tr.line, s)
 				}
 			}
 		}
@@ -74,7 +102,7 @@ func readFixtureTable(t *testing.T) []fixtureRow {
 			r.key, _, _ = strings.Cut(cells[4], " ")
 		}
 		if (r.key == "") != (r.schemes == nil) {
-			t.Fatalf("%s:%d: a fixture has a key exactly when it is signed: %q", path, n+1, line)
+			t.Fatalf("%s:%d: a fixture has a key exactly when it is signed: %q", path, tr.line, line)
 		}
 		rows = append(rows, r)
 	}

@@ -14,20 +14,10 @@ import (
 // `openssl cms -verify` against the fake Apple root.
 func TestIOSFixtureTable(t *testing.T) {
 	dir := filepath.Join(Root(t), "testdata", "ios")
-	b, err := os.ReadFile(filepath.Join(dir, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var listed []string
-	for _, line := range strings.Split(string(b), "\n") {
-		if !strings.HasPrefix(line, "|") {
-			continue
-		}
-		cells := strings.Split(strings.Trim(line, "|"), "|")
-		for i := range cells {
-			cells[i] = strings.TrimSpace(cells[i])
-		}
-		if cells[0] == "file" || strings.HasPrefix(cells[0], "---") {
+	for _, r := range readTable(t, filepath.Join(dir, "README.md")) {
+		cells := r.cells
+		if cells[0] == "file" {
 			continue
 		}
 		for _, f := range strings.Split(cells[0], ", ") {
