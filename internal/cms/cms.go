@@ -183,7 +183,7 @@ func SignDetached(content []byte, signer crypto.Signer, chain []*x509.Certificat
 	if err != nil {
 		return nil, fmt.Errorf("cms: encoding the signer identifier: %w", err)
 	}
-	inner, err := asn1.Marshal(SignedData{
+	return Encode(SignedData{
 		Version:          1,
 		DigestAlgorithms: []pkix.AlgorithmIdentifier{sha256Alg},
 		EncapContentInfo: EncapContent{ContentType: OIDData},
@@ -197,6 +197,11 @@ func SignDetached(content []byte, signer crypto.Signer, chain []*x509.Certificat
 			Signature:          sig,
 		}},
 	})
+}
+
+// Encode wraps sd in a ContentInfo of type signedData and encodes it as DER.
+func Encode(sd SignedData) ([]byte, error) {
+	inner, err := asn1.Marshal(sd)
 	if err != nil {
 		return nil, fmt.Errorf("cms: encoding SignedData: %w", err)
 	}

@@ -85,7 +85,7 @@ func v1CraftBlock(t testing.TB, sf []byte, spec v1BlockSpec) []byte {
 			Signature:          sig,
 		}},
 	}
-	out, err := encodeSignedData(sd)
+	out, err := cms.Encode(sd)
 	if err != nil {
 		t.Fatal(err)
 	}

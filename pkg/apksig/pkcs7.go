@@ -246,24 +246,7 @@ func pkcs7SignDetached(content []byte, s *Signer, h crypto.Hash) ([]byte, error)
 			Signature:          sig,
 		}},
 	}
-	return encodeSignedData(sd)
-}
-
-// encodeSignedData wraps sd in a ContentInfo of type signedData and encodes
-// it as DER.
-func encodeSignedData(sd cms.SignedData) ([]byte, error) {
-	inner, err := asn1.Marshal(sd)
-	if err != nil {
-		return nil, fmt.Errorf("apksig: encode SignedData: %w", err)
-	}
-	out, err := asn1.Marshal(cms.ContentInfo{
-		ContentType: pkcs7OID(pkcs7OIDSignedData),
-		Content:     asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: inner},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("apksig: encode ContentInfo: %w", err)
-	}
-	return out, nil
+	return cms.Encode(sd)
 }
 
 // pkcs7DigestOID returns the OID of a digest algorithm signV1 uses.

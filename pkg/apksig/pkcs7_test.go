@@ -198,7 +198,7 @@ func v1ReplaceCerts(t testing.TB, ci, certs []byte) []byte {
 		t.Fatal(err)
 	}
 	sd.Certificates = asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: certs}
-	out, err := encodeSignedData(sd)
+	out, err := cms.Encode(sd)
 	if err != nil {
 		t.Fatal(err)
 	}

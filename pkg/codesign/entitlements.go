@@ -3,6 +3,7 @@ package codesign
 import (
 	"encoding/asn1"
 	"fmt"
+	"maps"
 	"math/big"
 	"slices"
 
@@ -67,13 +68,8 @@ func EntitlementsDER(plistBytes []byte) ([]byte, error) {
 
 // derDictBody encodes a dictionary's KeyValue sequences in key order.
 func derDictBody(d map[string]any) ([]byte, error) {
-	keys := make([]string, 0, len(d))
-	for k := range d {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
 	var body []byte
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(d)) {
 		key, err := asn1.MarshalWithParams(k, "utf8")
 		if err != nil {
 			return nil, fmt.Errorf("%w: entitlement key %q: %w", ErrInput, k, err)

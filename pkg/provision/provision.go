@@ -33,6 +33,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -236,7 +237,7 @@ func (p *Profile) Check(o CheckOptions) (Result, error) {
 			return fail(ReasonEntitlement, "entitlement application-identifier: %v, want %s (the profile's prefix and the bundle id)", appID, want)
 		}
 	}
-	for _, k := range sortedKeys(o.Entitlements) {
+	for _, k := range slices.Sorted(maps.Keys(o.Entitlements)) {
 		if why := p.allowed(k, o.Entitlements[k]); why != "" {
 			return fail(ReasonEntitlement, "entitlement %s: %s", k, why)
 		}
@@ -316,13 +317,4 @@ func wildcardMatch(pattern, s string) bool {
 		return strings.HasPrefix(s, prefix)
 	}
 	return pattern == s
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
