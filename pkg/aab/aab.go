@@ -29,8 +29,6 @@
 package aab
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -331,10 +329,4 @@ func Open(path string) (*File, error) {
 func (f *File) Close() error { return f.f.Close() }
 
 // FileSHA256 returns the hex SHA-256 of the whole file.
-func (b *Bundle) FileSHA256() (string, error) {
-	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(b.Zip.ReaderAt(), 0, b.Zip.Size())); err != nil {
-		return "", fmt.Errorf("aab: hashing: %w", err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
+func (b *Bundle) FileSHA256() (string, error) { return b.Zip.FileSHA256() }

@@ -5,11 +5,8 @@
 package apk
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -188,13 +185,7 @@ func ABIs(libs []NativeLib) []string {
 }
 
 // FileSHA256 returns the hex SHA-256 of the whole file.
-func (a *APK) FileSHA256() (string, error) {
-	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(a.Zip.ReaderAt(), 0, a.Zip.Size())); err != nil {
-		return "", fmt.Errorf("apk: hashing %s: %w", a.Path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
+func (a *APK) FileSHA256() (string, error) { return a.Zip.FileSHA256() }
 
 // Idsig checks the APK Signature Scheme v4 file next to the APK
 // (<apk>.idsig; v4 signatures live outside the archive). present says
