@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -320,6 +321,33 @@ func TestSignDeterministic(t *testing.T) {
 	c, _ := Sign(p)
 	if bytes.Equal(a, c) {
 		t.Error("signing time does not reach the signature")
+	}
+}
+
+// TestSignCodeReader: code read page by page through CodeReader signs to the
+// same bytes as the code in memory; setting both is refused.
+func TestSignCodeReader(t *testing.T) {
+	id := testenv.NewAppleIdentity(t, testTeam, fixedTime.AddDate(0, -1, 0), fixedTime.AddDate(1, 0, 0))
+	code := testCode(3*PageSize + 123)
+	want, err := Sign(distParams(t, id, code))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := distParams(t, id, nil)
+	p.CodeReader = io.NewSectionReader(bytes.NewReader(code), 0, int64(len(code)))
+	if est := Estimate(p); est != Estimate(distParams(t, id, code)) {
+		t.Errorf("Estimate with CodeReader %d, with Code %d", est, Estimate(distParams(t, id, code)))
+	}
+	got, err := Sign(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Error("signature over CodeReader differs from the one over Code")
+	}
+	p.Code = code
+	if _, err := Sign(p); !errors.Is(err, ErrInput) {
+		t.Errorf("Code and CodeReader both set: %v, want ErrInput", err)
 	}
 }
 
