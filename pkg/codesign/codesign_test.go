@@ -77,7 +77,7 @@ func distParams(t *testing.T, id *testenv.AppleIdentity, code []byte) *Params {
 		ExecSegBase: 0, ExecSegLimit: 0x4000, ExecSegFlags: ExecSegMainBinary,
 		InfoPlist: testInfoPlist, CodeResources: testCodeResources,
 		Entitlements: testEntitlements, EntitlementsDER: der,
-		Requirements: DesignatedRequirement(testID, testTeam),
+		Requirements: DesignatedRequirement(testID, id.Leaf),
 		Signer:       id.LeafKey, Chain: []*x509.Certificate{id.Leaf, id.WWDR},
 		SigningTime: fixedTime, Rand: rand.Reader,
 	}
@@ -151,7 +151,7 @@ func TestSignDistribution(t *testing.T) {
 			}
 		}
 		// go-macho decompiles the requirement (its text has doubled spaces).
-		if len(cs.Requirements) != 1 || strings.Join(strings.Fields(cs.Requirements[0].Detail), " ") != `identifier "com.example.app" and anchor apple generic and certificate leaf[subject.OU] = "ABCDE12345" and certificate 1[field.1.2.840.113635.100.6.2.1] /* exists */` {
+		if len(cs.Requirements) != 1 || strings.Join(strings.Fields(cs.Requirements[0].Detail), " ") != DesignatedRequirementText(testID, id.Leaf, nil) {
 			t.Errorf("go-macho requirements: %+v", cs.Requirements)
 		}
 		if cs.Entitlements != string(testEntitlements) || !bytes.Equal(cs.EntitlementsDER, ours.EntitlementsDER[8:]) {
