@@ -185,12 +185,13 @@ type Bundle struct {
 	Signer       *x509.Certificate  // CMS signer leaf (nil: unsigned or ad hoc)
 	Profile      *provision.Profile // embedded.mobileprovision, if any
 
-	parent   *Bundle       // the bundle sealing this one (nil for the app)
-	info     []byte        // Info.plist bytes
-	files    []*zipx.Entry // entries sealed by this bundle's CodeResources (nested code's files excluded)
-	nested   []*Bundle     // code items directly inside this one
-	exec     *zipx.Entry
-	symlinks map[string]string // entry name → target
+	parent     *Bundle       // the bundle sealing this one (nil for the app)
+	info       []byte        // Info.plist bytes
+	profileDER []byte        // embedded.mobileprovision bytes
+	files      []*zipx.Entry // every file under Dir, nested code's included (iOS seals them file by file)
+	nested     []*Bundle     // code items directly inside this one
+	exec       *zipx.Entry
+	symlinks   map[string]string // entry name → target
 }
 
 // Loose reports whether b is a loose Mach-O (a dylib) rather than a bundle
@@ -292,10 +293,10 @@ func (a *IPA) scan(dir string, kind Kind, parent *Bundle) (*Bundle, error) {
 		if !ok || rel == "" {
 			continue
 		}
-		if n, k, ok := nestedItem(rel); ok {
-			if !slices.Contains(nested, item{dir + n, k}) {
-				nested = append(nested, item{dir + n, k})
-			}
+		if n, k, ok := nestedItem(rel); ok && !slices.Contains(nested, item{dir + n, k}) {
+			nested = append(nested, item{dir + n, k})
+		}
+		if e.IsDir() {
 			continue
 		}
 		if isSymlink(e) {
@@ -335,6 +336,7 @@ func (a *IPA) scan(dir string, kind Kind, parent *Bundle) (*Bundle, error) {
 		if err != nil {
 			return nil, formatErr(e.Name, err, "embedded profile")
 		}
+		b.profileDER = der
 	}
 	a.Bundles = append(a.Bundles, b)
 	return b, nil
