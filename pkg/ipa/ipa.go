@@ -198,6 +198,16 @@ type Bundle struct {
 // directory.
 func (b *Bundle) Loose() bool { return b.Kind == KindDylib }
 
+// entry returns the bundle's file at rel, or nil.
+func (b *Bundle) entry(rel string) *zipx.Entry {
+	for _, e := range b.files {
+		if e.Name == b.Dir+rel {
+			return e
+		}
+	}
+	return nil
+}
+
 // rel returns name relative to the bundle dir.
 func (b *Bundle) rel(name string) string { return strings.TrimPrefix(name, b.Dir) }
 
@@ -210,9 +220,10 @@ type File struct {
 // Close closes the file.
 func (f *File) Close() error { return f.f.Close() }
 
-// Open opens and parses the IPA at path.
+// Open opens and parses the IPA at path (ZIP64 allowed: large games pass
+// 4 GiB).
 func Open(name string) (*File, error) {
-	zf, err := zipx.Open(name)
+	zf, err := zipx.OpenZip64(name)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +235,8 @@ func Open(name string) (*File, error) {
 	return &File{IPA: a, f: zf}, nil
 }
 
-// FromZip finds the app bundle in z and parses it with its nested code.
+// FromZip finds the app bundle in z (opened with zipx.NewReaderZip64 to
+// allow ZIP64) and parses it with its nested code.
 func FromZip(z *zipx.Reader) (*IPA, error) {
 	var apps []string
 	for _, e := range z.Entries {

@@ -172,7 +172,7 @@ func Sign(out io.Writer, in *IPA, o SignOptions) (*SignResult, error) {
 // and the entitlements: everything that can refuse the input before a
 // byte is written.
 func newSigning(in *IPA, o SignOptions) (*signing, error) {
-	s := &signing{in: in, o: o, byDir: map[string]*job{}, dropped: map[string]bool{}, hashes: map[*zipx.Entry]digest{}}
+	s := &signing{in: in, o: o, byDir: map[string]*job{}, dropped: map[string]bool{}}
 	if !o.AdHoc {
 		if o.Signer == nil || len(o.Chain) == 0 {
 			return nil, errors.New("ipa: sign: a signer and its certificate chain are required unless ad hoc")
@@ -183,11 +183,13 @@ func newSigning(in *IPA, o SignOptions) (*signing, error) {
 		}
 		s.team = s.leaf.Subject.OrganizationalUnit[0]
 	}
-	used := map[string]bool{}
 	for _, b := range in.Bundles {
 		if b.Encrypted {
 			return nil, formatErr(b.Executable, macho.ErrEncrypted, "cannot re-sign")
 		}
+	}
+	used := map[string]bool{}
+	for _, b := range in.Bundles {
 		j := &job{b: b}
 		if err := s.pickProfile(j, used); err != nil {
 			return nil, err
@@ -292,18 +294,22 @@ func (s *signing) pickEntitlements(j *job) error {
 }
 
 // hashResources computes the digests of every input entry a
-// CodeResources seals and Sign copies unchanged, on all cores.
+// CodeResources seals and Sign copies unchanged.
 func (s *signing) hashResources() error {
 	var todo []*zipx.Entry
-	seen := map[*zipx.Entry]bool{}
-	for _, b := range s.in.Bundles {
-		for _, e := range b.files {
-			if !seen[e] && !s.dropped[e.Name] && b.symlinks[e.Name] == "" {
-				seen[e] = true
-				todo = append(todo, e)
-			}
+	for _, e := range s.in.App.files {
+		if _, link := s.in.App.symlinks[e.Name]; !link && !s.dropped[e.Name] {
+			todo = append(todo, e)
 		}
 	}
+	var err error
+	s.hashes, err = hashAll(todo)
+	return err
+}
+
+// hashAll returns the digests of entries, hashed on all cores.
+func hashAll(entries []*zipx.Entry) (map[*zipx.Entry]digest, error) {
+	out := make(map[*zipx.Entry]digest, len(entries))
 	work := make(chan *zipx.Entry)
 	var (
 		mu       sync.Mutex
@@ -321,17 +327,17 @@ func (s *signing) hashResources() error {
 				if err != nil && firstErr == nil {
 					firstErr = err
 				}
-				s.hashes[e] = dg
+				out[e] = dg
 				mu.Unlock()
 			}
 		}()
 	}
-	for _, e := range todo {
+	for _, e := range entries {
 		work <- e
 	}
 	close(work)
 	wg.Wait()
-	return firstErr
+	return out, firstErr
 }
 
 // hashEntry returns the SHA-1 and SHA-256 of e's content, read once.
@@ -580,14 +586,18 @@ func (s *signing) write(out io.Writer) error {
 	return zw.Close()
 }
 
-// writeNew adds ne to the archive.
+// writeNew adds ne to the archive; a signed executable streams from its
+// temporary file.
 func writeNew(zw *zipx.Writer, ne *newEntry) error {
-	data := ne.data
-	if ne.file != nil {
-		data = make([]byte, ne.size)
-		if _, err := ne.file.ReadAt(data, 0); err != nil {
-			return err
-		}
+	if ne.file == nil {
+		return zw.Add(zipx.Header{Name: ne.name, Method: ne.method}, ne.data)
 	}
-	return zw.Add(zipx.Header{Name: ne.name, Method: ne.method}, data)
+	w, err := zw.Create(zipx.Header{Name: ne.name, Method: ne.method, MaxSize: ne.size})
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, io.NewSectionReader(ne.file, 0, ne.size)); err != nil {
+		return err
+	}
+	return w.Close()
 }
