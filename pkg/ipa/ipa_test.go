@@ -201,12 +201,12 @@ func TestOpenRefuses(t *testing.T) {
 	// fat_arch[1].offset = fat_arch[0].offset (big-endian, 20-byte entries).
 	copy(overlap[8+20+8:8+20+12], overlap[8+8:8+12])
 	for _, c := range []struct {
-		name    string
-		replace map[string][]byte
-		add     []testenv.ZipFile
-		files   map[string][]byte // instead of replace/add: the whole archive
+		name     string
+		replace  map[string][]byte
+		add      []testenv.ZipFile
+		files    map[string][]byte // instead of replace/add: the whole archive
 		sentinel error
-		want    string
+		want     string
 	}{
 		{name: "no Payload", files: map[string][]byte{"Demo.app/Info.plist": all[appDir+"Info.plist"]}, want: "not an IPA"},
 		{name: "two apps", add: []testenv.ZipFile{{Name: "Payload/Other.app/Info.plist", Data: all[appDir+"Info.plist"]}}, want: "2 app bundles"},

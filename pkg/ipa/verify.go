@@ -177,7 +177,7 @@ func verifyExecutable(b *Bundle, o VerifyOptions, codeRes []byte, problem func(s
 			info = nil
 		}
 		if err := sig.CheckSpecialSlots(info, codeRes); err != nil {
-			problem("%s slice: %s", arch, slotProblem(err))
+			problem("%s slice: %v", arch, err)
 		}
 		leaf, adhoc, chained, err := checkCMS(sig, o)
 		switch {
@@ -198,20 +198,6 @@ func verifyExecutable(b *Bundle, o VerifyOptions, codeRes []byte, problem func(s
 		}
 	}
 	return got, first
-}
-
-// slotProblem names the special slot of a CheckSpecialSlots failure.
-func slotProblem(err error) string {
-	var se *codesign.SlotError
-	if errors.As(err, &se) {
-		name := map[int]string{
-			codesign.SlotInfo: "Info.plist", codesign.SlotRequirements: "requirements",
-			codesign.SlotResourceDir: codeResources, codesign.SlotEntitlements: "entitlements",
-			codesign.SlotEntitlementsDER: "DER entitlements",
-		}[se.Slot]
-		return fmt.Sprintf("%s does not match its special slot %d: %v", name, se.Slot, err)
-	}
-	return err.Error()
 }
 
 // checkCMS verifies the CMS signature: to o.Roots, or, without roots, to
