@@ -35,8 +35,9 @@
 // inspect can say so; Sign and Verify refuse it (macho.ErrEncrypted).
 //
 // Memory: Open holds the central directory, each Info.plist and profile,
-// and the Mach-O load commands; executables are read by inflating their
-// entry forward (entryReaderAt), never held whole.
+// and the Mach-O load commands. A deflated executable is inflated once, to
+// a temporary file (see spool) that Sign and Verify read again; Close
+// deletes it.
 package ipa
 
 import (
@@ -44,9 +45,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"slices"
 	"strings"
+	"sync"
 
 	"howett.net/plist"
 
@@ -192,6 +195,8 @@ type Bundle struct {
 	nested     []*Bundle     // code items directly inside this one
 	exec       *zipx.Entry
 	symlinks   map[string]string // entry name → target
+	src        io.ReaderAt       // the executable's content: in place if stored, else spool
+	spool      *spool
 }
 
 // Loose reports whether b is a loose Mach-O (a dylib) rather than a bundle
@@ -211,14 +216,26 @@ func (b *Bundle) entry(rel string) *zipx.Entry {
 // rel returns name relative to the bundle dir.
 func (b *Bundle) rel(name string) string { return strings.TrimPrefix(name, b.Dir) }
 
+// Close deletes the temporary files holding inflated executables (see
+// spool). The archive's reader is the caller's to close.
+func (a *IPA) Close() error {
+	var errs []error
+	for _, b := range a.Bundles {
+		if b.spool != nil {
+			errs = append(errs, b.spool.close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // File is an IPA opened from a file; Close closes it.
 type File struct {
 	*IPA
 	f *zipx.File
 }
 
-// Close closes the file.
-func (f *File) Close() error { return f.f.Close() }
+// Close deletes the IPA's temporary files and closes the archive.
+func (f *File) Close() error { return errors.Join(f.IPA.Close(), f.f.Close()) }
 
 // Open opens and parses the IPA at path (ZIP64 allowed: large games pass
 // 4 GiB).
@@ -236,7 +253,7 @@ func Open(name string) (*File, error) {
 }
 
 // FromZip finds the app bundle in z (opened with zipx.NewReaderZip64 to
-// allow ZIP64) and parses it with its nested code.
+// allow ZIP64) and parses it with its nested code. Close the IPA when done.
 func FromZip(z *zipx.Reader) (*IPA, error) {
 	var apps []string
 	for _, e := range z.Entries {
@@ -262,6 +279,7 @@ func FromZip(z *zipx.Reader) (*IPA, error) {
 	a := &IPA{Zip: z}
 	app, err := a.scan(payloadDir+apps[0]+"/", KindApp, nil)
 	if err != nil {
+		a.Close()
 		return nil, err
 	}
 	a.App = app
@@ -281,8 +299,13 @@ type infoPlist struct {
 // scan parses the code item at dir (a bundle dir ending in "/", or a dylib
 // entry name), then its nested code, and appends them to a.Bundles deepest
 // first.
-func (a *IPA) scan(dir string, kind Kind, parent *Bundle) (*Bundle, error) {
+func (a *IPA) scan(dir string, kind Kind, parent *Bundle) (_ *Bundle, err error) {
 	b := &Bundle{Dir: dir, Kind: kind, parent: parent, symlinks: map[string]string{}}
+	defer func() {
+		if err != nil && b.spool != nil { // not in a.Bundles yet: Close would miss it
+			b.spool.close()
+		}
+	}()
 	if kind == KindDylib {
 		b.ID = strings.TrimSuffix(path.Base(dir), path.Ext(dir))
 		b.exec = a.Zip.Entry(dir)
@@ -434,9 +457,13 @@ func (b *Bundle) readExecutable() error {
 	if b.exec == nil || b.exec.IsDir() {
 		return formatErr(b.Dir, nil, "no executable")
 	}
-	r := newEntryReaderAt(b.exec)
-	defer r.Close()
-	f, err := macho.NewReader(r, int64(b.exec.UncompressedSize))
+	if b.exec.Stored() {
+		b.src = b.exec.OpenRaw()
+	} else {
+		b.spool = &spool{e: b.exec}
+		b.src = b.spool
+	}
+	f, err := macho.NewReader(b.src, int64(b.exec.UncompressedSize))
 	if errors.Is(err, macho.ErrEncrypted) {
 		b.Encrypted = true
 		return nil
@@ -474,49 +501,66 @@ func (b *Bundle) readExecutable() error {
 	return nil
 }
 
-// entryReaderAt reads a ZIP entry's content at any offset. A stored entry
-// is read in place; a deflated one by inflating forward from the last read,
-// restarting from the start for a read behind it. Mach-O readers read
-// forward (fat header, slice headers, signatures), so this inflates each
-// executable about once, holding one flate window.
-type entryReaderAt struct {
-	e   *zipx.Entry
-	rc  io.ReadCloser
-	pos int64
+// spool makes a deflated ZIP entry readable at any offset: the inflated
+// bytes are appended to a temporary file as reads reach them, so an
+// executable is inflated once however often and in whatever order it is
+// read (debug/macho reads the symbol table at the end, signing and
+// verifying read from the start). It holds one inflater, never the entry.
+type spool struct {
+	e  *zipx.Entry
+	mu sync.Mutex
+	f  *os.File
+	rc io.ReadCloser
+	n  int64 // bytes in f
 }
-
-func newEntryReaderAt(e *zipx.Entry) *entryReaderAt { return &entryReaderAt{e: e} }
 
 // ReadAt implements io.ReaderAt.
-func (r *entryReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	if r.e.Stored() {
-		return r.e.OpenRaw().ReadAt(p, off)
+func (s *spool) ReadAt(p []byte, off int64) (int, error) {
+	s.mu.Lock()
+	err := s.fill(off + int64(len(p)))
+	s.mu.Unlock()
+	if err != nil {
+		return 0, err
 	}
-	if r.rc == nil || off < r.pos {
-		r.Close()
-		r.rc, r.pos = r.e.Open(), 0
-	}
-	if off > r.pos {
-		n, err := io.CopyN(io.Discard, r.rc, off-r.pos)
-		r.pos += n
-		if err != nil {
-			return 0, err
-		}
-	}
-	n, err := io.ReadFull(r.rc, p)
-	r.pos += int64(n)
-	if err == io.ErrUnexpectedEOF {
-		err = io.EOF
-	}
-	return n, err
+	return s.f.ReadAt(p, off)
 }
 
-// Close releases the inflater.
-func (r *entryReaderAt) Close() error {
-	if r.rc == nil {
+// fill inflates the entry into the file up to end (at least 1 MiB more
+// per call, to keep writes large), and checks its CRC-32 once all is in.
+func (s *spool) fill(end int64) error {
+	size := int64(s.e.UncompressedSize)
+	end = min(max(end, s.n+1<<20), size)
+	if s.n >= end {
 		return nil
 	}
-	err := r.rc.Close()
-	r.rc = nil
+	if s.f == nil {
+		f, err := os.CreateTemp("", "trustfuse-ipa-")
+		if err != nil {
+			return err
+		}
+		s.f, s.rc = f, s.e.Open()
+	}
+	m, err := io.CopyN(s.f, s.rc, end-s.n)
+	s.n += m
+	if err == nil && s.n == size {
+		_, err = io.Copy(io.Discard, s.rc) // reads the end: size and CRC-32 checks
+	}
+	if err != nil {
+		return fmt.Errorf("ipa: %s: %w", s.e.Name, err)
+	}
+	return nil
+}
+
+// close releases the inflater and deletes the file.
+func (s *spool) close() error {
+	if s.f == nil {
+		return nil
+	}
+	s.rc.Close()
+	err := s.f.Close()
+	if rerr := os.Remove(s.f.Name()); err == nil {
+		err = rerr
+	}
+	s.f = nil
 	return err
 }

@@ -2,6 +2,7 @@ package ipa
 
 import (
 	"bufio"
+	"cmp"
 	"crypto"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -94,7 +95,6 @@ type job struct {
 	ents       []byte // entitlements XML (nil: none)
 	entsDER    []byte
 	entKeys    []string
-	src        io.ReaderAt // the executable's uncompressed bytes
 	out        []*newEntry // written at the executable's place: executable, CodeResources, profile
 	cdhash     []byte
 	req        string // designated requirement text
@@ -107,7 +107,6 @@ type signing struct {
 	leaf    *x509.Certificate
 	team    string
 	jobs    []*job
-	byDir   map[string]*job
 	dropped map[string]bool // input entries not copied: executables, old seals, replaced profiles
 	hashes  map[*zipx.Entry]digest
 	tmp     string
@@ -124,10 +123,11 @@ type signing struct {
 // internal/atomicfile does).
 //
 // Memory: resources are hashed as they stream out of the archive (SHA-1
-// and SHA-256 in one pass, concurrently with the executables being
-// inflated to temporary files); a Mach-O is signed from its temporary file
-// page by page (codesign.Params.CodeReader). Only load commands,
-// CodeResources and signatures are held.
+// and SHA-256 in one pass, on all cores, while the executables finish
+// inflating to Open's temporary files); a Mach-O is signed from its file
+// page by page (codesign.Params.CodeReader) into another temporary file
+// that streams into the archive. Only load commands, CodeResources and
+// signatures are held.
 func Sign(out io.Writer, in *IPA, o SignOptions) (*SignResult, error) {
 	s, err := newSigning(in, o)
 	if err != nil {
@@ -142,12 +142,12 @@ func Sign(out io.Writer, in *IPA, o SignOptions) (*SignResult, error) {
 
 	hashed := make(chan error, 1)
 	go func() { hashed <- s.hashResources() }()
-	spoolErr := s.spoolExecutables()
+	inflateErr := s.inflateExecutables()
 	if err := <-hashed; err != nil {
 		return nil, err
 	}
-	if spoolErr != nil {
-		return nil, spoolErr
+	if inflateErr != nil {
+		return nil, inflateErr
 	}
 	for _, j := range s.jobs {
 		if err := s.signJob(j); err != nil {
@@ -172,7 +172,7 @@ func Sign(out io.Writer, in *IPA, o SignOptions) (*SignResult, error) {
 // and the entitlements: everything that can refuse the input before a
 // byte is written.
 func newSigning(in *IPA, o SignOptions) (*signing, error) {
-	s := &signing{in: in, o: o, byDir: map[string]*job{}, dropped: map[string]bool{}}
+	s := &signing{in: in, o: o, dropped: map[string]bool{}}
 	if !o.AdHoc {
 		if o.Signer == nil || len(o.Chain) == 0 {
 			return nil, errors.New("ipa: sign: a signer and its certificate chain are required unless ad hoc")
@@ -198,7 +198,6 @@ func newSigning(in *IPA, o SignOptions) (*signing, error) {
 			return nil, err
 		}
 		s.jobs = append(s.jobs, j)
-		s.byDir[b.Dir] = j
 		s.dropped[b.Executable] = true
 		if !b.Loose() {
 			for _, e := range b.files {
@@ -307,8 +306,11 @@ func (s *signing) hashResources() error {
 	return err
 }
 
-// hashAll returns the digests of entries, hashed on all cores.
+// hashAll returns the digests of entries, hashed on all cores, largest
+// first so that no core is left with a big one at the end.
 func hashAll(entries []*zipx.Entry) (map[*zipx.Entry]digest, error) {
+	entries = slices.Clone(entries)
+	slices.SortStableFunc(entries, func(a, b *zipx.Entry) int { return cmp.Compare(b.UncompressedSize, a.UncompressedSize) })
 	out := make(map[*zipx.Entry]digest, len(entries))
 	work := make(chan *zipx.Entry)
 	var (
@@ -351,36 +353,26 @@ func hashEntry(e *zipx.Entry, buf []byte) (digest, error) {
 	return digest{h1.Sum(nil), h2.Sum(nil)}, nil
 }
 
-// spoolExecutables makes every executable readable at any offset: a
-// stored entry in place, a deflated one inflated to a temporary file.
-func (s *signing) spoolExecutables() error {
+// inflateExecutables finishes inflating every deflated executable to its
+// temporary file (Open has inflated what the Mach-O headers needed).
+func (s *signing) inflateExecutables() error {
 	for _, j := range s.jobs {
-		e := j.b.exec
-		if e.Stored() {
-			j.src = e.OpenRaw()
-			continue
-		}
-		f, err := os.CreateTemp(s.tmp, "in-")
-		if err != nil {
-			return err
-		}
-		j.src = f
-		rc := e.Open()
-		_, err = io.Copy(f, rc)
-		rc.Close()
-		if err != nil {
-			return fmt.Errorf("ipa: %s: %w", e.Name, err)
+		if sp := j.b.spool; sp != nil {
+			sp.mu.Lock()
+			err := sp.fill(int64(j.b.exec.UncompressedSize))
+			sp.mu.Unlock()
+			if err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-// closeFiles closes the temporary files (RemoveAll deletes them).
+// closeFiles closes the signed executables' temporary files (RemoveAll
+// deletes them).
 func (s *signing) closeFiles() {
 	for _, j := range s.jobs {
-		if f, ok := j.src.(*os.File); ok {
-			f.Close()
-		}
 		for _, ne := range j.out {
 			if ne.file != nil {
 				ne.file.Close()
@@ -466,7 +458,7 @@ func (s *signing) resources(j *job) []codesign.ResourceFile {
 // to a temporary file, hashing it for the outer bundle's CodeResources.
 func (s *signing) signExecutable(j *job, codeRes []byte) (*newEntry, error) {
 	b := j.b
-	mf, err := macho.NewReader(j.src, int64(b.exec.UncompressedSize))
+	mf, err := macho.NewReader(b.src, int64(b.exec.UncompressedSize))
 	if err != nil {
 		return nil, formatErr(b.Executable, err, "executable")
 	}

@@ -344,3 +344,22 @@ func TestSignAdHoc(t *testing.T) {
 		t.Errorf("go-macho: not an ad-hoc signature: %+v", cs)
 	}
 }
+
+// BenchmarkSign re-signs the IPA named by $TRUSTFUSE_BENCH_IPA (the 200 MiB
+// input of scripts/bench.sh BENCH=ipa, made by scripts/make-bench-ipa.sh)
+// with the fixture identity and profiles, to a file as the CLI does.
+func BenchmarkSign(b *testing.B) {
+	in := os.Getenv("TRUSTFUSE_BENCH_IPA")
+	if in == "" {
+		b.Skip("set TRUSTFUSE_BENCH_IPA to an IPA made by scripts/make-bench-ipa.sh")
+	}
+	fx := loadFixture(b)
+	st, err := os.Stat(in)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(st.Size())
+	for b.Loop() {
+		signFile(b, in, fx.options())
+	}
+}

@@ -63,8 +63,8 @@ type verified struct {
 // bundle and reason when any check failed. An encrypted executable is a
 // *FormatError.
 //
-// Memory: executables are read by inflating them forward (page hashes,
-// then the signature); resources are hashed as they stream.
+// Memory: executables are read from Open's temporary files; resources
+// are hashed as they stream.
 func Verify(in *IPA, o VerifyOptions) (*VerifyResult, error) {
 	for _, b := range in.Bundles {
 		if b.Encrypted {
@@ -135,9 +135,7 @@ func verifyBundle(b *Bundle, o VerifyOptions, hashes map[*zipx.Entry]digest, don
 // if none parsed).
 func verifyExecutable(b *Bundle, o VerifyOptions, codeRes []byte, problem func(string, ...any), v *BundleVerdict) (verified, *codesign.Signature) {
 	var got verified
-	r := newEntryReaderAt(b.exec)
-	defer r.Close()
-	mf, err := macho.NewReader(r, int64(b.exec.UncompressedSize))
+	mf, err := macho.NewReader(b.src, int64(b.exec.UncompressedSize))
 	if err != nil {
 		problem("executable: %v", err)
 		return got, nil
