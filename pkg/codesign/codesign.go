@@ -88,12 +88,15 @@ var (
 
 // FormatError reports malformed signature bytes at an offset in the blob.
 type FormatError struct {
-	Offset int64  // byte offset in the SuperBlob
+	Offset int64  // byte offset in the SuperBlob; −1 for a CodeResources plist
 	Detail string // what is wrong
 	Err    error  // ErrMalformed
 }
 
 func (e *FormatError) Error() string {
+	if e.Offset < 0 {
+		return fmt.Sprintf("%s: %s", e.Err.Error(), e.Detail)
+	}
 	return fmt.Sprintf("%s: %s (at offset %d)", e.Err.Error(), e.Detail, e.Offset)
 }
 

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -76,7 +77,7 @@ func distParams(t *testing.T, id *testenv.AppleIdentity, code []byte) *Params {
 		ExecSegBase: 0, ExecSegLimit: 0x4000, ExecSegFlags: ExecSegMainBinary,
 		InfoPlist: testInfoPlist, CodeResources: testCodeResources,
 		Entitlements: testEntitlements, EntitlementsDER: der,
-		Requirements: DesignatedRequirement(testID, testTeam),
+		Requirements: DesignatedRequirement(testID, id.Leaf),
 		Signer:       id.LeafKey, Chain: []*x509.Certificate{id.Leaf, id.WWDR},
 		SigningTime: fixedTime, Rand: rand.Reader,
 	}
@@ -150,7 +151,7 @@ func TestSignDistribution(t *testing.T) {
 			}
 		}
 		// go-macho decompiles the requirement (its text has doubled spaces).
-		if len(cs.Requirements) != 1 || strings.Join(strings.Fields(cs.Requirements[0].Detail), " ") != `identifier "com.example.app" and anchor apple generic and certificate leaf[subject.OU] = "ABCDE12345" and certificate 1[field.1.2.840.113635.100.6.2.1] /* exists */` {
+		if len(cs.Requirements) != 1 || strings.Join(strings.Fields(cs.Requirements[0].Detail), " ") != DesignatedRequirementText(testID, id.Leaf, nil) {
 			t.Errorf("go-macho requirements: %+v", cs.Requirements)
 		}
 		if cs.Entitlements != string(testEntitlements) || !bytes.Equal(cs.EntitlementsDER, ours.EntitlementsDER[8:]) {
@@ -320,6 +321,33 @@ func TestSignDeterministic(t *testing.T) {
 	c, _ := Sign(p)
 	if bytes.Equal(a, c) {
 		t.Error("signing time does not reach the signature")
+	}
+}
+
+// TestSignCodeReader: code read page by page through CodeReader signs to the
+// same bytes as the code in memory; setting both is refused.
+func TestSignCodeReader(t *testing.T) {
+	id := testenv.NewAppleIdentity(t, testTeam, fixedTime.AddDate(0, -1, 0), fixedTime.AddDate(1, 0, 0))
+	code := testCode(3*PageSize + 123)
+	want, err := Sign(distParams(t, id, code))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := distParams(t, id, nil)
+	p.CodeReader = io.NewSectionReader(bytes.NewReader(code), 0, int64(len(code)))
+	if est := Estimate(p); est != Estimate(distParams(t, id, code)) {
+		t.Errorf("Estimate with CodeReader %d, with Code %d", est, Estimate(distParams(t, id, code)))
+	}
+	got, err := Sign(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Error("signature over CodeReader differs from the one over Code")
+	}
+	p.Code = code
+	if _, err := Sign(p); !errors.Is(err, ErrInput) {
+		t.Errorf("Code and CodeReader both set: %v, want ErrInput", err)
 	}
 }
 

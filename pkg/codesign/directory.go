@@ -45,7 +45,8 @@ const (
 
 // codeDirectory builds the CodeDirectory blob for p with the given special
 // slot hashes (index = slot number; nil = empty slot, written as zeros).
-func codeDirectory(p *Params, special [maxSpecialSlot + 1][]byte) []byte {
+// Only a failing p.CodeReader makes it fail.
+func codeDirectory(p *Params, special [maxSpecialSlot + 1][]byte) ([]byte, error) {
 	nSpecial := 0
 	for i := maxSpecialSlot; i > 0; i-- {
 		if special[i] != nil {
@@ -53,7 +54,7 @@ func codeDirectory(p *Params, special [maxSpecialSlot + 1][]byte) []byte {
 			break
 		}
 	}
-	codeLen := len(p.Code)
+	codeLen := p.codeLen()
 	nCode := (codeLen + PageSize - 1) / PageSize
 	identOff := cdHeaderSize
 	teamOff := 0
@@ -98,12 +99,22 @@ func codeDirectory(p *Params, special [maxSpecialSlot + 1][]byte) []byte {
 	for i := 1; i <= nSpecial; i++ {
 		copy(b[hashOff-i*hashSize:], special[i])
 	}
+	page := make([]byte, PageSize)
 	for i := 0; i < nCode; i++ {
 		end := min((i+1)*PageSize, codeLen)
-		h := sha256.Sum256(p.Code[i*PageSize : end])
+		var code []byte
+		if p.CodeReader != nil {
+			code = page[:end-i*PageSize]
+			if _, err := p.CodeReader.ReadAt(code, int64(i*PageSize)); err != nil {
+				return nil, fmt.Errorf("codesign: reading code page %d: %w", i, err)
+			}
+		} else {
+			code = p.Code[i*PageSize : end]
+		}
+		h := sha256.Sum256(code)
 		copy(b[hashOff+i*hashSize:], h[:])
 	}
-	return b
+	return b, nil
 }
 
 // codeDirectorySize is len(codeDirectory(p, …)) for nSpecial special slots.
@@ -112,7 +123,7 @@ func codeDirectorySize(p *Params, nSpecial int) int {
 	if p.TeamID != "" {
 		n += len(p.TeamID) + 1
 	}
-	return n + (len(p.Code)+PageSize-1)/PageSize*hashSize
+	return n + (p.codeLen()+PageSize-1)/PageSize*hashSize
 }
 
 // CodeDirectory is a parsed CodeDirectory blob.

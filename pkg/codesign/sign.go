@@ -16,6 +16,10 @@ type Params struct {
 	// offset where the signature will start (LC_CODE_SIGNATURE dataoff),
 	// with the load commands already describing the final signature size.
 	Code []byte
+	// CodeReader, when set, replaces Code (which must then be nil): the
+	// code is read from it one page at a time, so a large executable need
+	// not be in memory. Its Size is the code limit.
+	CodeReader *io.SectionReader
 	// Identifier is the bundle identifier (or, for a dylib, its name).
 	Identifier string
 	// TeamID is the signing certificate's OU; "" for ad-hoc signatures.
@@ -47,6 +51,14 @@ type Params struct {
 	// caller's clock); Rand feeds the signer (ECDSA; nil: crypto/rand).
 	SigningTime time.Time
 	Rand        io.Reader
+}
+
+// codeLen is the length of the code: Code's, or CodeReader's size.
+func (p *Params) codeLen() int {
+	if p.CodeReader != nil {
+		return int(p.CodeReader.Size())
+	}
+	return len(p.Code)
 }
 
 // slotBlob is one SuperBlob entry.
@@ -131,6 +143,9 @@ func Sign(p *Params) ([]byte, error) {
 	if !p.AdHoc && (p.Signer == nil || len(p.Chain) == 0) {
 		return nil, fmt.Errorf("%w: a signer and its certificate are required unless ad-hoc", ErrInput)
 	}
+	if p.Code != nil && p.CodeReader != nil {
+		return nil, fmt.Errorf("%w: both Code and CodeReader set", ErrInput)
+	}
 	if p.Entitlements != nil && p.EntitlementsDER == nil {
 		return nil, fmt.Errorf("%w: entitlements without their DER form (iOS 15+ refuses them)", ErrInput)
 	}
@@ -152,7 +167,10 @@ func Sign(p *Params) ([]byte, error) {
 			special[i] = make([]byte, hashSize)
 		}
 	}
-	cd := codeDirectory(p, special)
+	cd, err := codeDirectory(p, special)
+	if err != nil {
+		return nil, err
+	}
 
 	wrapper := wrapBlob(MagicBlobWrapper, nil)
 	if !p.AdHoc {

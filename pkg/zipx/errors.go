@@ -11,7 +11,8 @@ import (
 var (
 	ErrNotZip            = errors.New("zip: not a ZIP archive (no end of central directory record)")
 	ErrTruncated         = errors.New("zip: truncated archive")
-	ErrZip64             = errors.New("zip: ZIP64 archives are not supported yet")
+	ErrZip64             = errors.New("zip: ZIP64 archive: Android does not read ZIP64 APKs (its APK signature verifier and apksig refuse them)")
+	ErrZip64Format       = errors.New("zip: malformed ZIP64 record")
 	ErrMultiDisk         = errors.New("zip: multi-disk archives are not supported")
 	ErrComment           = errors.New("zip: archive comment is ambiguous (contains an end of central directory signature)")
 	ErrTrailingData      = errors.New("zip: data after the end of central directory record")

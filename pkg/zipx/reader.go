@@ -35,7 +35,15 @@
 // native libraries) with 0xD935 extra-field padding, and streams: memory use
 // depends on the number of entries, not on their size.
 //
-// ZIP64 is not supported yet and is reported as ErrZip64.
+// ZIP64: NewReader and Open refuse it (ErrZip64), because Android does not
+// read ZIP64 APKs: its APK signature verifier and apksig stop at the ZIP64
+// locator ("ZIP64 APK not supported"). NewReaderZip64 and OpenZip64 read it
+// (the ZIP64 end record and locator, and the ZIP64 extended information
+// extra field in central and local headers) with every other check
+// unchanged, for archives that are not APKs, such as iOS .ipa files over
+// 4 GiB. The writer switches to ZIP64 by itself when an offset, a size or
+// the entry count needs it, so archives that do not need it are written as
+// before.
 package zipx
 
 import (
@@ -49,7 +57,7 @@ import (
 	"sort"
 	"strings"
 
-	"compress/flate"
+	"github.com/klauspost/compress/flate"
 )
 
 // FORMAT: ZIP application note (PKWARE APPNOTE.TXT 6.3.x), little endian.
@@ -77,14 +85,21 @@ const (
 	localHeaderSig   = 0x04034b50
 	centralHeaderSig = 0x02014b50
 	eocdSig          = 0x06054b50
+	zip64EOCDSig     = 0x06064b50
 	zip64LocatorSig  = 0x07064b50
 	dataDescSig      = 0x08074b50
 
 	localHeaderLen   = 30
 	centralHeaderLen = 46
 	eocdLen          = 22
+	zip64EOCDLen     = 56
 	zip64LocatorLen  = 20
 	maxCommentLen    = 0xffff
+
+	// A 32-bit size or offset, or a 16-bit count, at its maximum says the
+	// value is in a ZIP64 record.
+	max32 = 0xffffffff
+	max16 = 0xffff
 
 	flagEncrypted      = 0x0001
 	flagDataDescriptor = 0x0008
@@ -201,8 +216,10 @@ func (e *Entry) Open() io.ReadCloser {
 	if e.Stored() {
 		rc = io.NopCloser(raw)
 	} else {
-		// flate reads byte by byte through an io.ByteReader; a large
-		// buffer keeps that to one pread per 64 KiB instead of per 4 KiB.
+		// klauspost's inflater (the library Create deflates with) is
+		// about 1.6× compress/flate's: it reads a *bufio.Reader without
+		// an interface call per byte. A large buffer keeps reads to one
+		// pread per 64 KiB instead of per 4 KiB.
 		rc = flate.NewReader(bufio.NewReaderSize(raw, min(64<<10, int(e.CompressedSize)+16)))
 	}
 	return &checkedReader{e: e, rc: rc, crc: crc32.NewIEEE()}
@@ -277,6 +294,7 @@ type Reader struct {
 	// entries in central directory order, then the gaps in file order.
 	Warnings []Warning
 
+	zip64    bool // read ZIP64 records instead of refusing them
 	byName   map[string]*Entry
 	cd       Span
 	eocd     Span
@@ -284,9 +302,20 @@ type Reader struct {
 	hidden   []Span // gaps holding non-zero bytes
 }
 
-// NewReader parses the archive of the given size read from r.
+// NewReader parses the archive of the given size read from r. It refuses
+// ZIP64 archives (ErrZip64), as Android refuses ZIP64 APKs.
 func NewReader(r io.ReaderAt, size int64) (*Reader, error) {
-	z := &Reader{ra: r, size: size}
+	return newReader(r, size, false)
+}
+
+// NewReaderZip64 is NewReader for archives that are not APKs: it also reads
+// ZIP64 archives, with the same checks.
+func NewReaderZip64(r io.ReaderAt, size int64) (*Reader, error) {
+	return newReader(r, size, true)
+}
+
+func newReader(r io.ReaderAt, size int64, zip64 bool) (*Reader, error) {
+	z := &Reader{ra: r, size: size, zip64: zip64}
 	if err := z.readEOCD(); err != nil {
 		return nil, err
 	}
@@ -308,8 +337,15 @@ type File struct {
 	f *os.File
 }
 
-// Open opens and parses the archive at path.
-func Open(path string) (*File, error) {
+// Open opens and parses the archive at path. It refuses ZIP64 archives
+// (ErrZip64), as Android refuses ZIP64 APKs.
+func Open(path string) (*File, error) { return open(path, false) }
+
+// OpenZip64 is Open for archives that are not APKs: it also reads ZIP64
+// archives, with the same checks.
+func OpenZip64(path string) (*File, error) { return open(path, true) }
+
+func open(path string, zip64 bool) (*File, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -323,7 +359,7 @@ func Open(path string) (*File, error) {
 		f.Close()
 		return nil, fmt.Errorf("zip: %s is not a regular file", path)
 	}
-	r, err := NewReader(f, st.Size())
+	r, err := newReader(f, st.Size(), zip64)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -344,7 +380,8 @@ func (z *Reader) ReaderAt() io.ReaderAt { return z.ra }
 func (z *Reader) CentralDirectory() Span { return z.cd }
 
 // EOCD returns the byte range of the end of central directory record,
-// including the archive comment.
+// including the archive comment and, in a ZIP64 archive, the ZIP64 end
+// record and locator before it.
 func (z *Reader) EOCD() Span { return z.eocd }
 
 // SigningBlock returns the byte range of the APK Signing Block and true, or
@@ -421,39 +458,137 @@ func (z *Reader) readEOCD() error {
 		return formatErr(off, "", ErrComment, "")
 	}
 	le := binary.LittleEndian
-	disk, cdDisk := le.Uint16(rec[4:]), le.Uint16(rec[6:])
-	onDisk, total := le.Uint16(rec[8:]), le.Uint16(rec[10:])
-	cdSize, cdOff := le.Uint32(rec[12:]), le.Uint32(rec[16:])
+	end := endRecord{
+		disk: uint32(le.Uint16(rec[4:])), cdDisk: uint32(le.Uint16(rec[6:])),
+		onDisk: uint64(le.Uint16(rec[8:])), total: uint64(le.Uint16(rec[10:])),
+		cdSize: uint64(le.Uint32(rec[12:])), cdOff: uint64(le.Uint32(rec[16:])),
+	}
+	start := off // of the end records: the central directory ends there
+	hasLocator := false
 	if off >= zip64LocatorLen {
 		var loc [4]byte
 		if err := z.readAt(loc[:], off-zip64LocatorLen, "ZIP64 locator"); err != nil {
 			return err
 		}
-		if le.Uint32(loc[:]) == zip64LocatorSig {
-			return formatErr(off-zip64LocatorLen, "", ErrZip64, "")
+		hasLocator = le.Uint32(loc[:]) == zip64LocatorSig
+	}
+	switch {
+	case hasLocator && !z.zip64:
+		return formatErr(off-zip64LocatorLen, "", ErrZip64, "ZIP64 end of central directory locator")
+	case hasLocator:
+		var err error
+		if start, err = z.readZip64End(off-zip64LocatorLen, &end); err != nil {
+			return err
 		}
+	case !z.zip64 && (end.total == max16 || end.onDisk == max16 || end.cdSize == max32 || end.cdOff == max32):
+		// Without a locator these are plain values in a ZIP64 reader.
+		return formatErr(off, "", ErrZip64, "end record fields at their maximum")
 	}
-	if total == 0xffff || onDisk == 0xffff || cdSize == 0xffffffff || cdOff == 0xffffffff {
-		return formatErr(off, "", ErrZip64, "")
-	}
-	if disk != 0 || cdDisk != 0 || onDisk != total {
+	if end.disk != 0 || end.cdDisk != 0 || end.onDisk != end.total {
 		return formatErr(off, "", ErrMultiDisk, "")
 	}
-	if int64(cdOff)+int64(cdSize) != off {
+	if end.cdOff > uint64(start) || end.cdSize != uint64(start)-end.cdOff {
 		return formatErr(off, "", ErrCentralDirectory,
-			"central directory [%d, +%d) does not end where the end record starts", cdOff, cdSize)
+			"central directory [%d, +%d) does not end where the end record starts (%d)", end.cdOff, end.cdSize, start)
 	}
-	if int64(cdSize) < int64(total)*centralHeaderLen {
-		return formatErr(off, "", ErrCentralDirectory, "%d entries cannot fit in %d bytes", total, cdSize)
+	if end.cdSize > maxCentralDirectory {
+		return formatErr(off, "", ErrCentralDirectory, "central directory of %d bytes is over the %d byte limit", end.cdSize, maxCentralDirectory)
 	}
-	if cdSize > maxCentralDirectory {
-		return formatErr(off, "", ErrCentralDirectory, "central directory of %d bytes is over the %d byte limit", cdSize, maxCentralDirectory)
+	if end.total > end.cdSize/centralHeaderLen {
+		return formatErr(off, "", ErrCentralDirectory, "%d entries cannot fit in %d bytes", end.total, end.cdSize)
 	}
-	z.cd = Span{int64(cdOff), int64(cdSize)}
-	z.eocd = Span{off, z.size - off}
+	z.cd = Span{int64(end.cdOff), int64(end.cdSize)}
+	z.eocd = Span{start, z.size - start}
 	z.Comment = append([]byte(nil), comment...)
-	z.Entries = make([]*Entry, 0, total)
+	z.Entries = make([]*Entry, 0, end.total)
 	return nil
+}
+
+// endRecord holds the end of central directory fields, widened to their
+// ZIP64 sizes.
+type endRecord struct {
+	disk, cdDisk  uint32
+	onDisk, total uint64
+	cdSize, cdOff uint64
+}
+
+// readZip64End reads the ZIP64 locator at locOff and the ZIP64 end record
+// it points at, replaces the fields of end that are at their maximum with
+// the record's, and returns the record's offset. The record must sit right
+// before the locator, and the end record's other fields must agree with it.
+//
+// FORMAT: ZIP64 end of central directory record and locator (APPNOTE
+// 4.3.14, 4.3.15), little endian, between the central directory and the end
+// of central directory record:
+//
+//	ZIP64 end record                      ZIP64 locator
+//	0  sig 0x06064b50                     0  sig 0x07064b50
+//	4  uint64 record size - 12 (44)       4  disk with the ZIP64 end record
+//	12 version made by                    8  uint64 ZIP64 end record offset
+//	14 version needed                     16 total number of disks
+//	16 uint32 this disk
+//	20 uint32 disk with central directory
+//	24 uint64 entries on this disk
+//	32 uint64 total entries
+//	40 uint64 central directory size
+//	48 uint64 central directory offset
+//	56 extensible data sector (refused: no writer of ours or others uses it)
+func (z *Reader) readZip64End(locOff int64, end *endRecord) (int64, error) {
+	le := binary.LittleEndian
+	var loc [zip64LocatorLen]byte
+	if err := z.readAt(loc[:], locOff, "ZIP64 locator"); err != nil {
+		return 0, err
+	}
+	if le.Uint32(loc[4:]) != 0 || le.Uint32(loc[16:]) > 1 {
+		return 0, formatErr(locOff, "", ErrMultiDisk, "ZIP64 locator: record on disk %d of %d", le.Uint32(loc[4:]), le.Uint32(loc[16:]))
+	}
+	recOff := le.Uint64(loc[8:])
+	if recOff > uint64(locOff) || uint64(locOff)-recOff < zip64EOCDLen {
+		return 0, formatErr(locOff, "", ErrZip64Format,
+			"locator points at offset %d, which leaves no room for the %d-byte ZIP64 end record before the locator", recOff, zip64EOCDLen)
+	}
+	var rec [zip64EOCDLen]byte
+	if err := z.readAt(rec[:], int64(recOff), "ZIP64 end record"); err != nil {
+		return 0, err
+	}
+	if le.Uint32(rec[:]) != zip64EOCDSig {
+		return 0, formatErr(int64(recOff), "", ErrZip64Format, "no ZIP64 end record signature where the locator points")
+	}
+	if n := le.Uint64(rec[4:]); n != zip64EOCDLen-12 {
+		return 0, formatErr(int64(recOff), "", ErrZip64Format,
+			"record size %d, want %d (extensible data sectors are not supported)", n, zip64EOCDLen-12)
+	}
+	if gap := uint64(locOff) - recOff - zip64EOCDLen; gap != 0 {
+		return 0, formatErr(int64(recOff)+zip64EOCDLen, "", ErrZip64Format, "%d bytes between the ZIP64 end record and its locator", gap)
+	}
+	wide := endRecord{
+		disk: le.Uint32(rec[16:]), cdDisk: le.Uint32(rec[20:]),
+		onDisk: le.Uint64(rec[24:]), total: le.Uint64(rec[32:]),
+		cdSize: le.Uint64(rec[40:]), cdOff: le.Uint64(rec[48:]),
+	}
+	for _, f := range []struct {
+		what       string
+		short, max uint64
+		dst        *uint64
+		wide       uint64
+	}{
+		{"entries on this disk", end.onDisk, max16, &end.onDisk, wide.onDisk},
+		{"total entries", end.total, max16, &end.total, wide.total},
+		{"central directory size", end.cdSize, max32, &end.cdSize, wide.cdSize},
+		{"central directory offset", end.cdOff, max32, &end.cdOff, wide.cdOff},
+		{"disk number", uint64(end.disk), max16, nil, uint64(wide.disk)},
+		{"central directory disk", uint64(end.cdDisk), max16, nil, uint64(wide.cdDisk)},
+	} {
+		if f.short != f.max && f.short != f.wide {
+			return 0, formatErr(int64(recOff), "", ErrZip64Format,
+				"%s: end record says %d, ZIP64 end record %d", f.what, f.short, f.wide)
+		}
+		if f.dst != nil {
+			*f.dst = f.wide
+		}
+	}
+	end.disk, end.cdDisk = wide.disk, wide.cdDisk
+	return int64(recOff), nil
 }
 
 func (z *Reader) readCentralDirectory() error {
@@ -517,9 +652,23 @@ func (z *Reader) checkEntry(e *Entry, off int64, diskStart uint16) error {
 	if why := unsafeName(e.Name); why != "" {
 		return formatErr(off, e.Name, ErrUnsafeName, "%s", why)
 	}
-	if hasExtra(e.Extra, zip64ExtraID) || e.CompressedSize == 0xffffffff ||
-		e.UncompressedSize == 0xffffffff || e.HeaderOffset == 0xffffffff {
-		return formatErr(off, e.Name, ErrZip64, "")
+	if !z.zip64 {
+		if _, ok := findExtra(e.Extra, zip64ExtraID); ok || e.CompressedSize == max32 ||
+			e.UncompressedSize == max32 || e.HeaderOffset == max32 {
+			return formatErr(off, e.Name, ErrZip64, "ZIP64 extra field or sizes")
+		}
+	} else {
+		headerOff := uint64(e.HeaderOffset)
+		if why := readZip64Extra(e.Extra, &e.UncompressedSize, &e.CompressedSize, &headerOff); why != "" {
+			return formatErr(off, e.Name, ErrZip64Format, "central directory: %s", why)
+		}
+		if headerOff >= uint64(z.cd.Offset) {
+			return formatErr(off, e.Name, ErrOverlap, "local header offset %d is not before the central directory", headerOff)
+		}
+		e.HeaderOffset = int64(headerOff)
+	}
+	if e.CompressedSize > uint64(z.cd.Offset) {
+		return formatErr(off, e.Name, ErrOverlap, "compressed size %d is larger than the space before the central directory", e.CompressedSize)
 	}
 	if diskStart != 0 {
 		return formatErr(off, e.Name, ErrMultiDisk, "")
@@ -570,8 +719,15 @@ func (z *Reader) checkEntry(e *Entry, off int64, diskStart uint16) error {
 		return formatErr(e.HeaderOffset, e.Name, ErrNameMismatch, "local header says %q", vb[:nameLen])
 	}
 	e.LocalExtra = vb[nameLen:]
-	if hasExtra(e.LocalExtra, zip64ExtraID) {
-		return formatErr(e.HeaderOffset, e.Name, ErrZip64, "")
+	lcrc, lcsize, lusize := le.Uint32(lh[14:]), uint64(le.Uint32(lh[18:])), uint64(le.Uint32(lh[22:]))
+	_, localZip64 := findExtra(e.LocalExtra, zip64ExtraID)
+	switch {
+	case localZip64 && !z.zip64:
+		return formatErr(e.HeaderOffset, e.Name, ErrZip64, "ZIP64 extra field in the local header")
+	case z.zip64:
+		if why := readZip64Extra(e.LocalExtra, &lusize, &lcsize); why != "" {
+			return formatErr(e.HeaderOffset, e.Name, ErrZip64Format, "local header: %s", why)
+		}
 	}
 	lflags, lmethod := le.Uint16(lh[6:]), le.Uint16(lh[8:])
 	if lmethod != e.Method {
@@ -586,33 +742,13 @@ func (z *Reader) checkEntry(e *Entry, off int64, diskStart uint16) error {
 	if e.end > z.cd.Offset {
 		return formatErr(e.DataOffset, e.Name, ErrOverlap, "data runs into the central directory")
 	}
-	lcrc, lcsize, lusize := le.Uint32(lh[14:]), le.Uint32(lh[18:]), le.Uint32(lh[22:])
 	if lflags&flagDataDescriptor != 0 {
 		// Sizes follow the data, optionally behind a signature; the local
 		// header may hold zeros or the real values.
 		if !(lcrc == 0 && lcsize == 0 && lusize == 0) && !e.localAgrees(lcrc, lcsize, lusize) {
 			return formatErr(e.HeaderOffset, e.Name, ErrSizeMismatch, "local header sizes differ from central directory")
 		}
-		var dd [16]byte
-		n := int64(16)
-		if e.end+n > z.cd.Offset {
-			n = z.cd.Offset - e.end
-		}
-		if n < 12 {
-			return formatErr(e.end, e.Name, ErrTruncated, "data descriptor")
-		}
-		if err := z.readAt(dd[:n], e.end, "data descriptor"); err != nil {
-			return err
-		}
-		d := dd[:]
-		ddLen := int64(12)
-		if le.Uint32(d) == dataDescSig && n == 16 {
-			d, ddLen = d[4:], 16
-		}
-		if !e.localAgrees(le.Uint32(d), le.Uint32(d[4:]), le.Uint32(d[8:])) {
-			return formatErr(e.end, e.Name, ErrSizeMismatch, "data descriptor differs from central directory")
-		}
-		e.end += ddLen
+		return z.readDataDescriptor(e, localZip64)
 	} else if !e.localAgrees(lcrc, lcsize, lusize) {
 		return formatErr(e.HeaderOffset, e.Name, ErrSizeMismatch,
 			"local header says crc %08x, %d/%d bytes; central directory says crc %08x, %d/%d bytes",
@@ -621,8 +757,80 @@ func (z *Reader) checkEntry(e *Entry, off int64, diskStart uint16) error {
 	return nil
 }
 
-func (e *Entry) localAgrees(crc, csize, usize uint32) bool {
-	return crc == e.CRC32 && uint64(csize) == e.CompressedSize && uint64(usize) == e.UncompressedSize
+// readDataDescriptor checks the data descriptor after e's data against the
+// central directory and moves e.end past it. Its sizes are 8 bytes each when
+// the local header has a ZIP64 extra field (APPNOTE 4.3.9.2) or the entry's
+// sizes need ZIP64 (as Go's and Java's writers decide).
+//
+// FORMAT: data descriptor (APPNOTE 4.3.9): [sig 0x08074b50] crc-32,
+// compressed size, uncompressed size (uint32 each, uint64 in ZIP64).
+func (z *Reader) readDataDescriptor(e *Entry, localZip64 bool) error {
+	le := binary.LittleEndian
+	sizeLen := int64(4)
+	if localZip64 || e.CompressedSize >= max32 || e.UncompressedSize >= max32 {
+		sizeLen = 8
+	}
+	var dd [4 + 4 + 8 + 8]byte
+	n := min(4+4+2*sizeLen, z.cd.Offset-e.end)
+	if n < 4+2*sizeLen {
+		return formatErr(e.end, e.Name, ErrTruncated, "data descriptor")
+	}
+	if err := z.readAt(dd[:n], e.end, "data descriptor"); err != nil {
+		return err
+	}
+	d := dd[:n]
+	if le.Uint32(d) == dataDescSig && n == 4+4+2*sizeLen {
+		d = d[4:]
+	}
+	crc := le.Uint32(d)
+	csize, usize := uint64(le.Uint32(d[4:])), uint64(le.Uint32(d[8:]))
+	if sizeLen == 8 {
+		csize, usize = le.Uint64(d[4:]), le.Uint64(d[12:])
+	}
+	if !e.localAgrees(crc, csize, usize) {
+		return formatErr(e.end, e.Name, ErrSizeMismatch, "data descriptor differs from central directory")
+	}
+	e.end += n - int64(len(d)) + 4 + 2*sizeLen
+	return nil
+}
+
+func (e *Entry) localAgrees(crc uint32, csize, usize uint64) bool {
+	return crc == e.CRC32 && csize == e.CompressedSize && usize == e.UncompressedSize
+}
+
+// readZip64Extra replaces each value that is at its 32-bit maximum with the
+// next 8-byte value of the ZIP64 extended information extra field, in the
+// order given (APPNOTE 4.5.3: uncompressed size, compressed size, local
+// header offset). It returns why the field cannot supply them, or "".
+//
+// FORMAT: extra field 0x0001: uint16 id, uint16 size, then only the uint64
+// values whose header fields are 0xffffffff, in that order (and a uint32
+// disk number when the 16-bit one is 0xffff, which is refused as multi-disk
+// before it matters).
+func readZip64Extra(extra []byte, vals ...*uint64) string {
+	need := 0
+	for _, v := range vals {
+		if *v == max32 {
+			need++
+		}
+	}
+	if need == 0 {
+		return ""
+	}
+	field, ok := findExtra(extra, zip64ExtraID)
+	switch {
+	case !ok:
+		return fmt.Sprintf("%d fields are 0xffffffff but there is no ZIP64 extra field", need)
+	case len(field) < 8*need:
+		return fmt.Sprintf("ZIP64 extra field of %d bytes is too short for the %d values at 0xffffffff", len(field), need)
+	}
+	for _, v := range vals {
+		if *v == max32 {
+			*v = binary.LittleEndian.Uint64(field)
+			field = field[8:]
+		}
+	}
+	return ""
 }
 
 // unsafeName says why a name must not be used, or "" if it is fine.
@@ -647,18 +855,20 @@ func unsafeName(name string) string {
 	return ""
 }
 
-func hasExtra(extra []byte, id uint16) bool {
+// findExtra returns the data of the first extra field with the given id. A
+// field whose size runs past the end is found, with the data that is there.
+func findExtra(extra []byte, id uint16) ([]byte, bool) {
 	for len(extra) >= 4 {
 		tag, n := binary.LittleEndian.Uint16(extra), int(binary.LittleEndian.Uint16(extra[2:]))
 		if tag == id {
-			return true
+			return extra[4:min(4+n, len(extra))], true
 		}
 		if 4+n > len(extra) {
-			return false
+			return nil, false
 		}
 		extra = extra[4+n:]
 	}
-	return false
+	return nil, false
 }
 
 // FORMAT: APK Signing Block (APK Signature Scheme v2), immediately before the

@@ -38,11 +38,32 @@ type Options struct {
 	Modified time.Time // timestamp of new entries (1981-01-01 01:01:02 UTC)
 }
 
-// Header describes a new entry given to Writer.Add.
+// Header describes a new entry given to Writer.Add or Writer.Create.
 type Header struct {
 	Name   string
 	Method uint16 // Store or Deflate
+	// MaxSize, for Create, is an upper bound of the uncompressed size when
+	// the caller knows one, or 0 if it does not. Below 4 GiB − 1 MiB it
+	// lets Create write a plain local header; otherwise the local header is
+	// written in ZIP64 form, sizes in its ZIP64 extra field, in case the
+	// entry passes 4 GiB. Writing more than MaxSize bytes is an error. Add
+	// ignores it.
+	MaxSize int64
 }
+
+// smallLimit is the largest MaxSize for which Create writes a plain local
+// header: deflate never expands data by more than 5 bytes per 16 KiB
+// stored block, so the compressed size stays below 0xffffffff too.
+const smallLimit = 0xffffffff - 1<<20
+
+// zip64Version is the version needed to extract an entry with ZIP64 fields
+// (APPNOTE 4.4.3.2: 4.5).
+const zip64Version = 45
+
+// createLevel is Create's deflate level: klauspost/compress's level 2
+// compresses a 50 MB executable as small as compress/flate's BestSpeed,
+// twice as fast (see Create).
+const createLevel = 2
 
 // Writer writes an archive in one streaming pass.
 type Writer struct {
@@ -56,6 +77,7 @@ type Writer struct {
 	central bytes.Buffer
 	count   int
 	closed  bool
+	open    *entryWriter // the entry Create returned, until it is closed
 }
 
 // NewWriter returns a Writer writing to w.
@@ -108,6 +130,8 @@ type record struct {
 	modDate        uint16
 	crc            uint32
 	csize, usize   uint64
+	headerOff      int64
+	localZip64     bool // local header in ZIP64 form (sizes in its extra field)
 	localExtra     []byte
 	centralExtra   []byte
 	comment        []byte
@@ -147,9 +171,8 @@ func (w *Writer) Copy(e *Entry) error {
 	return w.write(rec, e.OpenRaw(), e)
 }
 
-// Add writes a new entry with the given content, compressed as h.Method says,
-// with the writer's timestamp.
-func (w *Writer) Add(h Header, data []byte) error {
+// newRecord returns the record of a new entry with the writer's timestamp.
+func (w *Writer) newRecord(h Header) (*record, error) {
 	rec := &record{
 		name:           h.Name,
 		creatorVersion: 20, // MS-DOS, spec 2.0: like Android's tools
@@ -157,14 +180,28 @@ func (w *Writer) Add(h Header, data []byte) error {
 		method:         h.Method,
 		modTime:        w.dosTime,
 		modDate:        w.dosDate,
-		crc:            crc32.ChecksumIEEE(data),
-		usize:          uint64(len(data)),
 	}
-	payload := data
 	switch h.Method {
 	case Store:
 		rec.readerVersion = 10
 	case Deflate:
+	default:
+		return nil, fmt.Errorf("zip: add %q: %w: method %d", h.Name, ErrUnsupportedMethod, h.Method)
+	}
+	return rec, nil
+}
+
+// Add writes a new entry with the given content, compressed as h.Method says
+// (DEFLATE at compress/flate's BestCompression), with the writer's
+// timestamp.
+func (w *Writer) Add(h Header, data []byte) error {
+	rec, err := w.newRecord(h)
+	if err != nil {
+		return err
+	}
+	rec.crc, rec.usize = crc32.ChecksumIEEE(data), uint64(len(data))
+	payload := data
+	if h.Method == Deflate {
 		var buf bytes.Buffer
 		fw, err := flate.NewWriter(&buf, flate.BestCompression)
 		if err != nil {
@@ -177,8 +214,6 @@ func (w *Writer) Add(h Header, data []byte) error {
 			return err
 		}
 		payload = buf.Bytes()
-	default:
-		return fmt.Errorf("zip: add %q: %w: method %d", h.Name, ErrUnsupportedMethod, h.Method)
 	}
 	rec.csize = uint64(len(payload))
 	return w.write(rec, bytes.NewReader(payload), nil)
@@ -187,40 +222,8 @@ func (w *Writer) Add(h Header, data []byte) error {
 // write writes one entry whose compressed bytes data yields; src is the
 // entry they are copied from, if any.
 func (w *Writer) write(rec *record, data io.Reader, src *Entry) error {
-	if w.closed {
-		return fmt.Errorf("zip: write %q: writer is closed", rec.name)
-	}
-	if why := unsafeName(rec.name); why != "" {
-		return &FormatError{Offset: w.off, Entry: rec.name, Detail: why, Err: ErrUnsafeName}
-	}
-	if w.names[rec.name] {
-		return &FormatError{Offset: w.off, Entry: rec.name, Err: ErrDuplicateName}
-	}
-	if w.off > 0xfffffffe || rec.csize > 0xfffffffe || rec.usize > 0xfffffffe || w.count == 0xfffe {
-		return &FormatError{Offset: w.off, Entry: rec.name, Err: ErrZip64}
-	}
-	w.names[rec.name] = true
-	w.count++
-	headerOff := w.off
-
-	if rec.method == Store {
-		rec.localExtra = w.alignExtra(rec.localExtra, headerOff, len(rec.name), w.alignmentFor(rec.name))
-	}
-
-	le := binary.LittleEndian
-	var lh [localHeaderLen]byte
-	le.PutUint32(lh[0:], localHeaderSig)
-	le.PutUint16(lh[4:], rec.readerVersion)
-	le.PutUint16(lh[6:], rec.flags)
-	le.PutUint16(lh[8:], rec.method)
-	le.PutUint16(lh[10:], rec.modTime)
-	le.PutUint16(lh[12:], rec.modDate)
-	le.PutUint32(lh[14:], rec.crc)
-	le.PutUint32(lh[18:], uint32(rec.csize))
-	le.PutUint32(lh[22:], uint32(rec.usize))
-	le.PutUint16(lh[26:], uint16(len(rec.name)))
-	le.PutUint16(lh[28:], uint16(len(rec.localExtra)))
-	if err := w.put(lh[:], []byte(rec.name), rec.localExtra); err != nil {
+	rec.localZip64 = rec.csize >= max32 || rec.usize >= max32
+	if err := w.begin(rec); err != nil {
 		return err
 	}
 	n, err := w.copyData(data, src, int64(rec.csize))
@@ -228,7 +231,95 @@ func (w *Writer) write(rec *record, data io.Reader, src *Entry) error {
 	if err != nil {
 		return fmt.Errorf("zip: write %q: %w", rec.name, err)
 	}
+	w.addCentral(rec)
+	return nil
+}
 
+// begin checks that a new entry may be written and writes its local header.
+func (w *Writer) begin(rec *record) error {
+	switch {
+	case w.closed:
+		return fmt.Errorf("zip: write %q: writer is closed", rec.name)
+	case w.open != nil:
+		return fmt.Errorf("zip: write %q: entry %q is still open", rec.name, w.open.rec.name)
+	}
+	if why := unsafeName(rec.name); why != "" {
+		return &FormatError{Offset: w.off, Entry: rec.name, Detail: why, Err: ErrUnsafeName}
+	}
+	if w.names[rec.name] {
+		return &FormatError{Offset: w.off, Entry: rec.name, Err: ErrDuplicateName}
+	}
+	w.names[rec.name] = true
+	w.count++
+	rec.headerOff = w.off
+	if rec.localZip64 || rec.headerOff >= max32 {
+		rec.readerVersion = max(rec.readerVersion, zip64Version)
+	}
+
+	rec.localExtra = stripExtra(rec.localExtra, zip64ExtraID)
+	if rec.localZip64 {
+		rec.localExtra = append(rec.localExtra, zip64Extra(rec.usize, rec.csize)...)
+	}
+	if rec.method == Store {
+		rec.localExtra = w.alignExtra(rec.localExtra, rec.headerOff, len(rec.name), w.alignmentFor(rec.name))
+	}
+	return w.put(rec.localHeader(), []byte(rec.name), rec.localExtra)
+}
+
+// localHeader returns the fixed part of rec's local header.
+func (rec *record) localHeader() []byte {
+	csize, usize := uint32(rec.csize), uint32(rec.usize)
+	if rec.localZip64 {
+		csize, usize = max32, max32
+	}
+	le := binary.LittleEndian
+	lh := make([]byte, localHeaderLen)
+	le.PutUint32(lh[0:], localHeaderSig)
+	le.PutUint16(lh[4:], rec.readerVersion)
+	le.PutUint16(lh[6:], rec.flags)
+	le.PutUint16(lh[8:], rec.method)
+	le.PutUint16(lh[10:], rec.modTime)
+	le.PutUint16(lh[12:], rec.modDate)
+	le.PutUint32(lh[14:], rec.crc)
+	le.PutUint32(lh[18:], csize)
+	le.PutUint32(lh[22:], usize)
+	le.PutUint16(lh[26:], uint16(len(rec.name)))
+	le.PutUint16(lh[28:], uint16(len(rec.localExtra)))
+	return lh
+}
+
+// zip64Extra returns a ZIP64 extended information extra field holding vals
+// (see readZip64Extra for the format).
+func zip64Extra(vals ...uint64) []byte {
+	f := make([]byte, 4, 4+8*len(vals))
+	binary.LittleEndian.PutUint16(f, zip64ExtraID)
+	binary.LittleEndian.PutUint16(f[2:], uint16(8*len(vals)))
+	for _, v := range vals {
+		f = binary.LittleEndian.AppendUint64(f, v)
+	}
+	return f
+}
+
+// addCentral appends rec's central directory header, with a ZIP64 extra
+// field holding the sizes and offset that do not fit in 32 bits.
+func (w *Writer) addCentral(rec *record) {
+	extra := stripExtra(rec.centralExtra, zip64ExtraID)
+	var wide []uint64
+	csize, usize, off := uint32(rec.csize), uint32(rec.usize), uint32(rec.headerOff)
+	if rec.usize >= max32 {
+		wide, usize = append(wide, rec.usize), max32
+	}
+	if rec.csize >= max32 {
+		wide, csize = append(wide, rec.csize), max32
+	}
+	if rec.headerOff >= max32 {
+		wide, off = append(wide, uint64(rec.headerOff)), max32
+	}
+	if len(wide) > 0 {
+		extra = append(extra, zip64Extra(wide...)...)
+		rec.readerVersion = max(rec.readerVersion, zip64Version)
+	}
+	le := binary.LittleEndian
 	var ch [centralHeaderLen]byte
 	le.PutUint32(ch[0:], centralHeaderSig)
 	le.PutUint16(ch[4:], rec.creatorVersion)
@@ -238,19 +329,18 @@ func (w *Writer) write(rec *record, data io.Reader, src *Entry) error {
 	le.PutUint16(ch[12:], rec.modTime)
 	le.PutUint16(ch[14:], rec.modDate)
 	le.PutUint32(ch[16:], rec.crc)
-	le.PutUint32(ch[20:], uint32(rec.csize))
-	le.PutUint32(ch[24:], uint32(rec.usize))
+	le.PutUint32(ch[20:], csize)
+	le.PutUint32(ch[24:], usize)
 	le.PutUint16(ch[28:], uint16(len(rec.name)))
-	le.PutUint16(ch[30:], uint16(len(rec.centralExtra)))
+	le.PutUint16(ch[30:], uint16(len(extra)))
 	le.PutUint16(ch[32:], uint16(len(rec.comment)))
 	le.PutUint16(ch[36:], rec.internalAttrs)
 	le.PutUint32(ch[38:], rec.externalAttrs)
-	le.PutUint32(ch[42:], uint32(headerOff))
+	le.PutUint32(ch[42:], off)
 	w.central.Write(ch[:])
 	w.central.WriteString(rec.name)
-	w.central.Write(rec.centralExtra)
+	w.central.Write(extra)
 	w.central.Write(rec.comment)
-	return nil
 }
 
 // copyData copies size bytes of data to the output. A large entry copied
@@ -337,25 +427,60 @@ func stripExtra(extra []byte, id uint16) []byte {
 }
 
 // Close writes the central directory and the end record, and flushes. It does
-// not close the underlying writer.
+// not close the underlying writer. When the entry count reaches 0xffff or
+// the central directory's offset or size 0xffffffff, a ZIP64 end record
+// and locator come before the end record, whose overflowing fields are set
+// to their maximum.
 func (w *Writer) Close() error {
 	if w.closed {
 		return nil
 	}
+	if w.open != nil {
+		return fmt.Errorf("zip: close: entry %q is still open", w.open.rec.name)
+	}
 	w.closed = true
 	cdOff := w.off
 	cdSize := int64(w.central.Len())
-	if cdOff+cdSize > 0xfffffffe {
-		return &FormatError{Offset: cdOff, Err: ErrZip64}
+	if err := w.put(w.central.Bytes()); err != nil {
+		return err
 	}
+	count, size, off := uint16(w.count), uint32(cdSize), uint32(cdOff)
 	le := binary.LittleEndian
+	if w.count >= max16 || cdSize >= max32 || cdOff >= max32 {
+		// FORMAT: see readZip64End.
+		var rec [zip64EOCDLen + zip64LocatorLen]byte
+		le.PutUint32(rec[0:], zip64EOCDSig)
+		le.PutUint64(rec[4:], zip64EOCDLen-12)
+		le.PutUint16(rec[12:], zip64Version)
+		le.PutUint16(rec[14:], zip64Version)
+		le.PutUint64(rec[24:], uint64(w.count))
+		le.PutUint64(rec[32:], uint64(w.count))
+		le.PutUint64(rec[40:], uint64(cdSize))
+		le.PutUint64(rec[48:], uint64(cdOff))
+		loc := rec[zip64EOCDLen:]
+		le.PutUint32(loc[0:], zip64LocatorSig)
+		le.PutUint64(loc[8:], uint64(w.off))
+		le.PutUint32(loc[16:], 1)
+		if err := w.put(rec[:]); err != nil {
+			return err
+		}
+		if w.count >= max16 {
+			count = max16
+		}
+		if cdSize >= max32 {
+			size = max32
+		}
+		if cdOff >= max32 {
+			off = max32
+		}
+	}
 	var eocd [eocdLen]byte
 	le.PutUint32(eocd[0:], eocdSig)
-	le.PutUint16(eocd[8:], uint16(w.count))
-	le.PutUint16(eocd[10:], uint16(w.count))
-	le.PutUint32(eocd[12:], uint32(cdSize))
-	le.PutUint32(eocd[16:], uint32(cdOff))
-	if err := w.put(w.central.Bytes(), eocd[:]); err != nil {
+	le.PutUint16(eocd[8:], count)
+	le.PutUint16(eocd[10:], count)
+	le.PutUint32(eocd[12:], size)
+	le.PutUint32(eocd[16:], off)
+	if err := w.put(eocd[:]); err != nil {
 		return err
 	}
 	if err := w.bw.Flush(); err != nil {

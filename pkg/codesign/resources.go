@@ -1,0 +1,534 @@
+package codesign
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/base64"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"howett.net/plist"
+)
+
+// FORMAT: _CodeSignature/CodeResources, the resource seal of a bundle
+// (Security framework, resources.cpp and signer.cpp; TN2206). An XML plist:
+//
+//	files   dict  path → <data>SHA-1</data>, or { hash: data, optional: true }
+//	files2  dict  path → { hash2: data SHA-256 [, optional: true] }
+//	              | { symlink: string target }
+//	              | { cdhash: data, requirement: string }  (nested code; macOS)
+//	rules   dict  pattern → true | { omit|optional: true, weight: real }
+//	rules2  dict  the same, for files2
+//
+// Paths are relative to the bundle root, '/'-separated. Every file takes
+// the matching rule of highest weight (POSIX extended regular expressions
+// over the path); an omitted file is not sealed, an optional one may be
+// missing. _CodeSignature/ at the bundle root and the main executable are
+// never sealed (the executable is covered by its own CodeDirectory).
+//
+// What codesign writes for an iOS bundle (evidence in
+// /tmp/notes/coderes-findings.md, summarised in the package tests):
+//   - the default iOS rule sets below, identical for every iOS bundle;
+//   - nested bundles (Frameworks/*.framework, PlugIns/*.appex, Watch/*.app)
+//     are sealed file by file, their _CodeSignature/CodeResources and
+//     executables included: the iOS rules have no "nested" rule, so no
+//     { cdhash, requirement } entries appear (those are macOS's);
+//   - files2 carries hash2 only (SHA-256), as for a deployment target of
+//     iOS 11 or later, matching our single SHA-256 CodeDirectory; files
+//     keeps SHA-1;
+//   - symlinks appear in files2 only.
+//
+// Keys are written in ascending byte order, as Apple's XML plist writer
+// sorts dictionary keys; data is base64 on its own line, as Apple writes it.
+
+// MaxCodeResourcesSize caps the CodeResources plist CheckCodeResources
+// accepts: the file comes from untrusted input.
+const MaxCodeResourcesSize = 64 << 20
+
+// ResourceFile is one file of a bundle as _CodeSignature/CodeResources
+// records it.
+type ResourceFile struct {
+	// Path is relative to the bundle root, '/'-separated
+	// ("en.lproj/Main.strings", "Frameworks/DemoKit.framework").
+	Path string
+	// SHA1 and SHA256 are the content digests of a regular file (nil for
+	// symlinks and nested code directories).
+	SHA1   []byte
+	SHA256 []byte
+	// Symlink is the link target, when the entry is a symlink.
+	Symlink string
+	// Nested is set when Path is nested code signed before this bundle (a
+	// .framework/.appex/.app/.xpc directory, or a Mach-O file such as
+	// Frameworks/libx.dylib, for which SHA1/SHA256 are set too). iOS seals
+	// nested code through its files, so a nested directory entry adds
+	// nothing to the plist; CheckCodeResources reports a change to any file
+	// inside it as "nested code changed".
+	Nested *NestedCode
+}
+
+// NestedCode is what the outer bundle seals of a nested code item.
+type NestedCode struct {
+	// CDHash is the nested code's cdhash (20 bytes: its CodeDirectory's
+	// SHA-256, truncated).
+	CDHash []byte
+	// Requirement is its designated requirement in text form.
+	Requirement string
+}
+
+// ResourceError is a bundle's content that does not match its
+// CodeResources. It unwraps to ErrHashMismatch.
+type ResourceError struct {
+	Path    string // the first offending path, relative to the bundle root
+	Problem string // "added", "missing", "modified", "nested code changed", "symlink changed"
+}
+
+func (e *ResourceError) Error() string {
+	return fmt.Sprintf("%s: resource %q %s", ErrHashMismatch.Error(), e.Path, e.Problem)
+}
+
+func (e *ResourceError) Unwrap() error { return ErrHashMismatch }
+
+// Problems a ResourceError names.
+const (
+	problemAdded       = "added"
+	problemMissing     = "missing"
+	problemModified    = "modified"
+	problemNested      = "nested code changed"
+	problemSymlink     = "symlink changed"
+	problemKindChanged = "changed kind (file, symlink or nested code)"
+)
+
+// resourceRule is one entry of a rules dictionary.
+type resourceRule struct {
+	pattern  string
+	re       *regexp.Regexp
+	weight   float64 // 0: written as <true/> (weight 1, no flags)
+	omit     bool
+	optional bool
+	nested   bool
+}
+
+func rule(pattern string, weight float64, omit, optional bool) resourceRule {
+	return resourceRule{pattern: pattern, re: regexp.MustCompile(pattern), weight: weight, omit: omit, optional: optional}
+}
+
+// The default iOS rule sets, as codesign writes them for every iOS bundle.
+var (
+	iosRules = []resourceRule{
+		rule(`^.*`, 0, false, false),
+		rule(`^.*\.lproj/`, 1000, false, true),
+		rule(`^.*\.lproj/locversion.plist$`, 1100, true, false),
+		rule(`^Base\.lproj/`, 1010, false, false),
+		rule(`^version.plist$`, 0, false, false),
+	}
+	iosRules2 = []resourceRule{
+		rule(`^.*`, 0, false, false),
+		rule(`.*\.dSYM($|/)`, 11, false, false),
+		rule(`^(.*/)?\.DS_Store$`, 2000, true, false),
+		rule(`^.*\.lproj/`, 1000, false, true),
+		rule(`^.*\.lproj/locversion.plist$`, 1100, true, false),
+		rule(`^Base\.lproj/`, 1010, false, false),
+		rule(`^Info\.plist$`, 20, true, false),
+		rule(`^PkgInfo$`, 20, true, false),
+		rule(`^embedded\.provisionprofile$`, 20, false, false),
+		rule(`^version\.plist$`, 20, false, false),
+	}
+)
+
+// match returns the rule of highest weight matching path (the first of
+// equal weights), or nil.
+func match(rules []resourceRule, path string) *resourceRule {
+	var best *resourceRule
+	for i := range rules {
+		r := &rules[i]
+		if r.re.MatchString(path) && (best == nil || weightOf(r) > weightOf(best)) {
+			best = r
+		}
+	}
+	return best
+}
+
+func weightOf(r *resourceRule) float64 {
+	if r.weight == 0 {
+		return 1
+	}
+	return r.weight
+}
+
+// structural reports whether path is never sealed whatever the rules say:
+// the bundle's own _CodeSignature directory.
+func structural(path string) bool {
+	return path == "_CodeSignature" || strings.HasPrefix(path, "_CodeSignature/")
+}
+
+// nestedDir reports whether f is a nested code directory entry (no content
+// of its own in the seal).
+func nestedDir(f *ResourceFile) bool {
+	return f.Nested != nil && f.SHA256 == nil && f.Symlink == ""
+}
+
+// checkPath refuses paths that cannot be a bundle-relative file name.
+func checkPath(p string) error {
+	if p == "" || strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || !utf8.ValidString(p) {
+		return fmt.Errorf("%w: resource path %q is not a relative file path", ErrInput, p)
+	}
+	for _, c := range p {
+		if c < 0x20 || c == 0x7f || c == 0xfffe || c == 0xffff {
+			return fmt.Errorf("%w: resource path %q has a control character", ErrInput, p)
+		}
+	}
+	for _, part := range strings.Split(p, "/") {
+		if part == "" || part == "." || part == ".." {
+			return fmt.Errorf("%w: resource path %q has an empty, . or .. component", ErrInput, p)
+		}
+	}
+	return nil
+}
+
+// BuildCodeResources returns the CodeResources XML plist sealing files
+// with the iOS rules. files may come in any order; the caller passes every
+// file of the bundle (nested bundles' files included, their
+// _CodeSignature/CodeResources too) except the bundle's own
+// _CodeSignature/* (ignored if passed) and its main executable. Same input
+// ⇒ same bytes.
+func BuildCodeResources(files []ResourceFile) ([]byte, error) {
+	sorted, err := sortedFiles(files)
+	if err != nil {
+		return nil, err
+	}
+	var v1, v2 bytes.Buffer
+	for _, f := range sorted {
+		if structural(f.Path) || nestedDir(f) {
+			continue
+		}
+		if f.Symlink == "" && (len(f.SHA1) != 20 || len(f.SHA256) != 32) {
+			return nil, fmt.Errorf("%w: resource %q needs a SHA-1 and a SHA-256 digest", ErrInput, f.Path)
+		}
+		if r := match(iosRules, f.Path); r != nil && !r.omit && f.Symlink == "" {
+			writeKey(&v1, 2, f.Path)
+			if r.optional {
+				v1.WriteString("\t\t<dict>\n")
+				writeData(&v1, 3, "hash", f.SHA1)
+				v1.WriteString("\t\t\t<key>optional</key>\n\t\t\t<true/>\n\t\t</dict>\n")
+			} else {
+				writeDataValue(&v1, 2, f.SHA1)
+			}
+		}
+		r := match(iosRules2, f.Path)
+		if r == nil || r.omit {
+			continue
+		}
+		writeKey(&v2, 2, f.Path)
+		v2.WriteString("\t\t<dict>\n")
+		if f.Symlink != "" {
+			writeKey(&v2, 3, "symlink")
+			fmt.Fprintf(&v2, "\t\t\t<string>%s</string>\n", xmlEscape(f.Symlink))
+		} else {
+			writeData(&v2, 3, "hash2", f.SHA256)
+			if r.optional {
+				v2.WriteString("\t\t\t<key>optional</key>\n\t\t\t<true/>\n")
+			}
+		}
+		v2.WriteString("\t\t</dict>\n")
+	}
+
+	var b bytes.Buffer
+	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
+		`<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">` + "\n" +
+		`<plist version="1.0">` + "\n<dict>\n")
+	writeDict(&b, "files", v1.Bytes())
+	writeDict(&b, "files2", v2.Bytes())
+	writeDict(&b, "rules", rulesXML(iosRules))
+	writeDict(&b, "rules2", rulesXML(iosRules2))
+	b.WriteString("</dict>\n</plist>\n")
+	return b.Bytes(), nil
+}
+
+// sortedFiles checks files' paths and returns them in ascending path order.
+func sortedFiles(files []ResourceFile) ([]*ResourceFile, error) {
+	out := make([]*ResourceFile, len(files))
+	for i := range files {
+		if err := checkPath(files[i].Path); err != nil {
+			return nil, err
+		}
+		out[i] = &files[i]
+	}
+	slices.SortFunc(out, func(a, b *ResourceFile) int { return cmp.Compare(a.Path, b.Path) })
+	for i := 1; i < len(out); i++ {
+		if out[i].Path == out[i-1].Path {
+			return nil, fmt.Errorf("%w: resource %q listed twice", ErrInput, out[i].Path)
+		}
+	}
+	return out, nil
+}
+
+// rulesXML renders a rule set's entries, sorted by pattern.
+func rulesXML(rules []resourceRule) []byte {
+	sorted := slices.Clone(rules)
+	slices.SortFunc(sorted, func(a, b resourceRule) int { return cmp.Compare(a.pattern, b.pattern) })
+	var b bytes.Buffer
+	for _, r := range sorted {
+		writeKey(&b, 2, r.pattern)
+		if r.weight == 0 {
+			b.WriteString("\t\t<true/>\n")
+			continue
+		}
+		b.WriteString("\t\t<dict>\n")
+		if r.omit {
+			b.WriteString("\t\t\t<key>omit</key>\n\t\t\t<true/>\n")
+		}
+		if r.optional {
+			b.WriteString("\t\t\t<key>optional</key>\n\t\t\t<true/>\n")
+		}
+		writeKey(&b, 3, "weight")
+		fmt.Fprintf(&b, "\t\t\t<real>%s</real>\n", strconv.FormatFloat(r.weight, 'f', -1, 64))
+		b.WriteString("\t\t</dict>\n")
+	}
+	return b.Bytes()
+}
+
+// writeDict writes a top-level key and its dictionary body (<dict/> when
+// empty).
+func writeDict(b *bytes.Buffer, key string, body []byte) {
+	writeKey(b, 1, key)
+	if len(body) == 0 {
+		b.WriteString("\t<dict/>\n")
+		return
+	}
+	b.WriteString("\t<dict>\n")
+	b.Write(body)
+	b.WriteString("\t</dict>\n")
+}
+
+func writeKey(b *bytes.Buffer, depth int, k string) {
+	fmt.Fprintf(b, "%s<key>%s</key>\n", strings.Repeat("\t", depth), xmlEscape(k))
+}
+
+func writeData(b *bytes.Buffer, depth int, key string, d []byte) {
+	writeKey(b, depth, key)
+	writeDataValue(b, depth, d)
+}
+
+func writeDataValue(b *bytes.Buffer, depth int, d []byte) {
+	ind := strings.Repeat("\t", depth)
+	fmt.Fprintf(b, "%s<data>\n%s%s\n%s</data>\n", ind, ind, base64.StdEncoding.EncodeToString(d), ind)
+}
+
+// xmlEscape escapes the three characters Apple's plist writer escapes.
+func xmlEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// sealEntry is one parsed files2 entry.
+type sealEntry struct {
+	hash2, hash []byte
+	optional    bool
+	symlink     string
+	isSymlink   bool
+	cdhash      []byte
+}
+
+// CheckCodeResources checks a bundle's actual files (as for
+// BuildCodeResources) against the CodeResources bytes, with the rules2 the
+// plist itself records. It returns the first problem in path order as a
+// *ResourceError (unwrapping ErrHashMismatch); an unparsable or oversized
+// plist is a *FormatError wrapping ErrMalformed.
+func CheckCodeResources(codeResources []byte, files []ResourceFile) error {
+	seal, rules, err := parseCodeResources(codeResources)
+	if err != nil {
+		return err
+	}
+	sorted, err := sortedFiles(files)
+	if err != nil {
+		return err
+	}
+	var nestedDirs []string
+	for _, f := range sorted {
+		if nestedDir(f) {
+			nestedDirs = append(nestedDirs, f.Path+"/")
+		}
+	}
+	inNested := func(p string) bool {
+		return slices.ContainsFunc(nestedDirs, func(d string) bool { return strings.HasPrefix(p, d) })
+	}
+	changed := func(f *ResourceFile) *ResourceError {
+		if f.Nested != nil || inNested(f.Path) {
+			return &ResourceError{Path: f.Path, Problem: problemNested}
+		}
+		return &ResourceError{Path: f.Path, Problem: problemModified}
+	}
+
+	// problems collects at most one problem per path; the first in path
+	// order is returned.
+	var first *ResourceError
+	note := func(e *ResourceError) {
+		if first == nil || e.Path < first.Path {
+			first = e
+		}
+	}
+	seen := map[string]bool{}
+	for _, f := range sorted {
+		if structural(f.Path) {
+			continue
+		}
+		e, ok := seal[f.Path]
+		if nestedDir(f) {
+			if ok {
+				seen[f.Path] = true
+				if e.cdhash == nil {
+					note(&ResourceError{Path: f.Path, Problem: problemKindChanged})
+				} else if !bytes.Equal(e.cdhash, f.Nested.CDHash) {
+					note(&ResourceError{Path: f.Path, Problem: problemNested})
+				}
+			}
+			continue
+		}
+		if !ok {
+			if r := match(rules, f.Path); r != nil && !r.omit {
+				note(&ResourceError{Path: f.Path, Problem: problemAdded})
+			}
+			continue
+		}
+		seen[f.Path] = true
+		switch {
+		case e.isSymlink != (f.Symlink != "") || e.cdhash != nil && f.Nested == nil:
+			note(&ResourceError{Path: f.Path, Problem: problemKindChanged})
+		case e.isSymlink:
+			if e.symlink != f.Symlink {
+				note(&ResourceError{Path: f.Path, Problem: problemSymlink})
+			}
+		case e.cdhash != nil:
+			if !bytes.Equal(e.cdhash, f.Nested.CDHash) {
+				note(&ResourceError{Path: f.Path, Problem: problemNested})
+			}
+		case e.hash2 != nil:
+			if !bytes.Equal(e.hash2, f.SHA256) {
+				note(changed(f))
+			}
+		default:
+			if !bytes.Equal(e.hash, f.SHA1) {
+				note(changed(f))
+			}
+		}
+	}
+	for p, e := range seal {
+		if !seen[p] && !e.optional {
+			note(&ResourceError{Path: p, Problem: problemMissing})
+		}
+	}
+	if first != nil {
+		return first
+	}
+	return nil
+}
+
+// resourceFormatErr reports a malformed CodeResources plist.
+func resourceFormatErr(format string, args ...any) error {
+	return &FormatError{Offset: -1, Detail: "CodeResources: " + fmt.Sprintf(format, args...), Err: ErrMalformed}
+}
+
+// parseCodeResources decodes files2 and rules2 of a CodeResources plist.
+func parseCodeResources(b []byte) (map[string]sealEntry, []resourceRule, error) {
+	if len(b) > MaxCodeResourcesSize {
+		return nil, nil, resourceFormatErr("%d bytes exceeds the %d-byte limit", len(b), MaxCodeResourcesSize)
+	}
+	var top struct {
+		Files2 map[string]any `plist:"files2"`
+		Rules2 map[string]any `plist:"rules2"`
+	}
+	if _, err := plist.Unmarshal(b, &top); err != nil {
+		return nil, nil, resourceFormatErr("not a property list dictionary: %v", err)
+	}
+	if top.Files2 == nil || top.Rules2 == nil {
+		return nil, nil, resourceFormatErr("no files2 or rules2 (a version 1 seal only, which iOS no longer accepts)")
+	}
+	seal := make(map[string]sealEntry, len(top.Files2))
+	for p, v := range top.Files2 {
+		d, ok := v.(map[string]any)
+		if !ok {
+			return nil, nil, resourceFormatErr("files2 entry %q is a %T, not a dictionary", p, v)
+		}
+		var e sealEntry
+		for k, x := range d {
+			var ok bool
+			switch k {
+			case "hash":
+				e.hash, ok = x.([]byte)
+			case "hash2":
+				e.hash2, ok = x.([]byte)
+			case "cdhash":
+				e.cdhash, ok = x.([]byte)
+			case "optional":
+				e.optional, ok = x.(bool)
+			case "symlink":
+				e.symlink, ok = x.(string)
+				e.isSymlink = true
+			default: // requirement and future keys: not compared
+				ok = true
+			}
+			if !ok {
+				return nil, nil, resourceFormatErr("files2 entry %q: %s is a %T", p, k, x)
+			}
+		}
+		if e.hash == nil && e.hash2 == nil && e.cdhash == nil && !e.isSymlink {
+			return nil, nil, resourceFormatErr("files2 entry %q has no hash, cdhash or symlink", p)
+		}
+		seal[p] = e
+	}
+	rules := make([]resourceRule, 0, len(top.Rules2))
+	for _, pat := range slices.Sorted(maps.Keys(top.Rules2)) {
+		r := resourceRule{pattern: pat}
+		re, err := regexp.Compile(pat)
+		if err != nil {
+			return nil, nil, resourceFormatErr("rules2 pattern %q: %v", pat, err)
+		}
+		r.re = re
+		switch x := top.Rules2[pat].(type) {
+		case bool:
+			if !x {
+				r.omit = true
+			}
+		case map[string]any:
+			for k, y := range x {
+				var ok bool
+				switch k {
+				case "omit":
+					r.omit, ok = y.(bool)
+				case "optional":
+					r.optional, ok = y.(bool)
+				case "nested":
+					r.nested, ok = y.(bool)
+				case "weight":
+					r.weight, ok = number(y)
+				default:
+					ok = true
+				}
+				if !ok {
+					return nil, nil, resourceFormatErr("rules2 pattern %q: %s is a %T", pat, k, y)
+				}
+			}
+		default:
+			return nil, nil, resourceFormatErr("rules2 pattern %q is a %T", pat, x)
+		}
+		rules = append(rules, r)
+	}
+	return seal, rules, nil
+}
+
+// number reads a plist real or integer.
+func number(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case uint64:
+		return float64(x), true
+	case int64:
+		return float64(x), true
+	}
+	return 0, false
+}

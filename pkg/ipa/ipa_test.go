@@ -1,0 +1,310 @@
+package ipa
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/binary"
+	"encoding/pem"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"howett.net/plist"
+
+	"github.com/trustfuse/trustfuse/internal/testenv"
+	"github.com/trustfuse/trustfuse/pkg/keys"
+	"github.com/trustfuse/trustfuse/pkg/macho"
+	"github.com/trustfuse/trustfuse/pkg/provision"
+)
+
+// fixedTime is the signing clock of the tests (the fixture PKI, made on
+// 2026-12-06, and the profiles are valid then).
+var fixedTime = time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC)
+
+const (
+	appDir    = "Payload/Demo.app/"
+	appExec   = appDir + "Demo"
+	kitDir    = appDir + "Frameworks/DemoKit.framework/"
+	widgetDir = appDir + "PlugIns/DemoWidget.appex/"
+	widgetID  = "com.example.demo.widget"
+)
+
+// fixture is the signing identity and profiles of testdata/ios.
+type fixture struct {
+	signer *keys.Signer
+	roots  *x509.CertPool
+	app    []byte // app.mobileprovision
+	widget []byte // widget.mobileprovision
+}
+
+func loadFixture(t testing.TB) fixture {
+	t.Helper()
+	k, err := keys.Load(testenv.IOSFixture(t, "pki/dist.p12"), []byte("fixture"), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemRoot, err := os.ReadFile(testenv.IOSFixture(t, "pki/root.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(pemRoot)
+	root, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(root)
+	return fixture{signer: k, roots: roots, app: readFixture(t, "app.mobileprovision"), widget: readFixture(t, "widget.mobileprovision")}
+}
+
+func readFixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(testenv.IOSFixture(t, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// options signs with the distribution identity and both profiles.
+func (f fixture) options() SignOptions {
+	return SignOptions{
+		Signer: f.signer.Key, Chain: f.signer.Chain, Roots: f.roots, Time: fixedTime,
+		Profiles: map[string][]byte{"": f.app, widgetID: f.widget},
+	}
+}
+
+// signFile signs the IPA at in with o into a new file and returns its path.
+func signFile(t testing.TB, in string, o SignOptions) (string, *SignResult) {
+	t.Helper()
+	a, err := Open(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	out := filepath.Join(t.TempDir(), "signed.ipa")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	res, err := Sign(f, a.IPA, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out, res
+}
+
+// verifyFile opens and verifies the IPA at path.
+func verifyFile(t testing.TB, path string, o VerifyOptions) (*VerifyResult, error) {
+	t.Helper()
+	a, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer a.Close()
+	return Verify(a.IPA, o)
+}
+
+// TestOpenDemo: the fixture's code items, in signing order, with what
+// Info.plist and the Mach-O headers say.
+func TestOpenDemo(t *testing.T) {
+	f, err := Open(testenv.IOSFixture(t, "Demo.ipa"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	type item struct {
+		dir, id, exec string
+		kind          Kind
+		arches        []string
+	}
+	want := []item{
+		{kitDir, "com.example.demo.DemoKit", kitDir + "DemoKit", KindFramework, []string{"x86_64", "arm64"}},
+		{appDir + "Frameworks/libdemo.dylib", "libdemo", appDir + "Frameworks/libdemo.dylib", KindDylib, []string{"arm64"}},
+		{widgetDir, widgetID, widgetDir + "DemoWidget", KindAppExtension, []string{"arm64"}},
+		{appDir, "com.example.demo", appExec, KindApp, []string{"arm64"}},
+	}
+	if len(f.Bundles) != len(want) {
+		t.Fatalf("%d bundles, want %d", len(f.Bundles), len(want))
+	}
+	for i, w := range want {
+		b := f.Bundles[i]
+		if b.Dir != w.dir || b.ID != w.id || b.Executable != w.exec || b.Kind != w.kind || !slices.Equal(b.Arches, w.arches) || b.Signed || b.Encrypted {
+			t.Errorf("bundle %d: %+v, want %+v", i, b, w)
+		}
+	}
+	if f.App != f.Bundles[3] || f.App.MinOS == "" || f.App.Profile != nil {
+		t.Errorf("app: %+v", f.App)
+	}
+}
+
+// machoEdit returns a copy of the Demo executable changed by edit.
+func machoEdit(t *testing.T, name string, edit func(b []byte) []byte) []byte {
+	t.Helper()
+	return edit(bytes.Clone(readFixture(t, name)))
+}
+
+// setCryptID sets cryptid in the LC_ENCRYPTION_INFO_64 of a thin 64-bit
+// little-endian Mach-O, as an App Store download has it.
+func setCryptID(t *testing.T, b []byte) []byte {
+	t.Helper()
+	le := binary.LittleEndian
+	ncmds, off := le.Uint32(b[16:]), 32
+	for range ncmds {
+		cmd, size := le.Uint32(b[off:]), int(le.Uint32(b[off+4:]))
+		if cmd == 0x2c {
+			le.PutUint32(b[off+16:], 1)
+			return b
+		}
+		off += size
+	}
+	t.Fatal("no LC_ENCRYPTION_INFO_64")
+	return nil
+}
+
+// TestOpenRefuses: each class of malformed IPA is a *FormatError naming
+// what is wrong (exit 2); the Mach-O classes also wrap pkg/macho's sentinel.
+func TestOpenRefuses(t *testing.T) {
+	demo := testenv.IOSFixture(t, "Demo.ipa")
+	all := testenv.ZipEntries(t, demo)
+	without := func(names ...string) map[string][]byte {
+		m := map[string][]byte{}
+		for k, v := range all {
+			if !slices.Contains(names, k) {
+				m[k] = v
+			}
+		}
+		return m
+	}
+	infoNoID := func() []byte {
+		var m map[string]any
+		if _, err := plist.Unmarshal(all[appDir+"Info.plist"], &m); err != nil {
+			t.Fatal(err)
+		}
+		delete(m, "CFBundleIdentifier")
+		b, err := plist.Marshal(m, plist.BinaryFormat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}()
+	fat := readFixture(t, "DemoKit.fat")
+	overlap := bytes.Clone(fat)
+	// fat_arch[1].offset = fat_arch[0].offset (big-endian, 20-byte entries).
+	copy(overlap[8+20+8:8+20+12], overlap[8+8:8+12])
+	for _, c := range []struct {
+		name     string
+		replace  map[string][]byte
+		add      []testenv.ZipFile
+		files    map[string][]byte // instead of replace/add: the whole archive
+		sentinel error
+		want     string
+	}{
+		{name: "no Payload", files: map[string][]byte{"Demo.app/Info.plist": all[appDir+"Info.plist"]}, want: "not an IPA"},
+		{name: "two apps", add: []testenv.ZipFile{{Name: "Payload/Other.app/Info.plist", Data: all[appDir+"Info.plist"]}}, want: "2 app bundles"},
+		{name: "file beside the app", add: []testenv.ZipFile{{Name: "Payload/readme.txt", Data: []byte("x")}}, want: "Payload/readme.txt"},
+		{name: "no Info.plist", files: without(appDir + "Info.plist"), want: "Payload/Demo.app/: no Info.plist"},
+		{name: "Info.plist unparsable", replace: map[string][]byte{appDir + "Info.plist": []byte("<plist><dict><key>x")}, want: "Info.plist: not a plist"},
+		{name: "no CFBundleIdentifier", replace: map[string][]byte{appDir + "Info.plist": infoNoID}, want: "no CFBundleIdentifier"},
+		{name: "no executable", files: without(appExec), want: "CFBundleExecutable Demo is not in the bundle"},
+		{name: "truncated Mach-O", replace: map[string][]byte{appExec: all[appExec][:len(all[appExec])-100]}, sentinel: macho.ErrTruncated, want: appExec},
+		{name: "load commands past the header", replace: map[string][]byte{appExec: machoEdit(t, "Demo", func(b []byte) []byte {
+			binary.LittleEndian.PutUint32(b[20:], uint32(len(b))) // sizeofcmds
+			return b
+		})}, sentinel: macho.ErrLoadCmds, want: appExec},
+		{name: "overlapping fat slices", replace: map[string][]byte{kitDir + "DemoKit": overlap}, sentinel: macho.ErrFatSlices, want: kitDir + "DemoKit"},
+		{name: "not Mach-O", replace: map[string][]byte{appExec: []byte("#!/bin/sh\necho hi\n")}, sentinel: macho.ErrNotMachO, want: appExec},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "bad.ipa")
+			if c.files != nil {
+				testenv.WriteZip(t, p, c.files)
+			} else {
+				testenv.RewriteZip(t, demo, p, c.replace, c.add...)
+			}
+			f, err := Open(p)
+			if err == nil {
+				f.Close()
+				t.Fatal("opened")
+			}
+			var fe *FormatError
+			if !errors.As(err, &fe) || !errors.Is(err, ErrMalformed) {
+				t.Fatalf("%v: not an ipa.FormatError", err)
+			}
+			if c.sentinel != nil && !errors.Is(err, c.sentinel) {
+				t.Errorf("%v: does not wrap %v", err, c.sentinel)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%v: does not say %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestSignRefuses: inputs Sign must refuse before writing anything, each
+// with its exit class: a FormatError (2) or a ProfileError (4) naming the
+// bundle and the rule.
+func TestSignRefuses(t *testing.T) {
+	fx := loadFixture(t)
+	demo := testenv.IOSFixture(t, "Demo.ipa")
+	encrypted := filepath.Join(t.TempDir(), "encrypted.ipa")
+	testenv.RewriteZip(t, demo, encrypted, map[string][]byte{appExec: machoEdit(t, "Demo", func(b []byte) []byte { return setCryptID(t, b) })})
+	with := func(edit func(o *SignOptions)) SignOptions {
+		o := fx.options()
+		o.Profiles = map[string][]byte{"": fx.app, widgetID: fx.widget}
+		edit(&o)
+		return o
+	}
+	for _, c := range []struct {
+		name   string
+		in     string
+		o      SignOptions
+		reason provision.Reason // "" : a FormatError wrapping macho.ErrEncrypted
+		bundle string
+	}{
+		{"encrypted binary", encrypted, fx.options(), "", appExec},
+		{"missing profile", demo, with(func(o *SignOptions) { delete(o.Profiles, widgetID) }), reasonNoProfile, widgetID},
+		{"expired profile", demo, with(func(o *SignOptions) { o.Profiles[""] = readFixture(t, "expired.mobileprovision") }), provision.ReasonExpired, "com.example.demo"},
+		{"certificate not in profile", demo, with(func(o *SignOptions) { o.Profiles[""] = readFixture(t, "othercert.mobileprovision") }), provision.ReasonCertificate, "com.example.demo"},
+		{"bundle id mismatch", demo, with(func(o *SignOptions) { o.Profiles[widgetID] = fx.app }), provision.ReasonBundleID, widgetID},
+		{"profile for no bundle", demo, with(func(o *SignOptions) { o.Profiles["com.example.nothere"] = fx.widget }), provision.ReasonBundleID, "com.example.nothere"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a, err := Open(c.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			var out bytes.Buffer
+			_, err = Sign(&out, a.IPA, c.o)
+			if err == nil {
+				t.Fatal("signed")
+			}
+			if out.Len() != 0 {
+				t.Errorf("%d bytes written before failing", out.Len())
+			}
+			if c.reason == "" {
+				var fe *FormatError
+				if !errors.As(err, &fe) || !errors.Is(err, macho.ErrEncrypted) || !strings.Contains(err.Error(), "not from the App Store") {
+					t.Errorf("%v: want an ipa.FormatError wrapping macho.ErrEncrypted", err)
+				}
+			} else {
+				var pe *provision.ProfileError
+				if !errors.As(err, &pe) || pe.Reason != c.reason {
+					t.Fatalf("%v: want a ProfileError %s", err, c.reason)
+				}
+			}
+			if !strings.Contains(err.Error(), c.bundle) {
+				t.Errorf("%v: does not name %s", err, c.bundle)
+			}
+		})
+	}
+}

@@ -1,0 +1,365 @@
+package ipa
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	gomacho "github.com/blacktop/go-macho"
+	"github.com/blacktop/go-macho/types"
+	"howett.net/plist"
+
+	"github.com/trustfuse/trustfuse/internal/testenv"
+)
+
+// superBlobCD returns the primary CodeDirectory and the CMS payload of an
+// embedded signature, read from the SuperBlob index (independently of
+// pkg/codesign's parser).
+func superBlobCD(t *testing.T, sig []byte) (cd, cms []byte) {
+	t.Helper()
+	be := binary.BigEndian
+	if be.Uint32(sig) != 0xfade0cc0 {
+		t.Fatalf("signature magic %#x", be.Uint32(sig))
+	}
+	for i := range int(be.Uint32(sig[8:])) {
+		slot, off := be.Uint32(sig[12+8*i:]), be.Uint32(sig[16+8*i:])
+		n := be.Uint32(sig[off+4:])
+		switch slot {
+		case 0:
+			cd = sig[off : off+n]
+		case 0x10000:
+			cms = sig[off+8 : off+n]
+		}
+	}
+	return cd, cms
+}
+
+// machoFiles opens name (thin or fat) with go-macho, returning each slice
+// and its offset in the file.
+func machoFiles(t *testing.T, path string) ([]*gomacho.File, []int64) {
+	t.Helper()
+	if ff, err := gomacho.OpenFat(path); err == nil {
+		t.Cleanup(func() { ff.Close() })
+		var fs []*gomacho.File
+		var offs []int64
+		for _, a := range ff.Arches {
+			fs = append(fs, a.File)
+			offs = append(offs, int64(a.Offset))
+		}
+		return fs, offs
+	}
+	f, err := gomacho.Open(path)
+	if err != nil {
+		t.Fatalf("go-macho: %v", err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return []*gomacho.File{f}, []int64{0}
+}
+
+func sum256(b []byte) []byte { h := sha256.Sum256(b); return h[:] }
+
+// TestSignOracles signs the fixture with the distribution identity and
+// both profiles, then reads every output with tools that share no code
+// with ours: unzip -t and python's zipfile (the archive), llvm-objdump-14
+// (every Mach-O's load commands), go-macho (signature, page hashes
+// recomputed here, special slots against the files' hashes), openssl cms
+// -verify (each CMS over its CodeDirectory, to the fixture root),
+// plistutil (every plist written); and our Verify.
+func TestSignOracles(t *testing.T) {
+	fx := loadFixture(t)
+	signed, res := signFile(t, testenv.IOSFixture(t, "Demo.ipa"), fx.options())
+	testenv.Run(t, "unzip", "-tq", signed)
+	testenv.Run(t, "python3", "-c", "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None", signed)
+	files := testenv.ZipEntries(t, signed)
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, strings.ReplaceAll(name, "/", "_"))
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+
+	wantBundles := []string{kitDir, appDir + "Frameworks/libdemo.dylib", widgetDir, appDir}
+	if len(res.Bundles) != len(wantBundles) {
+		t.Fatalf("%d bundles signed", len(res.Bundles))
+	}
+	for i, sb := range res.Bundles {
+		if sb.Dir != wantBundles[i] || sb.TeamID != "ABCDE12345" || len(sb.CDHash) != 40 {
+			t.Errorf("result %d: %+v", i, sb)
+		}
+	}
+	// Unchanged entries are the input's bytes.
+	for name, b := range testenv.ZipEntries(t, testenv.IOSFixture(t, "Demo.ipa")) {
+		if strings.HasSuffix(name, "Info.plist") || strings.HasSuffix(name, ".txt") {
+			if !bytes.Equal(files[name], b) {
+				t.Errorf("%s changed", name)
+			}
+		}
+	}
+
+	for _, sb := range res.Bundles {
+		t.Run(sb.Kind.String()+" "+sb.ID, func(t *testing.T) {
+			exe := sb.Dir
+			var info, codeRes []byte
+			if sb.Kind != KindDylib {
+				info, codeRes = files[sb.Dir+"Info.plist"], files[sb.Dir+"_CodeSignature/CodeResources"]
+				if codeRes == nil {
+					t.Fatal("no CodeResources")
+				}
+				testenv.Run(t, "plistutil", "-i", write(sb.Dir+"CodeResources", codeRes), "-o", filepath.Join(dir, "cr.out"))
+				testenv.Run(t, "plistutil", "-i", write(sb.Dir+"Info.plist", info), "-o", filepath.Join(dir, "info.out"))
+				var p struct {
+					Exec string `plist:"CFBundleExecutable"`
+				}
+				if _, err := plist.Unmarshal(info, &p); err != nil {
+					t.Fatal(err)
+				}
+				exe = sb.Dir + p.Exec
+			}
+			path := write(exe, files[exe])
+			objdump := testenv.Run(t, "llvm-objdump-14", "--macho", "--private-headers", "--arch=all", path)
+			slicesOut, offs := machoFiles(t, path)
+			if n := strings.Count(objdump, "cmd LC_CODE_SIGNATURE"); n != len(slicesOut) {
+				t.Errorf("llvm-objdump sees %d LC_CODE_SIGNATURE for %d slices", n, len(slicesOut))
+			}
+			for i, mf := range slicesOut {
+				cs := mf.CodeSignature()
+				if cs == nil || len(cs.CodeDirectories) != 1 {
+					t.Fatalf("slice %d: go-macho reads no signature", i)
+				}
+				cd := cs.CodeDirectories[0]
+				if cd.ID != sb.ID || cd.TeamID != "ABCDE12345" {
+					t.Errorf("slice %d: identifier %q team %q", i, cd.ID, cd.TeamID)
+				}
+				// Page hashes recomputed over the slice's bytes.
+				slice := files[exe][offs[i]:]
+				if len(cd.CodeSlots) != int((cd.CodeLimit+4095)/4096) {
+					t.Fatalf("slice %d: %d code slots for code limit %d", i, len(cd.CodeSlots), cd.CodeLimit)
+				}
+				for n, cs := range cd.CodeSlots {
+					page := slice[n*4096 : min(uint64(n+1)*4096, cd.CodeLimit)]
+					if !bytes.Equal(cs.Hash, sum256(page)) {
+						t.Errorf("slice %d: page %d hash differs", i, n)
+					}
+				}
+				// Special slots: Info.plist, requirements, CodeResources,
+				// entitlements XML and DER.
+				sig := slice[cd.CodeLimit:]
+				cdRaw, cmsRaw := superBlobCD(t, sig)
+				special := map[uint32][]byte{}
+				for _, s := range cd.SpecialSlots {
+					special[s.Index] = s.Hash
+				}
+				if info != nil && !bytes.Equal(special[1], sum256(info)) {
+					t.Errorf("slice %d: Info.plist slot %x", i, special[1])
+				}
+				if codeRes != nil && !bytes.Equal(special[3], sum256(codeRes)) {
+					t.Errorf("slice %d: CodeResources slot %x", i, special[3])
+				}
+				isApp := sb.Kind == KindApp || sb.Kind == KindAppExtension
+				if isApp {
+					ents := append(binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, 0xfade7171), uint32(8+len(cs.Entitlements))), cs.Entitlements...)
+					der := append(binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, 0xfade7172), uint32(8+len(cs.EntitlementsDER))), cs.EntitlementsDER...)
+					if !bytes.Equal(special[5], sum256(ents)) || !bytes.Equal(special[7], sum256(der)) {
+						t.Errorf("slice %d: entitlements slots differ from the blobs' hashes", i)
+					}
+					var e map[string]any
+					if _, err := plist.Unmarshal([]byte(cs.Entitlements), &e); err != nil || e["application-identifier"] != "ABCDE12345."+sb.ID {
+						t.Errorf("slice %d: entitlements %v (%v)", i, e, err)
+					}
+				} else if cs.Entitlements != "" {
+					t.Errorf("slice %d: a %s has entitlements", i, sb.Kind)
+				}
+				if main := mf.Type == types.MH_EXECUTE; main != (cd.Header.ExecSegFlags&1 != 0) {
+					t.Errorf("slice %d (%v): exec seg flags %#x", i, mf.Type, cd.Header.ExecSegFlags)
+				}
+				if i == len(slicesOut)-1 && cd.CDHash[:40] != sb.CDHash { // the arm64 slice is last in every fixture
+					t.Errorf("slice %d: cdhash %s, result says %s", i, cd.CDHash, sb.CDHash)
+				}
+				if len(cs.Requirements) != 1 || !strings.Contains(cs.Requirements[0].Detail, `identifier "`+sb.ID+`"`) {
+					t.Errorf("slice %d: requirements %+v", i, cs.Requirements)
+				}
+				cdPath, cmsPath := write("cd", cdRaw), write("cms", cmsRaw)
+				if hex.EncodeToString(sum256(cdRaw)) != cd.CDHash {
+					t.Fatalf("slice %d: CodeDirectory extracted does not hash to go-macho's cdhash", i)
+				}
+				testenv.Run(t, "openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", cmsPath, "-content", cdPath,
+					"-CAfile", testenv.IOSFixture(t, "pki/root.pem"), "-purpose", "any", "-out", os.DevNull)
+			}
+		})
+	}
+
+	r, err := verifyFile(t, signed, VerifyOptions{Roots: fx.roots, Now: fixedTime})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range r.Bundles {
+		if !v.OK || v.AdHoc || !v.ChainVerified || v.TeamID != "ABCDE12345" {
+			t.Errorf("verdict %+v", v)
+		}
+	}
+	// Without roots the signatures still verify, but their origin is not
+	// claimed.
+	r, err = verifyFile(t, signed, VerifyOptions{Now: fixedTime})
+	if err != nil || r.Bundles[0].ChainVerified {
+		t.Errorf("without roots: %v, %+v", err, r.Bundles[0])
+	}
+}
+
+// TestVerifyTamper: each change to a signed IPA fails Verify, naming the
+// bundle and the reason.
+func TestVerifyTamper(t *testing.T) {
+	fx := loadFixture(t)
+	signed, _ := signFile(t, testenv.IOSFixture(t, "Demo.ipa"), fx.options())
+	files := testenv.ZipEntries(t, signed)
+	flip := func(name string, off int) []byte {
+		b := bytes.Clone(files[name])
+		b[off] ^= 0x40
+		return b
+	}
+	var info map[string]any
+	if _, err := plist.Unmarshal(files[appDir+"Info.plist"], &info); err != nil {
+		t.Fatal(err)
+	}
+	info["CFBundleVersion"] = "99"
+	newInfo, err := plist.Marshal(info, plist.BinaryFormat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	removed := map[string][]byte{}
+	for k, v := range files {
+		if k != appDir+"greeting.txt" {
+			removed[k] = v
+		}
+	}
+	for _, c := range []struct {
+		name    string
+		replace map[string][]byte
+		add     []testenv.ZipFile
+		files   map[string][]byte
+		bundle  string
+		want    string
+	}{
+		{name: "code page", replace: map[string][]byte{appExec: flip(appExec, 0x2000)}, bundle: appDir, want: "code page 2"},
+		{name: "Info.plist", replace: map[string][]byte{appDir + "Info.plist": newInfo}, bundle: appDir, want: "special slot 1 (Info.plist)"},
+		{name: "resource file", replace: map[string][]byte{appDir + "greeting.txt": []byte("tampered")}, bundle: appDir, want: "greeting.txt"},
+		{name: "nested framework binary", replace: map[string][]byte{kitDir + "DemoKit": flip(kitDir+"DemoKit", 0x4100)}, bundle: kitDir, want: "code page"},
+		{name: "embedded profile", replace: map[string][]byte{appDir + "embedded.mobileprovision": readFixture(t, "othercert.mobileprovision")}, bundle: appDir, want: "embedded.mobileprovision"},
+		{name: "file added", add: []testenv.ZipFile{{Name: appDir + "extra.txt", Data: []byte("new")}}, bundle: appDir, want: "extra.txt"},
+		{name: "file removed", files: removed, bundle: appDir, want: "greeting.txt"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "tampered.ipa")
+			if c.files != nil {
+				testenv.WriteZip(t, p, c.files)
+			} else {
+				testenv.RewriteZip(t, signed, p, c.replace, c.add...)
+			}
+			r, err := verifyFile(t, p, VerifyOptions{Roots: fx.roots, Now: fixedTime})
+			if !errors.Is(err, ErrVerify) {
+				t.Fatalf("Verify: %v, want ErrVerify", err)
+			}
+			t.Log(err)
+			if !strings.Contains(err.Error(), c.bundle+": ") || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%v: does not name %s and %q", err, c.bundle, c.want)
+			}
+			bad := slices.IndexFunc(r.Bundles, func(v BundleVerdict) bool { return !v.OK })
+			if bad < 0 || r.Bundles[bad].Dir != c.bundle {
+				t.Errorf("first failing verdict %d: %+v", bad, r.Bundles)
+			}
+		})
+	}
+}
+
+// TestSignDeterministic: the same inputs and time give the same bytes; a
+// different time reaches the CMS signing time.
+func TestSignDeterministic(t *testing.T) {
+	fx := loadFixture(t)
+	demo := testenv.IOSFixture(t, "Demo.ipa")
+	a, _ := signFile(t, demo, fx.options())
+	b, _ := signFile(t, demo, fx.options())
+	o := fx.options()
+	o.Time = fixedTime.Add(time.Hour)
+	c, _ := signFile(t, demo, o)
+	ab, bb, cb := mustRead(t, a), mustRead(t, b), mustRead(t, c)
+	if !bytes.Equal(ab, bb) {
+		t.Error("two signings of the same input differ")
+	}
+	if bytes.Equal(ab, cb) {
+		t.Fatal("a different signing time gives the same bytes")
+	}
+	// The signing time is in each CMS (UTCTime YYMMDDhhmmssZ).
+	exe := testenv.ZipEntry(t, c, appExec)
+	if !bytes.Contains(exe, []byte(o.Time.Format("060102150405Z"))) || bytes.Contains(exe, []byte(fixedTime.Format("060102150405Z"))) {
+		t.Error("the CMS signing time is not the one given")
+	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestSignAdHoc: an ad-hoc signature (no identity, no profile) verifies
+// and is reported as ad hoc; go-macho sees the CS_ADHOC flag and no CMS.
+func TestSignAdHoc(t *testing.T) {
+	signed, res := signFile(t, testenv.IOSFixture(t, "Demo.ipa"), SignOptions{AdHoc: true, Time: fixedTime})
+	for _, sb := range res.Bundles {
+		if sb.TeamID != "" || sb.ProfileUUID != "" {
+			t.Errorf("ad hoc result %+v", sb)
+		}
+	}
+	if _, ok := testenv.ZipEntries(t, signed)[appDir+"embedded.mobileprovision"]; ok {
+		t.Error("ad hoc signing embedded a profile")
+	}
+	r, err := verifyFile(t, signed, VerifyOptions{Now: fixedTime})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range r.Bundles {
+		if !v.OK || !v.AdHoc {
+			t.Errorf("verdict %+v", v)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "Demo")
+	if err := os.WriteFile(path, testenv.ZipEntry(t, signed, appExec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fs, _ := machoFiles(t, path)
+	cs := fs[0].CodeSignature()
+	if cs == nil || cs.CodeDirectories[0].Header.Flags&0x2 == 0 || len(cs.CMSSignature) != 0 {
+		t.Errorf("go-macho: not an ad-hoc signature: %+v", cs)
+	}
+}
+
+// BenchmarkSign re-signs the IPA named by $TRUSTFUSE_BENCH_IPA (the 200 MiB
+// input of scripts/bench.sh BENCH=ipa, made by scripts/make-bench-ipa.sh)
+// with the fixture identity and profiles, to a file as the CLI does.
+func BenchmarkSign(b *testing.B) {
+	in := os.Getenv("TRUSTFUSE_BENCH_IPA")
+	if in == "" {
+		b.Skip("set TRUSTFUSE_BENCH_IPA to an IPA made by scripts/make-bench-ipa.sh")
+	}
+	fx := loadFixture(b)
+	st, err := os.Stat(in)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(st.Size())
+	for b.Loop() {
+		signFile(b, in, fx.options())
+	}
+}
