@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -13,34 +12,10 @@ import (
 	"github.com/trustfuse/trustfuse/internal/atomicfile"
 	"github.com/trustfuse/trustfuse/pkg/aab"
 	"github.com/trustfuse/trustfuse/pkg/apksig"
-	"github.com/trustfuse/trustfuse/pkg/sniff"
-	"github.com/trustfuse/trustfuse/pkg/zipx"
 )
 
 // What inspect, sign and verify do with an Android App Bundle (.aab). The
 // commands sniff their input (inputFormat) and come here for a bundle.
-
-// inputFormat tells what the package at path is (pkg/sniff: APK, bundle,
-// IPA). An IPA is refused here until the iOS target lands.
-func inputFormat(path string) (sniff.Format, error) {
-	z, err := zipx.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer z.Close()
-	f, err := sniff.Detect(z.Reader)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", path, err)
-	}
-	if f == sniff.IPA {
-		return "", fmt.Errorf("%s: %w: found %s, which this command does not handle yet", path, errUnsupportedFormat, sniff.Describe(f))
-	}
-	return f, nil
-}
-
-// errUnsupportedFormat reports a recognised package format a command cannot
-// handle (exit 2).
-var errUnsupportedFormat = errors.New("unsupported package format")
 
 // inspectBundle prints the bundle summary (aab.Info).
 func inspectBundle(c *cli.Context, path string) error {

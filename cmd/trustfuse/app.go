@@ -9,6 +9,9 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/trustfuse/trustfuse/pkg/sniff"
+	"github.com/trustfuse/trustfuse/pkg/zipx"
 )
 
 // appName is the program name used in help and in every error line.
@@ -217,4 +220,19 @@ func commandPath(c *cli.Context) string {
 		name = c.Command.Name
 	}
 	return strings.TrimSpace(strings.TrimPrefix(name, appName))
+}
+
+// inputFormat tells what the package at path is (pkg/sniff: APK, App
+// Bundle, IPA), so that inspect, sign and verify hand it to the right code.
+func inputFormat(path string) (sniff.Format, error) {
+	z, err := zipx.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer z.Close()
+	f, err := sniff.Detect(z.Reader)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
 }

@@ -13,7 +13,11 @@ import (
 	"github.com/trustfuse/trustfuse/pkg/apk"
 	"github.com/trustfuse/trustfuse/pkg/apksig"
 	"github.com/trustfuse/trustfuse/pkg/attest"
+	"github.com/trustfuse/trustfuse/pkg/codesign"
+	"github.com/trustfuse/trustfuse/pkg/ipa"
 	"github.com/trustfuse/trustfuse/pkg/keys"
+	"github.com/trustfuse/trustfuse/pkg/macho"
+	"github.com/trustfuse/trustfuse/pkg/provision"
 	"github.com/trustfuse/trustfuse/pkg/report"
 	"github.com/trustfuse/trustfuse/pkg/sniff"
 	"github.com/trustfuse/trustfuse/pkg/zipx"
@@ -88,8 +92,14 @@ func exitRules() []exitRule {
 		{exitUsage, is(apk.ErrNoManifest), "archive without AndroidManifest.xml"},
 		{exitUsage, isA[*aab.FormatError], "not a usable App Bundle (no base module, undecodable module manifest, an APK)"},
 		{exitUsage, is(sniff.ErrUnknown), "neither an APK, an App Bundle nor an IPA"},
-		{exitUsage, is(errUnsupportedFormat), "a package format the command does not handle"},
 		{exitUsage, isA[*apk.ManifestError], "undecodable manifest"},
+		{exitVerify, is(ipa.ErrVerify), "an IPA's code signature, CodeResources or profile does not verify"},
+		{exitCredential, is(provision.ErrProfile), "provisioning profile does not allow the signing (certificate, bundle id, entitlements, expiry)"},
+		{exitUsage, is(ipa.ErrMalformed), "not a usable IPA (no single Payload/X.app, bad Info.plist, encrypted or malformed Mach-O)"},
+		{exitUsage, is(provision.ErrMalformed), "malformed provisioning profile"},
+		{exitUsage, isA[*macho.FormatError], "malformed, truncated or unsignable Mach-O"},
+		{exitUsage, isA[*codesign.FormatError], "malformed code signature"},
+		{exitUsage, is(codesign.ErrInput), "signing input codesign cannot use (e.g. an entitlements file that is not a plist)"},
 		{exitUsage, is(apksig.ErrOptions), "signing options that cannot work together"},
 		{exitCredential, is(apksig.ErrUnsupportedKey), "key type or size APK signing cannot use"},
 		{exitUsage, is(fusion.ErrAlreadyFused), "input already fused"},

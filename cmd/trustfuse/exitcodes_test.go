@@ -47,7 +47,6 @@ func TestExitCode(t *testing.T) {
 		{"manifest", &apk.ManifestError{Err: errors.New("bad")}, exitUsage},
 		{"bundle format", fmt.Errorf("open: %w", &aab.FormatError{Offset: -1, Err: aab.ErrNoBase}), exitUsage},
 		{"unknown package format", fmt.Errorf("x.zip: %w: found readme.txt", sniff.ErrUnknown), exitUsage},
-		{"unsupported package format", fmt.Errorf("x.ipa: %w", errUnsupportedFormat), exitUsage},
 		{"signing options", fmt.Errorf("%w: EC v1", apksig.ErrOptions), exitUsage},
 		{"unsupported key", apksig.ErrUnsupportedKey, exitCredential},
 		{"already fused", fusion.ErrAlreadyFused, exitUsage},

@@ -15,9 +15,9 @@ import (
 func inspectCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "inspect",
-		Usage:     "show package, versions, SDKs, permissions, dex, ABIs, 16 KiB alignment and signers of an APK or App Bundle",
-		ArgsUsage: "FILE.apk|FILE.aab",
-		Description: "Reads the APK strictly (malformed or suspicious archives are refused with exit 2) and lists the\n" +
+		Usage:     "show package, versions, SDKs, permissions, dex, ABIs, 16 KiB alignment and signers of an APK or App Bundle; bundles, ids, versions, architectures, entitlements, profiles and signers of an IPA",
+		ArgsUsage: "FILE.apk|FILE.aab|FILE.ipa",
+		Description: "Reads the package strictly (malformed or suspicious archives are refused with exit 2) and lists the\n" +
 			"signature schemes and signer certificates found, without verifying them (`trustfuse verify` does).\n" +
 			"--json output is documented in docs/inspect.md.",
 		Flags: []cli.Flag{jsonFlag()},
@@ -30,6 +30,8 @@ func inspectCommand() *cli.Command {
 				return err
 			case f == sniff.AAB:
 				return inspectBundle(c, c.Args().First())
+			case f == sniff.IPA:
+				return inspectIPA(c, c.Args().First())
 			}
 			a, err := apk.Open(c.Args().First())
 			if err != nil {

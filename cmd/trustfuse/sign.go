@@ -18,22 +18,23 @@ import (
 type signOptions struct {
 	in, out string
 	signing signingOptions
+	apple   appleOptions
 }
 
 func signCommand() *cli.Command {
 	o := &signOptions{}
 	return &cli.Command{
 		Name:  "sign",
-		Usage: "re-sign an APK: v1 when minSdk < 24, v2 and v3 always; aligned, unchanged entries copied raw",
+		Usage: "re-sign an APK (v1 when minSdk < 24, v2 and v3 always), an App Bundle (JAR signing) or an IPA (Apple code signature, nested code first); unchanged entries copied raw",
 		Description: "Writes --out (and with --v4 its .idsig) through temporary files renamed into place on success;\n" +
 			"--in and its .idsig are never modified; an --out.idsig from an earlier run is removed unless --v4 replaces it.\n" +
 			"Old JAR signature files and a SourceStamp (stamp-cert-sha256, whose signing block re-signing replaces) are dropped. SOURCE_DATE_EPOCH fixes the timestamps of new entries, so the\n" +
 			"same input, key and SOURCE_DATE_EPOCH give identical bytes.",
 		Flags: append([]cli.Flag{
 			jsonFlag(),
-			&cli.StringFlag{Name: "in", Usage: "APK to sign (read only)", Destination: &o.in},
-			&cli.StringFlag{Name: "out", Usage: "signed APK to write", Destination: &o.out},
-		}, o.signing.Flags()...),
+			&cli.StringFlag{Name: "in", Usage: "APK, App Bundle or IPA to sign (read only)", Destination: &o.in},
+			&cli.StringFlag{Name: "out", Usage: "signed package to write", Destination: &o.out},
+		}, append(o.signing.Flags(), o.apple.signFlags()...)...),
 		Before: func(c *cli.Context) error {
 			if o.in == "" || o.out == "" {
 				return usageErrorf(c, "--in and --out are required")
@@ -56,6 +57,10 @@ func (o *signOptions) run(c *cli.Context) error {
 	switch f, err := inputFormat(o.in); {
 	case err != nil:
 		return err
+	case f == sniff.IPA:
+		return o.signIPA(c)
+	case o.apple.given():
+		return usageErrorf(c, "--profile, --entitlements, --adhoc and --apple-root apply to IPAs: %s is an Android package", o.in)
 	case f == sniff.AAB:
 		return o.signBundle(c)
 	}

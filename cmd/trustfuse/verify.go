@@ -15,14 +15,15 @@ import (
 type verifyOptions struct {
 	minSDK, maxSDK int
 	report         string
+	apple          appleOptions // --apple-root only
 }
 
 func verifyCommand() *cli.Command {
 	o := &verifyOptions{}
 	return &cli.Command{
 		Name:      "verify",
-		Usage:     "verify an APK's v1/v2/v3/v3.1 signatures as Android does, or an App Bundle's JAR signature, and the report (exit 3 if they do not verify)",
-		ArgsUsage: "FILE.apk|FILE.aab",
+		Usage:     "verify an APK's v1/v2/v3/v3.1 signatures as Android does, an App Bundle's JAR signature, or every code signature, CodeResources and profile of an IPA; and the report (exit 3 if they do not verify)",
+		ArgsUsage: "FILE.apk|FILE.aab|FILE.ipa",
 		Description: "With --report, also checks the Certified Secure report: its DSSE signature, that it was signed by the\n" +
 			"APK's signer, and that its subject and output (name, sha256, signers) are this file (docs/report.md).\n" +
 			flagOrderNote,
@@ -31,6 +32,7 @@ func verifyCommand() *cli.Command {
 			&cli.IntFlag{Name: "min-sdk", Usage: "lowest API level to verify for (default: the manifest's minSdkVersion)", Destination: &o.minSDK},
 			&cli.IntFlag{Name: "max-sdk", Usage: "highest API level to verify for (default: no limit)", Destination: &o.maxSDK},
 			&cli.StringFlag{Name: "report", Usage: "also check the report `FILE` written by fuse --report against this APK", Destination: &o.report},
+			o.apple.rootFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			if err := checkArgs(c, 1, 1); err != nil {
@@ -39,6 +41,10 @@ func verifyCommand() *cli.Command {
 			switch f, err := inputFormat(c.Args().First()); {
 			case err != nil:
 				return err
+			case f == sniff.IPA:
+				return o.verifyIPA(c, c.Args().First())
+			case o.apple.given():
+				return usageErrorf(c, "--apple-root applies to IPAs: %s is an Android package", c.Args().First())
 			case f == sniff.AAB:
 				return o.verifyBundle(c, c.Args().First())
 			}

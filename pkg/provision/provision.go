@@ -84,6 +84,9 @@ type ProfileError struct {
 }
 
 func (e *ProfileError) Error() string {
+	if e.Profile == "" {
+		return fmt.Sprintf("provision: bundle %s: %s: %s", e.Bundle, e.Reason, e.Detail)
+	}
 	return fmt.Sprintf("provision: bundle %s, profile %s: %s: %s", e.Bundle, e.Profile, e.Reason, e.Detail)
 }
 
