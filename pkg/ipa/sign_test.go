@@ -75,7 +75,7 @@ func sum256(b []byte) []byte { h := sha256.Sum256(b); return h[:] }
 // plistutil (every plist written); and our Verify.
 func TestSignOracles(t *testing.T) {
 	fx := loadFixture(t)
-	signed, res := signFile(t, testenv.IOSFixture(t, "Demo.ipa"), fx.options())
+	signed, res := signFile(t, testenv.IOSFixture(t, "DemoFull.ipa"), fx.fullOptions())
 	testenv.Run(t, "unzip", "-tq", signed)
 	testenv.Run(t, "python3", "-c", "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None", signed)
 	files := testenv.ZipEntries(t, signed)
@@ -88,7 +88,7 @@ func TestSignOracles(t *testing.T) {
 		return p
 	}
 
-	wantBundles := []string{kitDir, appDir + "Frameworks/libdemo.dylib", widgetDir, appDir}
+	wantBundles := []string{kitDir, appDir + "Frameworks/libdemo.dylib", widgetDir, watchDir, appDir}
 	if len(res.Bundles) != len(wantBundles) {
 		t.Fatalf("%d bundles signed", len(res.Bundles))
 	}
@@ -98,8 +98,8 @@ func TestSignOracles(t *testing.T) {
 		}
 	}
 	// Unchanged entries are the input's bytes.
-	for name, b := range testenv.ZipEntries(t, testenv.IOSFixture(t, "Demo.ipa")) {
-		if strings.HasSuffix(name, "Info.plist") || strings.HasSuffix(name, ".txt") {
+	for name, b := range testenv.ZipEntries(t, testenv.IOSFixture(t, "DemoFull.ipa")) {
+		if strings.HasSuffix(name, "Info.plist") || strings.HasSuffix(name, ".txt") || strings.HasSuffix(name, ".strings") {
 			if !bytes.Equal(files[name], b) {
 				t.Errorf("%s changed", name)
 			}
@@ -116,6 +116,17 @@ func TestSignOracles(t *testing.T) {
 					t.Fatal("no CodeResources")
 				}
 				testenv.Run(t, "plistutil", "-i", write(sb.Dir+"CodeResources", codeRes), "-o", filepath.Join(dir, "cr.out"))
+				if sb.Kind == KindApp {
+					// plistutil's reading of the app's seal: the symlink, the
+					// localized resource, the nested watch app's files.
+					xml := testenv.Run(t, "plistutil", "-i", write("app-cr", codeRes), "-f", "xml")
+					for _, want := range []string{"<key>hello.txt</key>", "<key>symlink</key>", "<string>greeting.txt</string>",
+						"<key>en.lproj/Localizable.strings</key>", "<key>Watch/DemoWatch.app/DemoWatch</key>", "<key>Watch/DemoWatch.app/_CodeSignature/CodeResources</key>"} {
+						if !strings.Contains(xml, want) {
+							t.Errorf("app CodeResources lacks %s", want)
+						}
+					}
+				}
 				testenv.Run(t, "plistutil", "-i", write(sb.Dir+"Info.plist", info), "-o", filepath.Join(dir, "info.out"))
 				var p struct {
 					Exec string `plist:"CFBundleExecutable"`
@@ -165,7 +176,7 @@ func TestSignOracles(t *testing.T) {
 				if codeRes != nil && !bytes.Equal(special[3], sum256(codeRes)) {
 					t.Errorf("slice %d: CodeResources slot %x", i, special[3])
 				}
-				isApp := sb.Kind == KindApp || sb.Kind == KindAppExtension
+				isApp := sb.Kind == KindApp || sb.Kind == KindAppExtension || sb.Kind == KindWatchApp
 				if isApp {
 					ents := append(binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, 0xfade7171), uint32(8+len(cs.Entitlements))), cs.Entitlements...)
 					der := append(binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, 0xfade7172), uint32(8+len(cs.EntitlementsDER))), cs.EntitlementsDER...)
@@ -219,7 +230,7 @@ func TestSignOracles(t *testing.T) {
 // bundle and the reason.
 func TestVerifyTamper(t *testing.T) {
 	fx := loadFixture(t)
-	signed, _ := signFile(t, testenv.IOSFixture(t, "Demo.ipa"), fx.options())
+	signed, _ := signFile(t, testenv.IOSFixture(t, "DemoFull.ipa"), fx.fullOptions())
 	files := testenv.ZipEntries(t, signed)
 	flip := func(name string, off int) []byte {
 		b := bytes.Clone(files[name])
@@ -256,6 +267,8 @@ func TestVerifyTamper(t *testing.T) {
 		{name: "embedded profile", replace: map[string][]byte{appDir + "embedded.mobileprovision": readFixture(t, "othercert.mobileprovision")}, bundle: appDir, want: "embedded.mobileprovision"},
 		{name: "file added", add: []testenv.ZipFile{{Name: appDir + "extra.txt", Data: []byte("new")}}, bundle: appDir, want: "extra.txt"},
 		{name: "file removed", files: removed, bundle: appDir, want: "greeting.txt"},
+		{name: "symlink made a file", replace: map[string][]byte{appDir + "hello.txt": []byte("greeting.txt")}, bundle: appDir, want: "hello.txt"},
+		{name: "watch app code page", replace: map[string][]byte{watchDir + "DemoWatch": flip(watchDir+"DemoWatch", 0x1000)}, bundle: watchDir, want: "arm64_32 slice"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "tampered.ipa")
