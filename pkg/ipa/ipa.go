@@ -192,7 +192,6 @@ type Bundle struct {
 	info       []byte        // Info.plist bytes
 	profileDER []byte        // embedded.mobileprovision bytes
 	files      []*zipx.Entry // every file under Dir, nested code's included (iOS seals them file by file)
-	nested     []*Bundle     // code items directly inside this one
 	exec       *zipx.Entry
 	symlinks   map[string]string // entry name → target
 	src        io.ReaderAt       // the executable's content: in place if stored, else spool
@@ -354,11 +353,9 @@ func (a *IPA) scan(dir string, kind Kind, parent *Bundle) (_ *Bundle, err error)
 		return strings.Compare(x.dir, y.dir)
 	})
 	for _, n := range nested {
-		nb, err := a.scan(n.dir, n.kind, b)
-		if err != nil {
+		if _, err := a.scan(n.dir, n.kind, b); err != nil {
 			return nil, err
 		}
-		b.nested = append(b.nested, nb)
 	}
 	if err := b.readExecutable(); err != nil {
 		return nil, err

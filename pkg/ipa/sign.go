@@ -48,7 +48,7 @@ type SignOptions struct {
 	// provision.Result).
 	Roots *x509.CertPool
 	// Time is the signing time and the profiles' validity clock
-	// (SOURCE_DATE_EPOCH).
+	// (SOURCE_DATE_EPOCH); zero: time.Now().
 	Time time.Time
 }
 
@@ -172,6 +172,9 @@ func Sign(out io.Writer, in *IPA, o SignOptions) (*SignResult, error) {
 // and the entitlements: everything that can refuse the input before a
 // byte is written.
 func newSigning(in *IPA, o SignOptions) (*signing, error) {
+	if o.Time.IsZero() {
+		o.Time = time.Now()
+	}
 	s := &signing{in: in, o: o, dropped: map[string]bool{}}
 	if !o.AdHoc {
 		if o.Signer == nil || len(o.Chain) == 0 {

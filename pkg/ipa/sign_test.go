@@ -66,8 +66,8 @@ func machoFiles(t *testing.T, path string) ([]*gomacho.File, []int64) {
 
 func sum256(b []byte) []byte { h := sha256.Sum256(b); return h[:] }
 
-// TestSignOracles signs the fixture with the distribution identity and
-// both profiles, then reads every output with tools that share no code
+// TestSignOracles signs the fixtures with the distribution identity and
+// their profiles, then reads every output with tools that share no code
 // with ours: unzip -t and python's zipfile (the archive), llvm-objdump-14
 // (every Mach-O's load commands), go-macho (signature, page hashes
 // recomputed here, special slots against the files' hashes), openssl cms
@@ -75,7 +75,25 @@ func sum256(b []byte) []byte { h := sha256.Sum256(b); return h[:] }
 // plistutil (every plist written); and our Verify.
 func TestSignOracles(t *testing.T) {
 	fx := loadFixture(t)
-	signed, res := signFile(t, testenv.IOSFixture(t, "DemoFull.ipa"), fx.fullOptions())
+	legacy := filepath.Join(t.TempDir(), "legacy.ipa")
+	testenv.RewriteZip(t, testenv.IOSFixture(t, "Demo.ipa"), legacy, map[string][]byte{appExec: readFixture(t, "Legacy.fat")})
+	for _, c := range []struct {
+		name, in string
+		o        SignOptions
+		bundles  []string
+	}{
+		{"DemoFull", testenv.IOSFixture(t, "DemoFull.ipa"), fx.fullOptions(), []string{kitDir, appDir + "Frameworks/libdemo.dylib", widgetDir, watchDir, appDir}},
+		{"armv7+arm64 app", legacy, fx.options(), []string{kitDir, appDir + "Frameworks/libdemo.dylib", widgetDir, appDir}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			signed, res := signFile(t, c.in, c.o)
+			checkSigned(t, fx, c.in, signed, res, c.bundles)
+		})
+	}
+}
+
+// checkSigned reads the signed IPA with the oracles of TestSignOracles.
+func checkSigned(t *testing.T, fx fixture, in, signed string, res *SignResult, wantBundles []string) {
 	testenv.Run(t, "unzip", "-tq", signed)
 	testenv.Run(t, "python3", "-c", "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None", signed)
 	files := testenv.ZipEntries(t, signed)
@@ -88,7 +106,6 @@ func TestSignOracles(t *testing.T) {
 		return p
 	}
 
-	wantBundles := []string{kitDir, appDir + "Frameworks/libdemo.dylib", widgetDir, watchDir, appDir}
 	if len(res.Bundles) != len(wantBundles) {
 		t.Fatalf("%d bundles signed", len(res.Bundles))
 	}
@@ -98,7 +115,8 @@ func TestSignOracles(t *testing.T) {
 		}
 	}
 	// Unchanged entries are the input's bytes.
-	for name, b := range testenv.ZipEntries(t, testenv.IOSFixture(t, "DemoFull.ipa")) {
+	inFiles := testenv.ZipEntries(t, in)
+	for name, b := range inFiles {
 		if strings.HasSuffix(name, "Info.plist") || strings.HasSuffix(name, ".txt") || strings.HasSuffix(name, ".strings") {
 			if !bytes.Equal(files[name], b) {
 				t.Errorf("%s changed", name)
@@ -117,13 +135,27 @@ func TestSignOracles(t *testing.T) {
 				}
 				testenv.Run(t, "plistutil", "-i", write(sb.Dir+"CodeResources", codeRes), "-o", filepath.Join(dir, "cr.out"))
 				if sb.Kind == KindApp {
-					// plistutil's reading of the app's seal: the symlink, the
-					// localized resource, the nested watch app's files.
+					// plistutil's reading of the app's seal lists every input
+					// file but the executable, each nested bundle's new
+					// CodeResources, and symlinks as such.
 					xml := testenv.Run(t, "plistutil", "-i", write("app-cr", codeRes), "-f", "xml")
-					for _, want := range []string{"<key>hello.txt</key>", "<key>symlink</key>", "<string>greeting.txt</string>",
-						"<key>en.lproj/Localizable.strings</key>", "<key>Watch/DemoWatch.app/DemoWatch</key>", "<key>Watch/DemoWatch.app/_CodeSignature/CodeResources</key>"} {
-						if !strings.Contains(xml, want) {
-							t.Errorf("app CodeResources lacks %s", want)
+					want := []string{}
+					for name := range inFiles {
+						if rel, ok := strings.CutPrefix(name, appDir); ok && name != appExec {
+							want = append(want, "<key>"+rel+"</key>")
+						}
+					}
+					for _, d := range wantBundles {
+						if strings.HasSuffix(d, "/") && d != appDir {
+							want = append(want, "<key>"+strings.TrimPrefix(d, appDir)+"_CodeSignature/CodeResources</key>")
+						}
+					}
+					if _, ok := inFiles[appDir+"hello.txt"]; ok {
+						want = append(want, "<key>symlink</key>", "<string>greeting.txt</string>")
+					}
+					for _, w := range want {
+						if !strings.Contains(xml, w) {
+							t.Errorf("app CodeResources lacks %s", w)
 						}
 					}
 				}
@@ -223,6 +255,82 @@ func TestSignOracles(t *testing.T) {
 	r, err = verifyFile(t, signed, VerifyOptions{Now: fixedTime})
 	if err != nil || r.Bundles[0].ChainVerified {
 		t.Errorf("without roots: %v, %+v", err, r.Bundles[0])
+	}
+}
+
+// TestResign: a signed IPA re-signed with no profiles given keeps each
+// bundle's embedded profile, and its signatures are replaced (not added):
+// the second signing verifies and has one LC_CODE_SIGNATURE per slice.
+func TestResign(t *testing.T) {
+	fx := loadFixture(t)
+	first, _ := signFile(t, testenv.IOSFixture(t, "DemoFull.ipa"), fx.fullOptions())
+	o := fx.options()
+	o.Profiles, o.Time = nil, fixedTime.Add(24*time.Hour)
+	second, res := signFile(t, first, o)
+	if _, err := verifyFile(t, second, VerifyOptions{Roots: fx.roots, Now: o.Time}); err != nil {
+		t.Fatal(err)
+	}
+	for _, sb := range res.Bundles {
+		if (sb.Kind == KindApp || sb.Kind == KindAppExtension || sb.Kind == KindWatchApp) && sb.ProfileUUID == "" {
+			t.Errorf("%s: no profile kept", sb.Dir)
+		}
+	}
+	a, b := testenv.ZipEntries(t, first), testenv.ZipEntries(t, second)
+	for _, p := range []string{appDir, widgetDir, watchDir} {
+		if !bytes.Equal(a[p+"embedded.mobileprovision"], b[p+"embedded.mobileprovision"]) {
+			t.Errorf("%s: embedded profile changed", p)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "Demo")
+	if err := os.WriteFile(path, b[appExec], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(testenv.Run(t, "llvm-objdump-14", "--macho", "--private-headers", path), "cmd LC_CODE_SIGNATURE"); n != 1 {
+		t.Errorf("%d LC_CODE_SIGNATURE after re-signing", n)
+	}
+	if len(b[appExec]) != len(a[appExec]) {
+		t.Errorf("re-signed executable %d bytes, first signing %d", len(b[appExec]), len(a[appExec]))
+	}
+}
+
+// TestSignEntitlements: SignOptions.Entitlements replaces the app's (the
+// blob go-macho reads is the XML given), the extensions keep their
+// profile's.
+func TestSignEntitlements(t *testing.T) {
+	fx := loadFixture(t)
+	ents := []byte(`<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0">
+<dict>
+	<key>application-identifier</key>
+	<string>ABCDE12345.com.example.demo</string>
+	<key>get-task-allow</key>
+	<false/>
+</dict>
+</plist>
+`)
+	o := fx.options()
+	o.Entitlements = ents
+	signed, res := signFile(t, testenv.IOSFixture(t, "Demo.ipa"), o)
+	for _, sb := range res.Bundles {
+		want := map[Kind][]string{
+			KindApp:          {"application-identifier", "get-task-allow"},
+			KindAppExtension: {"application-identifier", "com.apple.developer.team-identifier", "get-task-allow", "keychain-access-groups"},
+		}[sb.Kind]
+		if !slices.Equal(sb.Entitlements, want) {
+			t.Errorf("%s: entitlements %v, want %v", sb.Dir, sb.Entitlements, want)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "Demo")
+	if err := os.WriteFile(path, testenv.ZipEntry(t, signed, appExec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fs, _ := machoFiles(t, path)
+	if cs := fs[0].CodeSignature(); cs == nil || cs.Entitlements != string(ents) {
+		t.Errorf("go-macho reads other entitlements than given")
+	}
+	if _, err := verifyFile(t, signed, VerifyOptions{Roots: fx.roots, Now: fixedTime}); err != nil {
+		t.Error(err)
 	}
 }
 
