@@ -1,11 +1,13 @@
 package ipa
 
 import (
+	"archive/zip"
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -115,6 +117,7 @@ func checkSigned(t *testing.T, fx fixture, in, signed string, res *SignResult, w
 		}
 	}
 	// Unchanged entries are the input's bytes.
+	checkRawCopies(t, in, signed)
 	inFiles := testenv.ZipEntries(t, in)
 	for name, b := range inFiles {
 		if strings.HasSuffix(name, "Info.plist") || strings.HasSuffix(name, ".txt") || strings.HasSuffix(name, ".strings") {
@@ -170,9 +173,14 @@ func checkSigned(t *testing.T, fx fixture, in, signed string, res *SignResult, w
 			}
 			path := write(exe, files[exe])
 			objdump := testenv.Run(t, "llvm-objdump-14", "--macho", "--private-headers", "--arch=all", path)
+			macholib := testenv.Run(t, "/usr/bin/python3", "-c", "import sys\nfrom macholib.MachO import MachO\n"+
+				"for h in MachO(sys.argv[1]).headers:\n    print([c[0].cmd for c in h.commands].count(0x1d))", path)
 			slicesOut, offs := machoFiles(t, path)
 			if n := strings.Count(objdump, "cmd LC_CODE_SIGNATURE"); n != len(slicesOut) {
 				t.Errorf("llvm-objdump sees %d LC_CODE_SIGNATURE for %d slices", n, len(slicesOut))
+			}
+			if got := strings.Fields(macholib); len(got) != len(slicesOut) || slices.ContainsFunc(got, func(s string) bool { return s != "1" }) {
+				t.Errorf("macholib: LC_CODE_SIGNATURE per slice %v, want one in each of %d", got, len(slicesOut))
 			}
 			for i, mf := range slicesOut {
 				cs := mf.CodeSignature()
@@ -482,5 +490,51 @@ func BenchmarkSign(b *testing.B) {
 	b.SetBytes(st.Size())
 	for b.Loop() {
 		signFile(b, in, fx.options())
+	}
+}
+
+// checkRawCopies checks with archive/zip that every input entry Sign does
+// not replace is in the output with the same method, CRC-32 and
+// compressed bytes.
+func checkRawCopies(t *testing.T, in, out string) {
+	t.Helper()
+	zin, err := zip.OpenReader(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zin.Close()
+	zout, err := zip.OpenReader(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zout.Close()
+	byName := map[string]*zip.File{}
+	for _, f := range zout.File {
+		byName[f.Name] = f
+	}
+	raw := func(f *zip.File) []byte {
+		r, err := f.OpenRaw()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	copied := 0
+	for _, f := range zin.File {
+		g := byName[f.Name]
+		if g == nil || g.CRC32 != f.CRC32 {
+			continue // replaced: an executable or a profile
+		}
+		copied++
+		if g.Method != f.Method || !bytes.Equal(raw(f), raw(g)) {
+			t.Errorf("%s: copied entry not byte-identical (method %d → %d)", f.Name, f.Method, g.Method)
+		}
+	}
+	if copied == 0 {
+		t.Error("no entry copied")
 	}
 }
