@@ -2,7 +2,6 @@ package codesign
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/base64"
 	"fmt"
 	"maps"
@@ -10,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"howett.net/plist"
@@ -49,6 +49,13 @@ import (
 // MaxCodeResourcesSize caps the CodeResources plist CheckCodeResources
 // accepts: the file comes from untrusted input.
 const MaxCodeResourcesSize = 64 << 20
+
+// Bounds on the rules2 of an untrusted CodeResources: every file is matched
+// against every rule. codesign writes ten.
+const (
+	maxResourceRules = 256
+	maxRulePattern   = 1024
+)
 
 // ResourceFile is one file of a bundle as _CodeSignature/CodeResources
 // records it.
@@ -107,7 +114,7 @@ const (
 type resourceRule struct {
 	pattern  string
 	re       *regexp.Regexp
-	weight   float64 // 0: written as <true/> (weight 1, no flags)
+	weight   float64 // 0: written as <true/> (codesign's default weight 1, no flags)
 	omit     bool
 	optional bool
 	nested   bool
@@ -161,9 +168,12 @@ func weightOf(r *resourceRule) float64 {
 }
 
 // structural reports whether path is never sealed whatever the rules say:
-// the bundle's own _CodeSignature directory.
+// codesign's exclusions for a bundle (BundleDiskRep::adjustResources): its
+// _CodeSignature and _MASReceipt directories and the legacy CodeResources
+// link at the root.
 func structural(path string) bool {
-	return path == "_CodeSignature" || strings.HasPrefix(path, "_CodeSignature/")
+	dir, _, _ := strings.Cut(path, "/")
+	return dir == "_CodeSignature" || dir == "_MASReceipt" || path == "CodeResources"
 }
 
 // nestedDir reports whether f is a nested code directory entry (no content
@@ -258,7 +268,7 @@ func sortedFiles(files []ResourceFile) ([]*ResourceFile, error) {
 		}
 		out[i] = &files[i]
 	}
-	slices.SortFunc(out, func(a, b *ResourceFile) int { return cmp.Compare(a.Path, b.Path) })
+	slices.SortFunc(out, func(a, b *ResourceFile) int { return compareKeys(a.Path, b.Path) })
 	for i := 1; i < len(out); i++ {
 		if out[i].Path == out[i-1].Path {
 			return nil, fmt.Errorf("%w: resource %q listed twice", ErrInput, out[i].Path)
@@ -267,10 +277,17 @@ func sortedFiles(files []ResourceFile) ([]*ResourceFile, error) {
 	return out, nil
 }
 
+// compareKeys orders dictionary keys as Apple's plist writer does
+// (CFStringCompare without options: by UTF-16 code units, which differs
+// from byte order only for characters beyond U+FFFF).
+func compareKeys(a, b string) int {
+	return slices.Compare(utf16.Encode([]rune(a)), utf16.Encode([]rune(b)))
+}
+
 // rulesXML renders a rule set's entries, sorted by pattern.
 func rulesXML(rules []resourceRule) []byte {
 	sorted := slices.Clone(rules)
-	slices.SortFunc(sorted, func(a, b resourceRule) int { return cmp.Compare(a.pattern, b.pattern) })
+	slices.SortFunc(sorted, func(a, b resourceRule) int { return compareKeys(a.pattern, b.pattern) })
 	var b bytes.Buffer
 	for _, r := range sorted {
 		writeKey(&b, 2, r.pattern)
@@ -335,9 +352,11 @@ type sealEntry struct {
 
 // CheckCodeResources checks a bundle's actual files (as for
 // BuildCodeResources) against the CodeResources bytes, with the rules2 the
-// plist itself records. It returns the first problem in path order as a
-// *ResourceError (unwrapping ErrHashMismatch); an unparsable or oversized
-// plist is a *FormatError wrapping ErrMalformed.
+// plist itself records, as Security's validator does: a file its rules omit
+// is ignored, a sealed file that is absent is "missing" unless optional. It
+// returns the problem at the first path in key order as a *ResourceError
+// (unwrapping ErrHashMismatch); an unparsable or oversized plist is a
+// *FormatError wrapping ErrMalformed.
 func CheckCodeResources(codeResources []byte, files []ResourceFile) error {
 	seal, rules, err := parseCodeResources(codeResources)
 	if err != nil {
@@ -353,78 +372,67 @@ func CheckCodeResources(codeResources []byte, files []ResourceFile) error {
 			nestedDirs = append(nestedDirs, f.Path+"/")
 		}
 	}
-	inNested := func(p string) bool {
-		return slices.ContainsFunc(nestedDirs, func(d string) bool { return strings.HasPrefix(p, d) })
-	}
-	changed := func(f *ResourceFile) *ResourceError {
-		if f.Nested != nil || inNested(f.Path) {
-			return &ResourceError{Path: f.Path, Problem: problemNested}
-		}
-		return &ResourceError{Path: f.Path, Problem: problemModified}
-	}
-
-	// problems collects at most one problem per path; the first in path
-	// order is returned.
 	var first *ResourceError
-	note := func(e *ResourceError) {
-		if first == nil || e.Path < first.Path {
-			first = e
+	note := func(path, problem string) {
+		if first == nil || compareKeys(path, first.Path) < 0 {
+			first = &ResourceError{Path: path, Problem: problem}
 		}
 	}
-	seen := map[string]bool{}
+	seen := make(map[string]bool, len(seal))
 	for _, f := range sorted {
-		if structural(f.Path) {
+		e, sealed := seal[f.Path]
+		if structural(f.Path) || nestedDir(f) && !sealed {
 			continue
 		}
-		e, ok := seal[f.Path]
-		if nestedDir(f) {
-			if ok {
-				seen[f.Path] = true
-				if e.cdhash == nil {
-					note(&ResourceError{Path: f.Path, Problem: problemKindChanged})
-				} else if !bytes.Equal(e.cdhash, f.Nested.CDHash) {
-					note(&ResourceError{Path: f.Path, Problem: problemNested})
-				}
-			}
+		if r := match(rules, f.Path); !nestedDir(f) && (r == nil || r.omit) {
 			continue
 		}
-		if !ok {
-			if r := match(rules, f.Path); r != nil && !r.omit {
-				note(&ResourceError{Path: f.Path, Problem: problemAdded})
-			}
+		if !sealed {
+			note(f.Path, problemAdded)
 			continue
 		}
 		seen[f.Path] = true
-		switch {
-		case e.isSymlink != (f.Symlink != "") || e.cdhash != nil && f.Nested == nil:
-			note(&ResourceError{Path: f.Path, Problem: problemKindChanged})
-		case e.isSymlink:
-			if e.symlink != f.Symlink {
-				note(&ResourceError{Path: f.Path, Problem: problemSymlink})
-			}
-		case e.cdhash != nil:
-			if !bytes.Equal(e.cdhash, f.Nested.CDHash) {
-				note(&ResourceError{Path: f.Path, Problem: problemNested})
-			}
-		case e.hash2 != nil:
-			if !bytes.Equal(e.hash2, f.SHA256) {
-				note(changed(f))
-			}
-		default:
-			if !bytes.Equal(e.hash, f.SHA1) {
-				note(changed(f))
-			}
+		if p := compareSeal(e, f, nestedDirs); p != "" {
+			note(f.Path, p)
 		}
 	}
 	for p, e := range seal {
 		if !seen[p] && !e.optional {
-			note(&ResourceError{Path: p, Problem: problemMissing})
+			note(p, problemMissing)
 		}
 	}
 	if first != nil {
 		return first
 	}
 	return nil
+}
+
+// compareSeal returns the problem of file f against its seal entry e, or
+// "". A content change inside nested code (a file under a nested directory,
+// or a nested Mach-O file) is "nested code changed".
+func compareSeal(e sealEntry, f *ResourceFile, nestedDirs []string) string {
+	nested := f.Nested != nil || slices.ContainsFunc(nestedDirs, func(d string) bool { return strings.HasPrefix(f.Path, d) })
+	switch {
+	case e.cdhash != nil:
+		if f.Nested == nil {
+			return problemKindChanged
+		}
+		if !bytes.Equal(e.cdhash, f.Nested.CDHash) {
+			return problemNested
+		}
+	case e.isSymlink != (f.Symlink != "") || nestedDir(f):
+		return problemKindChanged
+	case e.isSymlink:
+		if e.symlink != f.Symlink {
+			return problemSymlink
+		}
+	case e.hash2 != nil && !bytes.Equal(e.hash2, f.SHA256), e.hash2 == nil && !bytes.Equal(e.hash, f.SHA1):
+		if nested {
+			return problemNested
+		}
+		return problemModified
+	}
+	return ""
 }
 
 // resourceFormatErr reports a malformed CodeResources plist.
@@ -449,9 +457,13 @@ func parseCodeResources(b []byte) (map[string]sealEntry, []resourceRule, error) 
 	}
 	seal := make(map[string]sealEntry, len(top.Files2))
 	for p, v := range top.Files2 {
+		if h, ok := v.([]byte); ok { // codesign's short form of { hash }
+			seal[p] = sealEntry{hash: h}
+			continue
+		}
 		d, ok := v.(map[string]any)
 		if !ok {
-			return nil, nil, resourceFormatErr("files2 entry %q is a %T, not a dictionary", p, v)
+			return nil, nil, resourceFormatErr("files2 entry %q is a %T, not data or a dictionary", p, v)
 		}
 		var e sealEntry
 		for k, x := range d {
@@ -480,8 +492,14 @@ func parseCodeResources(b []byte) (map[string]sealEntry, []resourceRule, error) 
 		}
 		seal[p] = e
 	}
+	if len(top.Rules2) > maxResourceRules {
+		return nil, nil, resourceFormatErr("%d rules2 entries exceed the limit of %d", len(top.Rules2), maxResourceRules)
+	}
 	rules := make([]resourceRule, 0, len(top.Rules2))
 	for _, pat := range slices.Sorted(maps.Keys(top.Rules2)) {
+		if len(pat) > maxRulePattern {
+			return nil, nil, resourceFormatErr("a rules2 pattern of %d bytes exceeds the limit of %d", len(pat), maxRulePattern)
+		}
 		r := resourceRule{pattern: pat}
 		re, err := regexp.Compile(pat)
 		if err != nil {
