@@ -147,13 +147,19 @@ var (
 	}
 )
 
-// match returns the rule of highest weight matching path (the first of
-// equal weights), or nil.
+// match returns the rule of highest weight matching path, or nil. Of
+// equal weights an omitting rule wins, else the first: Security breaks
+// ties that way on watchOS and by dictionary order elsewhere, and the
+// seals it writes agree (older iOS rules2 have `^` and `^Info\.plist$`
+// omit both at weight 20, and Info.plist is never in their files2).
 func match(rules []resourceRule, path string) *resourceRule {
 	var best *resourceRule
 	for i := range rules {
 		r := &rules[i]
-		if r.re.MatchString(path) && (best == nil || weightOf(r) > weightOf(best)) {
+		if !r.re.MatchString(path) {
+			continue
+		}
+		if best == nil || weightOf(r) > weightOf(best) || weightOf(r) == weightOf(best) && r.omit && !best.omit {
 			best = r
 		}
 	}

@@ -482,3 +482,92 @@ func mustBuildF(f *testing.F, files []ResourceFile) []byte {
 	}
 	return b
 }
+
+// readManifest reads a testdata/realseal manifest: the bundle's files with
+// their digests.
+func readManifest(t *testing.T, dir string) []ResourceFile {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "manifest.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []ResourceFile
+	for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		fields := strings.SplitN(line, " ", 3)
+		s1, err1 := hex.DecodeString(fields[0])
+		s2, err2 := hex.DecodeString(fields[1])
+		if len(fields) != 3 || err1 != nil || err2 != nil {
+			t.Fatalf("%s: bad manifest line %q", dir, line)
+		}
+		files = append(files, ResourceFile{Path: fields[2], SHA1: s1, SHA256: s2})
+	}
+	return files
+}
+
+// TestRealSeals: seals Apple's codesign wrote for real iOS bundles
+// (testdata/realseal/README.md). For the framework signed with today's iOS
+// rules BuildCodeResources reproduces Apple's bytes exactly; both seals
+// (the app's with older rules, hash and hash2) check against the bundle's
+// files, and each change is caught at its path.
+func TestRealSeals(t *testing.T) {
+	framework, app := filepath.Join("testdata", "realseal", "framework"), filepath.Join("testdata", "realseal", "app")
+	apple, err := os.ReadFile(filepath.Join(framework, "CodeResources"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ours := mustBuild(t, readManifest(t, framework)); !bytes.Equal(ours, apple) {
+		t.Errorf("BuildCodeResources differs from codesign's CodeResources:\n%s", ours)
+	}
+	edit := func(dir string, f func([]ResourceFile) []ResourceFile) []ResourceFile { return f(readManifest(t, dir)) }
+	modify := func(dir, p string) []ResourceFile {
+		return edit(dir, func(files []ResourceFile) []ResourceFile {
+			for i := range files {
+				if files[i].Path == p {
+					files[i].SHA1, files[i].SHA256 = bytes.Repeat([]byte{1}, 20), bytes.Repeat([]byte{1}, 32)
+				}
+			}
+			return files
+		})
+	}
+	remove := func(dir, p string) []ResourceFile {
+		return edit(dir, func(files []ResourceFile) []ResourceFile {
+			return slices.DeleteFunc(files, func(f ResourceFile) bool { return f.Path == p })
+		})
+	}
+	added := func(dir, p string) []ResourceFile {
+		return edit(dir, func(files []ResourceFile) []ResourceFile {
+			return append(files, resourceFile(sealCase{path: p}, ""))
+		})
+	}
+	for _, c := range []struct {
+		name, dir string
+		files     []ResourceFile
+		path      string
+		problem   string
+	}{
+		{"framework as signed", framework, readManifest(t, framework), "", ""},
+		{"framework module modified", framework, modify(framework, "Modules/CredentialsValidator2.swiftmodule/arm64-apple-ios-simulator.swiftmodule"), "Modules/CredentialsValidator2.swiftmodule/arm64-apple-ios-simulator.swiftmodule", "modified"},
+		{"framework Info.plist modified (sealed by the CodeDirectory)", framework, modify(framework, "Info.plist"), "", ""},
+		{"app as signed", app, readManifest(t, app), "", ""},
+		{"app bundle script modified", app, modify(app, "main.jsbundle"), "main.jsbundle", "modified"},
+		{"app asset catalog missing", app, remove(app, "Assets.car"), "Assets.car", "missing"},
+		{"app file added", app, added(app, "payload.dylib"), "payload.dylib", "added"},
+		{"app Info.plist modified (omit wins the tie at weight 20)", app, modify(app, "Info.plist"), "", ""},
+		{"app PkgInfo modified", app, modify(app, "PkgInfo"), "", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			seal, err := os.ReadFile(filepath.Join(c.dir, "CodeResources"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = CheckCodeResources(seal, c.files)
+			var re *ResourceError
+			switch {
+			case c.path == "" && err != nil:
+				t.Fatalf("unexpected %v", err)
+			case c.path != "" && (!errors.As(err, &re) || re.Path != c.path || re.Problem != c.problem):
+				t.Fatalf("err %v, want %s %s", err, c.path, c.problem)
+			}
+		})
+	}
+}
