@@ -16,35 +16,42 @@ import (
 )
 
 // FORMAT: _CodeSignature/CodeResources, the resource seal of a bundle
-// (Security framework, resources.cpp and signer.cpp; TN2206). An XML plist:
+// (Apple's Security sources, libsecurity_codesigning: resources.cpp,
+// signer.cpp Signer::buildResources, bundlediskrep.cpp; TN2206). An XML
+// plist:
 //
 //	files   dict  path → <data>SHA-1</data>, or { hash: data, optional: true }
-//	files2  dict  path → { hash2: data SHA-256 [, optional: true] }
+//	files2  dict  path → { [hash: data SHA-1,] hash2: data SHA-256 [, optional: true] }
+//	              | <data>SHA-1</data> (short form of { hash })
 //	              | { symlink: string target }
 //	              | { cdhash: data, requirement: string }  (nested code; macOS)
-//	rules   dict  pattern → true | { omit|optional: true, weight: real }
+//	rules   dict  pattern → true | false (omit) | { omit|optional|nested: true, weight: real }
 //	rules2  dict  the same, for files2
 //
 // Paths are relative to the bundle root, '/'-separated. Every file takes
-// the matching rule of highest weight (POSIX extended regular expressions
-// over the path); an omitted file is not sealed, an optional one may be
-// missing. _CodeSignature/ at the bundle root and the main executable are
-// never sealed (the executable is covered by its own CodeDirectory).
+// the matching rule of highest weight (default 1; POSIX extended regular
+// expressions over the path); an omitted file is not sealed, an optional
+// one may be missing. The bundle's _CodeSignature/ and _MASReceipt/, a
+// root CodeResources link and the main executable are never sealed (the
+// executable is covered by its own CodeDirectory).
 //
-// What codesign writes for an iOS bundle (evidence in
-// /tmp/notes/coderes-findings.md, summarised in the package tests):
-//   - the default iOS rule sets below, identical for every iOS bundle;
+// What codesign writes for an iOS bundle (a "flat" bundle, without
+// Contents/Resources; BundleDiskRep::defaultResourceRules):
+//   - the rule sets below, identical for every iOS bundle;
 //   - nested bundles (Frameworks/*.framework, PlugIns/*.appex, Watch/*.app)
 //     are sealed file by file, their _CodeSignature/CodeResources and
-//     executables included: the iOS rules have no "nested" rule, so no
-//     { cdhash, requirement } entries appear (those are macOS's);
-//   - files2 carries hash2 only (SHA-256), as for a deployment target of
-//     iOS 11 or later, matching our single SHA-256 CodeDirectory; files
-//     keeps SHA-1;
-//   - symlinks appear in files2 only.
+//     executables included: flat bundles have no "nested" rule ("Embedded
+//     … currently does not support them"), so no { cdhash, requirement }
+//     entries appear (those are macOS's);
+//   - files2 carries hash2 only when the signature is SHA-256 only (ours,
+//     and codesign's for deployment targets of iOS 11 and later); files
+//     keeps SHA-1, the plain <data> form unless the rule is optional;
+//   - symlinks appear in files2 only (v1 seals regular files only).
 //
-// Keys are written in ascending byte order, as Apple's XML plist writer
-// sorts dictionary keys; data is base64 on its own line, as Apple writes it.
+// Dictionary keys are in ascending order, as Apple's XML plist writer
+// sorts them; data is base64 on its own line. testdata/realseal holds a
+// seal codesign wrote for a real iOS framework, which BuildCodeResources
+// reproduces byte for byte.
 
 // MaxCodeResourcesSize caps the CodeResources plist CheckCodeResources
 // accepts: the file comes from untrusted input.
