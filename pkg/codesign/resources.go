@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
-	"maps"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
-
-	"howett.net/plist"
 )
 
 // FORMAT: _CodeSignature/CodeResources, the resource seal of a bundle
@@ -63,6 +60,10 @@ const (
 	maxResourceRules = 256
 	maxRulePattern   = 1024
 )
+
+// maxSealEntries bounds the files2 entries CheckCodeResources keeps (about
+// 100 bytes each): far more files than any app ships.
+const maxSealEntries = 1 << 20
 
 // ResourceFile is one file of a bundle as _CodeSignature/CodeResources
 // records it.
@@ -297,10 +298,15 @@ func compareKeys(a, b string) int {
 	return slices.Compare(utf16.Encode([]rune(a)), utf16.Encode([]rune(b)))
 }
 
+// sortRules puts rules in key order, the order they are written in.
+func sortRules(rules []resourceRule) {
+	slices.SortFunc(rules, func(a, b resourceRule) int { return compareKeys(a.pattern, b.pattern) })
+}
+
 // rulesXML renders a rule set's entries, sorted by pattern.
 func rulesXML(rules []resourceRule) []byte {
 	sorted := slices.Clone(rules)
-	slices.SortFunc(sorted, func(a, b resourceRule) int { return compareKeys(a.pattern, b.pattern) })
+	sortRules(sorted)
 	var b bytes.Buffer
 	for _, r := range sorted {
 		writeKey(&b, 2, r.pattern)
@@ -354,14 +360,24 @@ func xmlEscape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
-// sealEntry is one parsed files2 entry.
+// sealEntry is one parsed files2 entry, kept small: a seal may list a
+// million files.
 type sealEntry struct {
-	hash2, hash []byte
-	optional    bool
-	symlink     string
-	isSymlink   bool
-	cdhash      []byte
+	kind     sealKind
+	optional bool
+	digest   []byte // the SHA-256 (hash2), else the SHA-1 (hash), or the cdhash
+	symlink  string
 }
+
+// sealKind is what a files2 entry seals.
+type sealKind uint8
+
+const (
+	sealSHA1    sealKind = iota + 1 // { hash } or the short <data> form
+	sealSHA256                      // { hash2 } with or without hash
+	sealCDHash                      // { cdhash, requirement }: nested code
+	sealSymlink                     // { symlink }
+)
 
 // CheckCodeResources checks a bundle's actual files (as for
 // BuildCodeResources) against the CodeResources bytes, with the rules2 the
@@ -425,21 +441,32 @@ func CheckCodeResources(codeResources []byte, files []ResourceFile) error {
 // or a nested Mach-O file) is "nested code changed".
 func compareSeal(e sealEntry, f *ResourceFile, nestedDirs []string) string {
 	nested := f.Nested != nil || slices.ContainsFunc(nestedDirs, func(d string) bool { return strings.HasPrefix(f.Path, d) })
-	switch {
-	case e.cdhash != nil:
+	switch e.kind {
+	case sealCDHash:
 		if f.Nested == nil {
 			return problemKindChanged
 		}
-		if !bytes.Equal(e.cdhash, f.Nested.CDHash) {
+		if !bytes.Equal(e.digest, f.Nested.CDHash) {
 			return problemNested
 		}
-	case e.isSymlink != (f.Symlink != "") || nestedDir(f):
-		return problemKindChanged
-	case e.isSymlink:
+		return ""
+	case sealSymlink:
+		if f.Symlink == "" {
+			return problemKindChanged
+		}
 		if e.symlink != f.Symlink {
 			return problemSymlink
 		}
-	case e.hash2 != nil && !bytes.Equal(e.hash2, f.SHA256), e.hash2 == nil && !bytes.Equal(e.hash, f.SHA1):
+		return ""
+	}
+	if f.Symlink != "" || nestedDir(f) {
+		return problemKindChanged
+	}
+	want := f.SHA256
+	if e.kind == sealSHA1 {
+		want = f.SHA1
+	}
+	if !bytes.Equal(e.digest, want) {
 		if nested {
 			return problemNested
 		}
@@ -451,115 +478,4 @@ func compareSeal(e sealEntry, f *ResourceFile, nestedDirs []string) string {
 // resourceFormatErr reports a malformed CodeResources plist.
 func resourceFormatErr(format string, args ...any) error {
 	return &FormatError{Offset: -1, Detail: "CodeResources: " + fmt.Sprintf(format, args...), Err: ErrMalformed}
-}
-
-// parseCodeResources decodes files2 and rules2 of a CodeResources plist.
-func parseCodeResources(b []byte) (map[string]sealEntry, []resourceRule, error) {
-	if len(b) > MaxCodeResourcesSize {
-		return nil, nil, resourceFormatErr("%d bytes exceeds the %d-byte limit", len(b), MaxCodeResourcesSize)
-	}
-	var top struct {
-		Files2 map[string]any `plist:"files2"`
-		Rules2 map[string]any `plist:"rules2"`
-	}
-	if _, err := plist.Unmarshal(b, &top); err != nil {
-		return nil, nil, resourceFormatErr("not a property list dictionary: %v", err)
-	}
-	if top.Files2 == nil || top.Rules2 == nil {
-		return nil, nil, resourceFormatErr("no files2 or rules2 (a version 1 seal only, which iOS no longer accepts)")
-	}
-	seal := make(map[string]sealEntry, len(top.Files2))
-	for p, v := range top.Files2 {
-		if h, ok := v.([]byte); ok { // codesign's short form of { hash }
-			seal[p] = sealEntry{hash: h}
-			continue
-		}
-		d, ok := v.(map[string]any)
-		if !ok {
-			return nil, nil, resourceFormatErr("files2 entry %q is a %T, not data or a dictionary", p, v)
-		}
-		var e sealEntry
-		for k, x := range d {
-			var ok bool
-			switch k {
-			case "hash":
-				e.hash, ok = x.([]byte)
-			case "hash2":
-				e.hash2, ok = x.([]byte)
-			case "cdhash":
-				e.cdhash, ok = x.([]byte)
-			case "optional":
-				e.optional, ok = x.(bool)
-			case "symlink":
-				e.symlink, ok = x.(string)
-				e.isSymlink = true
-			default: // requirement and future keys: not compared
-				ok = true
-			}
-			if !ok {
-				return nil, nil, resourceFormatErr("files2 entry %q: %s is a %T", p, k, x)
-			}
-		}
-		if e.hash == nil && e.hash2 == nil && e.cdhash == nil && !e.isSymlink {
-			return nil, nil, resourceFormatErr("files2 entry %q has no hash, cdhash or symlink", p)
-		}
-		seal[p] = e
-	}
-	if len(top.Rules2) > maxResourceRules {
-		return nil, nil, resourceFormatErr("%d rules2 entries exceed the limit of %d", len(top.Rules2), maxResourceRules)
-	}
-	rules := make([]resourceRule, 0, len(top.Rules2))
-	for _, pat := range slices.Sorted(maps.Keys(top.Rules2)) {
-		if len(pat) > maxRulePattern {
-			return nil, nil, resourceFormatErr("a rules2 pattern of %d bytes exceeds the limit of %d", len(pat), maxRulePattern)
-		}
-		r := resourceRule{pattern: pat}
-		re, err := regexp.Compile(pat)
-		if err != nil {
-			return nil, nil, resourceFormatErr("rules2 pattern %q: %v", pat, err)
-		}
-		r.re = re
-		switch x := top.Rules2[pat].(type) {
-		case bool:
-			if !x {
-				r.omit = true
-			}
-		case map[string]any:
-			for k, y := range x {
-				var ok bool
-				switch k {
-				case "omit":
-					r.omit, ok = y.(bool)
-				case "optional":
-					r.optional, ok = y.(bool)
-				case "nested":
-					r.nested, ok = y.(bool)
-				case "weight":
-					r.weight, ok = number(y)
-				default:
-					ok = true
-				}
-				if !ok {
-					return nil, nil, resourceFormatErr("rules2 pattern %q: %s is a %T", pat, k, y)
-				}
-			}
-		default:
-			return nil, nil, resourceFormatErr("rules2 pattern %q is a %T", pat, x)
-		}
-		rules = append(rules, r)
-	}
-	return seal, rules, nil
-}
-
-// number reads a plist real or integer.
-func number(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case uint64:
-		return float64(x), true
-	case int64:
-		return float64(x), true
-	}
-	return 0, false
 }

@@ -448,6 +448,17 @@ func TestCheckCodeResourcesMalformed(t *testing.T) {
 		{"too many rules", wrap(`<dict/>`, manyRules)},
 		{"pattern too long", wrap(`<dict/>`, `<dict><key>`+strings.Repeat("a", maxRulePattern+1)+`</key><true/></dict>`)},
 		{"too large", append(wrap(`<dict/>`, `<dict/>`), make([]byte, MaxCodeResourcesSize)...)},
+		{"binary plist", []byte("bplist00\xd0\x08\x00\x00\x00\x00\x00\x00\x01\x01")},
+		{"OpenStep text", []byte(`{ files2 = { a = <00>; }; rules2 = {}; }`)},
+		{"text beside the elements", wrap(`<dict/>`, `<dict/>x`)},
+		{"files2 key given twice", wrap(`<dict><key>a</key><data>AA==</data><key>a</key><data>AA==</data></dict>`, `<dict/>`)},
+		{"top-level key given twice", wrap(`<dict/><key>files2</key><dict/>`, `<dict/>`)},
+		{"an array in files2", wrap(`<dict><key>a</key><array><data>AA==</data></array></dict>`, `<dict/>`)},
+		{"bad base64", wrap(`<dict><key>a</key><data>!!</data></dict>`, `<dict/>`)},
+		{"unclosed", []byte(`<?xml version="1.0"?><plist version="1.0"><dict><key>files2</key><dict>`)},
+		// A million nested elements under a key we do not read are passed
+		// over without recursion; the seal still lacks files2.
+		{"deep nesting", []byte(`<?xml version="1.0"?><plist version="1.0"><dict><key>files</key>` + strings.Repeat("<array>", 1<<20) + strings.Repeat("</array>", 1<<20) + `</dict></plist>`)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := CheckCodeResources(c.cr, nil)
