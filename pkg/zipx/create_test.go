@@ -1,0 +1,304 @@
+package zipx
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/trustfuse/trustfuse/internal/testenv"
+)
+
+// TestWriteManyEntries writes archives with 65,534 and 65,535 entries: the
+// second needs a ZIP64 end record, which the writer adds by itself. Python's
+// zipfile, unzip -t and archive/zip read both; the strict reader refuses
+// only the ZIP64 one; a raw copy of every entry is byte-identical.
+func TestWriteManyEntries(t *testing.T) {
+	for _, c := range []struct {
+		n     int
+		zip64 bool
+	}{
+		{0xfffe, false},
+		{0xffff, true},
+	} {
+		t.Run(fmt.Sprint(c.n), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "many.zip")
+			f, err := os.Create(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := NewWriter(f, Options{})
+			for i := range c.n {
+				if err := w.Add(Header{Name: fmt.Sprintf("d/%05d", i), Method: Store}, []byte{byte(i)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+
+			py := pythonZip(t, path, `
+with zipfile.ZipFile(sys.argv[1]) as z:
+    bad = z.testzip()
+    if bad is not None:
+        sys.exit("bad entry %s" % bad)
+    print(len(z.infolist()), z.read("d/00300")[0])
+`)
+			if want := fmt.Sprintf("%d %d\n", c.n, 300%256); py != want {
+				t.Fatalf("Python: %q, want %q", py, want)
+			}
+			if out := testenv.Run(t, "unzip", "-tqq", path); out != "" {
+				t.Fatalf("unzip -t: %s", out)
+			}
+			if n := strings.Count(stdEntries(t, path), "\n"); n != c.n {
+				t.Fatalf("archive/zip: %d entries", n)
+			}
+			if _, err := Open(path); c.zip64 != errors.Is(err, ErrZip64) {
+				t.Fatalf("strict Open: %v (ZIP64 %v)", err, c.zip64)
+			}
+			z, err := OpenZip64(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer z.Close()
+			if len(z.Entries) != c.n || (z.EOCD().Size > eocdLen) != c.zip64 {
+				t.Fatalf("%d entries, end records %+v", len(z.Entries), z.EOCD())
+			}
+			cp := filepath.Join(t.TempDir(), "copy.zip")
+			copyAll(t, z.Reader, cp)
+			a, _ := os.ReadFile(path)
+			b, _ := os.ReadFile(cp)
+			if !bytes.Equal(a, b) {
+				t.Fatal("raw copy differs from the original")
+			}
+		})
+	}
+}
+
+// machoLike returns n bytes shaped like an executable: runs of random
+// bytes (code), of zeros (padding) and of repeated text (strings, symbols).
+func machoLike(n int) []byte {
+	r := rand.New(rand.NewPCG(1, 2))
+	out := make([]byte, 0, n)
+	for len(out) < n {
+		k := min(1+r.IntN(8192), n-len(out))
+		switch r.IntN(3) {
+		case 0:
+			for range k {
+				out = append(out, byte(r.Uint32()))
+			}
+		case 1:
+			out = append(out, make([]byte, k)...)
+		default:
+			out = append(out, strings.Repeat("_OBJC_CLASS_$_NSObject\x00", k/23+1)[:k]...)
+		}
+	}
+	return out
+}
+
+// onlyWriter hides every method of an io.Writer but Write, so Create
+// cannot patch and writes data descriptors.
+type onlyWriter struct{ io.Writer }
+
+// TestCreate streams entries through Create, stored and deflated, into a
+// file (local headers patched through io.WriterAt) and into a plain writer
+// (data descriptors), with and without a MaxSize. Python's zipfile, unzip -t
+// and archive/zip read the content back; zipinfo -v reports the data
+// descriptor and the version needed as expected; the strict reader accepts
+// the archive unless a ZIP64 local header was reserved.
+func TestCreate(t *testing.T) {
+	content := machoLike(3<<20 + 17)
+	for _, method := range []uint16{Store, Deflate} {
+		for _, patch := range []bool{true, false} {
+			for _, maxSize := range []int64{0, int64(len(content))} {
+				name := fmt.Sprintf("method %d, patch %v, MaxSize %d", method, patch, maxSize)
+				t.Run(name, func(t *testing.T) {
+					write := func() []byte {
+						path := filepath.Join(t.TempDir(), "out.zip")
+						f, err := os.Create(path)
+						if err != nil {
+							t.Fatal(err)
+						}
+						var dst io.Writer = f
+						if !patch {
+							dst = onlyWriter{f}
+						}
+						w := NewWriter(dst, Options{})
+						if err := w.Add(Header{Name: "first.txt", Method: Deflate}, []byte("before")); err != nil {
+							t.Fatal(err)
+						}
+						ew, err := w.Create(Header{Name: "Payload/App.app/App", Method: method, MaxSize: maxSize})
+						if err != nil {
+							t.Fatal(err)
+						}
+						for p := content; len(p) > 0; {
+							k := min(len(p), 100_000)
+							if _, err := ew.Write(p[:k]); err != nil {
+								t.Fatal(err)
+							}
+							p = p[k:]
+						}
+						if err := ew.Close(); err != nil {
+							t.Fatal(err)
+						}
+						if err := w.Add(Header{Name: "last.txt", Method: Store}, []byte("after")); err != nil {
+							t.Fatal(err)
+						}
+						if err := w.Close(); err != nil {
+							t.Fatal(err)
+						}
+						f.Close()
+						b, err := os.ReadFile(path)
+						if err != nil {
+							t.Fatal(err)
+						}
+						return b
+					}
+					b := write()
+					if !bytes.Equal(b, write()) {
+						t.Fatal("two writes differ")
+					}
+					path := filepath.Join(t.TempDir(), "out.zip")
+					os.WriteFile(path, b, 0o644)
+
+					want := fmt.Sprintf("first.txt 6\nPayload/App.app/App %d\nlast.txt 5\n", len(content))
+					if got := pythonTest(t, path); got != want {
+						t.Fatalf("Python lists\n%s\nwant\n%s", got, want)
+					}
+					if got := stdEntries(t, path); got != want {
+						t.Fatalf("archive/zip lists\n%s\nwant\n%s", got, want)
+					}
+					if got := testenv.Run(t, "unzip", "-p", path, "Payload/App.app/App"); got != string(content) {
+						t.Fatalf("unzip -p: %d bytes differ from the %d written", len(got), len(content))
+					}
+					testenv.Run(t, "unzip", "-tq", path)
+					info := testenv.Run(t, "zipinfo", "-v", path, "Payload/App.app/App")
+					wantDesc, wantVersion := map[bool]string{true: "no", false: "yes"}[patch], "2.0"
+					if method == Store {
+						wantVersion = "1.0"
+					}
+					if maxSize == 0 {
+						wantVersion = "4.5"
+					}
+					for _, line := range []string{
+						"extended local header:                          " + wantDesc,
+						"minimum software version required to extract:   " + wantVersion,
+					} {
+						if !strings.Contains(info, line) {
+							t.Errorf("zipinfo -v lacks %q:\n%s", line, info)
+						}
+					}
+
+					strict, err := NewReader(bytes.NewReader(b), int64(len(b)))
+					if (err == nil) != (maxSize > 0) {
+						t.Fatalf("strict reader: %v", err)
+					}
+					if err != nil && !errors.Is(err, ErrZip64) {
+						t.Fatalf("strict reader: %v, want ErrZip64", err)
+					}
+					z, err := NewReaderZip64(bytes.NewReader(b), int64(len(b)))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if strict != nil && ourEntries(t, strict) != want {
+						t.Fatal("strict reader lists other entries")
+					}
+					e := z.Entry("Payload/App.app/App")
+					got, err := e.ReadAll(1 << 30)
+					if err != nil || !bytes.Equal(got, content) {
+						t.Fatalf("read back %d bytes, %v", len(got), err)
+					}
+					if method == Store && e.DataOffset%DefaultAlign != 0 {
+						t.Fatalf("stored data at %d", e.DataOffset)
+					}
+					t.Logf("%d bytes in, %d compressed", e.UncompressedSize, e.CompressedSize)
+				})
+			}
+		}
+	}
+}
+
+// TestCreateDoesNotBuffer streams 64 MiB through Create, deflated and
+// stored, with and without io.WriterAt, and checks the heap allocated meanwhile
+// is a small fraction of it.
+func TestCreateDoesNotBuffer(t *testing.T) {
+	chunk := machoLike(1 << 20)
+	for _, c := range []struct {
+		method uint16
+		patch  bool
+	}{{Deflate, true}, {Deflate, false}, {Store, true}, {Store, false}} {
+		f, err := os.Create(filepath.Join(t.TempDir(), "big.zip"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var dst io.Writer = f
+		if !c.patch {
+			dst = onlyWriter{f}
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		w := NewWriter(dst, Options{})
+		ew, err := w.Create(Header{Name: "big", Method: c.method})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 64 {
+			if _, err := ew.Write(chunk); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := ew.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&after)
+		f.Close()
+		alloc := after.TotalAlloc - before.TotalAlloc
+		t.Logf("method %d, patch %v: %d KiB allocated for 64 MiB", c.method, c.patch, alloc>>10)
+		if alloc > 4<<20 {
+			t.Errorf("method %d, patch %v: %d bytes allocated while streaming 64 MiB", c.method, c.patch, alloc)
+		}
+	}
+}
+
+func TestCreateRejects(t *testing.T) {
+	w := NewWriter(io.Discard, Options{})
+	if _, err := w.Create(Header{Name: "m", Method: 12}); !errors.Is(err, ErrUnsupportedMethod) {
+		t.Fatalf("method 12: %v", err)
+	}
+	ew, err := w.Create(Header{Name: "a", Method: Deflate, MaxSize: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Create(Header{Name: "b"}); err == nil {
+		t.Fatal("Create while an entry is open succeeded")
+	}
+	if err := w.Add(Header{Name: "b"}, nil); err == nil {
+		t.Fatal("Add while an entry is open succeeded")
+	}
+	if err := w.Close(); err == nil {
+		t.Fatal("Close while an entry is open succeeded")
+	}
+	if _, err := ew.Write([]byte("abcd")); err == nil {
+		t.Fatal("writing past MaxSize succeeded")
+	}
+	if err := ew.Close(); err == nil {
+		t.Fatal("Close after writing past MaxSize succeeded")
+	}
+	if _, err := w.Create(Header{Name: "a"}); !errors.Is(err, ErrDuplicateName) {
+		t.Fatalf("duplicate: %v", err)
+	}
+	if _, err := w.Create(Header{Name: "/abs"}); !errors.Is(err, ErrUnsafeName) {
+		t.Fatalf("unsafe: %v", err)
+	}
+}
