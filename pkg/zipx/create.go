@@ -27,7 +27,7 @@ import (
 //   - If it implements io.WriterAt (an *os.File does), the local header is
 //     written first with room for them and patched in place when the entry
 //     is closed: the archive has no data descriptors. Unless h.MaxSize says
-//     the entry is small (below 4 GiB − 1 MiB), the room is a ZIP64 extra
+//     the entry is small (see Header.MaxSize), the room is a ZIP64 extra
 //     field (the local header's 32-bit sizes are then 0xffffffff, version
 //     needed 4.5), as the entry may pass 4 GiB; the central directory uses
 //     ZIP64 only if the entry did.
@@ -149,13 +149,23 @@ func (ew *entryWriter) Close() error {
 }
 
 // patchLocal writes the CRC-32 and the sizes into the local header, which
-// is already in the destination.
+// is already in the destination. The archive may start further on in the
+// destination (a file that already held data): a destination that is also
+// an io.Seeker says where; any other is taken to start with the archive.
 func (ew *entryWriter) patchLocal() error {
 	rec := ew.rec
 	if err := ew.w.bw.Flush(); err != nil {
 		return err
 	}
-	if _, err := ew.wa.WriteAt(rec.localHeader()[14:26], rec.headerOff+14); err != nil {
+	header := rec.headerOff
+	if s, ok := ew.w.dst.(io.Seeker); ok {
+		pos, err := s.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return err
+		}
+		header += pos - ew.w.off
+	}
+	if _, err := ew.wa.WriteAt(rec.localHeader()[14:26], header+14); err != nil {
 		return err
 	}
 	if !rec.localZip64 {
@@ -166,7 +176,7 @@ func (ew *entryWriter) patchLocal() error {
 	var sizes [16]byte
 	binary.LittleEndian.PutUint64(sizes[0:], rec.usize)
 	binary.LittleEndian.PutUint64(sizes[8:], rec.csize)
-	_, err := ew.wa.WriteAt(sizes[:], rec.headerOff+localHeaderLen+int64(len(rec.name))+4)
+	_, err := ew.wa.WriteAt(sizes[:], header+localHeaderLen+int64(len(rec.name))+4)
 	return err
 }
 

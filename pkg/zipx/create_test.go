@@ -273,6 +273,47 @@ func TestCreateDoesNotBuffer(t *testing.T) {
 	}
 }
 
+// TestCreatePatchesAfterAPrefix writes an archive after other data in the
+// same file: the local header is patched where it is, not at the archive
+// offset counted from the start of the file.
+func TestCreatePatchesAfterAPrefix(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "prefixed")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	prefix := []byte("#!/bin/sh\nexit 0\n")
+	f.Write(prefix)
+	w := NewWriter(f, Options{})
+	ew, err := w.Create(Header{Name: "a", Method: Deflate, MaxSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(ew, "content content content")
+	if err := ew.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(b, prefix) {
+		t.Fatal("prefix overwritten")
+	}
+	b = b[len(prefix):]
+	z, err := NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := z.Entries[0].ReadAll(100); err != nil || string(got) != "content content content" {
+		t.Fatalf("read back %q, %v", got, err)
+	}
+}
+
 func TestCreateRejects(t *testing.T) {
 	w := NewWriter(io.Discard, Options{})
 	if _, err := w.Create(Header{Name: "m", Method: 12}); !errors.Is(err, ErrUnsupportedMethod) {
