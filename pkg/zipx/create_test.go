@@ -483,3 +483,39 @@ func sameFiles(t *testing.T, a, b string) {
 		}
 	}
 }
+
+// BenchmarkCreate streams a 50 MB executable-like entry through Create
+// into a file, deflated (the iOS re-signer's main executable) and stored.
+func BenchmarkCreate(b *testing.B) {
+	content := machoLike(50 << 20)
+	for _, method := range []uint16{Deflate, Store} {
+		b.Run(fmt.Sprint("method ", method), func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "bench.zip")
+			b.SetBytes(int64(len(content)))
+			b.ReportAllocs()
+			for b.Loop() {
+				f, err := os.Create(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				w := NewWriter(f, Options{})
+				ew, err := w.Create(Header{Name: "Payload/App.app/App", Method: method})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for p := content; len(p) > 0; p = p[min(len(p), 1<<20):] {
+					if _, err := ew.Write(p[:min(len(p), 1<<20)]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := ew.Close(); err != nil {
+					b.Fatal(err)
+				}
+				if err := w.Close(); err != nil {
+					b.Fatal(err)
+				}
+				f.Close()
+			}
+		})
+	}
+}
