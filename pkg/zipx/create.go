@@ -92,6 +92,9 @@ func (ew *entryWriter) countData(p []byte) (int, error) {
 }
 
 func (ew *entryWriter) Write(p []byte) (int, error) {
+	if ew.w.open != ew {
+		return 0, fmt.Errorf("zip: write %q: entry is closed", ew.rec.name)
+	}
 	if ew.err != nil {
 		return 0, ew.err
 	}
@@ -116,12 +119,20 @@ func (ew *entryWriter) Write(p []byte) (int, error) {
 
 // Close finishes the entry: it flushes the compressor, then patches the
 // local header or writes the data descriptor, and records the entry for the
-// central directory.
+// central directory. After a failure the Writer refuses every other call.
 func (ew *entryWriter) Close() error {
 	if ew.w.open != ew {
 		return nil
 	}
 	ew.w.open = nil
+	if err := ew.finish(); err != nil {
+		ew.w.err = err
+		return err
+	}
+	return nil
+}
+
+func (ew *entryWriter) finish() error {
 	if ew.err != nil {
 		return ew.err
 	}

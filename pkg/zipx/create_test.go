@@ -338,11 +338,29 @@ func TestCreateRejects(t *testing.T) {
 	if err := ew.Close(); err == nil {
 		t.Fatal("Close after writing past MaxSize succeeded")
 	}
-	if _, err := w.Create(Header{Name: "a"}); !errors.Is(err, ErrDuplicateName) {
-		t.Fatalf("duplicate: %v", err)
+	if _, err := ew.Write([]byte("x")); err == nil {
+		t.Fatal("Write after Close succeeded")
 	}
+	if err := w.Add(Header{Name: "c"}, nil); err == nil {
+		t.Fatal("Add after a failed entry succeeded")
+	}
+	if err := w.Close(); err == nil {
+		t.Fatal("Close after a failed entry succeeded")
+	}
+
+	w = NewWriter(io.Discard, Options{})
 	if _, err := w.Create(Header{Name: "/abs"}); !errors.Is(err, ErrUnsafeName) {
 		t.Fatalf("unsafe: %v", err)
+	}
+	ew, err = w.Create(Header{Name: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ew.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Create(Header{Name: "a"}); !errors.Is(err, ErrDuplicateName) {
+		t.Fatalf("duplicate: %v", err)
 	}
 }
 

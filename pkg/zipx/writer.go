@@ -79,6 +79,7 @@ type Writer struct {
 	count   int
 	closed  bool
 	open    *entryWriter // the entry Create returned, until it is closed
+	err     error        // why an entry Create returned failed
 }
 
 // NewWriter returns a Writer writing to w.
@@ -243,6 +244,8 @@ func (w *Writer) begin(rec *record) error {
 		return fmt.Errorf("zip: write %q: writer is closed", rec.name)
 	case w.open != nil:
 		return fmt.Errorf("zip: write %q: entry %q is still open", rec.name, w.open.rec.name)
+	case w.err != nil:
+		return w.err
 	}
 	if why := unsafeName(rec.name); why != "" {
 		return &FormatError{Offset: w.off, Entry: rec.name, Detail: why, Err: ErrUnsafeName}
@@ -438,6 +441,9 @@ func (w *Writer) Close() error {
 	}
 	if w.open != nil {
 		return fmt.Errorf("zip: close: entry %q is still open", w.open.rec.name)
+	}
+	if w.err != nil {
+		return w.err
 	}
 	w.closed = true
 	cdOff := w.off
