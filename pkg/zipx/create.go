@@ -32,12 +32,14 @@ import (
 //     needed 4.5), as the entry may pass 4 GiB; the central directory uses
 //     ZIP64 only if the entry did.
 //   - Otherwise the entry is written with a data descriptor (flag bit 3)
-//     after its data: zero CRC and sizes in the local header, plus a ZIP64
-//     extra field of zeros unless h.MaxSize says the entry is small, in
-//     which case the descriptor's sizes are 8 bytes each (APPNOTE 4.3.9.2).
+//     after its data. The local header holds a zero CRC and zero sizes if
+//     h.MaxSize says the entry is small; if not, 0xffffffff sizes and a
+//     ZIP64 extra field of zeros, and the descriptor's sizes are 8 bytes
+//     each (APPNOTE 4.3.9.2), as Python's zipfile streams ZIP64 entries.
 //
-// Stored entries are aligned like Add's. If Close fails, or more than
-// h.MaxSize bytes are written, the archive is unusable.
+// Stored entries are aligned like Add's. If the entry fails (an I/O error,
+// or more than h.MaxSize bytes written), its Close returns the error and
+// the Writer refuses every later call: the archive is unusable.
 func (w *Writer) Create(h Header) (io.WriteCloser, error) {
 	rec, err := w.newRecord(h)
 	if err != nil {
