@@ -476,18 +476,28 @@ func (b *Bundle) readExecutable() error {
 	if !f.Slices[0].Signed() {
 		return nil
 	}
-	raw, err := f.Slices[0].Signature()
+	b.readSignature(f.Slices[0])
+	return nil
+}
+
+// readSignature fills TeamID, Entitlements and Signer from the slice's
+// current signature. What it cannot read (a SHA-1-only signature of an
+// older app, a damaged blob) stays empty: Sign replaces the signature
+// anyway, and Verify reports the problem.
+func (b *Bundle) readSignature(s *macho.Slice) {
+	raw, err := s.Signature()
 	if err != nil {
-		return formatErr(b.Executable, err, "code signature")
+		return
 	}
 	sig, err := codesign.Parse(raw)
 	if err != nil {
-		return formatErr(b.Executable, err, "code signature")
+		return
 	}
 	b.TeamID = sig.CodeDirectories[0].TeamID
 	if len(sig.Entitlements) > 8 {
-		if _, err := plist.Unmarshal(sig.Entitlements[8:], &b.Entitlements); err != nil {
-			return formatErr(b.Executable, err, "entitlements in the code signature")
+		var ents map[string]any
+		if _, err := plist.Unmarshal(sig.Entitlements[8:], &ents); err == nil {
+			b.Entitlements = ents
 		}
 	}
 	if len(sig.CMS) > 0 {
@@ -495,7 +505,6 @@ func (b *Bundle) readExecutable() error {
 			b.Signer = sd.Signer
 		}
 	}
-	return nil
 }
 
 // spool makes a deflated ZIP entry readable at any offset: the inflated

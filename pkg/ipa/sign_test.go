@@ -383,6 +383,7 @@ func TestVerifyTamper(t *testing.T) {
 		{name: "embedded profile", replace: map[string][]byte{appDir + "embedded.mobileprovision": readFixture(t, "othercert.mobileprovision")}, bundle: appDir, want: "embedded.mobileprovision"},
 		{name: "file added", add: []testenv.ZipFile{{Name: appDir + "extra.txt", Data: []byte("new")}}, bundle: appDir, want: "extra.txt"},
 		{name: "file removed", files: removed, bundle: appDir, want: "greeting.txt"},
+		{name: "signature blob", replace: map[string][]byte{appExec: flip(appExec, bytes.LastIndex(files[appExec], []byte{0xfa, 0xde, 0x0c, 0xc0}))}, bundle: appDir, want: "code signature"},
 		{name: "symlink made a file", replace: map[string][]byte{appDir + "hello.txt": []byte("greeting.txt")}, bundle: appDir, want: "hello.txt"},
 		{name: "watch app code page", replace: map[string][]byte{watchDir + "DemoWatch": flip(watchDir+"DemoWatch", 0x1000)}, bundle: watchDir, want: "arm64_32 slice"},
 	} {
