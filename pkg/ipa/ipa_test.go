@@ -324,6 +324,7 @@ func TestSignRefuses(t *testing.T) {
 		{"certificate not in profile", demo, with(func(o *SignOptions) { o.Profiles[""] = readFixture(t, "othercert.mobileprovision") }), provision.ReasonCertificate, "com.example.demo"},
 		{"bundle id mismatch", demo, with(func(o *SignOptions) { o.Profiles[widgetID] = fx.app }), provision.ReasonBundleID, widgetID},
 		{"profile for no bundle", demo, with(func(o *SignOptions) { o.Profiles["com.example.nothere"] = fx.widget }), provision.ReasonBundleID, "com.example.nothere"},
+		{"two profiles for the app", demo, with(func(o *SignOptions) { o.Profiles["com.example.demo"] = fx.app }), provision.ReasonBundleID, "two profiles for the app"},
 		{"entitlement not allowed", demo, with(func(o *SignOptions) {
 			o.Entitlements = []byte(`<plist version="1.0"><dict><key>get-task-allow</key><true/></dict></plist>`)
 		}), provision.ReasonEntitlement, "com.example.demo"},

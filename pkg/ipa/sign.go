@@ -214,7 +214,11 @@ func newSigning(in *IPA, o SignOptions) (*signing, error) {
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(o.Profiles)) {
-		if !o.AdHoc && !used[id] {
+		switch {
+		case o.AdHoc || used[id]:
+		case id == "":
+			return nil, &provision.ProfileError{Bundle: in.App.ID, Reason: provision.ReasonBundleID, Detail: "two profiles for the app: the default one and one given for its bundle id"}
+		default:
 			return nil, &provision.ProfileError{Bundle: id, Reason: provision.ReasonBundleID, Detail: "a profile was given for this bundle id, but no bundle in the IPA has it"}
 		}
 	}
