@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Build the iOS fixtures in testdata/ios (DESIGN §5): Mach-O binaries made by
 # clang-14 + ld64.lld-14 against a hand-written libSystem .tbd, a minimal
-# unsigned Demo.ipa, and a fake Apple PKI with provisioning profiles.
+# unsigned Demo.ipa (and DemoFull.ipa: the same app with a watch app, an
+# en.lproj resource and a symlink), and a fake Apple PKI with provisioning
+# profiles.
 #
 # The binaries and the .ipa are deterministic (lld hashes the output into
 # LC_UUID; the zip has fixed times). Keys and certificates are made once and
@@ -147,7 +149,9 @@ info com.example.demo.widget DemoWidget XPC! "
 		<string>com.apple.widgetkit-extension</string>
 	</dict>" >"$app/PlugIns/DemoWidget.appex/Info.plist"
 printf 'hello\n' >"$app/greeting.txt"
-/usr/bin/python3 - "$work" "$out/Demo.ipa" <<'EOF'
+cat >"$work/zipdir.py" <<'EOF'
+# zipdir.py BASE DST: zip BASE/Payload into DST, sorted, fixed times;
+# a symlink is stored as one (Unix mode 0120777, the target as content).
 import os, sys, zipfile
 base, dst = sys.argv[1], sys.argv[2]
 paths = []
@@ -157,11 +161,33 @@ for d, dirs, files in os.walk(os.path.join(base, "Payload")):
 with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as z:
     for p in paths:
         zi = zipfile.ZipInfo(os.path.relpath(p, base), (2023, 11, 14, 22, 13, 20))
-        zi.external_attr = (0o100755 if os.access(p, os.X_OK) else 0o100644) << 16
         zi.compress_type = zipfile.ZIP_DEFLATED
+        if os.path.islink(p):
+            zi.external_attr = 0o120777 << 16
+            z.writestr(zi, os.readlink(p))
+            continue
+        zi.external_attr = (0o100755 if os.access(p, os.X_OK) else 0o100644) << 16
         with open(p, "rb") as f:
             z.writestr(zi, f.read())
 EOF
+/usr/bin/python3 "$work/zipdir.py" "$work" "$out/Demo.ipa"
+
+# --- DemoFull.ipa: Demo.app plus a watch app, a localized resource, a symlink --
+full=$work/full
+mkdir -p "$full"
+cp -a "$work/Payload" "$full/Payload"
+fapp=$full/Payload/Demo.app
+mkdir -p "$fapp/Watch/DemoWatch.app" "$fapp/en.lproj"
+cp "$out/DemoWatch" "$fapp/Watch/DemoWatch.app/DemoWatch"
+info com.example.demo.watchkitapp DemoWatch APPL "
+	<key>WKApplication</key>
+	<true/>
+	<key>WKCompanionAppBundleIdentifier</key>
+	<string>com.example.demo</string>" |
+  sed 's|<string>14.0</string>|<string>7.0</string>|; s|iPhoneOS|WatchOS|' >"$fapp/Watch/DemoWatch.app/Info.plist"
+printf '"greeting" = "Hello";\n' >"$fapp/en.lproj/Localizable.strings"
+ln -s greeting.txt "$fapp/hello.txt"
+/usr/bin/python3 "$work/zipdir.py" "$full" "$out/DemoFull.ipa"
 
 # --- Fake Apple PKI (made once) -------------------------------------------------
 if [[ ! -f $pki/dist.p12 ]]; then
@@ -270,6 +296,7 @@ profile app.mobileprovision "Demo" com.example.demo "$pki/dist.pem" 2099-01-01T0
 profile widget.mobileprovision "Demo Widget" com.example.demo.widget "$pki/dist.pem" 2099-01-01T00:00:00Z "$devices"
 profile expired.mobileprovision "Demo Expired" com.example.demo "$pki/dist.pem" 2020-01-01T00:00:00Z "$all"
 profile othercert.mobileprovision "Demo Other Cert" com.example.demo "$pki/other.pem" 2099-01-01T00:00:00Z "$all"
+profile watch.mobileprovision "Demo Watch" com.example.demo.watchkitapp "$pki/dist.pem" 2099-01-01T00:00:00Z "$all"
 
 # --- Self-check with independent tools -------------------------------------------
 for f in Demo DemoWidget libdemo.dylib DemoKit.fat Legacy.fat DemoWatch; do
@@ -289,13 +316,15 @@ for f, archs in want.items():
     got = [h.header.cputype for h in m.headers]
     assert got == archs, (f, got)
 EOF
-for f in "$app/Info.plist" "$app/PlugIns/DemoWidget.appex/Info.plist" "$app/Frameworks/DemoKit.framework/Info.plist"; do
+for f in "$app/Info.plist" "$app/PlugIns/DemoWidget.appex/Info.plist" "$app/Frameworks/DemoKit.framework/Info.plist" \
+  "$fapp/Watch/DemoWatch.app/Info.plist"; do
   plistutil -i "$f" -f xml | grep -q CFBundleIdentifier
 done
-for p in app widget expired othercert; do
+for p in app widget expired othercert watch; do
   openssl cms -verify -binary -inform DER -in "$out/$p.mobileprovision" -CAfile "$pki/root.pem" \
     -purpose any -out "$work/$p.plist" 2>/dev/null
   plistutil -i "$work/$p.plist" -f bin -o /dev/null
 done
 unzip -tq "$out/Demo.ipa" >/dev/null
+unzip -tq "$out/DemoFull.ipa" >/dev/null
 echo "make-ios-fixtures: ok ($(du -sb "$out" | cut -f1) bytes in testdata/ios)" >&2

@@ -18,6 +18,12 @@
 //
 // Parse reads a SuperBlob back (for our verifier and the tests); its
 // allocations are bounded by the input's length.
+//
+// For bundles it builds and checks _CodeSignature/CodeResources
+// (BuildCodeResources, CheckCodeResources) from a list of the bundle's
+// files and their digests, which the caller reads; and it writes the
+// designated requirement codesign makes for an Apple-issued iOS identity
+// (DesignatedRequirement), in binary and text form.
 package codesign
 
 import (

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -292,6 +293,18 @@ func TestSignAdHoc(t *testing.T) {
 	}
 	if err := s.CheckSpecialSlots(testInfoPlist, nil); err != nil {
 		t.Error(err)
+	}
+	// Read the SuperBlob index by hand: codesign -s - writes the
+	// CodeDirectory, the empty requirement set and an 8-byte BlobWrapper
+	// (Security's signer: "a null signer generates a null signature blob").
+	be := binary.BigEndian
+	blobs := map[uint32][]byte{}
+	for i := range int(be.Uint32(sig[8:])) {
+		slot, off := be.Uint32(sig[12+8*i:]), be.Uint32(sig[16+8*i:])
+		blobs[slot] = sig[off : off+be.Uint32(sig[off+4:])]
+	}
+	if len(blobs) != 3 || !bytes.Equal(blobs[SlotSignature], []byte{0xfa, 0xde, 0x0b, 0x01, 0, 0, 0, 8}) || !bytes.Equal(blobs[SlotRequirements], EmptyRequirements()) {
+		t.Errorf("ad-hoc SuperBlob slots %x", blobs)
 	}
 	if _, err := s.VerifyCMS(nil, fixedTime); !errors.Is(err, ErrSignature) {
 		t.Errorf("VerifyCMS of ad-hoc: %v", err)

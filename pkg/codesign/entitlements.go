@@ -24,9 +24,12 @@ import (
 //	       SET OF KeyValue (dictionary)
 //
 // Dictionary entries are in ascending key order (byte-wise), as Apple's
-// CoreEntitlements, which looks keys up by binary search, requires. Data,
-// date and real values have no DER form in entitlements and are refused.
-// (Reference: rcodesign's entitlements.rs; Apple's CoreEntitlements.)
+// CoreEntitlements, which looks keys up by binary search, requires — not
+// in DER's SET OF order (by encoding, shorter entries first): codesign's
+// own output sorts by key (TestEntitlementsDERMatchesCodesign holds a real
+// codesign'd binary's blobs). Data, date and real values have no DER form
+// in entitlements and are refused. (References: rcodesign's
+// entitlements.rs; Apple's CoreEntitlements.)
 const (
 	tagDEREntitlements = 0x70 // [APPLICATION 16] constructed
 	tagDERTopDict      = 0xb0 // [CONTEXT 16] constructed

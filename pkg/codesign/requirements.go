@@ -28,8 +28,8 @@ import (
 //	opAppleGenericAnchor 15                              anchor apple generic
 //	matchExists 0, matchEqual 1 (followed by the value)
 //
-// Cert index 0 is the leaf, 1 its issuer, −1 the anchor. "a and b and c" is
-// left-associative: opAnd opAnd a b c.
+// Cert index 0 is the leaf, 1 its issuer, −1 the anchor. codesign nests
+// "a and b and c" to the right: opAnd a opAnd b c (both print the same).
 const (
 	reqTypeDesignated = 3
 	reqKindExpr       = 1
@@ -70,13 +70,15 @@ func DesignatedRequirement(identifier string, leaf *x509.Certificate) []byte {
 	if leaf == nil {
 		return EmptyRequirements()
 	}
+	// Security's DRMaker nests to the right: and(identifier, and(anchor,
+	// and(leaf CN, issuer marker))).
 	var e []byte
-	e = be32(e, opAnd)
-	e = be32(e, opAnd)
 	e = be32(e, opAnd)
 	e = be32(e, opIdent)
 	e = reqData(e, []byte(identifier))
+	e = be32(e, opAnd)
 	e = be32(e, opAppleGenericAnchor)
+	e = be32(e, opAnd)
 	e = be32(e, opCertField)
 	e = be32(e, 0) // leaf
 	e = reqData(e, []byte(fieldSubjectCN))
@@ -124,14 +126,14 @@ func DesignatedRequirementText(identifier string, leaf *x509.Certificate, cdhash
 }
 
 // reqKeywords are the requirement language's reserved words, which the
-// dumper quotes.
+// dumper quotes (Security's RequirementKeywords.h, and the empty string).
 var reqKeywords = map[string]bool{
-	"always": true, "true": true, "never": true, "false": true, "identifier": true,
-	"cdhash": true, "anchor": true, "apple": true, "generic": true, "certificate": true,
-	"cert": true, "trusted": true, "info": true, "entitlement": true, "exists": true,
-	"leaf": true, "root": true, "and": true, "or": true, "not": true, "host": true,
-	"guest": true, "designated": true, "library": true, "plugin": true,
-	"platform": true, "notarized": true, "legacy": true,
+	"guest": true, "host": true, "designated": true, "library": true, "plugin": true,
+	"or": true, "and": true, "always": true, "true": true, "never": true, "false": true,
+	"identifier": true, "cdhash": true, "platform": true, "notarized": true, "legacy": true,
+	"anchor": true, "apple": true, "generic": true, "certificate": true, "cert": true,
+	"trusted": true, "info": true, "entitlement": true, "exists": true, "absent": true,
+	"leaf": true, "root": true, "timestamp": true, "": true,
 }
 
 // reqString prints a requirement string argument the way Security's
@@ -157,8 +159,8 @@ func reqString(s string, dotOkay bool) string {
 			mode = binary
 		}
 	}
-	if s == "" || mode == simple && reqKeywords[s] {
-		mode = max(mode, printable)
+	if mode == simple && reqKeywords[s] {
+		mode = printable
 	}
 	switch mode {
 	case simple:

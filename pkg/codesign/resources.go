@@ -2,53 +2,68 @@ package codesign
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/base64"
 	"fmt"
-	"maps"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
-
-	"howett.net/plist"
 )
 
 // FORMAT: _CodeSignature/CodeResources, the resource seal of a bundle
-// (Security framework, resources.cpp and signer.cpp; TN2206). An XML plist:
+// (Apple's Security sources, libsecurity_codesigning: resources.cpp,
+// signer.cpp Signer::buildResources, bundlediskrep.cpp; TN2206). An XML
+// plist:
 //
 //	files   dict  path → <data>SHA-1</data>, or { hash: data, optional: true }
-//	files2  dict  path → { hash2: data SHA-256 [, optional: true] }
+//	files2  dict  path → { [hash: data SHA-1,] hash2: data SHA-256 [, optional: true] }
+//	              | <data>SHA-1</data> (short form of { hash })
 //	              | { symlink: string target }
 //	              | { cdhash: data, requirement: string }  (nested code; macOS)
-//	rules   dict  pattern → true | { omit|optional: true, weight: real }
+//	rules   dict  pattern → true | false (omit) | { omit|optional|nested: true, weight: real }
 //	rules2  dict  the same, for files2
 //
 // Paths are relative to the bundle root, '/'-separated. Every file takes
-// the matching rule of highest weight (POSIX extended regular expressions
-// over the path); an omitted file is not sealed, an optional one may be
-// missing. _CodeSignature/ at the bundle root and the main executable are
-// never sealed (the executable is covered by its own CodeDirectory).
+// the matching rule of highest weight (default 1; POSIX extended regular
+// expressions over the path); an omitted file is not sealed, an optional
+// one may be missing. The bundle's _CodeSignature/ and _MASReceipt/, a
+// root CodeResources link and the main executable are never sealed (the
+// executable is covered by its own CodeDirectory).
 //
-// What codesign writes for an iOS bundle (evidence in
-// /tmp/notes/coderes-findings.md, summarised in the package tests):
-//   - the default iOS rule sets below, identical for every iOS bundle;
+// What codesign writes for an iOS bundle (a "flat" bundle, without
+// Contents/Resources; BundleDiskRep::defaultResourceRules):
+//   - the rule sets below, identical for every iOS bundle;
 //   - nested bundles (Frameworks/*.framework, PlugIns/*.appex, Watch/*.app)
 //     are sealed file by file, their _CodeSignature/CodeResources and
-//     executables included: the iOS rules have no "nested" rule, so no
-//     { cdhash, requirement } entries appear (those are macOS's);
-//   - files2 carries hash2 only (SHA-256), as for a deployment target of
-//     iOS 11 or later, matching our single SHA-256 CodeDirectory; files
-//     keeps SHA-1;
-//   - symlinks appear in files2 only.
+//     executables included: flat bundles have no "nested" rule ("Embedded
+//     … currently does not support them"), so no { cdhash, requirement }
+//     entries appear (those are macOS's);
+//   - files2 carries hash2 only when the signature is SHA-256 only (ours,
+//     and codesign's for deployment targets of iOS 11 and later); files
+//     keeps SHA-1, the plain <data> form unless the rule is optional;
+//   - symlinks appear in files2 only (v1 seals regular files only).
 //
-// Keys are written in ascending byte order, as Apple's XML plist writer
-// sorts dictionary keys; data is base64 on its own line, as Apple writes it.
+// Dictionary keys are in ascending order, as Apple's XML plist writer
+// sorts them; data is base64 on its own line. testdata/realseal holds a
+// seal codesign wrote for a real iOS framework, which BuildCodeResources
+// reproduces byte for byte.
 
 // MaxCodeResourcesSize caps the CodeResources plist CheckCodeResources
 // accepts: the file comes from untrusted input.
 const MaxCodeResourcesSize = 64 << 20
+
+// Bounds on the rules2 of an untrusted CodeResources: every file is matched
+// against every rule. codesign writes ten.
+const (
+	maxResourceRules = 256
+	maxRulePattern   = 1024
+)
+
+// maxSealEntries bounds the files2 entries CheckCodeResources keeps (about
+// 100 bytes each): far more files than any app ships.
+const maxSealEntries = 1 << 20
 
 // ResourceFile is one file of a bundle as _CodeSignature/CodeResources
 // records it.
@@ -107,7 +122,7 @@ const (
 type resourceRule struct {
 	pattern  string
 	re       *regexp.Regexp
-	weight   float64 // 0: written as <true/> (weight 1, no flags)
+	weight   float64 // 0: written as <true/> (codesign's default weight 1, no flags)
 	omit     bool
 	optional bool
 	nested   bool
@@ -140,13 +155,19 @@ var (
 	}
 )
 
-// match returns the rule of highest weight matching path (the first of
-// equal weights), or nil.
+// match returns the rule of highest weight matching path, or nil. Of
+// equal weights an omitting rule wins, else the first: Security breaks
+// ties that way on watchOS and by dictionary order elsewhere, and the
+// seals it writes agree (older iOS rules2 have `^` and `^Info\.plist$`
+// omit both at weight 20, and Info.plist is never in their files2).
 func match(rules []resourceRule, path string) *resourceRule {
 	var best *resourceRule
 	for i := range rules {
 		r := &rules[i]
-		if r.re.MatchString(path) && (best == nil || weightOf(r) > weightOf(best)) {
+		if !r.re.MatchString(path) {
+			continue
+		}
+		if best == nil || weightOf(r) > weightOf(best) || weightOf(r) == weightOf(best) && r.omit && !best.omit {
 			best = r
 		}
 	}
@@ -161,9 +182,12 @@ func weightOf(r *resourceRule) float64 {
 }
 
 // structural reports whether path is never sealed whatever the rules say:
-// the bundle's own _CodeSignature directory.
+// codesign's exclusions for a bundle (BundleDiskRep::adjustResources): its
+// _CodeSignature and _MASReceipt directories and the legacy CodeResources
+// link at the root.
 func structural(path string) bool {
-	return path == "_CodeSignature" || strings.HasPrefix(path, "_CodeSignature/")
+	dir, _, _ := strings.Cut(path, "/")
+	return dir == "_CodeSignature" || dir == "_MASReceipt" || path == "CodeResources"
 }
 
 // nestedDir reports whether f is a nested code directory entry (no content
@@ -258,7 +282,7 @@ func sortedFiles(files []ResourceFile) ([]*ResourceFile, error) {
 		}
 		out[i] = &files[i]
 	}
-	slices.SortFunc(out, func(a, b *ResourceFile) int { return cmp.Compare(a.Path, b.Path) })
+	slices.SortFunc(out, func(a, b *ResourceFile) int { return compareKeys(a.Path, b.Path) })
 	for i := 1; i < len(out); i++ {
 		if out[i].Path == out[i-1].Path {
 			return nil, fmt.Errorf("%w: resource %q listed twice", ErrInput, out[i].Path)
@@ -267,10 +291,22 @@ func sortedFiles(files []ResourceFile) ([]*ResourceFile, error) {
 	return out, nil
 }
 
+// compareKeys orders dictionary keys as Apple's plist writer does
+// (CFStringCompare without options: by UTF-16 code units, which differs
+// from byte order only for characters beyond U+FFFF).
+func compareKeys(a, b string) int {
+	return slices.Compare(utf16.Encode([]rune(a)), utf16.Encode([]rune(b)))
+}
+
+// sortRules puts rules in key order, the order they are written in.
+func sortRules(rules []resourceRule) {
+	slices.SortFunc(rules, func(a, b resourceRule) int { return compareKeys(a.pattern, b.pattern) })
+}
+
 // rulesXML renders a rule set's entries, sorted by pattern.
 func rulesXML(rules []resourceRule) []byte {
 	sorted := slices.Clone(rules)
-	slices.SortFunc(sorted, func(a, b resourceRule) int { return cmp.Compare(a.pattern, b.pattern) })
+	sortRules(sorted)
 	var b bytes.Buffer
 	for _, r := range sorted {
 		writeKey(&b, 2, r.pattern)
@@ -324,20 +360,32 @@ func xmlEscape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
-// sealEntry is one parsed files2 entry.
+// sealEntry is one parsed files2 entry, kept small: a seal may list a
+// million files.
 type sealEntry struct {
-	hash2, hash []byte
-	optional    bool
-	symlink     string
-	isSymlink   bool
-	cdhash      []byte
+	kind     sealKind
+	optional bool
+	digest   []byte // the SHA-256 (hash2), else the SHA-1 (hash), or the cdhash
+	symlink  string
 }
+
+// sealKind is what a files2 entry seals.
+type sealKind uint8
+
+const (
+	sealSHA1    sealKind = iota + 1 // { hash } or the short <data> form
+	sealSHA256                      // { hash2 } with or without hash
+	sealCDHash                      // { cdhash, requirement }: nested code
+	sealSymlink                     // { symlink }
+)
 
 // CheckCodeResources checks a bundle's actual files (as for
 // BuildCodeResources) against the CodeResources bytes, with the rules2 the
-// plist itself records. It returns the first problem in path order as a
-// *ResourceError (unwrapping ErrHashMismatch); an unparsable or oversized
-// plist is a *FormatError wrapping ErrMalformed.
+// plist itself records, as Security's validator does: a file its rules omit
+// is ignored, a sealed file that is absent is "missing" unless optional. It
+// returns the problem at the first path in key order as a *ResourceError
+// (unwrapping ErrHashMismatch); an unparsable or oversized plist is a
+// *FormatError wrapping ErrMalformed.
 func CheckCodeResources(codeResources []byte, files []ResourceFile) error {
 	seal, rules, err := parseCodeResources(codeResources)
 	if err != nil {
@@ -353,72 +401,33 @@ func CheckCodeResources(codeResources []byte, files []ResourceFile) error {
 			nestedDirs = append(nestedDirs, f.Path+"/")
 		}
 	}
-	inNested := func(p string) bool {
-		return slices.ContainsFunc(nestedDirs, func(d string) bool { return strings.HasPrefix(p, d) })
-	}
-	changed := func(f *ResourceFile) *ResourceError {
-		if f.Nested != nil || inNested(f.Path) {
-			return &ResourceError{Path: f.Path, Problem: problemNested}
-		}
-		return &ResourceError{Path: f.Path, Problem: problemModified}
-	}
-
-	// problems collects at most one problem per path; the first in path
-	// order is returned.
 	var first *ResourceError
-	note := func(e *ResourceError) {
-		if first == nil || e.Path < first.Path {
-			first = e
+	note := func(path, problem string) {
+		if first == nil || compareKeys(path, first.Path) < 0 {
+			first = &ResourceError{Path: path, Problem: problem}
 		}
 	}
-	seen := map[string]bool{}
+	seen := make(map[string]bool, len(seal))
 	for _, f := range sorted {
-		if structural(f.Path) {
+		e, sealed := seal[f.Path]
+		if structural(f.Path) || nestedDir(f) && !sealed {
 			continue
 		}
-		e, ok := seal[f.Path]
-		if nestedDir(f) {
-			if ok {
-				seen[f.Path] = true
-				if e.cdhash == nil {
-					note(&ResourceError{Path: f.Path, Problem: problemKindChanged})
-				} else if !bytes.Equal(e.cdhash, f.Nested.CDHash) {
-					note(&ResourceError{Path: f.Path, Problem: problemNested})
-				}
-			}
+		if r := match(rules, f.Path); !nestedDir(f) && (r == nil || r.omit) {
 			continue
 		}
-		if !ok {
-			if r := match(rules, f.Path); r != nil && !r.omit {
-				note(&ResourceError{Path: f.Path, Problem: problemAdded})
-			}
+		if !sealed {
+			note(f.Path, problemAdded)
 			continue
 		}
 		seen[f.Path] = true
-		switch {
-		case e.isSymlink != (f.Symlink != "") || e.cdhash != nil && f.Nested == nil:
-			note(&ResourceError{Path: f.Path, Problem: problemKindChanged})
-		case e.isSymlink:
-			if e.symlink != f.Symlink {
-				note(&ResourceError{Path: f.Path, Problem: problemSymlink})
-			}
-		case e.cdhash != nil:
-			if !bytes.Equal(e.cdhash, f.Nested.CDHash) {
-				note(&ResourceError{Path: f.Path, Problem: problemNested})
-			}
-		case e.hash2 != nil:
-			if !bytes.Equal(e.hash2, f.SHA256) {
-				note(changed(f))
-			}
-		default:
-			if !bytes.Equal(e.hash, f.SHA1) {
-				note(changed(f))
-			}
+		if p := compareSeal(e, f, nestedDirs); p != "" {
+			note(f.Path, p)
 		}
 	}
 	for p, e := range seal {
 		if !seen[p] && !e.optional {
-			note(&ResourceError{Path: p, Problem: problemMissing})
+			note(p, problemMissing)
 		}
 	}
 	if first != nil {
@@ -427,108 +436,46 @@ func CheckCodeResources(codeResources []byte, files []ResourceFile) error {
 	return nil
 }
 
+// compareSeal returns the problem of file f against its seal entry e, or
+// "". A content change inside nested code (a file under a nested directory,
+// or a nested Mach-O file) is "nested code changed".
+func compareSeal(e sealEntry, f *ResourceFile, nestedDirs []string) string {
+	nested := f.Nested != nil || slices.ContainsFunc(nestedDirs, func(d string) bool { return strings.HasPrefix(f.Path, d) })
+	switch e.kind {
+	case sealCDHash:
+		if f.Nested == nil {
+			return problemKindChanged
+		}
+		if !bytes.Equal(e.digest, f.Nested.CDHash) {
+			return problemNested
+		}
+		return ""
+	case sealSymlink:
+		if f.Symlink == "" {
+			return problemKindChanged
+		}
+		if e.symlink != f.Symlink {
+			return problemSymlink
+		}
+		return ""
+	}
+	if f.Symlink != "" || nestedDir(f) {
+		return problemKindChanged
+	}
+	want := f.SHA256
+	if e.kind == sealSHA1 {
+		want = f.SHA1
+	}
+	if !bytes.Equal(e.digest, want) {
+		if nested {
+			return problemNested
+		}
+		return problemModified
+	}
+	return ""
+}
+
 // resourceFormatErr reports a malformed CodeResources plist.
 func resourceFormatErr(format string, args ...any) error {
 	return &FormatError{Offset: -1, Detail: "CodeResources: " + fmt.Sprintf(format, args...), Err: ErrMalformed}
-}
-
-// parseCodeResources decodes files2 and rules2 of a CodeResources plist.
-func parseCodeResources(b []byte) (map[string]sealEntry, []resourceRule, error) {
-	if len(b) > MaxCodeResourcesSize {
-		return nil, nil, resourceFormatErr("%d bytes exceeds the %d-byte limit", len(b), MaxCodeResourcesSize)
-	}
-	var top struct {
-		Files2 map[string]any `plist:"files2"`
-		Rules2 map[string]any `plist:"rules2"`
-	}
-	if _, err := plist.Unmarshal(b, &top); err != nil {
-		return nil, nil, resourceFormatErr("not a property list dictionary: %v", err)
-	}
-	if top.Files2 == nil || top.Rules2 == nil {
-		return nil, nil, resourceFormatErr("no files2 or rules2 (a version 1 seal only, which iOS no longer accepts)")
-	}
-	seal := make(map[string]sealEntry, len(top.Files2))
-	for p, v := range top.Files2 {
-		d, ok := v.(map[string]any)
-		if !ok {
-			return nil, nil, resourceFormatErr("files2 entry %q is a %T, not a dictionary", p, v)
-		}
-		var e sealEntry
-		for k, x := range d {
-			var ok bool
-			switch k {
-			case "hash":
-				e.hash, ok = x.([]byte)
-			case "hash2":
-				e.hash2, ok = x.([]byte)
-			case "cdhash":
-				e.cdhash, ok = x.([]byte)
-			case "optional":
-				e.optional, ok = x.(bool)
-			case "symlink":
-				e.symlink, ok = x.(string)
-				e.isSymlink = true
-			default: // requirement and future keys: not compared
-				ok = true
-			}
-			if !ok {
-				return nil, nil, resourceFormatErr("files2 entry %q: %s is a %T", p, k, x)
-			}
-		}
-		if e.hash == nil && e.hash2 == nil && e.cdhash == nil && !e.isSymlink {
-			return nil, nil, resourceFormatErr("files2 entry %q has no hash, cdhash or symlink", p)
-		}
-		seal[p] = e
-	}
-	rules := make([]resourceRule, 0, len(top.Rules2))
-	for _, pat := range slices.Sorted(maps.Keys(top.Rules2)) {
-		r := resourceRule{pattern: pat}
-		re, err := regexp.Compile(pat)
-		if err != nil {
-			return nil, nil, resourceFormatErr("rules2 pattern %q: %v", pat, err)
-		}
-		r.re = re
-		switch x := top.Rules2[pat].(type) {
-		case bool:
-			if !x {
-				r.omit = true
-			}
-		case map[string]any:
-			for k, y := range x {
-				var ok bool
-				switch k {
-				case "omit":
-					r.omit, ok = y.(bool)
-				case "optional":
-					r.optional, ok = y.(bool)
-				case "nested":
-					r.nested, ok = y.(bool)
-				case "weight":
-					r.weight, ok = number(y)
-				default:
-					ok = true
-				}
-				if !ok {
-					return nil, nil, resourceFormatErr("rules2 pattern %q: %s is a %T", pat, k, y)
-				}
-			}
-		default:
-			return nil, nil, resourceFormatErr("rules2 pattern %q is a %T", pat, x)
-		}
-		rules = append(rules, r)
-	}
-	return seal, rules, nil
-}
-
-// number reads a plist real or integer.
-func number(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case uint64:
-		return float64(x), true
-	case int64:
-		return float64(x), true
-	}
-	return 0, false
 }

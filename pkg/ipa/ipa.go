@@ -192,7 +192,6 @@ type Bundle struct {
 	info       []byte        // Info.plist bytes
 	profileDER []byte        // embedded.mobileprovision bytes
 	files      []*zipx.Entry // every file under Dir, nested code's included (iOS seals them file by file)
-	nested     []*Bundle     // code items directly inside this one
 	exec       *zipx.Entry
 	symlinks   map[string]string // entry name → target
 	src        io.ReaderAt       // the executable's content: in place if stored, else spool
@@ -354,11 +353,9 @@ func (a *IPA) scan(dir string, kind Kind, parent *Bundle) (_ *Bundle, err error)
 		return strings.Compare(x.dir, y.dir)
 	})
 	for _, n := range nested {
-		nb, err := a.scan(n.dir, n.kind, b)
-		if err != nil {
+		if _, err := a.scan(n.dir, n.kind, b); err != nil {
 			return nil, err
 		}
-		b.nested = append(b.nested, nb)
 	}
 	if err := b.readExecutable(); err != nil {
 		return nil, err
@@ -479,18 +476,28 @@ func (b *Bundle) readExecutable() error {
 	if !f.Slices[0].Signed() {
 		return nil
 	}
-	raw, err := f.Slices[0].Signature()
+	b.readSignature(f.Slices[0])
+	return nil
+}
+
+// readSignature fills TeamID, Entitlements and Signer from the slice's
+// current signature. What it cannot read (a SHA-1-only signature of an
+// older app, a damaged blob) stays empty: Sign replaces the signature
+// anyway, and Verify reports the problem.
+func (b *Bundle) readSignature(s *macho.Slice) {
+	raw, err := s.Signature()
 	if err != nil {
-		return formatErr(b.Executable, err, "code signature")
+		return
 	}
 	sig, err := codesign.Parse(raw)
 	if err != nil {
-		return formatErr(b.Executable, err, "code signature")
+		return
 	}
 	b.TeamID = sig.CodeDirectories[0].TeamID
 	if len(sig.Entitlements) > 8 {
-		if _, err := plist.Unmarshal(sig.Entitlements[8:], &b.Entitlements); err != nil {
-			return formatErr(b.Executable, err, "entitlements in the code signature")
+		var ents map[string]any
+		if _, err := plist.Unmarshal(sig.Entitlements[8:], &ents); err == nil {
+			b.Entitlements = ents
 		}
 	}
 	if len(sig.CMS) > 0 {
@@ -498,7 +505,6 @@ func (b *Bundle) readExecutable() error {
 			b.Signer = sd.Signer
 		}
 	}
-	return nil
 }
 
 // spool makes a deflated ZIP entry readable at any offset: the inflated

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/pem"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -31,6 +32,8 @@ const (
 	kitDir    = appDir + "Frameworks/DemoKit.framework/"
 	widgetDir = appDir + "PlugIns/DemoWidget.appex/"
 	widgetID  = "com.example.demo.widget"
+	watchDir  = appDir + "Watch/DemoWatch.app/"
+	watchID   = "com.example.demo.watchkitapp"
 )
 
 // fixture is the signing identity and profiles of testdata/ios.
@@ -39,6 +42,7 @@ type fixture struct {
 	roots  *x509.CertPool
 	app    []byte // app.mobileprovision
 	widget []byte // widget.mobileprovision
+	watch  []byte // watch.mobileprovision
 }
 
 func loadFixture(t testing.TB) fixture {
@@ -58,7 +62,7 @@ func loadFixture(t testing.TB) fixture {
 	}
 	roots := x509.NewCertPool()
 	roots.AddCert(root)
-	return fixture{signer: k, roots: roots, app: readFixture(t, "app.mobileprovision"), widget: readFixture(t, "widget.mobileprovision")}
+	return fixture{signer: k, roots: roots, app: readFixture(t, "app.mobileprovision"), widget: readFixture(t, "widget.mobileprovision"), watch: readFixture(t, "watch.mobileprovision")}
 }
 
 func readFixture(t testing.TB, name string) []byte {
@@ -70,12 +74,20 @@ func readFixture(t testing.TB, name string) []byte {
 	return b
 }
 
-// options signs with the distribution identity and both profiles.
+// options signs Demo.ipa with the distribution identity and the app's and
+// the widget's profiles.
 func (f fixture) options() SignOptions {
 	return SignOptions{
 		Signer: f.signer.Key, Chain: f.signer.Chain, Roots: f.roots, Time: fixedTime,
 		Profiles: map[string][]byte{"": f.app, widgetID: f.widget},
 	}
+}
+
+// fullOptions is options plus the watch app's profile, for DemoFull.ipa.
+func (f fixture) fullOptions() SignOptions {
+	o := f.options()
+	o.Profiles[watchID] = f.watch
+	return o
 }
 
 // signFile signs the IPA at in with o into a new file and returns its path.
@@ -113,36 +125,72 @@ func verifyFile(t testing.TB, path string, o VerifyOptions) (*VerifyResult, erro
 	return Verify(a.IPA, o)
 }
 
-// TestOpenDemo: the fixture's code items, in signing order, with what
+// TestOpen: the fixtures' code items, in signing order, with what
 // Info.plist and the Mach-O headers say.
-func TestOpenDemo(t *testing.T) {
-	f, err := Open(testenv.IOSFixture(t, "Demo.ipa"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+func TestOpen(t *testing.T) {
 	type item struct {
 		dir, id, exec string
 		kind          Kind
 		arches        []string
 	}
-	want := []item{
+	demo := []item{
 		{kitDir, "com.example.demo.DemoKit", kitDir + "DemoKit", KindFramework, []string{"x86_64", "arm64"}},
 		{appDir + "Frameworks/libdemo.dylib", "libdemo", appDir + "Frameworks/libdemo.dylib", KindDylib, []string{"arm64"}},
 		{widgetDir, widgetID, widgetDir + "DemoWidget", KindAppExtension, []string{"arm64"}},
-		{appDir, "com.example.demo", appExec, KindApp, []string{"arm64"}},
 	}
-	if len(f.Bundles) != len(want) {
-		t.Fatalf("%d bundles, want %d", len(f.Bundles), len(want))
+	app := item{appDir, "com.example.demo", appExec, KindApp, []string{"arm64"}}
+	for _, c := range []struct {
+		ipa      string
+		want     []item
+		symlinks map[string]string
+	}{
+		{"Demo.ipa", append(slices.Clone(demo), app), map[string]string{}},
+		{"DemoFull.ipa", append(slices.Clone(demo), item{watchDir, watchID, watchDir + "DemoWatch", KindWatchApp, []string{"arm64_32"}}, app),
+			map[string]string{appDir + "hello.txt": "greeting.txt"}},
+	} {
+		t.Run(c.ipa, func(t *testing.T) {
+			f, err := Open(testenv.IOSFixture(t, c.ipa))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if len(f.Bundles) != len(c.want) {
+				t.Fatalf("%d bundles, want %d", len(f.Bundles), len(c.want))
+			}
+			for i, w := range c.want {
+				b := f.Bundles[i]
+				if b.Dir != w.dir || b.ID != w.id || b.Executable != w.exec || b.Kind != w.kind || !slices.Equal(b.Arches, w.arches) || b.Signed || b.Encrypted {
+					t.Errorf("bundle %d: %+v, want %+v", i, b, w)
+				}
+			}
+			if f.App != f.Bundles[len(f.Bundles)-1] || f.App.MinOS != "14.0" || f.App.Version != "1" || f.App.ShortVersion != "1.0" || f.App.Profile != nil {
+				t.Errorf("app: %+v", f.App)
+			}
+			if !maps.Equal(f.App.symlinks, c.symlinks) {
+				t.Errorf("symlinks %v, want %v", f.App.symlinks, c.symlinks)
+			}
+		})
 	}
-	for i, w := range want {
-		b := f.Bundles[i]
-		if b.Dir != w.dir || b.ID != w.id || b.Executable != w.exec || b.Kind != w.kind || !slices.Equal(b.Arches, w.arches) || b.Signed || b.Encrypted {
-			t.Errorf("bundle %d: %+v, want %+v", i, b, w)
+}
+
+// TestOpenSigned: what Open reads of a signed IPA: team id, entitlements,
+// signer and profile per bundle.
+func TestOpenSigned(t *testing.T) {
+	fx := loadFixture(t)
+	signed, _ := signFile(t, testenv.IOSFixture(t, "DemoFull.ipa"), fx.fullOptions())
+	f, err := Open(signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, b := range f.Bundles {
+		if !b.Signed || b.TeamID != "ABCDE12345" || b.Signer == nil || !b.Signer.Equal(fx.signer.Certificate) {
+			t.Errorf("%s: signed %v team %q signer %v", b.Dir, b.Signed, b.TeamID, b.Signer)
 		}
-	}
-	if f.App != f.Bundles[3] || f.App.MinOS == "" || f.App.Profile != nil {
-		t.Errorf("app: %+v", f.App)
+		withProfile := b.Kind == KindApp || b.Kind == KindAppExtension || b.Kind == KindWatchApp
+		if withProfile != (b.Profile != nil) || withProfile != (b.Entitlements["application-identifier"] == "ABCDE12345."+b.ID) {
+			t.Errorf("%s: profile %v entitlements %v", b.Dir, b.Profile != nil, b.Entitlements)
+		}
 	}
 }
 
@@ -276,6 +324,10 @@ func TestSignRefuses(t *testing.T) {
 		{"certificate not in profile", demo, with(func(o *SignOptions) { o.Profiles[""] = readFixture(t, "othercert.mobileprovision") }), provision.ReasonCertificate, "com.example.demo"},
 		{"bundle id mismatch", demo, with(func(o *SignOptions) { o.Profiles[widgetID] = fx.app }), provision.ReasonBundleID, widgetID},
 		{"profile for no bundle", demo, with(func(o *SignOptions) { o.Profiles["com.example.nothere"] = fx.widget }), provision.ReasonBundleID, "com.example.nothere"},
+		{"two profiles for the app", demo, with(func(o *SignOptions) { o.Profiles["com.example.demo"] = fx.app }), provision.ReasonBundleID, "two profiles for the app"},
+		{"entitlement not allowed", demo, with(func(o *SignOptions) {
+			o.Entitlements = []byte(`<plist version="1.0"><dict><key>get-task-allow</key><true/></dict></plist>`)
+		}), provision.ReasonEntitlement, "com.example.demo"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			a, err := Open(c.in)

@@ -48,7 +48,7 @@ type SignOptions struct {
 	// provision.Result).
 	Roots *x509.CertPool
 	// Time is the signing time and the profiles' validity clock
-	// (SOURCE_DATE_EPOCH).
+	// (SOURCE_DATE_EPOCH); zero: time.Now().
 	Time time.Time
 }
 
@@ -172,6 +172,9 @@ func Sign(out io.Writer, in *IPA, o SignOptions) (*SignResult, error) {
 // and the entitlements: everything that can refuse the input before a
 // byte is written.
 func newSigning(in *IPA, o SignOptions) (*signing, error) {
+	if o.Time.IsZero() {
+		o.Time = time.Now()
+	}
 	s := &signing{in: in, o: o, dropped: map[string]bool{}}
 	if !o.AdHoc {
 		if o.Signer == nil || len(o.Chain) == 0 {
@@ -211,7 +214,11 @@ func newSigning(in *IPA, o SignOptions) (*signing, error) {
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(o.Profiles)) {
-		if !o.AdHoc && !used[id] {
+		switch {
+		case o.AdHoc || used[id]:
+		case id == "":
+			return nil, &provision.ProfileError{Bundle: in.App.ID, Reason: provision.ReasonBundleID, Detail: "two profiles for the app: the default one and one given for its bundle id"}
+		default:
 			return nil, &provision.ProfileError{Bundle: id, Reason: provision.ReasonBundleID, Detail: "a profile was given for this bundle id, but no bundle in the IPA has it"}
 		}
 	}

@@ -1,11 +1,13 @@
 package ipa
 
 import (
+	"archive/zip"
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -66,8 +68,8 @@ func machoFiles(t *testing.T, path string) ([]*gomacho.File, []int64) {
 
 func sum256(b []byte) []byte { h := sha256.Sum256(b); return h[:] }
 
-// TestSignOracles signs the fixture with the distribution identity and
-// both profiles, then reads every output with tools that share no code
+// TestSignOracles signs the fixtures with the distribution identity and
+// their profiles, then reads every output with tools that share no code
 // with ours: unzip -t and python's zipfile (the archive), llvm-objdump-14
 // (every Mach-O's load commands), go-macho (signature, page hashes
 // recomputed here, special slots against the files' hashes), openssl cms
@@ -75,7 +77,25 @@ func sum256(b []byte) []byte { h := sha256.Sum256(b); return h[:] }
 // plistutil (every plist written); and our Verify.
 func TestSignOracles(t *testing.T) {
 	fx := loadFixture(t)
-	signed, res := signFile(t, testenv.IOSFixture(t, "Demo.ipa"), fx.options())
+	legacy := filepath.Join(t.TempDir(), "legacy.ipa")
+	testenv.RewriteZip(t, testenv.IOSFixture(t, "Demo.ipa"), legacy, map[string][]byte{appExec: readFixture(t, "Legacy.fat")})
+	for _, c := range []struct {
+		name, in string
+		o        SignOptions
+		bundles  []string
+	}{
+		{"DemoFull", testenv.IOSFixture(t, "DemoFull.ipa"), fx.fullOptions(), []string{kitDir, appDir + "Frameworks/libdemo.dylib", widgetDir, watchDir, appDir}},
+		{"armv7+arm64 app", legacy, fx.options(), []string{kitDir, appDir + "Frameworks/libdemo.dylib", widgetDir, appDir}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			signed, res := signFile(t, c.in, c.o)
+			checkSigned(t, fx, c.in, signed, res, c.bundles)
+		})
+	}
+}
+
+// checkSigned reads the signed IPA with the oracles of TestSignOracles.
+func checkSigned(t *testing.T, fx fixture, in, signed string, res *SignResult, wantBundles []string) {
 	testenv.Run(t, "unzip", "-tq", signed)
 	testenv.Run(t, "python3", "-c", "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None", signed)
 	files := testenv.ZipEntries(t, signed)
@@ -88,7 +108,6 @@ func TestSignOracles(t *testing.T) {
 		return p
 	}
 
-	wantBundles := []string{kitDir, appDir + "Frameworks/libdemo.dylib", widgetDir, appDir}
 	if len(res.Bundles) != len(wantBundles) {
 		t.Fatalf("%d bundles signed", len(res.Bundles))
 	}
@@ -98,8 +117,10 @@ func TestSignOracles(t *testing.T) {
 		}
 	}
 	// Unchanged entries are the input's bytes.
-	for name, b := range testenv.ZipEntries(t, testenv.IOSFixture(t, "Demo.ipa")) {
-		if strings.HasSuffix(name, "Info.plist") || strings.HasSuffix(name, ".txt") {
+	checkRawCopies(t, in, signed)
+	inFiles := testenv.ZipEntries(t, in)
+	for name, b := range inFiles {
+		if strings.HasSuffix(name, "Info.plist") || strings.HasSuffix(name, ".txt") || strings.HasSuffix(name, ".strings") {
 			if !bytes.Equal(files[name], b) {
 				t.Errorf("%s changed", name)
 			}
@@ -116,6 +137,31 @@ func TestSignOracles(t *testing.T) {
 					t.Fatal("no CodeResources")
 				}
 				testenv.Run(t, "plistutil", "-i", write(sb.Dir+"CodeResources", codeRes), "-o", filepath.Join(dir, "cr.out"))
+				if sb.Kind == KindApp {
+					// plistutil's reading of the app's seal lists every input
+					// file but the executable, each nested bundle's new
+					// CodeResources, and symlinks as such.
+					xml := testenv.Run(t, "plistutil", "-i", write("app-cr", codeRes), "-f", "xml")
+					want := []string{}
+					for name := range inFiles {
+						if rel, ok := strings.CutPrefix(name, appDir); ok && name != appExec {
+							want = append(want, "<key>"+rel+"</key>")
+						}
+					}
+					for _, d := range wantBundles {
+						if strings.HasSuffix(d, "/") && d != appDir {
+							want = append(want, "<key>"+strings.TrimPrefix(d, appDir)+"_CodeSignature/CodeResources</key>")
+						}
+					}
+					if _, ok := inFiles[appDir+"hello.txt"]; ok {
+						want = append(want, "<key>symlink</key>", "<string>greeting.txt</string>")
+					}
+					for _, w := range want {
+						if !strings.Contains(xml, w) {
+							t.Errorf("app CodeResources lacks %s", w)
+						}
+					}
+				}
 				testenv.Run(t, "plistutil", "-i", write(sb.Dir+"Info.plist", info), "-o", filepath.Join(dir, "info.out"))
 				var p struct {
 					Exec string `plist:"CFBundleExecutable"`
@@ -127,9 +173,14 @@ func TestSignOracles(t *testing.T) {
 			}
 			path := write(exe, files[exe])
 			objdump := testenv.Run(t, "llvm-objdump-14", "--macho", "--private-headers", "--arch=all", path)
+			macholib := testenv.Run(t, "/usr/bin/python3", "-c", "import sys\nfrom macholib.MachO import MachO\n"+
+				"for h in MachO(sys.argv[1]).headers:\n    print([c[0].cmd for c in h.commands].count(0x1d))", path)
 			slicesOut, offs := machoFiles(t, path)
 			if n := strings.Count(objdump, "cmd LC_CODE_SIGNATURE"); n != len(slicesOut) {
 				t.Errorf("llvm-objdump sees %d LC_CODE_SIGNATURE for %d slices", n, len(slicesOut))
+			}
+			if got := strings.Fields(macholib); len(got) != len(slicesOut) || slices.ContainsFunc(got, func(s string) bool { return s != "1" }) {
+				t.Errorf("macholib: LC_CODE_SIGNATURE per slice %v, want one in each of %d", got, len(slicesOut))
 			}
 			for i, mf := range slicesOut {
 				cs := mf.CodeSignature()
@@ -165,7 +216,7 @@ func TestSignOracles(t *testing.T) {
 				if codeRes != nil && !bytes.Equal(special[3], sum256(codeRes)) {
 					t.Errorf("slice %d: CodeResources slot %x", i, special[3])
 				}
-				isApp := sb.Kind == KindApp || sb.Kind == KindAppExtension
+				isApp := sb.Kind == KindApp || sb.Kind == KindAppExtension || sb.Kind == KindWatchApp
 				if isApp {
 					ents := append(binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, 0xfade7171), uint32(8+len(cs.Entitlements))), cs.Entitlements...)
 					der := append(binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, 0xfade7172), uint32(8+len(cs.EntitlementsDER))), cs.EntitlementsDER...)
@@ -215,11 +266,87 @@ func TestSignOracles(t *testing.T) {
 	}
 }
 
+// TestResign: a signed IPA re-signed with no profiles given keeps each
+// bundle's embedded profile, and its signatures are replaced (not added):
+// the second signing verifies and has one LC_CODE_SIGNATURE per slice.
+func TestResign(t *testing.T) {
+	fx := loadFixture(t)
+	first, _ := signFile(t, testenv.IOSFixture(t, "DemoFull.ipa"), fx.fullOptions())
+	o := fx.options()
+	o.Profiles, o.Time = nil, fixedTime.Add(24*time.Hour)
+	second, res := signFile(t, first, o)
+	if _, err := verifyFile(t, second, VerifyOptions{Roots: fx.roots, Now: o.Time}); err != nil {
+		t.Fatal(err)
+	}
+	for _, sb := range res.Bundles {
+		if (sb.Kind == KindApp || sb.Kind == KindAppExtension || sb.Kind == KindWatchApp) && sb.ProfileUUID == "" {
+			t.Errorf("%s: no profile kept", sb.Dir)
+		}
+	}
+	a, b := testenv.ZipEntries(t, first), testenv.ZipEntries(t, second)
+	for _, p := range []string{appDir, widgetDir, watchDir} {
+		if !bytes.Equal(a[p+"embedded.mobileprovision"], b[p+"embedded.mobileprovision"]) {
+			t.Errorf("%s: embedded profile changed", p)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "Demo")
+	if err := os.WriteFile(path, b[appExec], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(testenv.Run(t, "llvm-objdump-14", "--macho", "--private-headers", path), "cmd LC_CODE_SIGNATURE"); n != 1 {
+		t.Errorf("%d LC_CODE_SIGNATURE after re-signing", n)
+	}
+	if len(b[appExec]) != len(a[appExec]) {
+		t.Errorf("re-signed executable %d bytes, first signing %d", len(b[appExec]), len(a[appExec]))
+	}
+}
+
+// TestSignEntitlements: SignOptions.Entitlements replaces the app's (the
+// blob go-macho reads is the XML given), the extensions keep their
+// profile's.
+func TestSignEntitlements(t *testing.T) {
+	fx := loadFixture(t)
+	ents := []byte(`<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0">
+<dict>
+	<key>application-identifier</key>
+	<string>ABCDE12345.com.example.demo</string>
+	<key>get-task-allow</key>
+	<false/>
+</dict>
+</plist>
+`)
+	o := fx.options()
+	o.Entitlements = ents
+	signed, res := signFile(t, testenv.IOSFixture(t, "Demo.ipa"), o)
+	for _, sb := range res.Bundles {
+		want := map[Kind][]string{
+			KindApp:          {"application-identifier", "get-task-allow"},
+			KindAppExtension: {"application-identifier", "com.apple.developer.team-identifier", "get-task-allow", "keychain-access-groups"},
+		}[sb.Kind]
+		if !slices.Equal(sb.Entitlements, want) {
+			t.Errorf("%s: entitlements %v, want %v", sb.Dir, sb.Entitlements, want)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "Demo")
+	if err := os.WriteFile(path, testenv.ZipEntry(t, signed, appExec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fs, _ := machoFiles(t, path)
+	if cs := fs[0].CodeSignature(); cs == nil || cs.Entitlements != string(ents) {
+		t.Errorf("go-macho reads other entitlements than given")
+	}
+	if _, err := verifyFile(t, signed, VerifyOptions{Roots: fx.roots, Now: fixedTime}); err != nil {
+		t.Error(err)
+	}
+}
+
 // TestVerifyTamper: each change to a signed IPA fails Verify, naming the
 // bundle and the reason.
 func TestVerifyTamper(t *testing.T) {
 	fx := loadFixture(t)
-	signed, _ := signFile(t, testenv.IOSFixture(t, "Demo.ipa"), fx.options())
+	signed, _ := signFile(t, testenv.IOSFixture(t, "DemoFull.ipa"), fx.fullOptions())
 	files := testenv.ZipEntries(t, signed)
 	flip := func(name string, off int) []byte {
 		b := bytes.Clone(files[name])
@@ -256,6 +383,9 @@ func TestVerifyTamper(t *testing.T) {
 		{name: "embedded profile", replace: map[string][]byte{appDir + "embedded.mobileprovision": readFixture(t, "othercert.mobileprovision")}, bundle: appDir, want: "embedded.mobileprovision"},
 		{name: "file added", add: []testenv.ZipFile{{Name: appDir + "extra.txt", Data: []byte("new")}}, bundle: appDir, want: "extra.txt"},
 		{name: "file removed", files: removed, bundle: appDir, want: "greeting.txt"},
+		{name: "signature blob", replace: map[string][]byte{appExec: flip(appExec, bytes.LastIndex(files[appExec], []byte{0xfa, 0xde, 0x0c, 0xc0}))}, bundle: appDir, want: "code signature"},
+		{name: "symlink made a file", replace: map[string][]byte{appDir + "hello.txt": []byte("greeting.txt")}, bundle: appDir, want: "hello.txt"},
+		{name: "watch app code page", replace: map[string][]byte{watchDir + "DemoWatch": flip(watchDir+"DemoWatch", 0x1000)}, bundle: watchDir, want: "arm64_32 slice"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "tampered.ipa")
@@ -304,7 +434,7 @@ func TestSignDeterministic(t *testing.T) {
 	}
 }
 
-func mustRead(t *testing.T, p string) []byte {
+func mustRead(t testing.TB, p string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(p)
 	if err != nil {
@@ -361,5 +491,51 @@ func BenchmarkSign(b *testing.B) {
 	b.SetBytes(st.Size())
 	for b.Loop() {
 		signFile(b, in, fx.options())
+	}
+}
+
+// checkRawCopies checks with archive/zip that every input entry Sign does
+// not replace is in the output with the same method, CRC-32 and
+// compressed bytes.
+func checkRawCopies(t *testing.T, in, out string) {
+	t.Helper()
+	zin, err := zip.OpenReader(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zin.Close()
+	zout, err := zip.OpenReader(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zout.Close()
+	byName := map[string]*zip.File{}
+	for _, f := range zout.File {
+		byName[f.Name] = f
+	}
+	raw := func(f *zip.File) []byte {
+		r, err := f.OpenRaw()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	copied := 0
+	for _, f := range zin.File {
+		g := byName[f.Name]
+		if g == nil || g.CRC32 != f.CRC32 {
+			continue // replaced: an executable or a profile
+		}
+		copied++
+		if g.Method != f.Method || !bytes.Equal(raw(f), raw(g)) {
+			t.Errorf("%s: copied entry not byte-identical (method %d → %d)", f.Name, f.Method, g.Method)
+		}
+	}
+	if copied == 0 {
+		t.Error("no entry copied")
 	}
 }

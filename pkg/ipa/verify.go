@@ -24,7 +24,7 @@ type VerifyOptions struct {
 	// against the certificates they carry, their origin is not
 	// (BundleVerdict.ChainVerified false).
 	Roots *x509.CertPool
-	Now   time.Time // the profiles' validity clock
+	Now   time.Time // the profiles' validity clock (zero: time.Now())
 }
 
 // VerifyResult holds one verdict per code item, in signing order.
@@ -70,6 +70,9 @@ func Verify(in *IPA, o VerifyOptions) (*VerifyResult, error) {
 		if b.Encrypted {
 			return nil, formatErr(b.Executable, macho.ErrEncrypted, "cannot verify")
 		}
+	}
+	if o.Now.IsZero() {
+		o.Now = time.Now()
 	}
 	var todo []*zipx.Entry
 	for _, e := range in.App.files {

@@ -27,17 +27,19 @@ import (
 //   - If it implements io.WriterAt (an *os.File does), the local header is
 //     written first with room for them and patched in place when the entry
 //     is closed: the archive has no data descriptors. Unless h.MaxSize says
-//     the entry is small (below 4 GiB − 1 MiB), the room is a ZIP64 extra
+//     the entry is small (see Header.MaxSize), the room is a ZIP64 extra
 //     field (the local header's 32-bit sizes are then 0xffffffff, version
 //     needed 4.5), as the entry may pass 4 GiB; the central directory uses
 //     ZIP64 only if the entry did.
 //   - Otherwise the entry is written with a data descriptor (flag bit 3)
-//     after its data: zero CRC and sizes in the local header, plus a ZIP64
-//     extra field of zeros unless h.MaxSize says the entry is small, in
-//     which case the descriptor's sizes are 8 bytes each (APPNOTE 4.3.9.2).
+//     after its data. The local header holds a zero CRC and zero sizes if
+//     h.MaxSize says the entry is small; if not, 0xffffffff sizes and a
+//     ZIP64 extra field of zeros, and the descriptor's sizes are 8 bytes
+//     each (APPNOTE 4.3.9.2), as Python's zipfile streams ZIP64 entries.
 //
-// Stored entries are aligned like Add's. If Close fails, or more than
-// h.MaxSize bytes are written, the archive is unusable.
+// Stored entries are aligned like Add's. If the entry fails (an I/O error,
+// or more than h.MaxSize bytes written), its Close returns the error and
+// the Writer refuses every later call: the archive is unusable.
 func (w *Writer) Create(h Header) (io.WriteCloser, error) {
 	rec, err := w.newRecord(h)
 	if err != nil {
@@ -92,6 +94,9 @@ func (ew *entryWriter) countData(p []byte) (int, error) {
 }
 
 func (ew *entryWriter) Write(p []byte) (int, error) {
+	if ew.w.open != ew {
+		return 0, fmt.Errorf("zip: write %q: entry is closed", ew.rec.name)
+	}
 	if ew.err != nil {
 		return 0, ew.err
 	}
@@ -116,12 +121,20 @@ func (ew *entryWriter) Write(p []byte) (int, error) {
 
 // Close finishes the entry: it flushes the compressor, then patches the
 // local header or writes the data descriptor, and records the entry for the
-// central directory.
+// central directory. After a failure the Writer refuses every other call.
 func (ew *entryWriter) Close() error {
 	if ew.w.open != ew {
 		return nil
 	}
 	ew.w.open = nil
+	if err := ew.finish(); err != nil {
+		ew.w.err = err
+		return err
+	}
+	return nil
+}
+
+func (ew *entryWriter) finish() error {
 	if ew.err != nil {
 		return ew.err
 	}
@@ -149,13 +162,23 @@ func (ew *entryWriter) Close() error {
 }
 
 // patchLocal writes the CRC-32 and the sizes into the local header, which
-// is already in the destination.
+// is already in the destination. The archive may start further on in the
+// destination (a file that already held data): a destination that is also
+// an io.Seeker says where; any other is taken to start with the archive.
 func (ew *entryWriter) patchLocal() error {
 	rec := ew.rec
 	if err := ew.w.bw.Flush(); err != nil {
 		return err
 	}
-	if _, err := ew.wa.WriteAt(rec.localHeader()[14:26], rec.headerOff+14); err != nil {
+	header := rec.headerOff
+	if s, ok := ew.w.dst.(io.Seeker); ok {
+		pos, err := s.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return err
+		}
+		header += pos - ew.w.off
+	}
+	if _, err := ew.wa.WriteAt(rec.localHeader()[14:26], header+14); err != nil {
 		return err
 	}
 	if !rec.localZip64 {
@@ -166,7 +189,7 @@ func (ew *entryWriter) patchLocal() error {
 	var sizes [16]byte
 	binary.LittleEndian.PutUint64(sizes[0:], rec.usize)
 	binary.LittleEndian.PutUint64(sizes[8:], rec.csize)
-	_, err := ew.wa.WriteAt(sizes[:], rec.headerOff+localHeaderLen+int64(len(rec.name))+4)
+	_, err := ew.wa.WriteAt(sizes[:], header+localHeaderLen+int64(len(rec.name))+4)
 	return err
 }
 

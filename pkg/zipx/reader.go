@@ -485,7 +485,8 @@ func (z *Reader) readEOCD() error {
 		return formatErr(off, "", ErrZip64, "end record fields at their maximum")
 	}
 	if end.disk != 0 || end.cdDisk != 0 || end.onDisk != end.total {
-		return formatErr(off, "", ErrMultiDisk, "")
+		return formatErr(off, "", ErrMultiDisk, "disk %d, central directory on disk %d, %d of %d entries on this disk",
+			end.disk, end.cdDisk, end.onDisk, end.total)
 	}
 	if end.cdOff > uint64(start) || end.cdSize != uint64(start)-end.cdOff {
 		return formatErr(off, "", ErrCentralDirectory,

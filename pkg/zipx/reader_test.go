@@ -53,6 +53,21 @@ func TestRealAppsAgreeWithStdlib(t *testing.T) {
 					t.Errorf("%s: %v", e.Name, err)
 				}
 			}
+			// The ZIP64 reader reads an archive without ZIP64 alike.
+			f64, err := OpenZip64(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f64.Close()
+			if len(f64.Entries) != len(f.Entries) || f64.EOCD() != f.EOCD() || len(f64.Warnings) != len(f.Warnings) {
+				t.Fatalf("ZIP64 reader: %d entries, end record %+v, %d warnings; strict reader %d, %+v, %d",
+					len(f64.Entries), f64.EOCD(), len(f64.Warnings), len(f.Entries), f.EOCD(), len(f.Warnings))
+			}
+			for i, e := range f64.Entries {
+				if s := f.Entries[i]; e.Name != s.Name || e.DataOffset != s.DataOffset || e.Span() != s.Span() {
+					t.Errorf("ZIP64 reader: %s at %+v, strict reader %s at %+v", e.Name, e.Span(), s.Name, s.Span())
+				}
+			}
 		})
 	}
 }

@@ -43,7 +43,7 @@ type Header struct {
 	Name   string
 	Method uint16 // Store or Deflate
 	// MaxSize, for Create, is an upper bound of the uncompressed size when
-	// the caller knows one, or 0 if it does not. Below 4 GiB − 1 MiB it
+	// the caller knows one, or 0 if it does not. Up to 4 GiB − 4 MiB it
 	// lets Create write a plain local header; otherwise the local header is
 	// written in ZIP64 form, sizes in its ZIP64 extra field, in case the
 	// entry passes 4 GiB. Writing more than MaxSize bytes is an error. Add
@@ -52,9 +52,10 @@ type Header struct {
 }
 
 // smallLimit is the largest MaxSize for which Create writes a plain local
-// header: deflate never expands data by more than 5 bytes per 16 KiB
-// stored block, so the compressed size stays below 0xffffffff too.
-const smallLimit = 0xffffffff - 1<<20
+// header. Deflate grows incompressible data by 5 bytes per stored block,
+// under 0.1% for the block sizes compressors use, so the compressed size
+// stays below 0xffffffff too (Create's Close checks it).
+const smallLimit = 0xffffffff - 0xffffffff>>10
 
 // zip64Version is the version needed to extract an entry with ZIP64 fields
 // (APPNOTE 4.4.3.2: 4.5).
@@ -78,6 +79,7 @@ type Writer struct {
 	count   int
 	closed  bool
 	open    *entryWriter // the entry Create returned, until it is closed
+	err     error        // why an entry Create returned failed
 }
 
 // NewWriter returns a Writer writing to w.
@@ -186,7 +188,7 @@ func (w *Writer) newRecord(h Header) (*record, error) {
 		rec.readerVersion = 10
 	case Deflate:
 	default:
-		return nil, fmt.Errorf("zip: add %q: %w: method %d", h.Name, ErrUnsupportedMethod, h.Method)
+		return nil, fmt.Errorf("zip: new entry %q: %w: method %d", h.Name, ErrUnsupportedMethod, h.Method)
 	}
 	return rec, nil
 }
@@ -242,6 +244,8 @@ func (w *Writer) begin(rec *record) error {
 		return fmt.Errorf("zip: write %q: writer is closed", rec.name)
 	case w.open != nil:
 		return fmt.Errorf("zip: write %q: entry %q is still open", rec.name, w.open.rec.name)
+	case w.err != nil:
+		return w.err
 	}
 	if why := unsafeName(rec.name); why != "" {
 		return &FormatError{Offset: w.off, Entry: rec.name, Detail: why, Err: ErrUnsafeName}
@@ -437,6 +441,9 @@ func (w *Writer) Close() error {
 	}
 	if w.open != nil {
 		return fmt.Errorf("zip: close: entry %q is still open", w.open.rec.name)
+	}
+	if w.err != nil {
+		return w.err
 	}
 	w.closed = true
 	cdOff := w.off
