@@ -589,3 +589,20 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+// TestVerifyUnsigned: the unsigned fixture fails Verify, every bundle
+// reported (first the deepest, DemoKit), each slice named.
+func TestVerifyUnsigned(t *testing.T) {
+	r, err := verifyFile(t, testenv.IOSFixture(t, "Demo.ipa"), VerifyOptions{Now: fixedTime})
+	if !errors.Is(err, ErrVerify) || !strings.Contains(err.Error(), kitDir+": x86_64 slice: not signed") {
+		t.Fatalf("Verify: %v", err)
+	}
+	for _, v := range r.Bundles {
+		if v.OK || len(v.Problems) == 0 {
+			t.Errorf("%s: %+v", v.Dir, v)
+		}
+		if v.Kind != KindDylib && !slices.ContainsFunc(v.Problems, func(p string) bool { return strings.Contains(p, "bundle not sealed") }) {
+			t.Errorf("%s: problems %q do not say it is not sealed", v.Dir, v.Problems)
+		}
+	}
+}
