@@ -1,6 +1,7 @@
 package ipa
 
 import (
+	"archive/zip"
 	"bytes"
 	"crypto/x509"
 	"encoding/binary"
@@ -292,6 +293,78 @@ func TestOpenRefuses(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), c.want) {
 				t.Errorf("%v: does not say %q", err, c.want)
+			}
+		})
+	}
+}
+
+// withSymlink copies the ZIP src to dst with archive/zip and adds a Unix
+// symlink entry name → target (testenv.RewriteZip writes regular files).
+func withSymlink(t *testing.T, src, dst, name, target string) {
+	t.Helper()
+	zr, err := zip.OpenReader(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, f := range zr.File {
+		if err := zw.Copy(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := &zip.FileHeader{Name: name, Method: zip.Store}
+	h.SetMode(os.ModeSymlink | 0o777)
+	w, err := zw.CreateHeader(h)
+	if err == nil {
+		_, err = w.Write([]byte(target))
+	}
+	if err == nil {
+		err = zw.Close()
+	}
+	if err == nil {
+		err = os.WriteFile(dst, buf.Bytes(), 0o644)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOpenSymlinks: a symlink inside the app bundle opens; one whose
+// target leaves the bundle is refused (a signed app could seal and read
+// files outside itself).
+func TestOpenSymlinks(t *testing.T) {
+	for _, c := range []struct {
+		name, target string
+		ok           bool
+	}{
+		{appDir + "Frameworks/link.txt", "../greeting.txt", true},
+		{appDir + "up.txt", "../../etc/passwd", false},
+		{appDir + "abs.txt", "/etc/passwd", false},
+		{widgetDir + "app.txt", "../../greeting.txt", true},
+		{appDir + "sibling", "../Other.app/x", false},
+	} {
+		t.Run(c.target, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "link.ipa")
+			withSymlink(t, testenv.IOSFixture(t, "Demo.ipa"), p, c.name, c.target)
+			f, err := Open(p)
+			if c.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				if f.App.symlinks[c.name] != c.target {
+					t.Errorf("symlinks %v", f.App.symlinks)
+				}
+				return
+			}
+			if err == nil {
+				f.Close()
+				t.Fatal("opened")
+			}
+			if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), c.name) || !strings.Contains(err.Error(), "leaves the app bundle") {
+				t.Errorf("%v: want a FormatError naming %s", err, c.name)
 			}
 		})
 	}

@@ -20,6 +20,7 @@ import (
 	"howett.net/plist"
 
 	"github.com/trustfuse/trustfuse/internal/testenv"
+	"github.com/trustfuse/trustfuse/pkg/zipx"
 )
 
 // superBlobCD returns the primary CodeDirectory and the CMS payload of an
@@ -537,5 +538,74 @@ func checkRawCopies(t *testing.T, in, out string) {
 	}
 	if copied == 0 {
 		t.Error("no entry copied")
+	}
+}
+
+// TestSignToStream: signed to a writer that cannot seek (no io.WriterAt),
+// the new executables carry data descriptors; unzip and our reader take
+// the archive and it verifies.
+func TestSignToStream(t *testing.T) {
+	fx := loadFixture(t)
+	a, err := Open(testenv.IOSFixture(t, "Demo.ipa"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	var buf bytes.Buffer
+	if _, err := Sign(&buf, a.IPA, fx.options()); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "stream.ipa")
+	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Run(t, "unzip", "-tq", p)
+	z, err := zipx.NewReaderZip64(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := FromZip(z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := Verify(b, VerifyOptions{Roots: fx.roots, Now: fixedTime}); err != nil {
+		t.Error(err)
+	}
+}
+
+// BenchmarkVerify verifies the IPA named by $TRUSTFUSE_BENCH_IPA once
+// signed (see BenchmarkSign).
+func BenchmarkVerify(b *testing.B) {
+	in := os.Getenv("TRUSTFUSE_BENCH_IPA")
+	if in == "" {
+		b.Skip("set TRUSTFUSE_BENCH_IPA to an IPA made by scripts/make-bench-ipa.sh")
+	}
+	fx := loadFixture(b)
+	signed, _ := signFile(b, in, fx.options())
+	for b.Loop() {
+		if _, err := verifyFile(b, signed, VerifyOptions{Roots: fx.roots, Now: fixedTime}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestVerifyUnsigned: the unsigned fixture fails Verify, every bundle
+// reported (first the deepest, DemoKit), each slice named.
+func TestVerifyUnsigned(t *testing.T) {
+	r, err := verifyFile(t, testenv.IOSFixture(t, "Demo.ipa"), VerifyOptions{Now: fixedTime})
+	if !errors.Is(err, ErrVerify) || !strings.Contains(err.Error(), kitDir+": ") {
+		t.Fatalf("Verify: %v", err)
+	}
+	if !slices.Contains(r.Bundles[0].Problems, "x86_64 slice: not signed") || !slices.Contains(r.Bundles[0].Problems, "arm64 slice: not signed") {
+		t.Errorf("DemoKit problems %q", r.Bundles[0].Problems)
+	}
+	for _, v := range r.Bundles {
+		if v.OK || len(v.Problems) == 0 {
+			t.Errorf("%s: %+v", v.Dir, v)
+		}
+		if v.Kind != KindDylib && !slices.ContainsFunc(v.Problems, func(p string) bool { return strings.Contains(p, "bundle not sealed") }) {
+			t.Errorf("%s: problems %q do not say it is not sealed", v.Dir, v.Problems)
+		}
 	}
 }
