@@ -94,6 +94,7 @@ func exitRules() []exitRule {
 		{exitUsage, is(sniff.ErrUnknown), "neither an APK, an App Bundle nor an IPA"},
 		{exitUsage, isA[*apk.ManifestError], "undecodable manifest"},
 		{exitVerify, is(ipa.ErrVerify), "an IPA's code signature, CodeResources or profile does not verify"},
+		{exitCredential, is(ipa.ErrIdentity), "signing identity that cannot sign iOS code (no team id, not valid now)"},
 		{exitCredential, is(provision.ErrProfile), "provisioning profile does not allow the signing (certificate, bundle id, entitlements, expiry)"},
 		{exitUsage, is(ipa.ErrMalformed), "not a usable IPA (no single Payload/X.app, bad Info.plist, encrypted or malformed Mach-O)"},
 		{exitUsage, is(provision.ErrMalformed), "malformed provisioning profile"},

@@ -70,18 +70,23 @@ func (o *appleOptions) check(c *cli.Context, s *signingOptions) error {
 // loadProfiles reads the --profile values: bundle id ("" for the main app)
 // to profile bytes.
 func (o *appleOptions) loadProfiles(c *cli.Context) (map[string][]byte, error) {
-	out := map[string][]byte{}
+	paths := map[string]string{}
 	for _, v := range o.profiles.Value() {
 		id, path, ok := strings.Cut(v, "=")
 		if !ok {
 			id, path = "", v
 		}
-		if _, dup := out[id]; dup {
+		if _, dup := paths[id]; dup {
 			if id == "" {
 				return nil, usageErrorf(c, "--profile: more than one profile for the main app (give nested bundles' profiles as BUNDLE_ID=FILE)")
 			}
 			return nil, usageErrorf(c, "--profile: more than one profile for %s", id)
 		}
+		paths[id] = path
+	}
+	out := map[string][]byte{}
+	for _, id := range slices.Sorted(maps.Keys(paths)) {
+		path := paths[id]
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return nil, usageErrorf(c, "--profile: %w", err)
@@ -188,6 +193,9 @@ func (o *signOptions) signIPA(c *cli.Context) error {
 	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, args...)...) }
 	row("signed", "%s -> %s", o.in, o.out)
 	row("signer", "%s", signer)
+	if !o.apple.adhoc {
+		row("signing time", "%s", res.SigningTime.Format(time.RFC3339))
+	}
 	for _, b := range res.Bundles {
 		row(b.Kind.String(), "%s %s cdhash %s%s", b.Dir, orNone(b.ID), b.CDHash, profileNote(b.ProfileName))
 	}
@@ -211,16 +219,14 @@ func (o *verifyOptions) verifyIPA(c *cli.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	now, err := buildNow(c)
-	if err != nil {
-		return err
-	}
 	in, err := ipa.Open(path)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	res, err := ipa.Verify(in.IPA, ipa.VerifyOptions{Roots: roots, Now: now})
+	// Profiles are checked at the current time, whatever SOURCE_DATE_EPOCH
+	// says: that is when a device would install the app.
+	res, err := ipa.Verify(in.IPA, ipa.VerifyOptions{Roots: roots})
 	if err != nil && (res == nil || !errors.Is(err, ipa.ErrVerify)) {
 		return err
 	}
@@ -261,8 +267,8 @@ func printIPAVerify(w io.Writer, ok bool, r *ipa.VerifyResult) error {
 		switch {
 		case b.AdHoc:
 			how = "ad hoc"
-		case b.Signer != "":
-			how = fmt.Sprintf("signed by %s, team %s, chain %s", b.Signer, orNone(b.TeamID), chainNote(b.ChainVerified))
+		case b.Leaf != nil:
+			how = fmt.Sprintf("signed by %s, team %s, chain %s", b.Leaf.Subject.CommonName, orNone(b.TeamID), chainNote(b.ChainVerified))
 		}
 		if how != "" {
 			how = " (" + how + ")"

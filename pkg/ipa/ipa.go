@@ -82,6 +82,9 @@ const (
 var (
 	ErrMalformed = errors.New("ipa: malformed IPA")
 	ErrVerify    = errors.New("ipa: signature does not verify")
+	// ErrIdentity reports a signing identity that cannot sign iOS code
+	// (no team id, not valid now).
+	ErrIdentity = errors.New("ipa: signing identity cannot sign iOS code")
 )
 
 // FormatError reports an IPA that cannot be used: the bundle or entry, what

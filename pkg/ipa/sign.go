@@ -47,14 +47,21 @@ type SignOptions struct {
 	// Roots checks the profiles' chains (nil: unchecked, as reported by
 	// provision.Result).
 	Roots *x509.CertPool
-	// Time is the signing time and the profiles' validity clock
-	// (SOURCE_DATE_EPOCH); zero: time.Now().
+	// Time is the signing time written into the CMS signatures and the
+	// archive's new entries (SOURCE_DATE_EPOCH); zero: time.Now().
 	Time time.Time
+	// Now is the clock the profiles' validity is checked at; zero:
+	// time.Now(). It is not Time: a device checks the profile when it
+	// installs the app, whatever date a reproducible build stamps.
+	Now time.Time
 }
 
 // SignResult says what Sign did, per code item in signing order.
 type SignResult struct {
-	Bundles []SignedBundle `json:"bundles"`
+	// SigningTime is the time written into the CMS signatures: Time, moved
+	// into the signing certificate's validity when it lies outside it.
+	SigningTime time.Time      `json:"signingTime"`
+	Bundles     []SignedBundle `json:"bundles"`
 }
 
 // SignedBundle is one signed code item.
@@ -63,9 +70,9 @@ type SignedBundle struct {
 	ID           string   `json:"id"`
 	Kind         Kind     `json:"kind"`
 	CDHash       string   `json:"cdhash"` // hex; the sealed slice's (sealedSlice) truncated cdhash
-	TeamID       string   `json:"team_id,omitempty"`
-	ProfileUUID  string   `json:"profile_uuid,omitempty"`
-	ProfileName  string   `json:"profile_name,omitempty"`
+	TeamID       string   `json:"teamId,omitempty"`
+	ProfileUUID  string   `json:"profileUuid,omitempty"`
+	ProfileName  string   `json:"profileName,omitempty"`
 	Entitlements []string `json:"entitlements,omitempty"` // keys
 }
 
@@ -157,7 +164,7 @@ func Sign(out io.Writer, in *IPA, o SignOptions) (*SignResult, error) {
 	if err := s.write(out); err != nil {
 		return nil, err
 	}
-	res := &SignResult{}
+	res := &SignResult{SigningTime: s.o.Time.UTC()}
 	for _, j := range s.jobs {
 		sb := SignedBundle{Dir: j.b.Dir, ID: j.b.ID, Kind: j.b.Kind, CDHash: hex.EncodeToString(j.cdhash), TeamID: s.team, Entitlements: j.entKeys}
 		if j.profile != nil {
@@ -175,6 +182,9 @@ func newSigning(in *IPA, o SignOptions) (*signing, error) {
 	if o.Time.IsZero() {
 		o.Time = time.Now()
 	}
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
 	s := &signing{in: in, o: o, dropped: map[string]bool{}}
 	if !o.AdHoc {
 		if o.Signer == nil || len(o.Chain) == 0 {
@@ -182,9 +192,24 @@ func newSigning(in *IPA, o SignOptions) (*signing, error) {
 		}
 		s.leaf = o.Chain[0]
 		if len(s.leaf.Subject.OrganizationalUnit) == 0 {
-			return nil, fmt.Errorf("ipa: sign: certificate %q has no OU (team id): not an Apple signing certificate", s.leaf.Subject.CommonName)
+			return nil, fmt.Errorf("%w: certificate %q has no OU (team id): not an Apple signing certificate", ErrIdentity, s.leaf.Subject.CommonName)
 		}
 		s.team = s.leaf.Subject.OrganizationalUnit[0]
+		if o.Now.After(s.leaf.NotAfter) || o.Now.Before(s.leaf.NotBefore) {
+			return nil, fmt.Errorf("%w: certificate %q is valid from %s to %s, not now (%s), as codesign also refuses",
+				ErrIdentity, s.leaf.Subject.CommonName, s.leaf.NotBefore.UTC().Format(time.RFC3339), s.leaf.NotAfter.UTC().Format(time.RFC3339), o.Now.UTC().Format(time.RFC3339))
+		}
+		// A signing time outside the certificate's validity makes a
+		// signature no verifier accepts; a reproducible build's
+		// SOURCE_DATE_EPOCH often predates the certificate, so the
+		// signing time moves to the nearest moment the certificate
+		// covers (still a function of the inputs alone).
+		switch {
+		case o.Time.Before(s.leaf.NotBefore):
+			s.o.Time = s.leaf.NotBefore
+		case o.Time.After(s.leaf.NotAfter):
+			s.o.Time = s.leaf.NotAfter
+		}
 	}
 	for _, b := range in.Bundles {
 		if b.Encrypted {
@@ -293,7 +318,7 @@ func (s *signing) pickEntitlements(j *job) error {
 	if j.profile == nil {
 		return nil
 	}
-	if _, err := j.profile.Check(provision.CheckOptions{BundleID: b.ID, Certificate: s.leaf, Entitlements: ents, Now: s.o.Time, Roots: s.o.Roots}); err != nil {
+	if _, err := j.profile.Check(provision.CheckOptions{BundleID: b.ID, Certificate: s.leaf, Entitlements: ents, Now: s.o.Now, Roots: s.o.Roots}); err != nil {
 		return fmt.Errorf("ipa: %s: %w", b.Dir, err)
 	}
 	return nil

@@ -34,16 +34,17 @@ type VerifyResult struct {
 
 // BundleVerdict is what Verify found of one code item.
 type BundleVerdict struct {
-	Dir           string   `json:"dir"`
-	ID            string   `json:"id"`
-	Kind          Kind     `json:"kind"`
-	OK            bool     `json:"ok"`
-	AdHoc         bool     `json:"adhoc,omitempty"`
-	TeamID        string   `json:"team_id,omitempty"`
-	Signer        string   `json:"signer,omitempty"` // leaf subject
-	ChainVerified bool     `json:"chain_verified"`
-	CDHash        string   `json:"cdhash,omitempty"` // hex, of the sealed slice (see SignedBundle)
-	Problems      []string `json:"problems,omitempty"`
+	Dir           string            `json:"dir"`
+	ID            string            `json:"id"`
+	Kind          Kind              `json:"kind"`
+	OK            bool              `json:"ok"`
+	AdHoc         bool              `json:"adhoc,omitempty"`
+	TeamID        string            `json:"teamId,omitempty"`
+	Signer        string            `json:"signer,omitempty"` // leaf subject
+	Leaf          *x509.Certificate `json:"-"`                // the CMS signer certificate (nil: ad hoc or unsigned)
+	ChainVerified bool              `json:"chainVerified"`
+	CDHash        string            `json:"cdhash,omitempty"` // hex, of the sealed slice (see SignedBundle)
+	Problems      []string          `json:"problems,omitempty"`
 }
 
 // verified is what the verification of a code item leaves for the bundles
@@ -187,7 +188,7 @@ func verifyExecutable(b *Bundle, o VerifyOptions, codeRes []byte, problem func(s
 		case adhoc:
 			v.AdHoc = true
 		default:
-			v.Signer, v.ChainVerified = leaf.Subject.String(), chained
+			v.Signer, v.Leaf, v.ChainVerified = leaf.Subject.String(), leaf, chained
 			if cd := sig.CodeDirectories[0]; len(leaf.Subject.OrganizationalUnit) == 0 || cd.TeamID != leaf.Subject.OrganizationalUnit[0] {
 				problem("%s slice: team id %q is not the signing certificate's OU %v", arch, cd.TeamID, leaf.Subject.OrganizationalUnit)
 			}
