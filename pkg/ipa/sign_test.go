@@ -609,3 +609,54 @@ func TestVerifyUnsigned(t *testing.T) {
 		}
 	}
 }
+
+// TestSignTimeAndIdentity: the CMS signing time lies in the certificate's
+// validity whatever Time (SOURCE_DATE_EPOCH) says, and an identity that is
+// not valid at Now (the real clock) is refused as codesign refuses it.
+func TestSignTimeAndIdentity(t *testing.T) {
+	fx := loadFixture(t)
+	leaf := fx.signer.Certificate
+	demo := testenv.IOSFixture(t, "Demo.ipa")
+	for _, tc := range []struct {
+		name      string
+		time, now time.Time
+		want      time.Time // the signing time; zero: ErrIdentity
+	}{
+		{"inside validity", fixedTime, fixedTime, fixedTime},
+		{"before notBefore", leaf.NotBefore.Add(-365 * 24 * time.Hour), fixedTime, leaf.NotBefore},
+		{"after notAfter", leaf.NotAfter.Add(time.Hour), fixedTime, leaf.NotAfter},
+		{"expired now", fixedTime, leaf.NotAfter.Add(time.Second), time.Time{}},
+		{"not yet valid now", fixedTime, leaf.NotBefore.Add(-time.Second), time.Time{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := fx.options()
+			o.Time, o.Now = tc.time, tc.now
+			a, err := Open(demo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			var out bytes.Buffer
+			res, err := Sign(&out, a.IPA, o)
+			if tc.want.IsZero() {
+				if !errors.Is(err, ErrIdentity) || out.Len() != 0 {
+					t.Fatalf("Sign = %v, %d bytes written; want ErrIdentity and nothing", err, out.Len())
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.SigningTime.Equal(tc.want) {
+				t.Errorf("SigningTime = %s, want %s", res.SigningTime, tc.want)
+			}
+			signed := filepath.Join(t.TempDir(), "signed.ipa")
+			if err := os.WriteFile(signed, out.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := verifyFile(t, signed, VerifyOptions{Roots: fx.roots, Now: fixedTime}); err != nil {
+				t.Errorf("Verify: %v", err)
+			}
+		})
+	}
+}
