@@ -2,6 +2,7 @@ package codesign
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"fmt"
 	"regexp"
@@ -129,7 +130,29 @@ type resourceRule struct {
 }
 
 func rule(pattern string, weight float64, omit, optional bool) resourceRule {
-	return resourceRule{pattern: pattern, re: regexp.MustCompile(pattern), weight: weight, omit: omit, optional: optional}
+	re, err := compileRule(pattern)
+	if err != nil {
+		panic(err) // the built-in rules compile
+	}
+	return resourceRule{pattern: pattern, re: re, weight: weight, omit: omit, optional: optional}
+}
+
+// compileRule compiles a rule's pattern for matching bundle paths. A
+// leading "^.*" or ".*" is dropped: on a path, which holds no newline,
+// the rest matching anywhere is the same condition, and Go's matcher then
+// scans for the literal instead of backtracking from every position.
+func compileRule(pattern string) (*regexp.Regexp, error) {
+	if _, err := regexp.Compile(pattern); err != nil {
+		return nil, err
+	}
+	p := pattern
+	for _, lead := range []string{"^.*", ".*"} {
+		if rest, ok := strings.CutPrefix(p, lead); ok && (rest == "" || !strings.ContainsRune("*+?{", rune(rest[0]))) {
+			p = rest
+			break
+		}
+	}
+	return regexp.Compile(p)
 }
 
 // The default iOS rule sets, as codesign writes them for every iOS bundle.
@@ -295,7 +318,35 @@ func sortedFiles(files []ResourceFile) ([]*ResourceFile, error) {
 // (CFStringCompare without options: by UTF-16 code units, which differs
 // from byte order only for characters beyond U+FFFF).
 func compareKeys(a, b string) int {
-	return slices.Compare(utf16.Encode([]rune(a)), utf16.Encode([]rune(b)))
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	if i == len(a) || i == len(b) {
+		return cmp.Compare(len(a), len(b))
+	}
+	if a[i] < utf8.RuneSelf && b[i] < utf8.RuneSelf {
+		return cmp.Compare(a[i], b[i])
+	}
+	for i > 0 && !utf8.RuneStart(a[i]) { // back to the differing runes' start
+		i--
+	}
+	ra, _ := utf8.DecodeRuneInString(a[i:])
+	rb, _ := utf8.DecodeRuneInString(b[i:])
+	if c := cmp.Compare(utf16Units(ra), utf16Units(rb)); c != 0 {
+		return c
+	}
+	return strings.Compare(a[i:], b[i:]) // invalid UTF-8 on both sides
+}
+
+// utf16Units is r's UTF-16 encoding as one comparable number: the code
+// unit, or the surrogate pair with the high surrogate first.
+func utf16Units(r rune) uint32 {
+	if r < 0x10000 {
+		return uint32(r) << 16
+	}
+	hi, lo := utf16.EncodeRune(r)
+	return uint32(hi)<<16 | uint32(lo)
 }
 
 // sortRules puts rules in key order, the order they are written in.
@@ -357,6 +408,9 @@ func writeDataValue(b *bytes.Buffer, depth int, d []byte) {
 
 // xmlEscape escapes the three characters Apple's plist writer escapes.
 func xmlEscape(s string) string {
+	if !strings.ContainsAny(s, "&<>") {
+		return s
+	}
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 

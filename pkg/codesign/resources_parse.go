@@ -6,7 +6,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -296,7 +295,7 @@ func (r *plistReader) rule(pat string, v xml.StartElement) (resourceRule, error)
 	if len(pat) > maxRulePattern {
 		return rule, resourceFormatErr("a rules2 pattern of %d bytes exceeds the limit of %d", len(pat), maxRulePattern)
 	}
-	re, err := regexp.Compile(pat)
+	re, err := compileRule(pat)
 	if err != nil {
 		return rule, resourceFormatErr("%s: %v", where, err)
 	}

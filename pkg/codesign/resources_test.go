@@ -7,11 +7,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf16"
 
 	"github.com/trustfuse/trustfuse/internal/testenv"
 )
@@ -580,5 +582,56 @@ func TestRealSeals(t *testing.T) {
 				t.Fatalf("err %v, want %s %s", err, c.path, c.problem)
 			}
 		})
+	}
+}
+
+// benchFiles is a bundle of n resource files in a few directories and
+// localizations, as a large app has.
+func benchFiles(n int) []ResourceFile {
+	files := make([]ResourceFile, n)
+	dirs := []string{"Assets/", "en.lproj/", "Base.lproj/", "Frameworks/Kit.framework/", "PlugIns/W.appex/", ""}
+	for i := range files {
+		files[i] = resourceFile(sealCase{path: fmt.Sprintf("%sfile-%06d.png", dirs[i%len(dirs)], i)}, "")
+	}
+	return files
+}
+
+// BenchmarkBuildCodeResources: sealing a bundle of 10000 files.
+func BenchmarkBuildCodeResources(b *testing.B) {
+	files := benchFiles(10000)
+	for b.Loop() {
+		if _, err := BuildCodeResources(files); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCheckCodeResources: checking a bundle of 10000 files.
+func BenchmarkCheckCodeResources(b *testing.B) {
+	files := benchFiles(10000)
+	cr, err := BuildCodeResources(files)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if err := CheckCodeResources(cr, files); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestCompareKeys: the allocation-free comparison agrees with comparing
+// the UTF-16 encodings (CFStringCompare's order) on keys that differ in
+// ASCII, in BMP characters on both sides of the surrogate range, in
+// characters beyond U+FFFF, and in length.
+func TestCompareKeys(t *testing.T) {
+	keys := []string{"", "a", "a/b", "a-b", "ab", "é", "e\u0301", "\uE000", "\uFF01", "😀", "😁", "𝄞", "a😀", "a\uFFFF", "ja.lproj/日本語", "ja.lproj/日本"}
+	for _, a := range keys {
+		for _, b := range keys {
+			want := slices.Compare(utf16.Encode([]rune(a)), utf16.Encode([]rune(b)))
+			if got := compareKeys(a, b); got != want {
+				t.Errorf("compareKeys(%q, %q) = %d, want %d", a, b, got, want)
+			}
+		}
 	}
 }
