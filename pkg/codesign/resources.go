@@ -82,8 +82,8 @@ type ResourceFile struct {
 	// .framework/.appex/.app/.xpc directory, or a Mach-O file such as
 	// Frameworks/libx.dylib, for which SHA1/SHA256 are set too). iOS seals
 	// nested code through its files, so a nested directory entry adds
-	// nothing to the plist; CheckCodeResources reports a change to any file
-	// inside it as "nested code changed".
+	// nothing to the plist; CheckCodeResources reports a modified file
+	// inside it (or a modified nested Mach-O) as "nested code changed".
 	Nested *NestedCode
 }
 
@@ -100,7 +100,9 @@ type NestedCode struct {
 // CodeResources. It unwraps to ErrHashMismatch.
 type ResourceError struct {
 	Path    string // the first offending path, relative to the bundle root
-	Problem string // "added", "missing", "modified", "nested code changed", "symlink changed"
+	// Problem is "added", "missing", "modified", "nested code changed",
+	// "symlink changed" or "changed kind (file, symlink or nested code)".
+	Problem string
 }
 
 func (e *ResourceError) Error() string {
@@ -439,7 +441,10 @@ const (
 // is ignored, a sealed file that is absent is "missing" unless optional. It
 // returns the problem at the first path in key order as a *ResourceError
 // (unwrapping ErrHashMismatch); an unparsable or oversized plist is a
-// *FormatError wrapping ErrMalformed.
+// *FormatError wrapping ErrMalformed; a path that cannot be a bundle file
+// is ErrInput. A seal that records nested code by cdhash (macOS rules) is
+// checked against the nested directory entry's CDHash; pass that entry,
+// not the files inside it.
 func CheckCodeResources(codeResources []byte, files []ResourceFile) error {
 	seal, rules, err := parseCodeResources(codeResources)
 	if err != nil {
