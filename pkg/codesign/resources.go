@@ -99,7 +99,7 @@ type NestedCode struct {
 // ResourceError is a bundle's content that does not match its
 // CodeResources. It unwraps to ErrHashMismatch.
 type ResourceError struct {
-	Path    string // the first offending path, relative to the bundle root
+	Path string // the first offending path, relative to the bundle root
 	// Problem is "added", "missing", "modified", "nested code changed",
 	// "symlink changed" or "changed kind (file, symlink or nested code)".
 	Problem string
