@@ -128,7 +128,6 @@ type resourceRule struct {
 	weight   float64 // 0: written as <true/> (codesign's default weight 1, no flags)
 	omit     bool
 	optional bool
-	nested   bool
 }
 
 func rule(pattern string, weight float64, omit, optional bool) resourceRule {

@@ -321,7 +321,7 @@ func (r *plistReader) rule(pat string, v xml.StartElement) (resourceRule, error)
 		case "optional":
 			rule.optional, ok = x.(bool)
 		case "nested":
-			rule.nested, ok = x.(bool)
+			_, ok = x.(bool) // macOS nesting; sealed entries decide here
 		case "weight":
 			rule.weight, ok = x.(float64)
 		}
