@@ -125,7 +125,8 @@ const (
 type resourceRule struct {
 	pattern  string
 	re       *regexp.Regexp
-	weight   float64 // 0: written as <true/> (codesign's default weight 1, no flags)
+	weight   float64 // codesign's default is 1
+	plain    bool    // written as <true/>: weight 1, no flags
 	omit     bool
 	optional bool
 }
@@ -134,6 +135,9 @@ func rule(pattern string, weight float64, omit, optional bool) resourceRule {
 	re, err := compileRule(pattern)
 	if err != nil {
 		panic(err) // the built-in rules compile
+	}
+	if weight == 0 {
+		return resourceRule{pattern: pattern, re: re, weight: 1, plain: true}
 	}
 	return resourceRule{pattern: pattern, re: re, weight: weight, omit: omit, optional: optional}
 }
@@ -191,18 +195,11 @@ func match(rules []resourceRule, path string) *resourceRule {
 		if !r.re.MatchString(path) {
 			continue
 		}
-		if best == nil || weightOf(r) > weightOf(best) || weightOf(r) == weightOf(best) && r.omit && !best.omit {
+		if best == nil || r.weight > best.weight || r.weight == best.weight && r.omit && !best.omit {
 			best = r
 		}
 	}
 	return best
-}
-
-func weightOf(r *resourceRule) float64 {
-	if r.weight == 0 {
-		return 1
-	}
-	return r.weight
 }
 
 // structural reports whether path is never sealed whatever the rules say:
@@ -362,7 +359,7 @@ func rulesXML(rules []resourceRule) []byte {
 	var b bytes.Buffer
 	for _, r := range sorted {
 		writeKey(&b, 2, r.pattern)
-		if r.weight == 0 {
+		if r.plain {
 			b.WriteString("\t\t<true/>\n")
 			continue
 		}

@@ -291,7 +291,7 @@ func (r *plistReader) sealEntry(p string, v xml.StartElement) (sealEntry, error)
 // rule reads the rules2 value v of pattern pat.
 func (r *plistReader) rule(pat string, v xml.StartElement) (resourceRule, error) {
 	where := "rules2 pattern " + strconv.Quote(pat)
-	rule := resourceRule{pattern: pat}
+	rule := resourceRule{pattern: pat, weight: 1}
 	if len(pat) > maxRulePattern {
 		return rule, resourceFormatErr("a rules2 pattern of %d bytes exceeds the limit of %d", len(pat), maxRulePattern)
 	}

@@ -394,20 +394,23 @@ func TestCheckCodeResourcesNestedCDHash(t *testing.T) {
 <key>Frameworks/Kit.framework</key><dict><key>cdhash</key><data>BwcHBwcHBwcHBwcHBwcHBwcHBwc=</data><key>requirement</key><string>cdhash H"0707070707070707070707070707070707070707"</string></dict>
 </dict>
 <key>rules</key><dict/>
-<key>rules2</key><dict><key>^.*</key><true/><key>^Frameworks/</key><dict><key>nested</key><true/><key>weight</key><real>10</real></dict></dict>
+<key>rules2</key><dict><key>^.*</key><true/><key>^Frameworks/</key><dict><key>nested</key><true/><key>weight</key><real>10</real></dict><key>^skip$</key><dict><key>omit</key><true/><key>weight</key><real>0.0</real></dict></dict>
 </dict></plist>`)
 	dir := func(cd []byte) []ResourceFile {
 		return []ResourceFile{{Path: "Frameworks/Kit.framework", Nested: &NestedCode{CDHash: cd}}}
 	}
+	const kit = "Frameworks/Kit.framework"
 	for _, c := range []struct {
-		name    string
-		files   []ResourceFile
-		problem string
+		name          string
+		files         []ResourceFile
+		path, problem string
 	}{
-		{"same cdhash", dir(h), ""},
-		{"other cdhash", dir(bytes.Repeat([]byte{8}, 20)), "nested code changed"},
-		{"nested code missing", nil, "missing"},
-		{"a file where nested code was", []ResourceFile{resourceFile(sealCase{path: "Frameworks/Kit.framework"}, "")}, "changed kind (file, symlink or nested code)"},
+		{"same cdhash", dir(h), "", ""},
+		{"other cdhash", dir(bytes.Repeat([]byte{8}, 20)), kit, "nested code changed"},
+		{"nested code missing", nil, kit, "missing"},
+		{"a file where nested code was", []ResourceFile{resourceFile(sealCase{path: kit}, "")}, kit, "changed kind (file, symlink or nested code)"},
+		// An explicit weight 0 loses to ^.* (weight 1): the file is sealed.
+		{"weight 0 omit rule", append(dir(h), resourceFile(sealCase{path: "skip"}, "")), "skip", "added"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := CheckCodeResources(cr, c.files)
@@ -415,8 +418,8 @@ func TestCheckCodeResourcesNestedCDHash(t *testing.T) {
 			switch {
 			case c.problem == "" && err != nil:
 				t.Fatalf("unexpected %v", err)
-			case c.problem != "" && (!errors.As(err, &re) || re.Problem != c.problem || re.Path != "Frameworks/Kit.framework"):
-				t.Fatalf("err %v, want %s", err, c.problem)
+			case c.problem != "" && (!errors.As(err, &re) || re.Problem != c.problem || re.Path != c.path):
+				t.Fatalf("err %v, want %s %s", err, c.path, c.problem)
 			}
 		})
 	}
