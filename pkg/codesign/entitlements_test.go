@@ -3,6 +3,8 @@ package codesign
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
+	"strings"
 	"testing"
 )
 
@@ -47,5 +49,31 @@ func TestEntitlementsDERMatchesCodesign(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("DER entitlements\n%x\ncodesign wrote\n%x", got, want)
+	}
+}
+
+// TestEntitlementsDERBounds: an oversized or absurdly nested entitlements
+// plist is refused with ErrInput (the decoder recurses per level, the
+// encoder copies per level) instead of exhausting stack or time.
+func TestEntitlementsDERBounds(t *testing.T) {
+	nest := func(n int) []byte {
+		return []byte(`<?xml version="1.0"?><plist version="1.0"><dict><key>a</key>` + strings.Repeat("<array>", n) + strings.Repeat("</array>", n) + `</dict></plist>`)
+	}
+	for _, c := range []struct {
+		name string
+		in   []byte
+		ok   bool
+	}{
+		{"nested to the limit", nest(maxEntitlementsDepth - 1), true},
+		{"nested past the limit", nest(maxEntitlementsDepth), false},
+		{"nested 60000 deep", nest(60000), false},
+		{"over the size limit", append(nest(1), make([]byte, MaxEntitlementsSize)...), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := EntitlementsDER(c.in)
+			if c.ok != (err == nil) || err != nil && !errors.Is(err, ErrInput) {
+				t.Fatalf("err %v, want ok %v", err, c.ok)
+			}
+		})
 	}
 }

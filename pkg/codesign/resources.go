@@ -2,6 +2,7 @@ package codesign
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"fmt"
 	"regexp"
@@ -81,8 +82,8 @@ type ResourceFile struct {
 	// .framework/.appex/.app/.xpc directory, or a Mach-O file such as
 	// Frameworks/libx.dylib, for which SHA1/SHA256 are set too). iOS seals
 	// nested code through its files, so a nested directory entry adds
-	// nothing to the plist; CheckCodeResources reports a change to any file
-	// inside it as "nested code changed".
+	// nothing to the plist; CheckCodeResources reports a modified file
+	// inside it (or a modified nested Mach-O) as "nested code changed".
 	Nested *NestedCode
 }
 
@@ -98,8 +99,10 @@ type NestedCode struct {
 // ResourceError is a bundle's content that does not match its
 // CodeResources. It unwraps to ErrHashMismatch.
 type ResourceError struct {
-	Path    string // the first offending path, relative to the bundle root
-	Problem string // "added", "missing", "modified", "nested code changed", "symlink changed"
+	Path string // the first offending path, relative to the bundle root
+	// Problem is "added", "missing", "modified", "nested code changed",
+	// "symlink changed" or "changed kind (file, symlink or nested code)".
+	Problem string
 }
 
 func (e *ResourceError) Error() string {
@@ -122,14 +125,39 @@ const (
 type resourceRule struct {
 	pattern  string
 	re       *regexp.Regexp
-	weight   float64 // 0: written as <true/> (codesign's default weight 1, no flags)
+	weight   float64 // codesign's default is 1
+	plain    bool    // written as <true/>: weight 1, no flags
 	omit     bool
 	optional bool
-	nested   bool
 }
 
 func rule(pattern string, weight float64, omit, optional bool) resourceRule {
-	return resourceRule{pattern: pattern, re: regexp.MustCompile(pattern), weight: weight, omit: omit, optional: optional}
+	re, err := compileRule(pattern)
+	if err != nil {
+		panic(err) // the built-in rules compile
+	}
+	if weight == 0 {
+		return resourceRule{pattern: pattern, re: re, weight: 1, plain: true}
+	}
+	return resourceRule{pattern: pattern, re: re, weight: weight, omit: omit, optional: optional}
+}
+
+// compileRule compiles a rule's pattern for matching bundle paths. A
+// leading "^.*" or ".*" is dropped: on a path, which holds no newline,
+// the rest matching anywhere is the same condition, and Go's matcher then
+// scans for the literal instead of backtracking from every position.
+func compileRule(pattern string) (*regexp.Regexp, error) {
+	if _, err := regexp.Compile(pattern); err != nil {
+		return nil, err
+	}
+	p := pattern
+	for _, lead := range []string{"^.*", ".*"} {
+		if rest, ok := strings.CutPrefix(p, lead); ok && (rest == "" || !strings.ContainsRune("*+?{", rune(rest[0]))) {
+			p = rest
+			break
+		}
+	}
+	return regexp.Compile(p)
 }
 
 // The default iOS rule sets, as codesign writes them for every iOS bundle.
@@ -167,18 +195,11 @@ func match(rules []resourceRule, path string) *resourceRule {
 		if !r.re.MatchString(path) {
 			continue
 		}
-		if best == nil || weightOf(r) > weightOf(best) || weightOf(r) == weightOf(best) && r.omit && !best.omit {
+		if best == nil || r.weight > best.weight || r.weight == best.weight && r.omit && !best.omit {
 			best = r
 		}
 	}
 	return best
-}
-
-func weightOf(r *resourceRule) float64 {
-	if r.weight == 0 {
-		return 1
-	}
-	return r.weight
 }
 
 // structural reports whether path is never sealed whatever the rules say:
@@ -295,7 +316,35 @@ func sortedFiles(files []ResourceFile) ([]*ResourceFile, error) {
 // (CFStringCompare without options: by UTF-16 code units, which differs
 // from byte order only for characters beyond U+FFFF).
 func compareKeys(a, b string) int {
-	return slices.Compare(utf16.Encode([]rune(a)), utf16.Encode([]rune(b)))
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	if i == len(a) || i == len(b) {
+		return cmp.Compare(len(a), len(b))
+	}
+	if a[i] < utf8.RuneSelf && b[i] < utf8.RuneSelf {
+		return cmp.Compare(a[i], b[i])
+	}
+	for i > 0 && !utf8.RuneStart(a[i]) { // back to the differing runes' start
+		i--
+	}
+	ra, _ := utf8.DecodeRuneInString(a[i:])
+	rb, _ := utf8.DecodeRuneInString(b[i:])
+	if c := cmp.Compare(utf16Units(ra), utf16Units(rb)); c != 0 {
+		return c
+	}
+	return strings.Compare(a[i:], b[i:]) // invalid UTF-8 on both sides
+}
+
+// utf16Units is r's UTF-16 encoding as one comparable number: the code
+// unit, or the surrogate pair with the high surrogate first.
+func utf16Units(r rune) uint32 {
+	if r < 0x10000 {
+		return uint32(r) << 16
+	}
+	hi, lo := utf16.EncodeRune(r)
+	return uint32(hi)<<16 | uint32(lo)
 }
 
 // sortRules puts rules in key order, the order they are written in.
@@ -310,7 +359,7 @@ func rulesXML(rules []resourceRule) []byte {
 	var b bytes.Buffer
 	for _, r := range sorted {
 		writeKey(&b, 2, r.pattern)
-		if r.weight == 0 {
+		if r.plain {
 			b.WriteString("\t\t<true/>\n")
 			continue
 		}
@@ -357,6 +406,9 @@ func writeDataValue(b *bytes.Buffer, depth int, d []byte) {
 
 // xmlEscape escapes the three characters Apple's plist writer escapes.
 func xmlEscape(s string) string {
+	if !strings.ContainsAny(s, "&<>") {
+		return s
+	}
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
@@ -385,7 +437,10 @@ const (
 // is ignored, a sealed file that is absent is "missing" unless optional. It
 // returns the problem at the first path in key order as a *ResourceError
 // (unwrapping ErrHashMismatch); an unparsable or oversized plist is a
-// *FormatError wrapping ErrMalformed.
+// *FormatError wrapping ErrMalformed; a path that cannot be a bundle file
+// is ErrInput. A seal that records nested code by cdhash (macOS rules) is
+// checked against the nested directory entry's CDHash; pass that entry,
+// not the files inside it.
 func CheckCodeResources(codeResources []byte, files []ResourceFile) error {
 	seal, rules, err := parseCodeResources(codeResources)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -292,11 +291,11 @@ func (r *plistReader) sealEntry(p string, v xml.StartElement) (sealEntry, error)
 // rule reads the rules2 value v of pattern pat.
 func (r *plistReader) rule(pat string, v xml.StartElement) (resourceRule, error) {
 	where := "rules2 pattern " + strconv.Quote(pat)
-	rule := resourceRule{pattern: pat}
+	rule := resourceRule{pattern: pat, weight: 1}
 	if len(pat) > maxRulePattern {
 		return rule, resourceFormatErr("a rules2 pattern of %d bytes exceeds the limit of %d", len(pat), maxRulePattern)
 	}
-	re, err := regexp.Compile(pat)
+	re, err := compileRule(pat)
 	if err != nil {
 		return rule, resourceFormatErr("%s: %v", where, err)
 	}
@@ -322,7 +321,7 @@ func (r *plistReader) rule(pat string, v xml.StartElement) (resourceRule, error)
 		case "optional":
 			rule.optional, ok = x.(bool)
 		case "nested":
-			rule.nested, ok = x.(bool)
+			_, ok = x.(bool) // macOS nesting; sealed entries decide here
 		case "weight":
 			rule.weight, ok = x.(float64)
 		}

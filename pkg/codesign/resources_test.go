@@ -7,11 +7,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf16"
 
 	"github.com/trustfuse/trustfuse/internal/testenv"
 )
@@ -392,20 +394,23 @@ func TestCheckCodeResourcesNestedCDHash(t *testing.T) {
 <key>Frameworks/Kit.framework</key><dict><key>cdhash</key><data>BwcHBwcHBwcHBwcHBwcHBwcHBwc=</data><key>requirement</key><string>cdhash H"0707070707070707070707070707070707070707"</string></dict>
 </dict>
 <key>rules</key><dict/>
-<key>rules2</key><dict><key>^.*</key><true/><key>^Frameworks/</key><dict><key>nested</key><true/><key>weight</key><real>10</real></dict></dict>
+<key>rules2</key><dict><key>^.*</key><true/><key>^Frameworks/</key><dict><key>nested</key><true/><key>weight</key><real>10</real></dict><key>^skip$</key><dict><key>omit</key><true/><key>weight</key><real>0.0</real></dict></dict>
 </dict></plist>`)
 	dir := func(cd []byte) []ResourceFile {
 		return []ResourceFile{{Path: "Frameworks/Kit.framework", Nested: &NestedCode{CDHash: cd}}}
 	}
+	const kit = "Frameworks/Kit.framework"
 	for _, c := range []struct {
-		name    string
-		files   []ResourceFile
-		problem string
+		name          string
+		files         []ResourceFile
+		path, problem string
 	}{
-		{"same cdhash", dir(h), ""},
-		{"other cdhash", dir(bytes.Repeat([]byte{8}, 20)), "nested code changed"},
-		{"nested code missing", nil, "missing"},
-		{"a file where nested code was", []ResourceFile{resourceFile(sealCase{path: "Frameworks/Kit.framework"}, "")}, "changed kind (file, symlink or nested code)"},
+		{"same cdhash", dir(h), "", ""},
+		{"other cdhash", dir(bytes.Repeat([]byte{8}, 20)), kit, "nested code changed"},
+		{"nested code missing", nil, kit, "missing"},
+		{"a file where nested code was", []ResourceFile{resourceFile(sealCase{path: kit}, "")}, kit, "changed kind (file, symlink or nested code)"},
+		// An explicit weight 0 loses to ^.* (weight 1): the file is sealed.
+		{"weight 0 omit rule", append(dir(h), resourceFile(sealCase{path: "skip"}, "")), "skip", "added"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := CheckCodeResources(cr, c.files)
@@ -413,8 +418,8 @@ func TestCheckCodeResourcesNestedCDHash(t *testing.T) {
 			switch {
 			case c.problem == "" && err != nil:
 				t.Fatalf("unexpected %v", err)
-			case c.problem != "" && (!errors.As(err, &re) || re.Problem != c.problem || re.Path != "Frameworks/Kit.framework"):
-				t.Fatalf("err %v, want %s", err, c.problem)
+			case c.problem != "" && (!errors.As(err, &re) || re.Problem != c.problem || re.Path != c.path):
+				t.Fatalf("err %v, want %s %s", err, c.path, c.problem)
 			}
 		})
 	}
@@ -580,5 +585,56 @@ func TestRealSeals(t *testing.T) {
 				t.Fatalf("err %v, want %s %s", err, c.path, c.problem)
 			}
 		})
+	}
+}
+
+// benchFiles is a bundle of n resource files in a few directories and
+// localizations, as a large app has.
+func benchFiles(n int) []ResourceFile {
+	files := make([]ResourceFile, n)
+	dirs := []string{"Assets/", "en.lproj/", "Base.lproj/", "Frameworks/Kit.framework/", "PlugIns/W.appex/", ""}
+	for i := range files {
+		files[i] = resourceFile(sealCase{path: fmt.Sprintf("%sfile-%06d.png", dirs[i%len(dirs)], i)}, "")
+	}
+	return files
+}
+
+// BenchmarkBuildCodeResources: sealing a bundle of 10000 files.
+func BenchmarkBuildCodeResources(b *testing.B) {
+	files := benchFiles(10000)
+	for b.Loop() {
+		if _, err := BuildCodeResources(files); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCheckCodeResources: checking a bundle of 10000 files.
+func BenchmarkCheckCodeResources(b *testing.B) {
+	files := benchFiles(10000)
+	cr, err := BuildCodeResources(files)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if err := CheckCodeResources(cr, files); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestCompareKeys: the allocation-free comparison agrees with comparing
+// the UTF-16 encodings (CFStringCompare's order) on keys that differ in
+// ASCII, in BMP characters on both sides of the surrogate range, in
+// characters beyond U+FFFF, and in length.
+func TestCompareKeys(t *testing.T) {
+	keys := []string{"", "a", "a/b", "a-b", "ab", "é", "e\u0301", "\uE000", "\uFF01", "😀", "😁", "𝄞", "a😀", "a\uFFFF", "ja.lproj/日本語", "ja.lproj/日本"}
+	for _, a := range keys {
+		for _, b := range keys {
+			want := slices.Compare(utf16.Encode([]rune(a)), utf16.Encode([]rune(b)))
+			if got := compareKeys(a, b); got != want {
+				t.Errorf("compareKeys(%q, %q) = %d, want %d", a, b, got, want)
+			}
+		}
 	}
 }
