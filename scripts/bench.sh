@@ -27,7 +27,8 @@
 #              IPA (defaults 50 and 150: a file of about 150 MB)
 #   ZSIGN      the zsign binary (default: zsign on PATH); to build it:
 #              git clone https://github.com/zhlynn/zsign && make -C zsign/build/linux
-#              (needs g++, pkg-config and libssl-dev)
+#              (needs g++, pkg-config and libssl-dev; first measured at commit
+#              d6e929c97b5b, 2026-07-16)
 #   ZSIGN_Z    zsign -z levels to measure, one row each (default "0", its
 #              default; "0 6" adds the level of a usual deflated IPA)
 set -euo pipefail
