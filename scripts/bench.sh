@@ -6,31 +6,53 @@
 #   aab  `jarsigner` (what signs an App Bundle for upload) on a generated
 #        bundle of about 150 MiB: testdata/aab/bundle.aab plus ApiDemos'
 #        classes.dex as base/dex/classes2.dex and large stored and deflated
-#        assets in base/assets/.
+#        assets in base/assets/;
+#   ipa  zsign (github.com/zhlynn/zsign, the fastest open iOS re-signer;
+#        built by hand outside the repo, see ZSIGN) on a generated IPA of
+#        about 200 MiB of content (scripts/make-bench-ipa.sh: a 50 MiB
+#        arm64 executable and 150 MiB of stored and deflated resources),
+#        same .p12 and profiles; zsign runs with its defaults (an IPA input
+#        always has its cache off; -z 0: deflate at level 0).
 # Prints the median wall time of RUNS runs each, the ratio, and the peak RSS
 # (/usr/bin/time -v). Not part of CI (it takes minutes); run it by hand:
 # scripts/bench.sh
 #
 #   RUNS       runs per measurement (default 3)
-#   BENCH      which benchmarks: "apk", "aab" or "apk aab" (the default)
+#   BENCH      which benchmarks, any of "apk aab ipa" (the default: all)
 #   BIG_MB     MiB of extra assets in the generated APK, half stored, half
 #              deflated (default 280: a file of about 220 MB)
 #   BUNDLE_MB  MiB of extra assets in the generated bundle, half stored,
 #              half deflated (default 200: a file of about 150 MiB)
+#   IPA_EXE_MB IPA_RES_MB  MiB of executable and of resources in the generated
+#              IPA (defaults 50 and 150: a file of about 150 MB)
+#   ZSIGN      the zsign binary (default: zsign on PATH); to build it:
+#              git clone https://github.com/zhlynn/zsign && make -C zsign/build/linux
+#              (needs g++, pkg-config and libssl-dev; first measured at commit
+#              d6e929c97b5b, 2026-07-16)
+#   ZSIGN_Z    zsign -z levels to measure, one row each (default "0", its
+#              default; "0 6" adds the level of a usual deflated IPA)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runs="${RUNS:-3}"
-bench="${BENCH:-apk aab}"
+bench="${BENCH:-apk aab ipa}"
 big_mb="${BIG_MB:-280}"
 bundle_mb="${BUNDLE_MB:-200}"
+ipa_exe_mb="${IPA_EXE_MB:-50}"
+ipa_res_mb="${IPA_RES_MB:-150}"
+zsign="${ZSIGN:-$(command -v zsign || true)}"
+zsign_z="${ZSIGN_Z:-0}"
+if [[ " $bench " == *" ipa "* && ! -x $zsign ]]; then
+  echo "bench: BENCH=ipa compares with zsign: build it (see ZSIGN at the top of $0) and set ZSIGN=/path/to/zsign, or leave ipa out of BENCH" >&2
+  exit 2
+fi
 cache="${TRUSTFUSE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/trustfuse}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 scripts/install-deps.sh
 command -v /usr/bin/time >/dev/null || { sudo=""; [[ $(id -u) -eq 0 ]] || sudo=sudo; $sudo apt-get install -y -qq time >/dev/null; }
-apidemos=$(scripts/fetch-real-apps.sh | grep ApiDemos)
+[[ " $bench " == *" apk "* || " $bench " == *" aab "* ]] && apidemos=$(scripts/fetch-real-apps.sh | grep ApiDemos)
 
 # generate SRC DST MB ASSETS [NAME=FILE...]: writes to DST (once: it is
 # cached) the entries of the ZIP file SRC without its JAR signature, each
@@ -72,6 +94,17 @@ if [[ " $bench " == *" aab "* ]]; then
   [[ -s testdata/aab/bundle.aab ]] || scripts/make-aab-fixtures.sh
   unzip -p "$apidemos" classes.dex >"$work/apidemos.dex"
   generate testdata/aab/bundle.aab "$bundle" "$bundle_mb" base/assets/bench base/dex/classes2.dex="$work/apidemos.dex"
+fi
+
+# The IPA is cached under the hash of its generator and of Demo.ipa.
+if [[ " $bench " == *" ipa "* ]]; then
+  [[ -s testdata/ios/Demo.ipa ]] || scripts/make-ios-fixtures.sh
+  ipa="$cache/bench-ipa-${ipa_exe_mb}m-${ipa_res_mb}m-$(cat scripts/make-bench-ipa.sh testdata/ios/Demo.ipa | sha256sum | cut -c1-12).ipa"
+  if [[ ! -s $ipa ]]; then
+    echo "bench: generating $ipa" >&2
+    mkdir -p "$cache"
+    scripts/make-bench-ipa.sh "$ipa" "$ipa_exe_mb" "$ipa_res_mb"
+  fi
 fi
 
 go build -o "$work/trustfuse" ./cmd/trustfuse
@@ -149,6 +182,41 @@ if [[ " $bench " == *" aab "* ]]; then
   read -r tf tf_rss < <(measure trustfuse "$work/trustfuse" fuse --in "$bundle" --fusion-set "$work/fusion.json" --out "$work/out.aab" --keystore "$jks" --ks-pass env:BENCH_KS_PASS)
   "${jsverify[@]}" >/dev/null || { echo "bench: fused bundle does not verify (jarsigner)" >&2; exit 1; }
   row "$name fuse" "$tf" "$js" "$tf_rss" "$js_rss"
+fi
+
+if [[ " $bench " == *" ipa "* ]]; then
+  # Same identity (testdata/ios/pki: the fake Apple PKI), the app's profile
+  # and the widget extension's; zsign picks a profile per bundle by the
+  # application-identifier's suffix, trustfuse by the BUNDLE_ID= prefix.
+  p12=testdata/ios/pki/dist.p12
+  export BENCH_P12_PASS=fixture
+  verify=("$work/trustfuse" verify --apple-root testdata/ios/pki/root.pem)
+  size=$(( $(stat -c %s "$ipa") / 1048576 ))
+  name="bench.ipa ${size}MB"
+  echo
+  printf '%-34s %10s %10s %12s %12s %8s\n' ipa "trustfuse" "zsign" "tf RSS MiB" "zs RSS MiB" ratio
+  read -r tf tf_rss < <(measure trustfuse "$work/trustfuse" sign --in "$ipa" --out "$work/out.ipa" \
+    --keystore "$p12" --ks-pass env:BENCH_P12_PASS \
+    --profile testdata/ios/app.mobileprovision --profile com.example.demo.widget=testdata/ios/widget.mobileprovision)
+  unzip -tq "$work/out.ipa" >/dev/null || { echo "bench: trustfuse output fails unzip -t" >&2; exit 1; }
+  "${verify[@]}" "$work/out.ipa" >"$work/verify.txt" 2>&1 || { cat "$work/verify.txt" >&2; echo "bench: trustfuse output does not verify" >&2; exit 1; }
+  tf_size=$(stat -c %s "$work/out.ipa")
+  for z in $zsign_z; do
+    # zsign takes the .p12 password on its command line only; -t keeps its
+    # unpacked copy in $work.
+    read -r zs zs_rss < <(measure zsign "$zsign" -t "$work" -z "$z" -k "$p12" -p "$BENCH_P12_PASS" \
+      -m testdata/ios/app.mobileprovision -m testdata/ios/widget.mobileprovision -o "$work/out.ipa" "$ipa")
+    unzip -tq "$work/out.ipa" >/dev/null || { echo "bench: zsign output fails unzip -t" >&2; exit 1; }
+    row "$name sign (zsign -z $z)" "$tf" "$zs" "$tf_rss" "$zs_rss"
+    # A second signer's output is a cross-check of our verifier, not a gate.
+    echo "  output sizes: trustfuse $((tf_size / 1048576)) MiB, zsign -z $z $(( $(stat -c %s "$work/out.ipa") / 1048576 )) MiB"
+    if "${verify[@]}" "$work/out.ipa" >"$work/verify.txt" 2>&1; then
+      echo "  trustfuse verify of zsign's output: ok"
+    else
+      echo "  trustfuse verify of zsign's output: exit $?:"
+      sed 's/^/    /' "$work/verify.txt" | head -20
+    fi
+  done
 fi
 
 echo
