@@ -51,9 +51,8 @@ import (
 	"strings"
 	"sync"
 
-	"howett.net/plist"
-
 	"github.com/trustfuse/trustfuse/internal/cms"
+	"github.com/trustfuse/trustfuse/internal/plistx"
 	"github.com/trustfuse/trustfuse/pkg/codesign"
 	"github.com/trustfuse/trustfuse/pkg/macho"
 	"github.com/trustfuse/trustfuse/pkg/provision"
@@ -428,8 +427,8 @@ func (b *Bundle) readInfo(z *zipx.Reader) error {
 		return formatErr(e.Name, err, "reading")
 	}
 	var p infoPlist
-	if _, err := plist.Unmarshal(data, &p); err != nil {
-		return formatErr(e.Name, err, "not a plist")
+	if err := plistx.Unmarshal(data, &p, maxInfoPlist); err != nil {
+		return formatErr(e.Name, err, "not a usable plist")
 	}
 	switch {
 	case p.ID == "":
@@ -499,7 +498,7 @@ func (b *Bundle) readSignature(s *macho.Slice) {
 	b.TeamID = sig.CodeDirectories[0].TeamID
 	if len(sig.Entitlements) > 8 {
 		var ents map[string]any
-		if _, err := plist.Unmarshal(sig.Entitlements[8:], &ents); err == nil {
+		if err := plistx.Unmarshal(sig.Entitlements[8:], &ents, codesign.MaxEntitlementsSize); err == nil {
 			b.Entitlements = ents
 		}
 	}

@@ -22,6 +22,7 @@ import (
 
 	"howett.net/plist"
 
+	"github.com/trustfuse/trustfuse/internal/plistx"
 	"github.com/trustfuse/trustfuse/pkg/codesign"
 	"github.com/trustfuse/trustfuse/pkg/macho"
 	"github.com/trustfuse/trustfuse/pkg/provision"
@@ -295,7 +296,7 @@ func (s *signing) pickEntitlements(j *job) error {
 	case !signsWithProfile(b):
 		return nil
 	case b == s.in.App && s.o.Entitlements != nil:
-		if _, err := plist.Unmarshal(s.o.Entitlements, &ents); err != nil {
+		if err := plistx.Unmarshal(s.o.Entitlements, &ents, codesign.MaxEntitlementsSize); err != nil {
 			return &FormatError{Path: b.Dir, Detail: "entitlements plist", Err: err}
 		}
 		j.ents = s.o.Entitlements

@@ -39,9 +39,8 @@ import (
 	"strings"
 	"time"
 
-	"howett.net/plist"
-
 	"github.com/trustfuse/trustfuse/internal/cms"
+	"github.com/trustfuse/trustfuse/internal/plistx"
 )
 
 // Errors.
@@ -129,6 +128,10 @@ type profilePlist struct {
 	Platform                    []string       `plist:"Platform"`
 }
 
+// maxProfilePlist caps a profile's plist: real ones are a few KiB to a few
+// tens of KiB (certificates and up to a few hundred device ids).
+const maxProfilePlist = 1 << 20
+
 // Parse decodes a .mobileprovision file. It does not check the signature:
 // Check does.
 func Parse(der []byte) (*Profile, error) {
@@ -140,7 +143,7 @@ func Parse(der []byte) (*Profile, error) {
 		return nil, &FormatError{Detail: "CMS envelope holds no plist", Err: cms.ErrMalformed}
 	}
 	var pp profilePlist
-	if _, err := plist.Unmarshal(sd.Content, &pp); err != nil {
+	if err := plistx.Unmarshal(sd.Content, &pp, maxProfilePlist); err != nil {
 		return nil, &FormatError{Detail: "plist", Err: err}
 	}
 	p := &Profile{
