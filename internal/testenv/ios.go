@@ -77,16 +77,20 @@ func RealMachO(t testing.TB) []string {
 // RealBundle is one real Xcode-built iOS bundle (a .framework or .app
 // directory) fetched by scripts/fetch-real-apps.sh ios.
 type RealBundle struct {
-	Name string // the bundle's directory name, e.g. "TNSListView.framework"
+	Name string // the bundle's directory name, e.g. "TestApp.app"
+	// ID is "<parent directory>/<Name>", unique among the bundles:
+	// "node-ios-device@1.13.0/TestApp.app", "ios-arm64/TNSListView.framework".
+	ID   string
 	Dir  string // absolute path of the bundle directory
 	Exec string // its main executable: Dir/<Name without the extension>
 }
 
 // RealIOS returns the real Xcode-built iOS bundles, fetching them on first
-// use (scripts/fetch-real-apps.sh ios, whose header lists them: frameworks
-// with ad-hoc signed simulator slices and unsigned device slices, among them
-// armv7, and an i386 simulator app). Two bundles may share a Name (an
-// xcframework's simulator and device slices); Dir tells them apart.
+// use (scripts/fetch-real-apps.sh ios, whose header lists them: an app
+// signed by an Apple-issued certificate with its provisioning profile,
+// frameworks with ad hoc signed simulator slices and unsigned device slices,
+// among them armv7, and an unsigned i386 simulator app). Names repeat; IDs
+// do not.
 func RealIOS(t testing.TB) []RealBundle {
 	t.Helper()
 	var bs []RealBundle
@@ -96,7 +100,8 @@ func RealIOS(t testing.TB) []RealBundle {
 		if _, err := os.Stat(exec); err != nil {
 			t.Fatalf("testenv: real iOS bundle %s has no executable: %v", dir, err)
 		}
-		bs = append(bs, RealBundle{Name: name, Dir: dir, Exec: exec})
+		id := filepath.Base(filepath.Dir(dir)) + "/" + name
+		bs = append(bs, RealBundle{Name: name, ID: id, Dir: dir, Exec: exec})
 	}
 	return bs
 }

@@ -4,17 +4,22 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	gocs "github.com/blacktop/go-macho/pkg/codesign"
 
+	"github.com/trustfuse/trustfuse/internal/cms"
 	"github.com/trustfuse/trustfuse/internal/testenv"
 	"github.com/trustfuse/trustfuse/pkg/macho"
 )
@@ -100,19 +105,16 @@ func TestRealIOSSignatures(t *testing.T) {
 		signed     map[string]bool
 		infoSealed bool
 	}{
-		"TNSWidgets.framework":                   {map[string]bool{"i386": true, "x86_64": true, "armv7": false, "arm64": false}, false},
-		"ios-arm64_x86_64-simulator/TNSListView": {map[string]bool{"x86_64": true, "arm64": true}, true},
-		"ios-arm64/TNSListView":                  {map[string]bool{"arm64": false}, false},
-		"TestApp.app":                            {map[string]bool{"i386": false}, false},
+		"node-ios-device@1.13.0/TestApp.app":                  {map[string]bool{"armv7": true, "arm64": true}, true},
+		"tns-core-modules-widgets@6.2.1/TNSWidgets.framework": {map[string]bool{"i386": true, "x86_64": true, "armv7": false, "arm64": false}, false},
+		"ios-arm64_x86_64-simulator/TNSListView.framework":    {map[string]bool{"x86_64": true, "arm64": true}, true},
+		"ios-arm64/TNSListView.framework":                     {map[string]bool{"arm64": false}, false},
+		"ios-test-app@1.0.1/TestApp.app":                      {map[string]bool{"i386": false}, false},
 	}
-	nSigned := 0
+	nSigned, nCMS := 0, 0
 	for _, b := range testenv.RealIOS(t) {
-		key := b.Name
-		if b.Name == "TNSListView.framework" {
-			key = filepath.Base(filepath.Dir(b.Dir)) + "/TNSListView"
-		}
-		t.Run(key, func(t *testing.T) {
-			e, ok := expect[key]
+		t.Run(b.ID, func(t *testing.T) {
+			e, ok := expect[b.ID]
 			want := e.signed
 			if !ok {
 				t.Fatalf("no expectation for real bundle %s", b.Dir)
@@ -133,24 +135,27 @@ func TestRealIOSSignatures(t *testing.T) {
 					continue
 				}
 				nSigned++
-				checkRealSignature(t, rs, info, e.infoSealed, resources)
+				if checkRealSignature(t, rs, info, e.infoSealed, resources) {
+					nCMS++
+				}
 			}
 		})
 	}
-	if nSigned == 0 {
-		t.Fatal("no signed real slice was checked")
+	if nSigned == 0 || nCMS == 0 {
+		t.Fatalf("%d signed real slices checked, %d with a CMS signature", nSigned, nCMS)
 	}
 }
 
 // checkRealSignature compares Parse's reading of one real signature with
 // go-macho's and checks it against the code and bundle files (info: the
-// shipped Info.plist, which the signature seals if infoSealed).
-func checkRealSignature(t *testing.T, rs realSlice, info []byte, infoSealed bool, resources []byte) {
+// shipped Info.plist, which the signature seals if infoSealed). It reports
+// whether the signature has a CMS (then checked by checkRealCMS).
+func checkRealSignature(t *testing.T, rs realSlice, info []byte, infoSealed bool, resources []byte) bool {
 	t.Helper()
 	ours, err := Parse(rs.sig)
 	if err != nil {
 		t.Errorf("%s: Parse: %v", rs.arch, err)
-		return
+		return false
 	}
 	theirs, err := gocs.ParseCodeSignature(rs.sig)
 	if err != nil {
@@ -162,10 +167,14 @@ func checkRealSignature(t *testing.T, rs realSlice, info []byte, infoSealed bool
 	for i, cd := range ours.CodeDirectories {
 		g := theirs.CodeDirectories[i]
 		h := g.Header
+		limit := g.CodeLimit // go-macho fills it from version 0x20300 on
+		if limit == 0 {
+			limit = uint64(h.CodeLimit)
+		}
 		if cd.Identifier != g.ID || cd.TeamID != g.TeamID || cd.Flags != uint32(h.Flags) || cd.Version != uint32(h.Version) ||
-			cd.HashType != uint8(h.HashType) || cd.PageSize != 1<<h.PageSize || cd.CodeLimit != g.CodeLimit {
+			cd.HashType != uint8(h.HashType) || cd.PageSize != 1<<h.PageSize || cd.CodeLimit != limit {
 			t.Errorf("%s CD %d: ours %q team %q flags %#x version %#x hash %d page %d limit %d; go-macho %+v limit %d",
-				rs.arch, i, cd.Identifier, cd.TeamID, cd.Flags, cd.Version, cd.HashType, cd.PageSize, cd.CodeLimit, h, g.CodeLimit)
+				rs.arch, i, cd.Identifier, cd.TeamID, cd.Flags, cd.Version, cd.HashType, cd.PageSize, cd.CodeLimit, h, limit)
 		}
 		if cd.ExecSegBase != h.ExecSegBase || cd.ExecSegLimit != h.ExecSegLimit || cd.ExecSegFlags != uint64(h.ExecSegFlags) {
 			t.Errorf("%s CD %d: exec seg %#x+%#x flags %#x; go-macho %#x+%#x flags %#x", rs.arch, i,
@@ -193,14 +202,13 @@ func checkRealSignature(t *testing.T, rs realSlice, info []byte, infoSealed bool
 		}
 
 		// The test's own hashes of the real inputs.
-		limit := int(cd.CodeLimit)
 		for p := range cd.CodeHashes {
-			page := rs.code[p*cd.PageSize : min((p+1)*cd.PageSize, limit)]
+			page := rs.code[p*cd.PageSize : min((p+1)*cd.PageSize, int(limit))]
 			if !bytes.Equal(cd.CodeHashes[p], hashFor(t, cd.HashType, page)) {
 				t.Errorf("%s CD %d: page %d hash is not the page's", rs.arch, i, p)
 			}
 		}
-		for slot, data := range map[int][]byte{SlotInfo: info, SlotRequirements: ours.Requirements, SlotResourceDir: resources} {
+		for slot, data := range map[int][]byte{SlotInfo: info, SlotRequirements: ours.Requirements, SlotResourceDir: resources, SlotEntitlements: ours.Entitlements} {
 			sealed := data != nil && (slot != SlotInfo || infoSealed)
 			if data != nil && sealed != bytes.Equal(cd.SpecialSlot(slot), hashFor(t, cd.HashType, data)) {
 				t.Errorf("%s CD %d: special slot %d matches its input: %v, want %v", rs.arch, i, slot, !sealed, sealed)
@@ -217,9 +225,9 @@ func checkRealSignature(t *testing.T, rs realSlice, info []byte, infoSealed bool
 		if err := cd.CheckCode(bad); !errors.As(err, &pe) || pe.Page != len(cd.CodeHashes)-1 {
 			t.Errorf("%s CD %d: CheckCode of a changed last page: %v", rs.arch, i, err)
 		}
-		for slot, data := range map[int][]byte{SlotInfo: info, SlotRequirements: ours.Requirements, SlotResourceDir: resources} {
+		for slot, data := range map[int][]byte{SlotInfo: info, SlotRequirements: ours.Requirements, SlotResourceDir: resources, SlotEntitlements: ours.Entitlements} {
 			if data == nil {
-				continue // the vendor did not ship _CodeSignature/
+				continue // no entitlements, or the vendor did not ship _CodeSignature/
 			}
 			if err := cd.CheckSpecial(slot, data); (slot != SlotInfo || infoSealed) != (err == nil) {
 				t.Errorf("%s CD %d: CheckSpecial(%d): %v", rs.arch, i, slot, err)
@@ -230,10 +238,18 @@ func checkRealSignature(t *testing.T, rs realSlice, info []byte, infoSealed bool
 		}
 	}
 
+	// codesign reserves more than it writes; the rest is zeros.
+	n := binary.BigEndian.Uint32(rs.sig[4:])
+	if int(n) > len(rs.sig) || !bytes.Equal(rs.sig[n:], make([]byte, len(rs.sig)-int(n))) {
+		t.Errorf("%s: SuperBlob of %d bytes in %d reserved, tail not zero", rs.arch, n, len(rs.sig))
+	}
+	if ours.CodeDirectories[0].Flags&FlagAdHoc == 0 {
+		checkRealCMS(t, rs.arch, ours, theirs)
+		return true
+	}
 	// Ad hoc: CS_ADHOC, an empty requirement set, an empty BlobWrapper.
-	if ours.CodeDirectories[0].Flags&FlagAdHoc == 0 || !ours.HasWrapper || len(ours.CMS) != 0 || len(theirs.CMSSignature) != 0 {
-		t.Errorf("%s: flags %#x, wrapper %v with %d CMS bytes (go-macho %d): want an ad hoc signature", rs.arch,
-			ours.CodeDirectories[0].Flags, ours.HasWrapper, len(ours.CMS), len(theirs.CMSSignature))
+	if !ours.HasWrapper || len(ours.CMS) != 0 || len(theirs.CMSSignature) != 0 {
+		t.Errorf("%s: ad hoc, wrapper %v with %d CMS bytes (go-macho %d)", rs.arch, ours.HasWrapper, len(ours.CMS), len(theirs.CMSSignature))
 	}
 	if !bytes.Equal(ours.Requirements, EmptyRequirements()) || len(theirs.Requirements) != 0 {
 		t.Errorf("%s: requirements %x (go-macho %d): want the empty set", rs.arch, ours.Requirements, len(theirs.Requirements))
@@ -241,9 +257,99 @@ func checkRealSignature(t *testing.T, rs realSlice, info []byte, infoSealed bool
 	if _, err := ours.VerifyCMS(nil, time.Now()); !errors.Is(err, ErrSignature) {
 		t.Errorf("%s: VerifyCMS of an ad hoc signature: %v", rs.arch, err)
 	}
-	// codesign reserves more than it writes; the rest is zeros.
-	n := binary.BigEndian.Uint32(rs.sig[4:])
-	if int(n) > len(rs.sig) || !bytes.Equal(rs.sig[n:], make([]byte, len(rs.sig)-int(n))) {
-		t.Errorf("%s: SuperBlob of %d bytes in %d reserved, tail not zero", rs.arch, n, len(rs.sig))
+	return false
+}
+
+// appleRootCA is the SHA-256 fingerprint Apple publishes for "Apple Root
+// CA" (2006–2035), the anchor of iOS code signing certificates.
+const appleRootCA = "b0b1730ecbc7ff4505142c49f1295e6eda6bcaed7e2c68c5be91b5a11001f024"
+
+// checkRealCMS checks a real Apple-issued signature: the CMS bytes and the
+// designated requirement as go-macho reads them, the signature over the
+// CodeDirectory (internal/cms), and, with openssl cms -verify at the
+// signing time, the chain to the Apple Root CA the CMS embeds, which the
+// test accepts only with Apple's published fingerprint.
+func checkRealCMS(t *testing.T, arch string, ours *Signature, theirs *gocs.CodeSignature) {
+	t.Helper()
+	cd := ours.CodeDirectories[0]
+	if !bytes.Equal(ours.CMS, theirs.CMSSignature) || cd.TeamID == "" {
+		t.Errorf("%s: CMS %d bytes, go-macho %d; team %q", arch, len(ours.CMS), len(theirs.CMSSignature), cd.TeamID)
 	}
+	if ours.Entitlements == nil || string(ours.Entitlements[8:]) != theirs.Entitlements {
+		t.Errorf("%s: entitlements blob differs from go-macho's", arch)
+	}
+	dir := t.TempDir()
+	berPath, derPath := filepath.Join(dir, "sig.ber"), filepath.Join(dir, "sig.der")
+	if err := os.WriteFile(berPath, ours.CMS, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Apple's CMS encoder writes BER (indefinite lengths): our CMS parser
+	// must read it, as inspect and verify read the input's signature.
+	if _, err := cms.Parse(ours.CMS); err != nil {
+		t.Errorf("%s: cms.Parse of Apple's BER CMS: %v", arch, err)
+	}
+	// openssl re-encodes it as DER (the signature covers only the signed
+	// attributes, DER already), for our parser's other checks.
+	testenv.Run(t, "openssl", "cms", "-cmsout", "-inform", "DER", "-in", berPath, "-outform", "DER", "-out", derPath)
+	der, err := os.ReadFile(derPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, err := cms.Parse(der)
+	if err != nil {
+		t.Fatalf("%s: %v", arch, err)
+	}
+	if err := sd.VerifySignature(cd.Raw); err != nil {
+		t.Errorf("%s: CMS signature over the CodeDirectory: %v", arch, err)
+	}
+	if err := sd.VerifySignature(append(bytes.Clone(cd.Raw), 0)); !errors.Is(err, cms.ErrSignature) {
+		t.Errorf("%s: CMS signature over a changed CodeDirectory: %v", arch, err)
+	}
+	// The designated requirement names the signer's certificate.
+	wantDR := `identifier "` + cd.Identifier + `" and anchor apple generic and certificate leaf[subject.CN] = "` +
+		sd.Signer.Subject.CommonName + `" and certificate 1[field.1.2.840.113635.100.6.2.1] /* exists */`
+	if len(theirs.Requirements) != 1 || strings.Join(strings.Fields(theirs.Requirements[0].Detail), " ") != wantDR {
+		t.Errorf("%s: go-macho requirements %+v, want %s", arch, theirs.Requirements, wantDR)
+	}
+	if sd.Signer.Subject.OrganizationalUnit[0] != cd.TeamID {
+		t.Errorf("%s: signer OU %v, team %q", arch, sd.Signer.Subject.OrganizationalUnit, cd.TeamID)
+	}
+	var root *x509.Certificate
+	for _, c := range sd.Certificates {
+		t.Logf("%s: CMS certificate %q issued by %q", arch, c.Subject.CommonName, c.Issuer.CommonName)
+		if fp := sha256.Sum256(c.Raw); hex.EncodeToString(fp[:]) == appleRootCA {
+			root = c
+		}
+	}
+	at, ok := sd.SigningTime()
+	if root == nil || !ok {
+		t.Fatalf("%s: no Apple Root CA in the CMS (signing time %v)", arch, at)
+	}
+	files := map[string][]byte{
+		"cd.bin": cd.Raw, "bad.bin": append(bytes.Clone(cd.Raw), 0),
+		"root.pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Raw}),
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	verify := func(content string) (string, error) {
+		// Apple marks its leaf extensions critical; openssl knows them not.
+		return testenv.RunStatus(t, "openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", berPath,
+			"-content", filepath.Join(dir, content), "-CAfile", filepath.Join(dir, "root.pem"), "-purpose", "any",
+			"-ignore_critical", "-attime", strconv.FormatInt(at.Unix(), 10), "-out", os.DevNull)
+	}
+	if out, err := verify("cd.bin"); err != nil {
+		t.Errorf("%s: openssl cms -verify to Apple Root CA: %v\n%s", arch, err, out)
+	}
+	if _, err := verify("bad.bin"); err == nil {
+		t.Errorf("%s: openssl verified a changed CodeDirectory", arch)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(root)
+	withDER := *ours
+	withDER.CMS = der
+	_, err = withDER.VerifyCMS(roots, at)
+	t.Logf("%s: VerifyCMS (DER) to Apple Root CA at %v: %v", arch, at, err)
 }

@@ -66,7 +66,7 @@ func TestRealIOSRead(t *testing.T) {
 	}
 	archs := map[string]bool{}
 	for _, b := range testenv.RealIOS(t) {
-		t.Run(strings.TrimPrefix(b.Dir, filepath.Dir(filepath.Dir(b.Dir))+"/"), func(t *testing.T) {
+		t.Run(b.ID, func(t *testing.T) {
 			in, err := os.ReadFile(b.Exec)
 			if err != nil {
 				t.Fatal(err)
@@ -185,8 +185,7 @@ func TestRealIOSResign(t *testing.T) {
 			t.Fatalf("%s: Info.plist: %v", b.Dir, err)
 		}
 		for _, adhoc := range []bool{true, false} {
-			name := strings.TrimPrefix(b.Dir, filepath.Dir(filepath.Dir(b.Dir))+"/") + map[bool]string{true: "/adhoc", false: "/dist"}[adhoc]
-			t.Run(name, func(t *testing.T) {
+			t.Run(b.ID+map[bool]string{true: "/adhoc", false: "/dist"}[adhoc], func(t *testing.T) {
 				tmpl := codesign.Params{Identifier: ip.ID, InfoPlist: info, AdHoc: adhoc, SigningTime: at}
 				if !adhoc {
 					tmpl.TeamID, tmpl.Requirements = team, codesign.DesignatedRequirement(ip.ID, team)
