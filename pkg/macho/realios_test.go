@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/binary"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -158,12 +160,15 @@ func (bs *bundleSigner) Sign(s *Slice, code *io.SectionReader) ([]byte, error) {
 
 // TestRealIOSResign re-signs the executables of real iOS bundles through
 // File.Write and codesign.Sign, ad hoc and with a distribution identity
-// (the fake Apple PKI), replacing Xcode's signatures and adding missing
-// ones. llvm-objdump-14, python3 macholib and go-macho read every output;
-// go-macho's page hashes equal the test's SHA-256 of the output pages, its
-// special slot 1 the hash of the bundle's Info.plist; openssl cms -verify
-// checks the CMS over the CodeDirectory to the test root; the same inputs
-// and signing time give the same bytes.
+// (the fake Apple PKI), replacing Xcode's and Apple's signatures and adding
+// missing ones, with the bundle's Info.plist, its CodeResources and the
+// entitlements of its old signature (as go-macho reads them). llvm-objdump-14,
+// python3 macholib and go-macho read every output; go-macho's page hashes
+// equal the test's SHA-256 of the output pages, its special slots the
+// hashes of Info.plist, CodeResources and the entitlements blobs, its
+// entitlements the old ones; openssl cms -verify checks the CMS over the
+// CodeDirectory to the test root; the same inputs and signing time give
+// the same bytes.
 func TestRealIOSResign(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real iOS inputs are fetched with npm")
@@ -173,6 +178,7 @@ func TestRealIOSResign(t *testing.T) {
 	id := testenv.NewAppleIdentity(t, team, at.AddDate(0, -1, 0), at.AddDate(1, 0, 0))
 	roots := x509.NewCertPool()
 	roots.AddCert(id.Root)
+	nEnt, nRes := 0, 0
 	for _, b := range testenv.RealIOS(t) {
 		info, err := os.ReadFile(filepath.Join(b.Dir, "Info.plist"))
 		if err != nil {
@@ -184,25 +190,38 @@ func TestRealIOSResign(t *testing.T) {
 		if _, err := plist.Unmarshal(info, &ip); err != nil || ip.ID == "" {
 			t.Fatalf("%s: Info.plist: %v", b.Dir, err)
 		}
+		resources, err := os.ReadFile(filepath.Join(b.Dir, "_CodeSignature", "CodeResources"))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+		in := bundleInputs{info: info, resources: resources}
+		if resources != nil {
+			nRes++
+		}
+		if cs := goMachoFiles(t, b.Exec, open(t, mustRead(t, b.Exec)).Fat)[0].CodeSignature(); cs != nil && cs.Entitlements != "" {
+			in.entitlements = []byte(cs.Entitlements)
+			if in.entitlementsDER, err = codesign.EntitlementsDER(in.entitlements); err != nil {
+				t.Fatal(err)
+			}
+			nEnt++
+		}
 		for _, adhoc := range []bool{true, false} {
 			t.Run(b.ID+map[bool]string{true: "/adhoc", false: "/dist"}[adhoc], func(t *testing.T) {
-				tmpl := codesign.Params{Identifier: ip.ID, InfoPlist: info, AdHoc: adhoc, SigningTime: at}
+				tmpl := codesign.Params{Identifier: ip.ID, InfoPlist: info, CodeResources: resources, AdHoc: adhoc, SigningTime: at,
+					Entitlements: in.entitlements, EntitlementsDER: in.entitlementsDER}
 				if !adhoc {
 					tmpl.TeamID, tmpl.Requirements = team, codesign.DesignatedRequirement(ip.ID, team)
 					tmpl.Signer, tmpl.Chain = id.LeafKey, []*x509.Certificate{id.Leaf, id.WWDR}
 				}
-				in, err := os.ReadFile(b.Exec)
-				if err != nil {
-					t.Fatal(err)
-				}
-				src := open(t, in)
+				exe := mustRead(t, b.Exec)
+				src := open(t, exe)
 				var out bytes.Buffer
 				lay, err := src.Write(&out, &bundleSigner{tmpl})
 				if err != nil {
 					t.Fatal(err)
 				}
 				var again bytes.Buffer
-				if _, err := open(t, in).Write(&again, &bundleSigner{tmpl}); err != nil || !bytes.Equal(again.Bytes(), out.Bytes()) {
+				if _, err := open(t, exe).Write(&again, &bundleSigner{tmpl}); err != nil || !bytes.Equal(again.Bytes(), out.Bytes()) {
 					t.Errorf("a second signing differs (%v)", err)
 				}
 				path := filepath.Join(t.TempDir(), filepath.Base(b.Exec))
@@ -229,16 +248,34 @@ func TestRealIOSResign(t *testing.T) {
 				}
 				goMachoCheck(t, path, f.Fat, want)
 				for i, mf := range goMachoFiles(t, path, f.Fat) {
-					checkResigned(t, f.Slices[i], out.Bytes(), mf, info, adhoc, id, roots, at)
+					checkResigned(t, f.Slices[i], out.Bytes(), mf, in, adhoc, id, roots, at)
 				}
 			})
 		}
 	}
+	if nEnt == 0 || nRes == 0 {
+		t.Errorf("%d real bundles re-signed with entitlements, %d with CodeResources: want some of each", nEnt, nRes)
+	}
+}
+
+// bundleInputs are the bundle files and entitlements a slice is signed with.
+type bundleInputs struct {
+	info, resources, entitlements, entitlementsDER []byte
+}
+
+// mustRead returns the bytes of path.
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // checkResigned compares go-macho's reading of one re-signed slice with
 // hashes the test computes, and has our parser and openssl check the CMS.
-func checkResigned(t *testing.T, s *Slice, out []byte, mf *gomacho.File, info []byte, adhoc bool, id *testenv.AppleIdentity, roots *x509.CertPool, at time.Time) {
+func checkResigned(t *testing.T, s *Slice, out []byte, mf *gomacho.File, in bundleInputs, adhoc bool, id *testenv.AppleIdentity, roots *x509.CertPool, at time.Time) {
 	t.Helper()
 	cs := mf.CodeSignature()
 	if cs == nil || len(cs.CodeDirectories) != 1 {
@@ -255,15 +292,23 @@ func checkResigned(t *testing.T, s *Slice, out []byte, mf *gomacho.File, info []
 			t.Errorf("%s: go-macho page %d hash differs from the page's SHA-256", s.Arch(), p)
 		}
 	}
-	wantInfo := sha256.Sum256(info)
-	gotInfo := []byte(nil)
+	want := map[uint32][]byte{codesign.SlotInfo: in.info, codesign.SlotResourceDir: in.resources}
+	if in.entitlements != nil {
+		want[codesign.SlotEntitlements] = codesign.EntitlementsBlob(in.entitlements)
+		want[codesign.SlotEntitlementsDER] = append([]byte{0xfa, 0xde, 0x71, 0x72, 0, 0, 0, 0}, in.entitlementsDER...)
+		binary.BigEndian.PutUint32(want[codesign.SlotEntitlementsDER][4:], uint32(8+len(in.entitlementsDER)))
+	}
+	got := map[uint32][]byte{}
 	for _, sp := range cd.SpecialSlots {
-		if sp.Index == codesign.SlotInfo {
-			gotInfo = sp.Hash
+		got[sp.Index] = sp.Hash
+	}
+	for slot, data := range want {
+		if h := sha256.Sum256(data); data != nil && !bytes.Equal(got[slot], h[:]) {
+			t.Errorf("%s: go-macho special slot %d %x, want its input's hash %x", s.Arch(), slot, got[slot], h)
 		}
 	}
-	if !bytes.Equal(gotInfo, wantInfo[:]) {
-		t.Errorf("%s: go-macho special slot 1 %x, want the Info.plist hash %x", s.Arch(), gotInfo, wantInfo)
+	if cs.Entitlements != string(in.entitlements) || !bytes.Equal(cs.EntitlementsDER, in.entitlementsDER) {
+		t.Errorf("%s: go-macho entitlements %q (DER %x), want the old signature's", s.Arch(), cs.Entitlements, cs.EntitlementsDER)
 	}
 	wantExec := uint64(0)
 	if s.IsExecutable() {
@@ -281,6 +326,9 @@ func checkResigned(t *testing.T, s *Slice, out []byte, mf *gomacho.File, info []
 		t.Fatalf("%s: %v", s.Arch(), err)
 	}
 	if err := ours.CodeDirectories[0].CheckCode(code); err != nil {
+		t.Errorf("%s: %v", s.Arch(), err)
+	}
+	if err := ours.CheckSpecialSlots(in.info, in.resources); err != nil {
 		t.Errorf("%s: %v", s.Arch(), err)
 	}
 	if adhoc {
