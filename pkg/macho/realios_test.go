@@ -121,6 +121,25 @@ func TestRealIOSRead(t *testing.T) {
 					t.Errorf("%s: go-macho signature %v, ours signed %v", s.Arch(), cs != nil, s.Signed())
 				case cs != nil && (int64(cs.Offset) != want[i].DataOff || int64(cs.Size) != want[i].DataSize):
 					t.Errorf("%s: go-macho LC_CODE_SIGNATURE %d+%d, want %+v", s.Arch(), cs.Offset, cs.Size, want[i])
+				case cs != nil && (want[i].DataOff+want[i].DataSize != s.Size || want[i].LEFileOff+want[i].LEFileSize != s.Size):
+					t.Errorf("%s: the real signature does not end __LINKEDIT and the slice: %+v, slice %d bytes", s.Arch(), want[i], s.Size)
+				}
+				if cs == nil {
+					continue
+				}
+				// What Apple's codesign recorded agrees with our reading of
+				// the load commands: the code limit and, from CodeDirectory
+				// version 0x20400, the executable segment.
+				for _, cd := range cs.CodeDirectories {
+					h := cd.Header
+					if int64(h.CodeLimit) != s.CodeLimit() {
+						t.Errorf("%s: codesign's code limit %d, ours %d", s.Arch(), h.CodeLimit, s.CodeLimit())
+					}
+					if h.Version >= 0x20400 && (int64(h.ExecSegBase) != s.ExecSegBase || int64(h.ExecSegLimit) != s.ExecSegSize ||
+						uint64(h.ExecSegFlags)&codesign.ExecSegMainBinary != 0 != s.IsExecutable()) {
+						t.Errorf("%s: codesign's exec segment %#x+%#x flags %#x, ours %#x+%#x executable %v", s.Arch(),
+							h.ExecSegBase, h.ExecSegLimit, uint64(h.ExecSegFlags), s.ExecSegBase, s.ExecSegSize, s.IsExecutable())
+					}
 				}
 			}
 		})
