@@ -36,6 +36,9 @@ var (
 	oidCDHashes2 = asn1.ObjectIdentifier{1, 2, 840, 113635, 100, 9, 2}
 )
 
+// maxCDHashesPlist bounds the CDHashes attribute's plist we read.
+const maxCDHashesPlist = 64 << 10
+
 type hashEntry struct {
 	Algorithm asn1.ObjectIdentifier
 	Digest    []byte
@@ -106,6 +109,11 @@ func (s *Signature) VerifyCMS(roots *x509.CertPool, now time.Time) (*SignerInfo,
 	}
 	if !ok || err != nil {
 		return nil, fmt.Errorf("%w: no CDHashes attribute", ErrSignature)
+	}
+	// A few hashes; the bound keeps the recursive plist decoder's stack
+	// small whatever the signature holds.
+	if len(xml) > maxCDHashesPlist {
+		return nil, fmt.Errorf("%w: CDHashes plist of %d bytes exceeds %d", ErrSignature, len(xml), maxCDHashesPlist)
 	}
 	var p struct {
 		CDHashes [][]byte `plist:"cdhashes"`

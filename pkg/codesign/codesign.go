@@ -18,6 +18,12 @@
 //
 // Parse reads a SuperBlob back (for our verifier and the tests); its
 // allocations are bounded by the input's length.
+//
+// For bundles it builds and checks _CodeSignature/CodeResources
+// (BuildCodeResources, CheckCodeResources) from a list of the bundle's
+// files and their digests, which the caller reads; and it writes the
+// designated requirement codesign makes for an Apple-issued iOS identity
+// (DesignatedRequirement), in binary and text form.
 package codesign
 
 import (
@@ -88,12 +94,15 @@ var (
 
 // FormatError reports malformed signature bytes at an offset in the blob.
 type FormatError struct {
-	Offset int64  // byte offset in the SuperBlob
+	Offset int64  // byte offset in the SuperBlob; −1 for a CodeResources plist
 	Detail string // what is wrong
 	Err    error  // ErrMalformed
 }
 
 func (e *FormatError) Error() string {
+	if e.Offset < 0 {
+		return fmt.Sprintf("%s: %s", e.Err.Error(), e.Detail)
+	}
 	return fmt.Sprintf("%s: %s (at offset %d)", e.Err.Error(), e.Detail, e.Offset)
 }
 

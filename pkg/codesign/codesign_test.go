@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"os"
@@ -76,7 +77,7 @@ func distParams(t *testing.T, id *testenv.AppleIdentity, code []byte) *Params {
 		ExecSegBase: 0, ExecSegLimit: 0x4000, ExecSegFlags: ExecSegMainBinary,
 		InfoPlist: testInfoPlist, CodeResources: testCodeResources,
 		Entitlements: testEntitlements, EntitlementsDER: der,
-		Requirements: DesignatedRequirement(testID, testTeam),
+		Requirements: DesignatedRequirement(testID, id.Leaf),
 		Signer:       id.LeafKey, Chain: []*x509.Certificate{id.Leaf, id.WWDR},
 		SigningTime: fixedTime, Rand: rand.Reader,
 	}
@@ -150,7 +151,7 @@ func TestSignDistribution(t *testing.T) {
 			}
 		}
 		// go-macho decompiles the requirement (its text has doubled spaces).
-		if len(cs.Requirements) != 1 || strings.Join(strings.Fields(cs.Requirements[0].Detail), " ") != `identifier "com.example.app" and anchor apple generic and certificate leaf[subject.OU] = "ABCDE12345" and certificate 1[field.1.2.840.113635.100.6.2.1] /* exists */` {
+		if len(cs.Requirements) != 1 || strings.Join(strings.Fields(cs.Requirements[0].Detail), " ") != DesignatedRequirementText(testID, id.Leaf, nil) {
 			t.Errorf("go-macho requirements: %+v", cs.Requirements)
 		}
 		if cs.Entitlements != string(testEntitlements) || !bytes.Equal(cs.EntitlementsDER, ours.EntitlementsDER[8:]) {
@@ -291,6 +292,18 @@ func TestSignAdHoc(t *testing.T) {
 	}
 	if err := s.CheckSpecialSlots(testInfoPlist, nil); err != nil {
 		t.Error(err)
+	}
+	// Read the SuperBlob index by hand: codesign -s - writes the
+	// CodeDirectory, the empty requirement set and an 8-byte BlobWrapper
+	// (Security's signer: "a null signer generates a null signature blob").
+	be := binary.BigEndian
+	blobs := map[uint32][]byte{}
+	for i := range int(be.Uint32(sig[8:])) {
+		slot, off := be.Uint32(sig[12+8*i:]), be.Uint32(sig[16+8*i:])
+		blobs[slot] = sig[off : off+be.Uint32(sig[off+4:])]
+	}
+	if len(blobs) != 3 || !bytes.Equal(blobs[SlotSignature], []byte{0xfa, 0xde, 0x0b, 0x01, 0, 0, 0, 8}) || !bytes.Equal(blobs[SlotRequirements], EmptyRequirements()) {
+		t.Errorf("ad-hoc SuperBlob slots %x", blobs)
 	}
 	if _, err := s.VerifyCMS(nil, fixedTime); !errors.Is(err, ErrSignature) {
 		t.Errorf("VerifyCMS of ad-hoc: %v", err)

@@ -24,9 +24,12 @@ import (
 //	       SET OF KeyValue (dictionary)
 //
 // Dictionary entries are in ascending key order (byte-wise), as Apple's
-// CoreEntitlements, which looks keys up by binary search, requires. Data,
-// date and real values have no DER form in entitlements and are refused.
-// (Reference: rcodesign's entitlements.rs; Apple's CoreEntitlements.)
+// CoreEntitlements, which looks keys up by binary search, requires — not
+// in DER's SET OF order (by encoding, shorter entries first): codesign's
+// own output sorts by key (TestEntitlementsDERMatchesCodesign holds a real
+// codesign'd binary's blobs). Data, date and real values have no DER form
+// in entitlements and are refused. (References: rcodesign's
+// entitlements.rs; Apple's CoreEntitlements.)
 const (
 	tagDEREntitlements = 0x70 // [APPLICATION 16] constructed
 	tagDERTopDict      = 0xb0 // [CONTEXT 16] constructed
@@ -47,8 +50,16 @@ func EntitlementsDERBlob(plistBytes []byte) ([]byte, error) {
 	return wrapBlob(MagicEntitlementsDER, der), nil
 }
 
+// MaxEntitlementsSize caps the entitlements plist EntitlementsDER reads:
+// real ones are a few KiB, and the plist decoder recurses once per nesting
+// level, so an unbounded input could exhaust the stack.
+const MaxEntitlementsSize = 1 << 20
+
 // EntitlementsDER encodes an entitlements plist in Apple's DER form.
 func EntitlementsDER(plistBytes []byte) ([]byte, error) {
+	if len(plistBytes) > MaxEntitlementsSize {
+		return nil, fmt.Errorf("%w: entitlements plist of %d bytes exceeds the %d-byte limit", ErrInput, len(plistBytes), MaxEntitlementsSize)
+	}
 	var v any
 	if _, err := plist.Unmarshal(plistBytes, &v); err != nil {
 		return nil, fmt.Errorf("%w: entitlements plist: %w", ErrInput, err)
@@ -57,7 +68,7 @@ func EntitlementsDER(plistBytes []byte) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: entitlements plist is a %T, not a dictionary", ErrInput, v)
 	}
-	body, err := derDictBody(d)
+	body, err := derDictBody(d, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -66,15 +77,20 @@ func EntitlementsDER(plistBytes []byte) ([]byte, error) {
 	return cms.TLV(tagDEREntitlements, inner), nil
 }
 
-// derDictBody encodes a dictionary's KeyValue sequences in key order.
-func derDictBody(d map[string]any) ([]byte, error) {
+// maxEntitlementsDepth bounds the nesting of entitlement values (real
+// ones nest two or three deep); each level re-copies its content.
+const maxEntitlementsDepth = 32
+
+// derDictBody encodes a dictionary's KeyValue sequences in key order; depth
+// is the dictionary's nesting level (the top one is 1).
+func derDictBody(d map[string]any, depth int) ([]byte, error) {
 	var body []byte
 	for _, k := range slices.Sorted(maps.Keys(d)) {
 		key, err := asn1.MarshalWithParams(k, "utf8")
 		if err != nil {
 			return nil, fmt.Errorf("%w: entitlement key %q: %w", ErrInput, k, err)
 		}
-		val, err := derValue(d[k], k)
+		val, err := derValue(d[k], k, depth+1)
 		if err != nil {
 			return nil, err
 		}
@@ -83,8 +99,15 @@ func derDictBody(d map[string]any) ([]byte, error) {
 	return body, nil
 }
 
-// derValue encodes one plist value; key names it in errors.
-func derValue(v any, key string) ([]byte, error) {
+// derValue encodes one plist value at nesting level depth; key names it in
+// errors.
+func derValue(v any, key string, depth int) ([]byte, error) {
+	switch v.(type) {
+	case []any, map[string]any:
+		if depth > maxEntitlementsDepth {
+			return nil, fmt.Errorf("%w: entitlement %q nested deeper than %d", ErrInput, key, maxEntitlementsDepth)
+		}
+	}
 	switch x := v.(type) {
 	case bool:
 		return asn1.Marshal(x)
@@ -97,7 +120,7 @@ func derValue(v any, key string) ([]byte, error) {
 	case []any:
 		var body []byte
 		for _, e := range x {
-			b, err := derValue(e, key)
+			b, err := derValue(e, key, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -105,7 +128,7 @@ func derValue(v any, key string) ([]byte, error) {
 		}
 		return cms.TLV(0x30, body), nil
 	case map[string]any:
-		body, err := derDictBody(x)
+		body, err := derDictBody(x, depth)
 		if err != nil {
 			return nil, err
 		}

@@ -1,8 +1,11 @@
 package codesign
 
 import (
+	"crypto/x509"
 	"encoding/asn1"
 	"encoding/binary"
+	"fmt"
+	"strings"
 )
 
 // FORMAT: Requirements (Security framework, requirement.h / reqmaker.cpp;
@@ -20,13 +23,13 @@ import (
 //
 //	opIdent 2              string                        identifier "…"
 //	opAnd 6                expr expr                     … and …
-//	opCertField 11         int32 cert, string field, match  certificate leaf[subject.OU] = "…"
+//	opCertField 11         int32 cert, string field, match  certificate leaf[subject.CN] = "…"
 //	opCertGeneric 14       int32 cert, data OID body, match certificate 1[field.OID] exists
 //	opAppleGenericAnchor 15                              anchor apple generic
 //	matchExists 0, matchEqual 1 (followed by the value)
 //
-// Cert index 0 is the leaf, 1 its issuer, −1 the anchor. "a and b and c" is
-// left-associative: opAnd opAnd a b c.
+// Cert index 0 is the leaf, 1 its issuer, −1 the anchor. codesign nests
+// "a and b and c" to the right: opAnd a opAnd b c (both print the same).
 const (
 	reqTypeDesignated = 3
 	reqKindExpr       = 1
@@ -52,29 +55,38 @@ func EmptyRequirements() []byte {
 	return requirementSet(nil)
 }
 
-// DesignatedRequirement returns the requirement set that codesign writes for
-// an identity issued by Apple's WWDR intermediate:
+// DesignatedRequirement returns the requirement set that codesign writes
+// for an identity issued by Apple's WWDR intermediate (the "Apple
+// Development", "Apple Distribution", "iPhone Developer" and "iPhone
+// Distribution" certificates of iOS):
 //
 //	designated => identifier "<id>" and anchor apple generic and
-//	  certificate leaf[subject.OU] = "<team>" and
-//	  certificate 1[field.1.2.840.113635.100.6.2.1] exists
-func DesignatedRequirement(identifier, teamID string) []byte {
+//	  certificate leaf[subject.CN] = "<leaf's common name>" and
+//	  certificate 1[field.1.2.840.113635.100.6.2.1] /* exists */
+//
+// leaf == nil (ad hoc) gives the empty set: an ad-hoc signature's designated
+// requirement is implicit (its cdhash).
+func DesignatedRequirement(identifier string, leaf *x509.Certificate) []byte {
+	if leaf == nil {
+		return EmptyRequirements()
+	}
+	// Security's DRMaker nests to the right: and(identifier, and(anchor,
+	// and(leaf CN, issuer marker))).
 	var e []byte
-	e = be32(e, opAnd)
-	e = be32(e, opAnd)
 	e = be32(e, opAnd)
 	e = be32(e, opIdent)
 	e = reqData(e, []byte(identifier))
+	e = be32(e, opAnd)
 	e = be32(e, opAppleGenericAnchor)
+	e = be32(e, opAnd)
 	e = be32(e, opCertField)
 	e = be32(e, 0) // leaf
-	e = reqData(e, []byte("subject.OU"))
+	e = reqData(e, []byte(fieldSubjectCN))
 	e = be32(e, matchEqual)
-	e = reqData(e, []byte(teamID))
+	e = reqData(e, []byte(leaf.Subject.CommonName))
 	e = be32(e, opCertGeneric)
-	e = be32(e, 1)                                   // the leaf's issuer
-	oid, _ := asn1.Marshal(oidAppleWWDRIntermediate) // a constant OID: cannot fail
-	e = reqData(e, oid[2:])                          // the OID's content octets, without tag and length
+	e = be32(e, 1) // the leaf's issuer
+	e = reqData(e, wwdrOIDBody())
 	e = be32(e, matchExists)
 
 	req := be32(nil, MagicRequirement)
@@ -82,6 +94,81 @@ func DesignatedRequirement(identifier, teamID string) []byte {
 	req = be32(req, reqKindExpr)
 	req = append(req, e...)
 	return requirementSet([]requirement{{reqTypeDesignated, req}})
+}
+
+// fieldSubjectCN is the certificate field the designated requirement pins.
+const fieldSubjectCN = "subject.CN"
+
+// wwdrOIDBody is the WWDR marker OID's content octets (no tag, no length),
+// as the requirement language stores OIDs.
+func wwdrOIDBody() []byte {
+	oid, _ := asn1.Marshal(oidAppleWWDRIntermediate) // a constant OID: cannot fail
+	return oid[2:]
+}
+
+// DesignatedRequirementText is DesignatedRequirement's requirement in
+// Apple's text form (as `codesign -d -r-` prints it after "designated =>",
+// and as CodeResources records nested code's requirement). leaf == nil
+// means ad hoc: `cdhash H"<hex of cdhash>"`.
+//
+// Strings are printed as Security's requirement dumper prints them: bare
+// when they are alphanumeric (dots allowed in field names), do not start
+// with a digit and are no keyword; else quoted with \" and \\ escaped;
+// else (control or non-ASCII bytes) as 0x hex.
+func DesignatedRequirementText(identifier string, leaf *x509.Certificate, cdhash []byte) string {
+	if leaf == nil {
+		return fmt.Sprintf("cdhash H\"%x\"", cdhash)
+	}
+	return "identifier " + reqString(identifier, false) +
+		" and anchor apple generic and certificate leaf[" + reqString(fieldSubjectCN, true) + "] = " +
+		reqString(leaf.Subject.CommonName, false) +
+		" and certificate 1[field." + oidAppleWWDRIntermediate.String() + "] /* exists */"
+}
+
+// reqKeywords are the requirement language's reserved words, which the
+// dumper quotes (Security's RequirementKeywords.h, and the empty string).
+var reqKeywords = map[string]bool{
+	"guest": true, "host": true, "designated": true, "library": true, "plugin": true,
+	"or": true, "and": true, "always": true, "true": true, "never": true, "false": true,
+	"identifier": true, "cdhash": true, "platform": true, "notarized": true, "legacy": true,
+	"anchor": true, "apple": true, "generic": true, "certificate": true, "cert": true,
+	"trusted": true, "info": true, "entitlement": true, "exists": true, "absent": true,
+	"leaf": true, "root": true, "timestamp": true, "": true,
+}
+
+// reqString prints a requirement string argument the way Security's
+// requirement dumper does (Requirement::Dumper::data).
+func reqString(s string, dotOkay bool) string {
+	const (
+		simple = iota
+		printable
+		binary
+	)
+	mode := simple
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		isAlnum := c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		switch {
+		case isAlnum || c == '.' && dotOkay:
+			if i == 0 && c >= '0' && c <= '9' {
+				mode = max(mode, printable)
+			}
+		case c > ' ' && c < 0x7f || c == ' ' || c >= '\t' && c <= '\r':
+			mode = max(mode, printable)
+		default:
+			mode = binary
+		}
+	}
+	if mode == simple && reqKeywords[s] {
+		mode = printable
+	}
+	switch mode {
+	case simple:
+		return s
+	case printable:
+		return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+	}
+	return fmt.Sprintf("0x%x", s)
 }
 
 // requirement is one entry of a requirement set.
