@@ -460,7 +460,8 @@ func TestParseMalformed(t *testing.T) {
 		{"wrong magic in slot 0", put(cdOff, MagicRequirements)},
 		{"code slots exceed blob", put(cdOff+28, 1000)},
 		{"ident offset outside", put(cdOff+20, 1<<20)},
-		{"sha1 directory", put(cdOff+36, 0x14010000|uint32(good[cdOff+38])<<8|12)},
+		{"sha-384 directory", put(cdOff+36, 0x30040000|uint32(good[cdOff+38])<<8|12)},
+		{"sha1 type with 32-byte hashes", put(cdOff+36, 0x20010000|uint32(good[cdOff+38])<<8|12)},
 		{"no code directory", put(12, SlotRequirements+0x100)},
 	} {
 		if _, err := Parse(tc.b); !errors.Is(err, ErrMalformed) {
