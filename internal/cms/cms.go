@@ -1,13 +1,14 @@
 // Package cms signs and verifies the CMS SignedData (RFC 5652) that Apple's
 // formats use: the detached signature over a CodeDirectory (pkg/codesign)
 // and the attached one around a provisioning profile's plist
-// (pkg/provision). DER only: a BER (indefinite-length) structure is refused
-// as malformed; Apple's tools and openssl write DER.
+// (pkg/provision). Parse reads BER, as Apple's CMS encoder writes code
+// signatures with indefinite lengths, by re-encoding it as DER first
+// (BERToDER); what this package writes is DER.
 //
-// pkg/apksig shares the encoding structs below but keeps its own reader and
-// signer: JAR signature blocks need BER, DSA, signatures without signed
-// attributes and Android's exact acceptance rules, which these formats do
-// not.
+// pkg/apksig shares the encoding structs and the BER normaliser but keeps
+// its own reader and signer: JAR signature blocks need DSA, signatures
+// without signed attributes and Android's exact acceptance rules, which
+// these formats do not.
 package cms
 
 import (
@@ -223,9 +224,16 @@ type Signed struct {
 	attrs  []RawAttribute
 }
 
-// Parse decodes a DER ContentInfo holding a SignedData with exactly one
-// signer whose certificate is embedded.
-func Parse(der []byte) (*Signed, error) {
+// Parse decodes a BER or DER ContentInfo holding a SignedData with exactly
+// one signer whose certificate is embedded. BER is re-encoded as DER before
+// decoding: the signature covers the DER of the signed attributes (RFC 5652
+// §5.4), so no signed byte changes, and the certificates and attributes the
+// result returns are DER.
+func Parse(ber []byte) (*Signed, error) {
+	der, err := BERToDER(ber)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
 	var ci ContentInfo
 	if rest, err := asn1.Unmarshal(der, &ci); err != nil {
 		return nil, fmt.Errorf("%w: ContentInfo: %w", ErrMalformed, err)
@@ -392,19 +400,5 @@ func (sd *Signed) VerifyChain(roots *x509.CertPool, at time.Time) ([][]*x509.Cer
 // TLV encodes one DER element with a single-byte tag (short or long form
 // length, up to 4 GiB).
 func TLV(tag byte, content []byte) []byte {
-	n := len(content)
-	out := []byte{tag}
-	switch {
-	case n < 0x80:
-		out = append(out, byte(n))
-	case n < 0x100:
-		out = append(out, 0x81, byte(n))
-	case n < 0x10000:
-		out = append(out, 0x82, byte(n>>8), byte(n))
-	case n < 0x1000000:
-		out = append(out, 0x83, byte(n>>16), byte(n>>8), byte(n))
-	default:
-		out = append(out, 0x84, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
-	return append(out, content...)
+	return tlv([]byte{tag}, content)
 }
