@@ -53,6 +53,12 @@ var (
 	ErrSignature = errors.New("cms: signature does not verify")
 )
 
+// ErrSHA1Chain reports a certificate chain that cannot be verified because
+// a certificate in it is signed with SHA-1: Go's x509 refuses those
+// signatures since Go 1.24, and Apple's chains before 2016 use them. It
+// comes wrapped with ErrSignature.
+var ErrSHA1Chain = errors.New("cms: certificate chain uses SHA-1 signatures, which Go's x509 no longer verifies")
+
 // Object identifiers.
 var (
 	OIDData          = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
@@ -383,18 +389,42 @@ func checkSignature(cert *x509.Certificate, alg x509.SignatureAlgorithm, signed,
 
 // VerifyChain checks that the signer's certificate chains, through the
 // embedded certificates, to roots at time at (any extended key usage).
+// Apple's code signing marker extensions (see appleExtensions) count as
+// handled even when critical, as Apple marks its leaves' (other unhandled
+// critical extensions still fail). A chain that fails because a
+// certificate is signed with SHA-1, which Go's x509 no longer verifies
+// (Apple's pre-2016 chains), fails with ErrSHA1Chain.
 func (sd *Signed) VerifyChain(roots *x509.CertPool, at time.Time) ([][]*x509.Certificate, error) {
 	inter := x509.NewCertPool()
 	for _, c := range sd.Certificates {
 		if c != sd.Signer {
-			inter.AddCert(c)
+			inter.AddCert(withAppleExtensionsHandled(c))
 		}
 	}
-	chains, err := sd.Signer.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	leaf := withAppleExtensionsHandled(sd.Signer)
+	chains, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 	if err != nil {
+		if c := sd.sha1Signed(); c != nil {
+			return nil, fmt.Errorf("%w: %w: certificate %q is signed with %v, so the chain was not verified (%w)", ErrSignature, ErrSHA1Chain, c.Subject.CommonName, c.SignatureAlgorithm, err)
+		}
 		return nil, fmt.Errorf("%w: signer certificate: %w", ErrSignature, err)
 	}
 	return chains, nil
+}
+
+// sha1Signed returns the signer's certificate or an embedded intermediate
+// (not self-signed: a root's own signature is not checked) whose signature
+// uses SHA-1, nil if none does.
+func (sd *Signed) sha1Signed() *x509.Certificate {
+	for _, c := range append([]*x509.Certificate{sd.Signer}, sd.Certificates...) {
+		switch c.SignatureAlgorithm {
+		case x509.SHA1WithRSA, x509.ECDSAWithSHA1, x509.DSAWithSHA1:
+			if !bytes.Equal(c.RawIssuer, c.RawSubject) {
+				return c
+			}
+		}
+	}
+	return nil
 }
 
 // TLV encodes one DER element with a single-byte tag (short or long form

@@ -201,13 +201,13 @@ func checkOpenSSL(t *testing.T, id *testenv.AppleIdentity, s *Signature) {
 	os.WriteFile(cmsPath, s.CMS, 0o600)
 	os.WriteFile(cdPath, cd.Raw, 0o600)
 	testenv.Run(t, "openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", cmsPath, "-content", cdPath,
-		"-CAfile", filepath.Join(id.Dir, "root.pem"), "-purpose", "any", "-attime", itoa64(fixedTime.Unix()), "-out", os.DevNull)
+		"-CAfile", filepath.Join(id.Dir, "root.pem"), "-purpose", "any", "-ignore_critical", "-attime", itoa64(fixedTime.Unix()), "-out", os.DevNull)
 	// A CodeDirectory that differs by one byte is refused.
 	bad := bytes.Clone(cd.Raw)
 	bad[len(bad)-1] ^= 1
 	os.WriteFile(cdPath, bad, 0o600)
 	if out, err := testenv.RunStatus(t, "openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", cmsPath, "-content", cdPath,
-		"-CAfile", filepath.Join(id.Dir, "root.pem"), "-purpose", "any", "-attime", itoa64(fixedTime.Unix()), "-out", os.DevNull); err == nil {
+		"-CAfile", filepath.Join(id.Dir, "root.pem"), "-purpose", "any", "-ignore_critical", "-attime", itoa64(fixedTime.Unix()), "-out", os.DevNull); err == nil {
 		t.Errorf("openssl accepted a tampered CodeDirectory: %s", out)
 	}
 

@@ -229,7 +229,7 @@ func TestRealIOSResign(t *testing.T) {
 				tmpl := codesign.Params{Identifier: ip.ID, InfoPlist: info, CodeResources: resources, AdHoc: adhoc, SigningTime: at,
 					Entitlements: in.entitlements, EntitlementsDER: in.entitlementsDER}
 				if !adhoc {
-					tmpl.TeamID, tmpl.Requirements = team, codesign.DesignatedRequirement(ip.ID, team)
+					tmpl.TeamID, tmpl.Requirements = team, codesign.DesignatedRequirement(ip.ID, id.Leaf)
 					tmpl.Signer, tmpl.Chain = id.LeafKey, []*x509.Certificate{id.Leaf, id.WWDR}
 				}
 				exe := mustRead(t, b.Exec)
@@ -368,5 +368,5 @@ func checkResigned(t *testing.T, s *Slice, out []byte, mf *gomacho.File, in bund
 		t.Fatal(err)
 	}
 	testenv.Run(t, "openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", cmsPath, "-content", cdPath,
-		"-CAfile", filepath.Join(id.Dir, "root.pem"), "-purpose", "any", "-attime", strconv.FormatInt(at.Unix(), 10), "-out", os.DevNull)
+		"-CAfile", filepath.Join(id.Dir, "root.pem"), "-purpose", "any", "-ignore_critical", "-attime", strconv.FormatInt(at.Unix(), 10), "-out", os.DevNull)
 }
