@@ -291,14 +291,31 @@ func Parse(ber []byte) (*Signed, error) {
 
 // Attribute returns the DER of the single value of signed attribute oid.
 func (sd *Signed) Attribute(oid asn1.ObjectIdentifier) ([]byte, bool) {
+	vs, ok := sd.AttributeValues(oid)
+	if !ok || len(vs) != 1 {
+		return nil, false
+	}
+	return vs[0], true
+}
+
+// AttributeValues returns the DER of each value of signed attribute oid
+// (Apple's CDHashes2 has one value per CodeDirectory); ok is false when the
+// attribute is absent or its values do not decode.
+func (sd *Signed) AttributeValues(oid asn1.ObjectIdentifier) ([][]byte, bool) {
 	for _, a := range sd.attrs {
-		if a.Type.Equal(oid) {
+		if !a.Type.Equal(oid) {
+			continue
+		}
+		var out [][]byte
+		for rest := a.Values.Bytes; len(rest) > 0; {
 			var v asn1.RawValue
-			if rest, err := asn1.Unmarshal(a.Values.Bytes, &v); err != nil || len(rest) != 0 {
+			var err error
+			if rest, err = asn1.Unmarshal(rest, &v); err != nil {
 				return nil, false
 			}
-			return v.FullBytes, true
+			out = append(out, v.FullBytes)
 		}
+		return out, true
 	}
 	return nil, false
 }
