@@ -57,7 +57,7 @@ var (
 // a certificate in it is signed with SHA-1: Go's x509 refuses those
 // signatures since Go 1.24, and Apple's chains before 2016 use them. It
 // comes wrapped with ErrSignature.
-var ErrSHA1Chain = errors.New("cms: certificate chain uses SHA-1 signatures, which Go's x509 no longer verifies")
+var ErrSHA1Chain = errors.New("cms: certificate chain uses SHA-1 signatures, which Go's x509 refuses since Go 1.24")
 
 // Object identifiers.
 var (
@@ -422,7 +422,7 @@ func (sd *Signed) VerifyChain(roots *x509.CertPool, at time.Time) ([][]*x509.Cer
 	chains, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 	if err != nil {
 		if c := sd.sha1Signed(); c != nil {
-			return nil, fmt.Errorf("%w: %w: certificate %q is signed with %v, so the chain was not verified (%w)", ErrSignature, ErrSHA1Chain, c.Subject.CommonName, c.SignatureAlgorithm, err)
+			return nil, fmt.Errorf("%w: %w: certificate %q is signed with %v; the chain is not verified: %w", ErrSignature, ErrSHA1Chain, c.Subject.CommonName, c.SignatureAlgorithm, err)
 		}
 		return nil, fmt.Errorf("%w: signer certificate: %w", ErrSignature, err)
 	}

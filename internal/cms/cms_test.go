@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -14,7 +15,8 @@ import (
 )
 
 // TestOpenSSLInterop: what openssl cms -sign makes (attached, SHA-256 and
-// SHA-1, with and without signed attributes) parses and verifies here, and
+// SHA-1, with and without signed attributes, DER and streamed BER) parses
+// and verifies here, and
 // openssl verifies what SignDetached makes; each tamper is refused.
 func TestOpenSSLInterop(t *testing.T) {
 	now := time.Now()
@@ -32,12 +34,16 @@ func TestOpenSSLInterop(t *testing.T) {
 		{"sha256 attrs", []string{"-md", "sha256"}},
 		{"sha1 attrs", []string{"-md", "sha1"}},
 		{"sha256 no attrs", []string{"-md", "sha256", "-noattr"}},
+		{"sha256 streamed (BER, indefinite lengths)", []string{"-md", "sha256", "-stream"}},
 	} {
 		out := filepath.Join(dir, "p7")
 		args := append([]string{"cms", "-sign", "-nodetach", "-binary", "-outform", "DER", "-in", in, "-out", out,
 			"-signer", filepath.Join(id.Dir, "profile.pem"), "-inkey", filepath.Join(id.Dir, "profile.key")}, tc.args...)
 		testenv.Run(t, "openssl", args...)
 		der, _ := os.ReadFile(out)
+		if streamed := slices.Contains(tc.args, "-stream"); streamed != (der[1] == 0x80) {
+			t.Fatalf("%s: outer length byte %#x", tc.name, der[1])
+		}
 		sd, err := Parse(der)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)

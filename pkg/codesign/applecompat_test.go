@@ -146,6 +146,7 @@ func TestRealAppleCMS(t *testing.T) {
 	if !errors.Is(err, ErrSignature) || !errors.Is(err, cms.ErrSHA1Chain) || strings.Contains(err.Error(), "critical") {
 		t.Errorf("VerifyCMS of the real 2015 chain to AppleRoots: %v; want ErrSHA1Chain and nothing else", err)
 	}
+	t.Logf("%s: %v", rs.arch, err)
 	if !strings.Contains(err.Error(), sd.Signer.Subject.CommonName) {
 		t.Errorf("the SHA-1 error does not name the certificate: %v", err)
 	}
@@ -259,6 +260,10 @@ func TestVerifyCMSCDHashes(t *testing.T) {
 		}
 		return a
 	}
+	// Apple's CDHashes2 has one value per CodeDirectory.
+	entries := func(a, b cms.Attribute) cms.Attribute {
+		return cms.Attribute{Type: oidCDHashes2, Value: append(bytes.Clone(a.Value), b.Value...)}
+	}
 	for _, tc := range []struct {
 		name  string
 		cds   []*CodeDirectory
@@ -268,6 +273,8 @@ func TestVerifyCMSCDHashes(t *testing.T) {
 		{"none, one directory (pre-2016 codesign)", []*CodeDirectory{primary}, nil, ""},
 		{"both, one directory", []*CodeDirectory{primary}, []cms.Attribute{plistAttr(h1), entry(cms.OIDSHA256, h1)}, ""},
 		{"plist only, two directories", []*CodeDirectory{primary, alt}, []cms.Attribute{plistAttr(h1, h2)}, ""},
+		{"both, two directories", []*CodeDirectory{primary, alt}, []cms.Attribute{plistAttr(h1, h2), entries(entry(cms.OIDSHA256, h1), entry(cms.OIDSHA256, h2))}, ""},
+		{"CDHashes2 second value wrong", []*CodeDirectory{primary, alt}, []cms.Attribute{plistAttr(h1, h2), entries(entry(cms.OIDSHA256, h1), entry(cms.OIDSHA256, h1[:31]))}, "CDHashes2 entry 1"},
 		{"none, two directories", []*CodeDirectory{primary, alt}, nil, "no CDHashes attribute binds the 1 alternate"},
 		{"CDHashes2 only, two directories", []*CodeDirectory{primary, alt}, []cms.Attribute{entry(cms.OIDSHA256, h1)}, "no CDHashes attribute binds"},
 		{"plist misses the alternate", []*CodeDirectory{primary, alt}, []cms.Attribute{plistAttr(h1)}, "lists 1 hashes for 2"},

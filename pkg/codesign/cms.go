@@ -30,7 +30,11 @@ import (
 //	CDHashes2      1.2.840.113635.100.9.2 { SEQUENCE { hash OID, OCTET STRING full hash } … }
 //
 // The kernel compares the CDHashes attributes with the CodeDirectories it
-// has, so an alternate CodeDirectory cannot be swapped in unsigned.
+// has, so an alternate CodeDirectory cannot be swapped in unsigned. We
+// write this form. Apple's older signatures differ, and VerifyCMS reads
+// them: BER with indefinite lengths, a SHA-1 digest and messageDigest over
+// a SHA-1 CodeDirectory, and, before alternate CodeDirectories existed,
+// only the first three attributes.
 var (
 	oidCDHashes  = asn1.ObjectIdentifier{1, 2, 840, 113635, 100, 9, 1}
 	oidCDHashes2 = asn1.ObjectIdentifier{1, 2, 840, 113635, 100, 9, 2}
