@@ -98,3 +98,31 @@ func TestParseMalformed(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParse checks that Parse, BER or DER, never panics and fails only
+// with ErrMalformed, and that what it accepts survives the checks callers
+// run next. Seeds: a fixture profile signed by openssl, as DER and with its
+// outer SEQUENCE made indefinite-length BER.
+func FuzzParse(f *testing.F) {
+	der, err := os.ReadFile(testenv.IOSFixture(f, "app.mobileprovision"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	if der[0] != 0x30 || der[1] != 0x82 {
+		f.Fatalf("fixture starts % x, want a SEQUENCE with a 2-byte length", der[:2])
+	}
+	f.Add(der)
+	f.Add(append(append([]byte{0x30, 0x80}, der[4:]...), 0, 0))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		sd, err := Parse(b)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v is not ErrMalformed", err)
+			}
+			return
+		}
+		_ = sd.VerifySignature(nil)
+		_, _ = sd.VerifyChain(x509.NewCertPool(), time.Time{})
+		_, _ = sd.SigningTime()
+	})
+}
