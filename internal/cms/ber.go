@@ -15,10 +15,11 @@ import (
 // order and DEFAULT values as they are.
 //
 // Apple's CMS encoder writes the SignedData of a code signature in BER with
-// indefinite lengths (a real 2015 iPhone Developer signature does); the
-// signed attributes inside it are DER already, because the signature
-// covers their DER encoding, so re-encoding the rest changes no signed
-// byte (openssl cms -cmsout -outform DER does the same). Java's
+// indefinite lengths (a real 2015 iPhone Developer signature does). The
+// signature covers the DER encoding of the signed attributes (RFC 5652
+// §5.4), so re-encoding the whole as DER changes nothing it covers; openssl
+// cms -cmsout -outform DER gives the same bytes as BERToDER for that
+// signature. Java's
 // certificate reader, which Android's v1 signature check follows, also
 // falls back to BER (pkg/apksig).
 

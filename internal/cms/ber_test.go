@@ -69,3 +69,16 @@ func FuzzBERToDER(f *testing.F) {
 		}
 	})
 }
+
+// TestSplitBER: a run of values comes back as the values' own bytes, BER
+// forms kept; a truncated run fails.
+func TestSplitBER(t *testing.T) {
+	a, b := []byte{0x30, 0x80, 0x02, 0x01, 0x05, 0x00, 0x00}, []byte{0x04, 0x81, 0x01, 'x'}
+	got, err := SplitBER(append(bytes.Clone(a), b...))
+	if err != nil || len(got) != 2 || !bytes.Equal(got[0], a) || !bytes.Equal(got[1], b) {
+		t.Errorf("SplitBER: %x, %v", got, err)
+	}
+	if got, err := SplitBER(append(bytes.Clone(a), b[:3]...)); !errors.Is(err, errBER) {
+		t.Errorf("truncated second value: %x, %v", got, err)
+	}
+}

@@ -9,8 +9,8 @@ import (
 )
 
 // FORMAT: certificates in a signature block are X.690 DER, or BER (see
-// internal/cms's BERToDER for what BER allows). Android reads the certificates of a signature block with Java's
-// CertificateFactory and, when that refuses one, decodes it as BER,
+// internal/cms's BERToDER for what BER allows). Android reads them with
+// Java's CertificateFactory and, when that refuses one, decodes it as BER,
 // re-encodes it as DER and parses that, while keeping the original bytes as
 // the certificate's encoding (apksig's X509CertificateUtils and
 // GuaranteedEncodedFormX509Certificate): the signer's digest is of the
