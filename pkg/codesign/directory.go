@@ -156,12 +156,9 @@ func (cd *CodeDirectory) Hash() crypto.Hash {
 
 // sum hashes b with the directory's hash type.
 func (cd *CodeDirectory) sum(b []byte) []byte {
-	if cd.HashType == HashSHA1 {
-		h := sha1.Sum(b)
-		return h[:]
-	}
-	h := sha256.Sum256(b)
-	return h[:]
+	h := cd.Hash().New()
+	h.Write(b)
+	return h.Sum(nil)
 }
 
 // SpecialSlot returns the hash recorded in special slot n, or nil when the
@@ -264,7 +261,7 @@ func parseCodeDirectory(b []byte, off int) (*CodeDirectory, error) {
 	cd.CodeLimit = uint64(be.Uint32(b[32:]))
 	hs := int(b[36])
 	cd.HashType = b[37]
-	if want, ok := map[uint8]int{HashSHA1: sha1.Size, HashSHA256: sha256.Size}[cd.HashType]; !ok || hs != want {
+	if !(cd.HashType == HashSHA1 && hs == sha1.Size || cd.HashType == HashSHA256 && hs == sha256.Size) {
 		return nil, formatErr(off+36, "hash type %d with %d-byte hashes: only SHA-1 (type 1, 20 bytes) and SHA-256 (type 2, 32 bytes) are supported", cd.HashType, hs)
 	}
 	if b[39] > 30 {
