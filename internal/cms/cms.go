@@ -1,13 +1,14 @@
 // Package cms signs and verifies the CMS SignedData (RFC 5652) that Apple's
 // formats use: the detached signature over a CodeDirectory (pkg/codesign)
 // and the attached one around a provisioning profile's plist
-// (pkg/provision). DER only: a BER (indefinite-length) structure is refused
-// as malformed; Apple's tools and openssl write DER.
+// (pkg/provision). Parse reads BER, as Apple's CMS encoder writes code
+// signatures with indefinite lengths, by re-encoding it as DER first
+// (BERToDER); what this package writes is DER.
 //
-// pkg/apksig shares the encoding structs below but keeps its own reader and
-// signer: JAR signature blocks need BER, DSA, signatures without signed
-// attributes and Android's exact acceptance rules, which these formats do
-// not.
+// pkg/apksig shares the encoding structs and the BER normaliser but keeps
+// its own reader and signer: JAR signature blocks need DSA, signatures
+// without signed attributes and Android's exact acceptance rules, which
+// these formats do not.
 package cms
 
 import (
@@ -51,6 +52,12 @@ var (
 	ErrMalformed = errors.New("cms: malformed SignedData")
 	ErrSignature = errors.New("cms: signature does not verify")
 )
+
+// ErrSHA1Chain reports a certificate chain that cannot be verified because
+// a certificate in it is signed with SHA-1: Go's x509 refuses those
+// signatures since Go 1.24, and Apple's chains before 2016 use them. It
+// comes wrapped with ErrSignature.
+var ErrSHA1Chain = errors.New("cms: certificate chain uses SHA-1 signatures, which Go's x509 refuses since Go 1.24")
 
 // Object identifiers.
 var (
@@ -223,9 +230,16 @@ type Signed struct {
 	attrs  []RawAttribute
 }
 
-// Parse decodes a DER ContentInfo holding a SignedData with exactly one
-// signer whose certificate is embedded.
-func Parse(der []byte) (*Signed, error) {
+// Parse decodes a BER or DER ContentInfo holding a SignedData with exactly
+// one signer whose certificate is embedded. BER is re-encoded as DER before
+// decoding: the signature covers the DER of the signed attributes (RFC 5652
+// §5.4), so no signed byte changes, and the certificates and attributes the
+// result returns are DER.
+func Parse(ber []byte) (*Signed, error) {
+	der, err := BERToDER(ber)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
 	var ci ContentInfo
 	if rest, err := asn1.Unmarshal(der, &ci); err != nil {
 		return nil, fmt.Errorf("%w: ContentInfo: %w", ErrMalformed, err)
@@ -277,14 +291,31 @@ func Parse(der []byte) (*Signed, error) {
 
 // Attribute returns the DER of the single value of signed attribute oid.
 func (sd *Signed) Attribute(oid asn1.ObjectIdentifier) ([]byte, bool) {
+	vs, ok := sd.AttributeValues(oid)
+	if !ok || len(vs) != 1 {
+		return nil, false
+	}
+	return vs[0], true
+}
+
+// AttributeValues returns the DER of each value of signed attribute oid
+// (Apple's CDHashes2 has one value per CodeDirectory); ok is false when the
+// attribute is absent or its values do not decode.
+func (sd *Signed) AttributeValues(oid asn1.ObjectIdentifier) ([][]byte, bool) {
 	for _, a := range sd.attrs {
-		if a.Type.Equal(oid) {
+		if !a.Type.Equal(oid) {
+			continue
+		}
+		var out [][]byte
+		for rest := a.Values.Bytes; len(rest) > 0; {
 			var v asn1.RawValue
-			if rest, err := asn1.Unmarshal(a.Values.Bytes, &v); err != nil || len(rest) != 0 {
+			var err error
+			if rest, err = asn1.Unmarshal(rest, &v); err != nil {
 				return nil, false
 			}
-			return v.FullBytes, true
+			out = append(out, v.FullBytes)
 		}
+		return out, true
 	}
 	return nil, false
 }
@@ -375,36 +406,46 @@ func checkSignature(cert *x509.Certificate, alg x509.SignatureAlgorithm, signed,
 
 // VerifyChain checks that the signer's certificate chains, through the
 // embedded certificates, to roots at time at (any extended key usage).
+// Apple's code signing marker extensions (see appleExtensions) count as
+// handled even when critical, as Apple marks its leaves' (other unhandled
+// critical extensions still fail). A chain that fails because a
+// certificate is signed with SHA-1, which Go's x509 no longer verifies
+// (Apple's pre-2016 chains), fails with ErrSHA1Chain.
 func (sd *Signed) VerifyChain(roots *x509.CertPool, at time.Time) ([][]*x509.Certificate, error) {
 	inter := x509.NewCertPool()
 	for _, c := range sd.Certificates {
 		if c != sd.Signer {
-			inter.AddCert(c)
+			inter.AddCert(withAppleExtensionsHandled(c))
 		}
 	}
-	chains, err := sd.Signer.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	leaf := withAppleExtensionsHandled(sd.Signer)
+	chains, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 	if err != nil {
+		if c := sd.sha1Signed(); c != nil {
+			return nil, fmt.Errorf("%w: %w: certificate %q is signed with %v; the chain is not verified: %w", ErrSignature, ErrSHA1Chain, c.Subject.CommonName, c.SignatureAlgorithm, err)
+		}
 		return nil, fmt.Errorf("%w: signer certificate: %w", ErrSignature, err)
 	}
 	return chains, nil
 }
 
+// sha1Signed returns the signer's certificate or an embedded intermediate
+// (not self-signed: a root's own signature is not checked) whose signature
+// uses SHA-1, nil if none does.
+func (sd *Signed) sha1Signed() *x509.Certificate {
+	for _, c := range append([]*x509.Certificate{sd.Signer}, sd.Certificates...) {
+		switch c.SignatureAlgorithm {
+		case x509.SHA1WithRSA, x509.ECDSAWithSHA1, x509.DSAWithSHA1:
+			if !bytes.Equal(c.RawIssuer, c.RawSubject) {
+				return c
+			}
+		}
+	}
+	return nil
+}
+
 // TLV encodes one DER element with a single-byte tag (short or long form
 // length, up to 4 GiB).
 func TLV(tag byte, content []byte) []byte {
-	n := len(content)
-	out := []byte{tag}
-	switch {
-	case n < 0x80:
-		out = append(out, byte(n))
-	case n < 0x100:
-		out = append(out, 0x81, byte(n))
-	case n < 0x10000:
-		out = append(out, 0x82, byte(n>>8), byte(n))
-	case n < 0x1000000:
-		out = append(out, 0x83, byte(n>>16), byte(n>>8), byte(n))
-	default:
-		out = append(out, 0x84, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
-	return append(out, content...)
+	return tlv([]byte{tag}, content)
 }

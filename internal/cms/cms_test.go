@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -14,7 +15,8 @@ import (
 )
 
 // TestOpenSSLInterop: what openssl cms -sign makes (attached, SHA-256 and
-// SHA-1, with and without signed attributes) parses and verifies here, and
+// SHA-1, with and without signed attributes, DER and streamed BER) parses
+// and verifies here, and
 // openssl verifies what SignDetached makes; each tamper is refused.
 func TestOpenSSLInterop(t *testing.T) {
 	now := time.Now()
@@ -32,12 +34,16 @@ func TestOpenSSLInterop(t *testing.T) {
 		{"sha256 attrs", []string{"-md", "sha256"}},
 		{"sha1 attrs", []string{"-md", "sha1"}},
 		{"sha256 no attrs", []string{"-md", "sha256", "-noattr"}},
+		{"sha256 streamed (BER, indefinite lengths)", []string{"-md", "sha256", "-stream"}},
 	} {
 		out := filepath.Join(dir, "p7")
 		args := append([]string{"cms", "-sign", "-nodetach", "-binary", "-outform", "DER", "-in", in, "-out", out,
 			"-signer", filepath.Join(id.Dir, "profile.pem"), "-inkey", filepath.Join(id.Dir, "profile.key")}, tc.args...)
 		testenv.Run(t, "openssl", args...)
 		der, _ := os.ReadFile(out)
+		if streamed := slices.Contains(tc.args, "-stream"); streamed != (der[1] == 0x80) {
+			t.Fatalf("%s: outer length byte %#x", tc.name, der[1])
+		}
 		sd, err := Parse(der)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
@@ -66,7 +72,7 @@ func TestOpenSSLInterop(t *testing.T) {
 	p := filepath.Join(dir, "sig")
 	os.WriteFile(p, sig, 0o600)
 	testenv.Run(t, "openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", p, "-content", in,
-		"-CAfile", filepath.Join(id.Dir, "root.pem"), "-purpose", "any", "-out", os.DevNull)
+		"-CAfile", filepath.Join(id.Dir, "root.pem"), "-purpose", "any", "-ignore_critical", "-out", os.DevNull)
 	sd, err := Parse(sig)
 	if err != nil || sd.Content != nil || sd.VerifySignature(content) != nil {
 		t.Errorf("our detached signature: %v", err)
@@ -91,4 +97,32 @@ func TestParseMalformed(t *testing.T) {
 			t.Errorf("%s: %v", tc.name, err)
 		}
 	}
+}
+
+// FuzzParse checks that Parse, BER or DER, never panics and fails only
+// with ErrMalformed, and that what it accepts survives the checks callers
+// run next. Seeds: a fixture profile signed by openssl, as DER and with its
+// outer SEQUENCE made indefinite-length BER.
+func FuzzParse(f *testing.F) {
+	der, err := os.ReadFile(testenv.IOSFixture(f, "app.mobileprovision"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	if der[0] != 0x30 || der[1] != 0x82 {
+		f.Fatalf("fixture starts % x, want a SEQUENCE with a 2-byte length", der[:2])
+	}
+	f.Add(der)
+	f.Add(append(append([]byte{0x30, 0x80}, der[4:]...), 0, 0))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		sd, err := Parse(b)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v is not ErrMalformed", err)
+			}
+			return
+		}
+		_ = sd.VerifySignature(nil)
+		_, _ = sd.VerifyChain(x509.NewCertPool(), time.Time{})
+		_, _ = sd.SigningTime()
+	})
 }

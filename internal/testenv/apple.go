@@ -17,8 +17,11 @@ import (
 // AppleIdentity is a stand-in for Apple's iOS signing PKI, made by the test:
 // a fake "Apple Root CA", a WWDR intermediate carrying Apple's WWDR marker
 // extension (1.2.840.113635.100.6.2.1, which designated requirements test),
-// an iPhone Distribution leaf whose subject OU is the team id, and a
-// provisioning-profile signing certificate issued by the root. All RSA 2048.
+// an iPhone Distribution leaf whose subject OU is the team id and which
+// carries Apple's iPhone Distribution marker (1.2.840.113635.100.6.1.4)
+// marked critical, as Apple marks it (openssl needs -ignore_critical for
+// it, Go's x509 internal/cms's handling), and a provisioning-profile
+// signing certificate issued by the root. All RSA 2048.
 // Dir holds root.pem, wwdr.pem, leaf.pem, leaf.key, profile.pem and
 // profile.key for openssl.
 type AppleIdentity struct {
@@ -70,6 +73,7 @@ func NewAppleIdentity(t testing.TB, team string, notBefore, notAfter time.Time) 
 		Subject:   pkix.Name{CommonName: "iPhone Distribution: Test (" + team + ")", Organization: []string{"Test"}, OrganizationalUnit: []string{team}},
 		NotBefore: notBefore, NotAfter: notAfter,
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+		ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 840, 113635, 100, 6, 1, 4}, Critical: true, Value: []byte{0x05, 0x00}}},
 	}, id.LeafKey, id.WWDR, id.WWDRKey)
 	id.Profile = issue(4, &x509.Certificate{
 		Subject:   pkix.Name{CommonName: "Test Apple iPhone OS Provisioning Profile Signing", Organization: []string{"Apple Inc."}},

@@ -20,25 +20,88 @@ func IOSFixture(t testing.TB, name string) string {
 	return p
 }
 
+// fetched is one run of scripts/fetch-real-apps.sh: the paths it printed.
+type fetched struct {
+	once  sync.Once
+	paths []string
+	out   []byte
+	err   error
+}
+
 var (
-	machoOnce sync.Once
-	machoOut  []byte
-	machoErr  error
+	fetchMu sync.Mutex
+	fetches = map[string]*fetched{}
 )
+
+// fetchReal runs scripts/fetch-real-apps.sh with mode as its argument ("" for
+// none) once per test binary and returns the absolute paths it printed, one
+// per line.
+func fetchReal(t testing.TB, mode string) []string {
+	t.Helper()
+	fetchMu.Lock()
+	f := fetches[mode]
+	if f == nil {
+		f = &fetched{}
+		fetches[mode] = f
+	}
+	fetchMu.Unlock()
+	root := Root(t)
+	f.once.Do(func() {
+		args := []string{}
+		if mode != "" {
+			args = append(args, mode)
+		}
+		cmd := exec.Command(filepath.Join(root, "scripts", "fetch-real-apps.sh"), args...)
+		cmd.Stderr = os.Stderr
+		f.out, f.err = cmd.Output()
+		for _, l := range strings.Split(string(f.out), "\n") {
+			if l != "" {
+				f.paths = append(f.paths, l)
+			}
+		}
+	})
+	if f.err != nil || len(f.paths) == 0 {
+		t.Fatalf("testenv: scripts/fetch-real-apps.sh %s: %v (output %q)", mode, f.err, f.out)
+	}
+	return f.paths
+}
 
 // RealMachO returns the paths of real Apple-linked, Apple-signed Mach-O
 // binaries (scripts/fetch-real-apps.sh macho: fsevents.node from npm, a fat
 // x86_64 + arm64 bundle), fetching them on first use.
 func RealMachO(t testing.TB) []string {
 	t.Helper()
-	machoOnce.Do(func() {
-		cmd := exec.Command(filepath.Join(Root(t), "scripts", "fetch-real-apps.sh"), "macho")
-		cmd.Stderr = os.Stderr
-		machoOut, machoErr = cmd.Output()
-	})
-	paths := strings.Fields(string(machoOut))
-	if machoErr != nil || len(paths) == 0 {
-		t.Fatalf("testenv: scripts/fetch-real-apps.sh macho: %v (output %q)", machoErr, machoOut)
+	return fetchReal(t, "macho")
+}
+
+// RealBundle is one real Xcode-built iOS bundle (a .framework or .app
+// directory) fetched by scripts/fetch-real-apps.sh ios.
+type RealBundle struct {
+	Name string // the bundle's directory name, e.g. "TestApp.app"
+	// ID is "<parent directory>/<Name>", unique among the bundles:
+	// "node-ios-device@1.13.0/TestApp.app", "ios-arm64/TNSListView.framework".
+	ID   string
+	Dir  string // absolute path of the bundle directory
+	Exec string // its main executable: Dir/<Name without the extension>
+}
+
+// RealIOS returns the real Xcode-built iOS bundles, fetching them on first
+// use (scripts/fetch-real-apps.sh ios, whose header lists them: an app
+// signed by an Apple-issued certificate with its provisioning profile,
+// frameworks with ad hoc signed simulator slices and unsigned device slices,
+// among them armv7, and an unsigned i386 simulator app). Names repeat; IDs
+// do not.
+func RealIOS(t testing.TB) []RealBundle {
+	t.Helper()
+	var bs []RealBundle
+	for _, dir := range fetchReal(t, "ios") {
+		name := filepath.Base(dir)
+		exec := filepath.Join(dir, strings.TrimSuffix(name, filepath.Ext(name)))
+		if _, err := os.Stat(exec); err != nil {
+			t.Fatalf("testenv: real iOS bundle %s has no executable: %v", dir, err)
+		}
+		id := filepath.Base(filepath.Dir(dir)) + "/" + name
+		bs = append(bs, RealBundle{Name: name, ID: id, Dir: dir, Exec: exec})
 	}
-	return paths
+	return bs
 }

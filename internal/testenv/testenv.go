@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -24,32 +23,11 @@ func Root(t testing.TB) string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
-var (
-	realOnce sync.Once
-	realApps []string
-	realErr  error
-	realOut  []byte
-)
-
 // RealApps returns the absolute paths of the real third-party APKs
 // (ApiDemos-debug.apk, settings_apk-debug.apk), fetching them on first use.
 func RealApps(t testing.TB) []string {
 	t.Helper()
-	root := Root(t)
-	realOnce.Do(func() {
-		cmd := exec.Command(filepath.Join(root, "scripts", "fetch-real-apps.sh"))
-		cmd.Stderr = os.Stderr
-		realOut, realErr = cmd.Output()
-		for _, l := range strings.Split(strings.TrimSpace(string(realOut)), "\n") {
-			if l != "" {
-				realApps = append(realApps, l)
-			}
-		}
-	})
-	if realErr != nil || len(realApps) == 0 {
-		t.Fatalf("testenv: scripts/fetch-real-apps.sh: %v (output %q)", realErr, realOut)
-	}
-	return realApps
+	return fetchReal(t, "")
 }
 
 // RealApp returns the path of the real app whose file name is base.

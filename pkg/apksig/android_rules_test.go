@@ -248,12 +248,12 @@ func negativeModulus(t testing.TB, cert []byte) []byte {
 	if _, err := asn1.Unmarshal(keyParts[0], &n); err != nil || n.Bytes[0] != 0 || n.Bytes[1]&0x80 == 0 {
 		t.Fatalf("modulus %x…: want a leading zero byte", n.Bytes[:2])
 	}
-	keyParts[0] = derTLV([]byte{asn1.TagInteger}, n.Bytes[1:])
-	key := derTLV([]byte{0x30}, joinBytes(keyParts))
-	spkiParts[1] = derTLV([]byte{asn1.TagBitString}, append([]byte{0}, key...))
-	tbsParts[6] = derTLV([]byte{0x30}, joinBytes(spkiParts))
-	certParts[0] = derTLV([]byte{0x30}, joinBytes(tbsParts))
-	return derTLV([]byte{0x30}, joinBytes(certParts))
+	keyParts[0] = cms.TLV(asn1.TagInteger, n.Bytes[1:])
+	key := cms.TLV(0x30, joinBytes(keyParts))
+	spkiParts[1] = cms.TLV(asn1.TagBitString, append([]byte{0}, key...))
+	tbsParts[6] = cms.TLV(0x30, joinBytes(spkiParts))
+	certParts[0] = cms.TLV(0x30, joinBytes(tbsParts))
+	return cms.TLV(0x30, joinBytes(certParts))
 }
 
 // v1CraftedAPK writes an APK of the small base signed with a JAR manifest
@@ -403,7 +403,7 @@ func TestVerifyV1AndroidRules(t *testing.T) {
 		{"issuer names another signer", 21, unbounded, named(x500Name(t, []x500AVA{{oOID, utf, "TrustFuse tests"}}, []x500AVA{{cnOID, utf, "Other Signer"}}), namedCert.SerialNumber), false, "V1_SIG_VERIFY_ERROR", false},
 		{"serial number differs", 21, unbounded, named(certName, big.NewInt(0x5eee)), false, "V1_SIG_VERIFY_ERROR", false},
 		{"signer named by SubjectKeyIdentifier", 21, unbounded, func(sf []byte) map[string][]byte {
-			return map[string][]byte{"CERT.RSA": v1CraftBlock(t, sf, v1BlockSpec{namedKey, [][]byte{namedCert.Raw}, derTLV([]byte{0x80}, namedCert.SubjectKeyId), sha256, rsaKey})}
+			return map[string][]byte{"CERT.RSA": v1CraftBlock(t, sf, v1BlockSpec{namedKey, [][]byte{namedCert.Raw}, cms.TLV(0x80, namedCert.SubjectKeyId), sha256, rsaKey})}
 		}, false, "V1_SIG_PARSE_ERROR", false},
 
 		// Item 2: apksig's digest × signature algorithm table.

@@ -283,13 +283,11 @@ func parsePKCS7(der []byte) (*pkcs7Block, error) {
 	}
 	b := &pkcs7Block{contentType: sd.EncapContentInfo.ContentType, signers: sd.SignerInfos}
 	// Certificates may be BER (parseCertificate): split them as such.
-	for rest := sd.Certificates.Bytes; len(rest) > 0; {
-		_, next, err := berValue(rest, 0)
-		if err != nil {
-			return nil, fmt.Errorf("%w: certificates: %w", errPKCS7Malformed, err)
-		}
-		raw := rest[:len(rest)-len(next)]
-		rest = next
+	raws, err := cms.SplitBER(sd.Certificates.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%w: certificates: %w", errPKCS7Malformed, err)
+	}
+	for _, raw := range raws {
 		if raw[0] != 0x30 {
 			continue // other CertificateChoices (attribute certificates …)
 		}

@@ -4,6 +4,8 @@ import (
 	"encoding/asn1"
 	"errors"
 	"testing"
+
+	"github.com/trustfuse/trustfuse/internal/cms"
 )
 
 // x500Name encodes a Name from RDNs, each a list of (OID, tag, text)
@@ -29,9 +31,9 @@ func x500Name(t testing.TB, rdns ...[]x500AVA) []byte {
 			}
 			set = append(set, ava...)
 		}
-		seq = append(seq, derTLV([]byte{0x31}, set)...)
+		seq = append(seq, cms.TLV(0x31, set)...)
 	}
-	return derTLV([]byte{0x30}, seq)
+	return cms.TLV(0x30, seq)
 }
 
 func TestX500Equal(t *testing.T) {

@@ -16,8 +16,13 @@
 // does the same for deployment targets of iOS 11 and later, SHA-1-only
 // verifiers predate iOS 11 and Xcode no longer builds for them.
 //
-// Parse reads a SuperBlob back (for our verifier and the tests); its
-// allocations are bounded by the input's length.
+// Parse reads a SuperBlob back (for our verifier and the tests), including
+// what real Apple signatures hold that we do not write: a SHA-1
+// CodeDirectory in slot 0 (alone, or before a SHA-256 alternate), a BER
+// CMS without CDHashes attributes. Verification (CheckCode,
+// CheckSpecialSlots, VerifyCMS) covers every CodeDirectory, each with its
+// own hash. AppleRoots is Apple's root for VerifyCMS. Parse's allocations
+// are bounded by the input's length.
 //
 // For bundles it builds and checks _CodeSignature/CodeResources
 // (BuildCodeResources, CheckCodeResources) from a list of the bundle's

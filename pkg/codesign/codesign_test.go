@@ -202,13 +202,13 @@ func checkOpenSSL(t *testing.T, id *testenv.AppleIdentity, s *Signature) {
 	os.WriteFile(cmsPath, s.CMS, 0o600)
 	os.WriteFile(cdPath, cd.Raw, 0o600)
 	testenv.Run(t, "openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", cmsPath, "-content", cdPath,
-		"-CAfile", filepath.Join(id.Dir, "root.pem"), "-purpose", "any", "-attime", itoa64(fixedTime.Unix()), "-out", os.DevNull)
+		"-CAfile", filepath.Join(id.Dir, "root.pem"), "-purpose", "any", "-ignore_critical", "-attime", itoa64(fixedTime.Unix()), "-out", os.DevNull)
 	// A CodeDirectory that differs by one byte is refused.
 	bad := bytes.Clone(cd.Raw)
 	bad[len(bad)-1] ^= 1
 	os.WriteFile(cdPath, bad, 0o600)
 	if out, err := testenv.RunStatus(t, "openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", cmsPath, "-content", cdPath,
-		"-CAfile", filepath.Join(id.Dir, "root.pem"), "-purpose", "any", "-attime", itoa64(fixedTime.Unix()), "-out", os.DevNull); err == nil {
+		"-CAfile", filepath.Join(id.Dir, "root.pem"), "-purpose", "any", "-ignore_critical", "-attime", itoa64(fixedTime.Unix()), "-out", os.DevNull); err == nil {
 		t.Errorf("openssl accepted a tampered CodeDirectory: %s", out)
 	}
 
@@ -488,7 +488,8 @@ func TestParseMalformed(t *testing.T) {
 		{"wrong magic in slot 0", put(cdOff, MagicRequirements)},
 		{"code slots exceed blob", put(cdOff+28, 1000)},
 		{"ident offset outside", put(cdOff+20, 1<<20)},
-		{"sha1 directory", put(cdOff+36, 0x14010000|uint32(good[cdOff+38])<<8|12)},
+		{"sha-384 directory", put(cdOff+36, 0x30040000|uint32(good[cdOff+38])<<8|12)},
+		{"sha1 type with 32-byte hashes", put(cdOff+36, 0x20010000|uint32(good[cdOff+38])<<8|12)},
 		{"no code directory", put(12, SlotRequirements+0x100)},
 	} {
 		if _, err := Parse(tc.b); !errors.Is(err, ErrMalformed) {

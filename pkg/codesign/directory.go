@@ -2,6 +2,8 @@ package codesign
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -35,6 +37,11 @@ import (
 //
 // Each code slot is the SHA-256 of one 4 KiB page of the file from offset 0;
 // the last page may be short. The cdhash is the SHA-256 of the whole blob.
+// We write SHA-256 directories only; Parse also reads SHA-1 ones (hashType
+// 1, hashSize 20), which codesign puts in slot 0, before a SHA-256
+// alternate in slot 0x1000, for deployment targets below iOS 11, and alone
+// in older signatures (version 0x20200 and earlier). Every hash of a
+// directory, its cdhash included, uses the directory's own hash type.
 const (
 	cdVersion    = 0x20400
 	cdHeaderSize = 88 // version 0x20400
@@ -143,11 +150,26 @@ type CodeDirectory struct {
 	CodeHashes   [][]byte
 }
 
-// CDHash is the SHA-256 of the CodeDirectory blob (only SHA-256 directories
-// are parsed, see parseCodeDirectory).
+// CDHash is the hash of the CodeDirectory blob with the directory's own
+// hash type: 20 bytes for SHA-1, 32 for SHA-256.
 func (cd *CodeDirectory) CDHash() []byte {
-	h := sha256.Sum256(cd.Raw)
-	return h[:]
+	return cd.sum(cd.Raw)
+}
+
+// Hash is the directory's hash function: crypto.SHA1 or crypto.SHA256 (the
+// only types Parse accepts).
+func (cd *CodeDirectory) Hash() crypto.Hash {
+	if cd.HashType == HashSHA1 {
+		return crypto.SHA1
+	}
+	return crypto.SHA256
+}
+
+// sum hashes b with the directory's hash type.
+func (cd *CodeDirectory) sum(b []byte) []byte {
+	h := cd.Hash().New()
+	h.Write(b)
+	return h.Sum(nil)
 }
 
 // SpecialSlot returns the hash recorded in special slot n, or nil when the
@@ -170,8 +192,7 @@ func (cd *CodeDirectory) CheckSpecial(n int, data []byte) error {
 		}
 		return &SlotError{Slot: n, Err: ErrHashMismatch, Detail: "slot set but its input is absent"}
 	}
-	want := sha256.Sum256(data)
-	if !bytes.Equal(got, want[:]) {
+	if !bytes.Equal(got, cd.sum(data)) {
 		return &SlotError{Slot: n, Err: ErrHashMismatch, Detail: "hash differs from its input"}
 	}
 	return nil
@@ -185,8 +206,7 @@ func (cd *CodeDirectory) CheckCode(code []byte) error {
 	}
 	for i, want := range cd.CodeHashes {
 		end := min((i+1)*cd.PageSize, len(code))
-		got := sha256.Sum256(code[i*cd.PageSize : end])
-		if !bytes.Equal(got[:], want) {
+		if !bytes.Equal(cd.sum(code[i*cd.PageSize:end]), want) {
 			return &PageError{Page: i, Offset: int64(i * cd.PageSize)}
 		}
 	}
@@ -252,8 +272,8 @@ func parseCodeDirectory(b []byte, off int) (*CodeDirectory, error) {
 	cd.CodeLimit = uint64(be.Uint32(b[32:]))
 	hs := int(b[36])
 	cd.HashType = b[37]
-	if cd.HashType != HashSHA256 || hs != hashSize {
-		return nil, formatErr(off+37, "hash type %d size %d: only SHA-256 (2, 32) is supported", cd.HashType, hs)
+	if !(cd.HashType == HashSHA1 && hs == sha1.Size || cd.HashType == HashSHA256 && hs == sha256.Size) {
+		return nil, formatErr(off+36, "hash type %d with %d-byte hashes: only SHA-1 (type 1, 20 bytes) and SHA-256 (type 2, 32 bytes) are supported", cd.HashType, hs)
 	}
 	if b[39] > 30 {
 		return nil, formatErr(off+39, "page size 2^%d", b[39])

@@ -2,6 +2,7 @@ package codesign
 
 import (
 	"encoding/binary"
+	"fmt"
 	"slices"
 )
 
@@ -95,21 +96,42 @@ func Parse(b []byte) (*Signature, error) {
 	return s, nil
 }
 
-// CheckSpecialSlots compares the primary CodeDirectory's special slots with
-// the blobs in the signature (requirements, entitlements) and the given
+// CheckSpecialSlots compares every CodeDirectory's special slots (the
+// primary's and each alternate's, each with its own hash type) with the
+// blobs in the signature (requirements, entitlements) and the given
 // Info.plist and CodeResources bytes (nil: the slot must be empty).
 func (s *Signature) CheckSpecialSlots(infoPlist, codeResources []byte) error {
-	cd := s.CodeDirectories[0]
-	for _, c := range []struct {
-		slot int
-		data []byte
-	}{
-		{SlotInfo, infoPlist}, {SlotRequirements, s.Requirements}, {SlotResourceDir, codeResources},
-		{SlotEntitlements, s.Entitlements}, {SlotEntitlementsDER, s.EntitlementsDER},
-	} {
-		if err := cd.CheckSpecial(c.slot, c.data); err != nil {
-			return err
+	for i, cd := range s.CodeDirectories {
+		for _, c := range []struct {
+			slot int
+			data []byte
+		}{
+			{SlotInfo, infoPlist}, {SlotRequirements, s.Requirements}, {SlotResourceDir, codeResources},
+			{SlotEntitlements, s.Entitlements}, {SlotEntitlementsDER, s.EntitlementsDER},
+		} {
+			if err := cd.CheckSpecial(c.slot, c.data); err != nil {
+				return s.cdErr(i, err)
+			}
 		}
 	}
 	return nil
+}
+
+// CheckCode runs CheckCode of every CodeDirectory over code, the slice's
+// bytes up to the code limit.
+func (s *Signature) CheckCode(code []byte) error {
+	for i, cd := range s.CodeDirectories {
+		if err := cd.CheckCode(code); err != nil {
+			return s.cdErr(i, err)
+		}
+	}
+	return nil
+}
+
+// cdErr names CodeDirectory i and its hash in err when there are several.
+func (s *Signature) cdErr(i int, err error) error {
+	if len(s.CodeDirectories) == 1 {
+		return err
+	}
+	return fmt.Errorf("CodeDirectory %d (%s): %w", i, s.CodeDirectories[i].Hash(), err)
 }
