@@ -190,13 +190,14 @@ if [[ " $bench " == *" ipa "* ]]; then
   # application-identifier's suffix, trustfuse by the BUNDLE_ID= prefix.
   p12=testdata/ios/pki/dist.p12
   export BENCH_P12_PASS=fixture
-  verify=("$work/trustfuse" verify --apple-root testdata/ios/pki/root.pem)
+  root=(--apple-root testdata/ios/pki/root.pem) # the fake Apple root, instead of Apple's
+  verify=("$work/trustfuse" verify "${root[@]}")
   size=$(( $(stat -c %s "$ipa") / 1048576 ))
   name="bench.ipa ${size}MB"
   echo
   printf '%-34s %10s %10s %12s %12s %8s\n' ipa "trustfuse" "zsign" "tf RSS MiB" "zs RSS MiB" ratio
   read -r tf tf_rss < <(measure trustfuse "$work/trustfuse" sign --in "$ipa" --out "$work/out.ipa" \
-    --keystore "$p12" --ks-pass env:BENCH_P12_PASS \
+    --keystore "$p12" --ks-pass env:BENCH_P12_PASS "${root[@]}" \
     --profile testdata/ios/app.mobileprovision --profile com.example.demo.widget=testdata/ios/widget.mobileprovision)
   unzip -tq "$work/out.ipa" >/dev/null || { echo "bench: trustfuse output fails unzip -t" >&2; exit 1; }
   "${verify[@]}" "$work/out.ipa" >"$work/verify.txt" 2>&1 || { cat "$work/verify.txt" >&2; echo "bench: trustfuse output does not verify" >&2; exit 1; }

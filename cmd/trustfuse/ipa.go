@@ -18,6 +18,7 @@ import (
 
 	"github.com/trustfuse/trustfuse/internal/atomicfile"
 	"github.com/trustfuse/trustfuse/pkg/apksig"
+	"github.com/trustfuse/trustfuse/pkg/codesign"
 	"github.com/trustfuse/trustfuse/pkg/ipa"
 	"github.com/trustfuse/trustfuse/pkg/provision"
 )
@@ -44,7 +45,7 @@ func (o *appleOptions) signFlags() []cli.Flag {
 }
 
 func (o *appleOptions) rootFlag() cli.Flag {
-	return &cli.StringSliceFlag{Name: "apple-root", Usage: "iOS: PEM `FILE` with the root certificate(s) that code-signature and profile chains must end at (Apple's root for real apps; a test root for fixtures); without it the chains are reported as not checked", Destination: &o.roots}
+	return &cli.StringSliceFlag{Name: "apple-root", Usage: "iOS: PEM `FILE` with the root certificate(s) that code-signature and profile chains must end at instead of Apple Root CA (built in): a private test PKI", Destination: &o.roots}
 }
 
 // given reports whether any iOS-only signing flag is set.
@@ -96,10 +97,11 @@ func (o *appleOptions) loadProfiles(c *cli.Context) (map[string][]byte, error) {
 	return out, nil
 }
 
-// rootPool reads --apple-root; nil when none is given.
+// rootPool reads --apple-root; without it, Apple's root (codesign.AppleRoots),
+// which every Apple-issued signing certificate and profile chains to.
 func (o *appleOptions) rootPool(c *cli.Context) (*x509.CertPool, error) {
 	if len(o.roots.Value()) == 0 {
-		return nil, nil
+		return codesign.AppleRoots(), nil
 	}
 	pool := x509.NewCertPool()
 	for _, path := range o.roots.Value() {
@@ -239,7 +241,7 @@ func (o *verifyOptions) verifyIPA(c *cli.Context, path string) error {
 			*ipa.VerifyResult
 		}{path, "ipa", ok, res})
 	} else {
-		err = printIPAVerify(c.App.Writer, ok, res)
+		err = printIPAVerify(c.App.Writer, ok, res, o.apple.chainNote())
 	}
 	if err != nil {
 		return err
@@ -252,7 +254,7 @@ func (o *verifyOptions) verifyIPA(c *cli.Context, path string) error {
 
 // printIPAVerify prints the verdict, then one line per code item, deepest
 // first, and its problems.
-func printIPAVerify(w io.Writer, ok bool, r *ipa.VerifyResult) error {
+func printIPAVerify(w io.Writer, ok bool, r *ipa.VerifyResult, root string) error {
 	if ok {
 		fmt.Fprintln(w, "Verifies")
 	} else {
@@ -268,7 +270,7 @@ func printIPAVerify(w io.Writer, ok bool, r *ipa.VerifyResult) error {
 		case b.AdHoc:
 			how = "ad hoc"
 		case b.Leaf != nil:
-			how = fmt.Sprintf("signed by %s, team %s, chain %s", b.Leaf.Subject.CommonName, orNone(b.TeamID), chainNote(b.ChainVerified))
+			how = fmt.Sprintf("signed by %s, team %s, chain to %s", b.Leaf.Subject.CommonName, orNone(b.TeamID), root)
 		}
 		if how != "" {
 			how = " (" + how + ")"
@@ -281,13 +283,12 @@ func printIPAVerify(w io.Writer, ok bool, r *ipa.VerifyResult) error {
 	return nil
 }
 
-// chainNote says whether a signature's chain was checked against
-// --apple-root.
-func chainNote(verified bool) string {
-	if verified {
-		return "verified to --apple-root"
+// chainNote says where a verified signature's chain ends.
+func (o *appleOptions) chainNote() string {
+	if len(o.roots.Value()) == 0 {
+		return "Apple Root CA"
 	}
-	return "not checked (no --apple-root)"
+	return "--apple-root"
 }
 
 // ipaInfo is inspect's summary of an IPA (docs/inspect.md).

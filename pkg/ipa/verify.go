@@ -2,7 +2,7 @@ package ipa
 
 import (
 	"bytes"
-	"crypto/sha256"
+	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -152,7 +152,7 @@ func verifyExecutable(b *Bundle, o VerifyOptions, codeRes []byte, problem func(s
 			problem("%s slice: not signed", arch)
 			continue
 		}
-		pages, err := pageHashes(sl.Reader(), sl.CodeLimit(), codesign.PageSize)
+		pages, err := pageHashes(sl.Reader(), sl.CodeLimit(), codesign.PageSize, crypto.SHA256)
 		if err != nil {
 			problem("%s slice: reading code: %v", arch, err)
 			continue
@@ -230,34 +230,38 @@ func checkCMS(sig *codesign.Signature, o VerifyOptions) (leaf *x509.Certificate,
 	return si.Leaf, false, o.Roots != nil, nil
 }
 
-// pageHashes reads code [0, limit) forward and returns the SHA-256 of each
+// pageHashes reads code [0, limit) forward and returns the hash of each
 // pageSize page.
-func pageHashes(r io.ReaderAt, limit, pageSize int64) ([][]byte, error) {
+func pageHashes(r io.ReaderAt, limit, pageSize int64, hash crypto.Hash) ([][]byte, error) {
 	var out [][]byte
 	buf := make([]byte, pageSize)
+	h := hash.New()
 	for off := int64(0); off < limit; off += pageSize {
 		n := min(pageSize, limit-off)
 		if _, err := r.ReadAt(buf[:n], off); err != nil {
 			return nil, err
 		}
-		h := sha256.Sum256(buf[:n])
-		out = append(out, h[:])
+		h.Reset()
+		h.Write(buf[:n])
+		out = append(out, h.Sum(nil))
 	}
 	return out, nil
 }
 
-// checkPages compares cd's code limit and page hashes with the slice.
+// checkPages compares cd's code limit and page hashes with the slice;
+// pages are the slice's SHA-256 hashes of 4 KiB pages, recomputed here when
+// cd uses another page size or hash (SHA-1 in signatures for iOS < 11).
 func checkPages(cd *codesign.CodeDirectory, sl *macho.Slice, pages [][]byte) error {
 	if int64(cd.CodeLimit) != sl.CodeLimit() {
 		return fmt.Errorf("code limit %d, but the signature starts at %d", cd.CodeLimit, sl.CodeLimit())
 	}
-	if int64(cd.PageSize) != codesign.PageSize {
+	if int64(cd.PageSize) != codesign.PageSize || cd.Hash() != crypto.SHA256 {
 		size := int64(cd.PageSize)
 		if size == 0 {
 			size = int64(cd.CodeLimit)
 		}
 		var err error
-		if pages, err = pageHashes(sl.Reader(), sl.CodeLimit(), max(size, 1)); err != nil {
+		if pages, err = pageHashes(sl.Reader(), sl.CodeLimit(), max(size, 1), cd.Hash()); err != nil {
 			return err
 		}
 	}
