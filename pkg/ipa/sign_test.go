@@ -69,6 +69,18 @@ func machoFiles(t *testing.T, path string) ([]*gomacho.File, []int64) {
 
 func sum256(b []byte) []byte { h := sha256.Sum256(b); return h[:] }
 
+// bundleExec returns the CFBundleExecutable an Info.plist names.
+func bundleExec(t *testing.T, info []byte) string {
+	t.Helper()
+	var p struct {
+		Exec string `plist:"CFBundleExecutable"`
+	}
+	if _, err := plist.Unmarshal(info, &p); err != nil || p.Exec == "" {
+		t.Fatalf("Info.plist: CFBundleExecutable %q (%v)", p.Exec, err)
+	}
+	return p.Exec
+}
+
 // TestSignOracles signs the fixtures with the distribution identity and
 // their profiles, then reads every output with tools that share no code
 // with ours: unzip -t and python's zipfile (the archive), llvm-objdump-14
@@ -140,21 +152,21 @@ func checkSigned(t *testing.T, fx fixture, in, signed string, res *SignResult, w
 				testenv.Run(t, "plistutil", "-i", write(sb.Dir+"CodeResources", codeRes), "-o", filepath.Join(dir, "cr.out"))
 				if sb.Kind == KindApp {
 					// plistutil's reading of the app's seal lists every input
-					// file but the executable, each nested bundle's new
-					// CodeResources, and symlinks as such.
+					// file but the executable and the old seal, each nested
+					// bundle's new CodeResources, and symlinks as such.
 					xml := testenv.Run(t, "plistutil", "-i", write("app-cr", codeRes), "-f", "xml")
 					want := []string{}
 					for name := range inFiles {
-						if rel, ok := strings.CutPrefix(name, appDir); ok && name != appExec {
+						if rel, ok := strings.CutPrefix(name, sb.Dir); ok && name != sb.Dir+bundleExec(t, info) && !strings.HasPrefix(rel, "_CodeSignature/") {
 							want = append(want, "<key>"+rel+"</key>")
 						}
 					}
 					for _, d := range wantBundles {
-						if strings.HasSuffix(d, "/") && d != appDir {
-							want = append(want, "<key>"+strings.TrimPrefix(d, appDir)+"_CodeSignature/CodeResources</key>")
+						if strings.HasSuffix(d, "/") && d != sb.Dir {
+							want = append(want, "<key>"+strings.TrimPrefix(d, sb.Dir)+"_CodeSignature/CodeResources</key>")
 						}
 					}
-					if _, ok := inFiles[appDir+"hello.txt"]; ok {
+					if _, ok := inFiles[sb.Dir+"hello.txt"]; ok {
 						want = append(want, "<key>symlink</key>", "<string>greeting.txt</string>")
 					}
 					for _, w := range want {
@@ -164,13 +176,7 @@ func checkSigned(t *testing.T, fx fixture, in, signed string, res *SignResult, w
 					}
 				}
 				testenv.Run(t, "plistutil", "-i", write(sb.Dir+"Info.plist", info), "-o", filepath.Join(dir, "info.out"))
-				var p struct {
-					Exec string `plist:"CFBundleExecutable"`
-				}
-				if _, err := plist.Unmarshal(info, &p); err != nil {
-					t.Fatal(err)
-				}
-				exe = sb.Dir + p.Exec
+				exe = sb.Dir + bundleExec(t, info)
 			}
 			path := write(exe, files[exe])
 			objdump := testenv.Run(t, "llvm-objdump-14", "--macho", "--private-headers", "--arch=all", path)
