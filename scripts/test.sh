@@ -3,7 +3,7 @@
 # Installs the oracle tools, fetches the real apps, makes the fixtures if
 # testdata/apk has none, then: gofmt, go vet,
 # go test, the race detector on the parsers, and a short run of every fuzz
-# target found under pkg/.
+# target found under pkg/, fusion/ and internal/.
 #
 #   FUZZTIME   time per fuzz target (default 10s; 0 skips fuzzing)
 set -euo pipefail
@@ -42,7 +42,7 @@ step "go test"
 go test -count=1 ./...
 
 race=()
-for dir in pkg/zipx pkg/axml pkg/protoxml pkg/aab pkg/keys pkg/apksig pkg/vault pkg/keyattest pkg/attest pkg/guard pkg/macho; do
+for dir in pkg/zipx pkg/axml pkg/protoxml pkg/aab pkg/keys pkg/apksig pkg/vault pkg/keyattest pkg/attest pkg/guard pkg/macho pkg/codesign pkg/provision pkg/ipa internal/cms internal/plistx; do
   [[ -d "$dir" ]] && race+=("./$dir")
 done
 if ((${#race[@]})); then
@@ -81,7 +81,7 @@ if [[ "$fuzztime" != 0 ]]; then
     step "fuzz $dir $name ($fuzztime)"
     fuzz_one "$dir" "$name"
     fuzzed=$((fuzzed + 1))
-  done < <(grep -rEo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' pkg fusion 2>/dev/null |
+  done < <(grep -rEo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' pkg fusion internal 2>/dev/null |
     sed -E 's/:func / /' | sort -u)
 fi
 
