@@ -6,8 +6,6 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
-
-	"github.com/klauspost/compress/flate"
 )
 
 // Create starts a new entry with the writer's timestamp and returns the
@@ -18,7 +16,8 @@ import (
 //
 // Deflated entries use github.com/klauspost/compress/flate at level 2: on
 // a 50 MB executable it is about twice as fast as compress/flate's
-// BestSpeed for the same size. Its output depends only on the input (and
+// BestSpeed for the same size; a large entry is compressed in chunks on
+// all cores (see deflateChunk). The output depends only on the input (and
 // the library version), so archives stay reproducible. Add keeps
 // compress/flate's BestCompression, so the bytes of APKs and bundles do not
 // change.
@@ -58,11 +57,7 @@ func (w *Writer) Create(h Header) (io.WriteCloser, error) {
 		ew.wa = wa
 	}
 	if rec.method == Deflate {
-		fw, err := flate.NewWriter(dataWriter{ew}, createLevel)
-		if err != nil {
-			return nil, err
-		}
-		ew.fw = fw
+		ew.fw = newParallelDeflater(dataWriter{ew})
 	}
 	w.open = ew
 	return ew, nil
@@ -74,8 +69,8 @@ type entryWriter struct {
 	rec     *record
 	max     int64
 	crc     hash.Hash32
-	fw      *flate.Writer // nil when stored
-	wa      io.WriterAt   // nil: write a data descriptor
+	fw      *parallelDeflater // nil when stored
+	wa      io.WriterAt       // nil: write a data descriptor
 	dataOff int64
 	n       uint64 // uncompressed bytes written
 	err     error

@@ -3,6 +3,7 @@ package zipx
 import (
 	"archive/zip"
 	"bytes"
+	stdflate "compress/flate"
 	"errors"
 	"fmt"
 	"io"
@@ -227,32 +228,31 @@ func TestCreate(t *testing.T) {
 	}
 }
 
-// TestCreateDoesNotBuffer streams 64 MiB through Create, deflated and
-// stored, with and without io.WriterAt, and checks the heap allocated meanwhile
-// is a small fraction of it.
+// TestCreateDoesNotBuffer streams 16 and 64 MiB through Create, deflated
+// and stored, with and without io.WriterAt: the heap allocated meanwhile is
+// a fixed amount (buffers and one compressor per core), far below the
+// entry's size, and does not grow with it.
 func TestCreateDoesNotBuffer(t *testing.T) {
 	chunk := machoLike(1 << 20)
-	for _, c := range []struct {
-		method uint16
-		patch  bool
-	}{{Deflate, true}, {Deflate, false}, {Store, true}, {Store, false}} {
+	stream := func(method uint16, patch bool, mib int) uint64 {
 		f, err := os.Create(filepath.Join(t.TempDir(), "big.zip"))
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer f.Close()
 		var dst io.Writer = f
-		if !c.patch {
+		if !patch {
 			dst = onlyWriter{f}
 		}
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 		w := NewWriter(dst, Options{})
-		ew, err := w.Create(Header{Name: "big", Method: c.method})
+		ew, err := w.Create(Header{Name: "big", Method: method})
 		if err != nil {
 			t.Fatal(err)
 		}
-		for range 64 {
+		for range mib {
 			if _, err := ew.Write(chunk); err != nil {
 				t.Fatal(err)
 			}
@@ -264,11 +264,16 @@ func TestCreateDoesNotBuffer(t *testing.T) {
 			t.Fatal(err)
 		}
 		runtime.ReadMemStats(&after)
-		f.Close()
-		alloc := after.TotalAlloc - before.TotalAlloc
-		t.Logf("method %d, patch %v: %d KiB allocated for 64 MiB", c.method, c.patch, alloc>>10)
-		if alloc > 4<<20 {
-			t.Errorf("method %d, patch %v: %d bytes allocated while streaming 64 MiB", c.method, c.patch, alloc)
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	for _, c := range []struct {
+		method uint16
+		patch  bool
+	}{{Deflate, true}, {Deflate, false}, {Store, true}, {Store, false}} {
+		small, big := stream(c.method, c.patch, 16), stream(c.method, c.patch, 64)
+		t.Logf("method %d, patch %v: %d KiB allocated for 16 MiB, %d KiB for 64 MiB", c.method, c.patch, small>>10, big>>10)
+		if big > 16<<20 || big > small+2<<20 {
+			t.Errorf("method %d, patch %v: %d bytes allocated for 16 MiB, %d for 64 MiB", c.method, c.patch, small, big)
 		}
 	}
 }
@@ -535,5 +540,39 @@ func BenchmarkCreate(b *testing.B) {
 				f.Close()
 			}
 		})
+	}
+}
+
+// TestParallelDeflateBoundaries: content of sizes around the chunk size
+// inflates (with the standard library's decoder, not the encoder's
+// library) to the bytes written, and the stream is the same however the
+// writes are cut.
+func TestParallelDeflateBoundaries(t *testing.T) {
+	data := machoLike(4*deflateChunk + 17)
+	for _, n := range []int{0, 1, dictSize, deflateChunk - 1, deflateChunk, deflateChunk + 1, 3*deflateChunk + 17} {
+		var one, many bytes.Buffer
+		d := newParallelDeflater(&one)
+		if _, err := d.Write(data[:n]); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Close(); err != nil {
+			t.Fatal(err)
+		}
+		d = newParallelDeflater(&many)
+		for rest := data[:n]; len(rest) > 0; {
+			k := min(len(rest), 1000)
+			d.Write(rest[:k])
+			rest = rest[k:]
+		}
+		if err := d.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(one.Bytes(), many.Bytes()) {
+			t.Errorf("%d bytes: the stream depends on how the writes are cut", n)
+		}
+		got, err := io.ReadAll(stdflate.NewReader(&one))
+		if err != nil || !bytes.Equal(got, data[:n]) {
+			t.Errorf("%d bytes: inflated to %d bytes (%v)", n, len(got), err)
+		}
 	}
 }
