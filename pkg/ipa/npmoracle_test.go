@@ -122,6 +122,21 @@ func writeEntries(t *testing.T, ipaPath string, names []string) []string {
 	return paths
 }
 
+// signedExecutables returns the entry name of each executable res signed
+// in the IPA at signed, in res's order.
+func signedExecutables(t *testing.T, signed string, res *SignResult) []string {
+	t.Helper()
+	var exes []string
+	for _, sb := range res.Bundles {
+		exe := sb.Dir // a loose dylib
+		if sb.Kind != KindDylib {
+			exe += bundleExec(t, testenv.ZipEntry(t, signed, sb.Dir+"Info.plist"))
+		}
+		exes = append(exes, exe)
+	}
+	return exes
+}
+
 // openBundles opens the IPA at p and returns its bundles by executable
 // entry name.
 func openBundles(t *testing.T, p string) map[string]*Bundle {
@@ -176,15 +191,7 @@ func TestNPMEntitlements(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			signed, res := signFile(t, c.in, c.o)
 			bundles := openBundles(t, signed)
-			files := testenv.ZipEntries(t, signed)
-			var exes []string
-			for _, sb := range res.Bundles {
-				exe := sb.Dir
-				if sb.Kind != KindDylib {
-					exe += bundleExec(t, files[sb.Dir+"Info.plist"])
-				}
-				exes = append(exes, exe)
-			}
+			exes := signedExecutables(t, signed, res)
 			var got []struct {
 				File   any `json:"file"`
 				Slices []struct {
@@ -244,11 +251,7 @@ func TestNPMIsEncrypted(t *testing.T) {
 		{"unsigned Demo", demo, appExec, false},
 		{"Demo with cryptid 1", encrypted, appExec, true},
 	}
-	for _, sb := range res.Bundles {
-		exe := sb.Dir
-		if sb.Kind != KindDylib {
-			exe += bundleExec(t, testenv.ZipEntry(t, signed, sb.Dir+"Info.plist"))
-		}
+	for _, exe := range signedExecutables(t, signed, res) {
 		items = append(items, item{"signed " + exe, signed, exe, false})
 	}
 	var paths []string
