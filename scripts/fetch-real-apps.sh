@@ -18,6 +18,12 @@
 #   TestApp.app            ios-test-app: an i386 simulator app from Xcode 6, unsigned
 # npm has no watch app and no app embedding a framework; vendors ship framework device
 # slices unsigned (Xcode signs them when it embeds them).
+# With "npm", the npm packages tests run as iOS format oracles instead (DESIGN §5):
+# installs scripts/npm-oracles (package.json + package-lock.json: exact versions, the
+# sha512 integrity of every tarball, dependencies included) with `npm ci` and prints
+# its node_modules directory: macho-entitlements, macho-is-encrypted, app-info-parser
+# (ipa-metadata, which DESIGN §5 also names, does not load on Node >= 12 and runs
+# macOS codesign) and plist.
 #
 #   TRUSTFUSE_CACHE   cache root (default: $XDG_CACHE_HOME/trustfuse or ~/.cache/trustfuse)
 set -euo pipefail
@@ -34,6 +40,21 @@ if [[ ${1:-} == macho ]]; then
   apps=(
     "fsevents@2.3.3 package/fsevents.node 40f2f51199e4f5fc46fa6b985fb3461bb63e6cd86c62bfa9bcee45ed4438d5fb"
   )
+fi
+
+if [[ ${1:-} == npm ]]; then
+  src="$(cd "$(dirname "$0")/npm-oracles" && pwd)"
+  key=$(cat "$src/package.json" "$src/package-lock.json" | sha256sum | cut -c1-16)
+  dir="$cache/npm-oracles/$key"
+  if [[ ! -e "$dir/.done" ]]; then
+    rm -rf "$dir" && mkdir -p "$dir"
+    cp "$src/package.json" "$src/package-lock.json" "$dir/"
+    (cd "$dir" && npm ci --loglevel=error --no-audit --no-fund --ignore-scripts >/dev/null) || {
+      echo "fetch-real-apps: npm ci of scripts/npm-oracles failed" >&2; exit 1; }
+    touch "$dir/.done"
+  fi
+  echo "$dir/node_modules"
+  exit 0
 fi
 
 if [[ ${1:-} == ios ]]; then

@@ -12,6 +12,8 @@ declare -A need=(
   # iOS fixtures and Mach-O oracles (DESIGN §5)
   [clang-14]=clang-14 [ld64.lld-14]=lld-14 [llvm-objdump-14]=llvm-14 [llvm-lipo-14]=llvm-14
   [plistutil]=libplist-utils
+  # npm: real inputs and the npm oracles (scripts/fetch-real-apps.sh)
+  [node]=nodejs [npm]=npm
   # ZIP / ZIP64 oracles (pkg/zipx)
   [unzip]=unzip [zipinfo]=unzip
 )

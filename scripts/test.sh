@@ -16,7 +16,7 @@ step() { printf '\n== %s\n' "$*" >&2; }
 step "dependencies"
 scripts/install-deps.sh
 scripts/fetch-real-apps.sh >/dev/null
-for mode in macho ios; do scripts/fetch-real-apps.sh "$mode" >/dev/null; done
+for mode in macho ios npm; do scripts/fetch-real-apps.sh "$mode" >/dev/null; done
 if [[ -x scripts/make-fixtures.sh ]] && ! compgen -G 'testdata/apk/*.apk' >/dev/null; then
   scripts/make-fixtures.sh
 fi
