@@ -167,6 +167,8 @@ type IPA struct {
 	// Bundles holds every code item in signing order: deepest first, App
 	// last.
 	Bundles []*Bundle
+
+	digests *digestJob // the app's files, digested in the background
 }
 
 // Bundle is one code item: a bundle directory or a loose dylib.
@@ -217,9 +219,11 @@ func (b *Bundle) entry(rel string) *zipx.Entry {
 // rel returns name relative to the bundle dir.
 func (b *Bundle) rel(name string) string { return strings.TrimPrefix(name, b.Dir) }
 
-// Close deletes the temporary files holding inflated executables (see
-// spool). The archive's reader is the caller's to close.
+// Close stops the background digesting of the app's files (see
+// digestJob) and deletes the temporary files holding inflated executables
+// (see spool). The archive's reader is the caller's to close.
 func (a *IPA) Close() error {
+	a.stopDigests()
 	var errs []error
 	for _, b := range a.Bundles {
 		if b.spool != nil {
@@ -347,6 +351,10 @@ func (a *IPA) scan(dir string, kind Kind, parent *Bundle) (_ *Bundle, err error)
 			b.symlinks[e.Name] = t
 		}
 		b.files = append(b.files, e)
+	}
+	if kind == KindApp {
+		// Every file of the app but its executable, nested code's included.
+		a.startDigests(slices.DeleteFunc(slices.Clone(b.files), func(e *zipx.Entry) bool { return e == b.exec }))
 	}
 	slices.SortFunc(nested, func(x, y item) int {
 		if x.kind != y.kind {

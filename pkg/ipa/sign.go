@@ -2,7 +2,6 @@ package ipa
 
 import (
 	"bufio"
-	"cmp"
 	"crypto"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -14,10 +13,8 @@ import (
 	"io"
 	"maps"
 	"os"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"howett.net/plist"
@@ -80,9 +77,6 @@ type SignedBundle struct {
 // reasonNoProfile is the ProfileError reason of a bundle Sign has no
 // profile for.
 const reasonNoProfile provision.Reason = "no-profile"
-
-// digest is a file's content digests, as CodeResources records them.
-type digest struct{ sha1, sha256 []byte }
 
 // newEntry is an entry Sign writes that is not a raw copy: a signed
 // executable (spooled to a temporary file) or a small generated file.
@@ -335,55 +329,8 @@ func (s *signing) hashResources() error {
 		}
 	}
 	var err error
-	s.hashes, err = hashAll(todo)
+	s.hashes, err = s.in.digestsOf(todo)
 	return err
-}
-
-// hashAll returns the digests of entries, hashed on all cores, largest
-// first so that no core is left with a big one at the end.
-func hashAll(entries []*zipx.Entry) (map[*zipx.Entry]digest, error) {
-	entries = slices.Clone(entries)
-	slices.SortStableFunc(entries, func(a, b *zipx.Entry) int { return cmp.Compare(b.UncompressedSize, a.UncompressedSize) })
-	out := make(map[*zipx.Entry]digest, len(entries))
-	work := make(chan *zipx.Entry)
-	var (
-		mu       sync.Mutex
-		firstErr error
-		wg       sync.WaitGroup
-	)
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			buf := make([]byte, 64<<10)
-			for e := range work {
-				dg, err := hashEntry(e, buf)
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = err
-				}
-				out[e] = dg
-				mu.Unlock()
-			}
-		}()
-	}
-	for _, e := range entries {
-		work <- e
-	}
-	close(work)
-	wg.Wait()
-	return out, firstErr
-}
-
-// hashEntry returns the SHA-1 and SHA-256 of e's content, read once.
-func hashEntry(e *zipx.Entry, buf []byte) (digest, error) {
-	h1, h2 := sha1.New(), sha256.New()
-	rc := e.Open()
-	defer rc.Close()
-	if _, err := io.CopyBuffer(io.MultiWriter(h1, h2), rc, buf); err != nil {
-		return digest{}, fmt.Errorf("ipa: %s: %w", e.Name, err)
-	}
-	return digest{h1.Sum(nil), h2.Sum(nil)}, nil
 }
 
 // inflateExecutables finishes inflating every deflated executable to its

@@ -81,7 +81,7 @@ func Verify(in *IPA, o VerifyOptions) (*VerifyResult, error) {
 			todo = append(todo, e)
 		}
 	}
-	hashes, err := hashAll(todo)
+	hashes, err := in.digestsOf(todo)
 	if err != nil {
 		return nil, err
 	}
