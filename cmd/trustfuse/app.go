@@ -224,8 +224,9 @@ func commandPath(c *cli.Context) string {
 
 // inputFormat tells what the package at path is (pkg/sniff: APK, App
 // Bundle, IPA), so that inspect, sign and verify hand it to the right code.
+// It reads ZIP64 (an IPA may need it); the APK and bundle openers refuse it.
 func inputFormat(path string) (sniff.Format, error) {
-	z, err := zipx.Open(path)
+	z, err := zipx.OpenZip64(path)
 	if err != nil {
 		return "", err
 	}
