@@ -259,13 +259,7 @@ func TestWriteOracles(t *testing.T) {
 			if !f.Fat {
 				want[0].Offset = 0
 			}
-			if got := macholibSlices(t, path); !equalSlices(got, want) {
-				t.Errorf("macholib reads %+v, want %+v", got, want)
-			}
-			if got := objdumpSlices(t, path, f.Fat); !equalSlices(got, want) {
-				t.Errorf("llvm-objdump reads %+v, want %+v", got, want)
-			}
-			goMachoCheck(t, path, f.Fat, want)
+			checkLayoutOracles(t, path, f.Fat, want)
 		})
 	}
 }
@@ -280,6 +274,20 @@ func equalSlices(a, b []oracleSlice) bool {
 		}
 	}
 	return true
+}
+
+// checkLayoutOracles compares the layout want (slice offsets,
+// LC_CODE_SIGNATURE, __LINKEDIT) with what Python's macholib, llvm-objdump
+// and go-macho read of the file at path.
+func checkLayoutOracles(t *testing.T, path string, fat bool, want []oracleSlice) {
+	t.Helper()
+	if got := macholibSlices(t, path); !equalSlices(got, want) {
+		t.Errorf("macholib reads %+v, want %+v", got, want)
+	}
+	if got := objdumpSlices(t, path, fat); !equalSlices(got, want) {
+		t.Errorf("llvm-objdump reads %+v, want %+v", got, want)
+	}
+	goMachoCheck(t, path, fat, want)
 }
 
 // goMachoCheck parses the output with github.com/blacktop/go-macho, which

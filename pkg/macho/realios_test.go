@@ -259,13 +259,7 @@ func TestRealIOSResign(t *testing.T) {
 				if !f.Fat {
 					want[0].Offset = 0
 				}
-				if got := macholibSlices(t, path); !equalSlices(got, want) {
-					t.Errorf("macholib reads %+v, want %+v", got, want)
-				}
-				if got := objdumpSlices(t, path, f.Fat); !equalSlices(got, want) {
-					t.Errorf("llvm-objdump reads %+v, want %+v", got, want)
-				}
-				goMachoCheck(t, path, f.Fat, want)
+				checkLayoutOracles(t, path, f.Fat, want)
 				for i, mf := range goMachoFiles(t, path, f.Fat) {
 					checkResigned(t, f.Slices[i], out.Bytes(), mf, in, adhoc, id, roots, at)
 				}
