@@ -1,6 +1,7 @@
 package iosrt_test
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"maps"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/trustfuse/trustfuse/internal/testenv"
 	"github.com/trustfuse/trustfuse/pkg/attest"
 	"github.com/trustfuse/trustfuse/pkg/keys"
+	"github.com/trustfuse/trustfuse/pkg/vault"
 )
 
 // fusedPolicy fuses testdata/apk/multidex.apk with the example Fusion Set
@@ -89,5 +91,38 @@ func TestPolicyParse(t *testing.T) {
 	// A malformed \u escape is refused (Java throws IllegalArgumentException).
 	if _, code := run(t, "policy", writeFile(t, "bad.bin", []byte("k=\\u12x4\n"))); code != 2 {
 		t.Errorf("malformed \\u escape: exit %d, want 2", code)
+	}
+}
+
+// TestPolicyChecks: the signer check accepts exactly the digests
+// vault.IOSSignerDigest gives for the listed team and bundle ids, and the
+// host check matches mtls.hosts as the Android runtime does (lowercase,
+// exact).
+func TestPolicyChecks(t *testing.T) {
+	d := vault.IOSSignerDigest("ABCDE12345", "com.example.demo")
+	other := vault.IOSSignerDigest("ZYXWV98765", "com.example.demo")
+	pol := (&androidrt.Policy{FusionSetID: "fs", Package: "com.example.demo",
+		SignerDigests: []string{hex.EncodeToString(other[:4]) + strings.Repeat("0", 56), strings.ToUpper(hex.EncodeToString(d[:]))},
+		MTLSHosts:     []string{"API.example.com", "10.0.0.1"}}).Encode()
+	p := writeFile(t, "policy.bin", pol)
+	cases := []struct {
+		team, bundle, host string
+		signer, protected  int
+	}{
+		{"ABCDE12345", "com.example.demo", "api.example.com", 1, 1},
+		{"ABCDE12345", "com.example.demo", "API.EXAMPLE.COM", 1, 1},
+		{"ZYXWV98765", "com.example.demo", "10.0.0.1", 0, 1},
+		{"ABCDE12345", "com.example.dem", "example.com", 0, 0},
+		{"ABCDE12345", "com.example.demo", "api.example.com.", 1, 0},
+		{"ABCDE12345", "com.example.demo", "", 1, 0},
+	}
+	for _, c := range cases {
+		var got struct{ SignerAllowed, HostProtected int }
+		if err := json.Unmarshal([]byte(mustRun(t, "policy-check", p, c.team, c.bundle, c.host)), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.SignerAllowed != c.signer || got.HostProtected != c.protected {
+			t.Errorf("%s.%s %q: %+v, want signer %d host %d", c.team, c.bundle, c.host, got, c.signer, c.protected)
+		}
 	}
 }

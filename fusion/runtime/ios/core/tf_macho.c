@@ -43,11 +43,12 @@ static int read_signature(const uint8_t *sig, size_t n, tf_codesig *out) {
 		uint32_t type = be32(sig + 12 + 8 * i), off = be32(sig + 16 + 8 * i);
 		if (type != 0 && (type < 0x1000 || type > 0x1004))
 			continue;
-		if (off > len || len - off < 52)
+		if (off > len || len - off < 44) /* the version 0x20001 header */
 			return TF_ERR_FORMAT;
 		const uint8_t *cd = sig + off;
 		uint32_t cdlen = be32(cd + 4);
-		if (be32(cd) != 0xfade0c02u || cdlen < 52 || cdlen > len - off)
+		uint32_t need = be32(cd + 8) >= 0x20200u ? 52 : 44; /* with scatterOffset and teamOffset */
+		if (be32(cd) != 0xfade0c02u || cdlen < need || cdlen > len - off)
 			return TF_ERR_FORMAT;
 		if (cd[37] == 2 && (best == NULL || best[37] != 2)) { /* CS_HASHTYPE_SHA256 */
 			best = cd;

@@ -281,3 +281,22 @@ int tf_policy_host_protected(const tf_policy *p, const char *host) {
 	}
 	return 0;
 }
+
+int tf_policy_signer_allowed(const tf_policy *p, const uint8_t digest[32]) {
+	static const char hexd[] = "0123456789abcdef";
+	char want[65];
+	for (int i = 0; i < 32; i++) {
+		want[2 * i] = hexd[digest[i] >> 4];
+		want[2 * i + 1] = hexd[digest[i] & 15];
+	}
+	want[64] = 0;
+	const char *list = tf_policy_get(p, "signers");
+	while (list != NULL && *list) {
+		const char *end = strchr(list, ',');
+		size_t n = end ? (size_t)(end - list) : strlen(list);
+		if (n == 64 && memcmp(list, want, 64) == 0)
+			return 1;
+		list = end ? end + 1 : NULL;
+	}
+	return 0;
+}

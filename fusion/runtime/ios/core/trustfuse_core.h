@@ -58,7 +58,8 @@ typedef struct {
 void tf_aes256_init(tf_aes256 *a, const uint8_t key[32]);
 void tf_aes256_encrypt(const tf_aes256 *a, const uint8_t in[16], uint8_t out[16]);
 
-/* tf_gcm_seal writes ptlen bytes of ciphertext then the 16-byte tag to out. */
+/* GCM with 16-byte tags and IVs of ivlen ≥ 1 bytes (12 is the fast path).
+ * tf_gcm_seal writes ptlen bytes of ciphertext then the 16-byte tag to out. */
 void tf_gcm_seal(const uint8_t key[32], const uint8_t *iv, size_t ivlen, const uint8_t *aad, size_t aadlen,
 	const uint8_t *pt, size_t ptlen, uint8_t *out);
 /* tf_gcm_open checks the tag (constant time) of in (ciphertext || tag, inlen ≥ 16)
@@ -87,7 +88,8 @@ typedef struct {
 /* Parses the policy as java.util.Properties.load does (ISO-8859-1 text,
  * \uXXXX escapes, comments, continuation lines; a repeated key keeps its last
  * value) into p, storing the decoded strings in arena (arenacap ≥ 3·srclen + 2
- * always suffices). TF_ERR_FORMAT for a malformed \u escape or too many keys. */
+ * always suffices, else TF_ERR_SPACE). TF_ERR_FORMAT for a malformed \u
+ * escape or more than TF_POLICY_MAX_KEYS keys. */
 int tf_policy_parse(const uint8_t *src, size_t srclen, tf_policy *p, char *arena, size_t arenacap);
 /* The value of key, or NULL when absent. */
 const char *tf_policy_get(const tf_policy *p, const char *key);
@@ -97,6 +99,10 @@ int tf_policy_bool(const tf_policy *p, const char *key);
 int64_t tf_policy_long(const tf_policy *p, const char *key);
 /* 1 when host (ASCII case-insensitive) is in the comma-separated mtls.hosts. */
 int tf_policy_host_protected(const tf_policy *p, const char *host);
+/* 1 when the lowercase hex of digest is in the comma-separated "signers"
+ * (on iOS the fuse pipeline lists tf_ios_signer_digest of the app's team id
+ * and bundle id there); the tamper check fires otherwise. */
+int tf_policy_signer_allowed(const tf_policy *p, const uint8_t digest[32]);
 
 /* ---- vault (pkg/vault format) ---- */
 #define TF_PEPPER_SIZE 32
@@ -128,6 +134,10 @@ const char *tf_threat_code(int threat);
 const char *tf_threat_event_name(int threat);
 
 enum tf_mode { TF_MODE_OFF, TF_MODE_DETECT, TF_MODE_DEFEND };
+
+/* The Threat-Event notification is named "<CFBundleIdentifier>" this suffix,
+ * as the Android broadcast action is "<package>.trustfuse.THREAT". */
+#define TF_THREAT_NOTIFICATION_SUFFIX ".trustfuse.THREAT"
 /* threat.<t>.mode: detect, defend, else off (as the Android runtime). */
 int tf_threat_mode(const tf_policy *p, int threat);
 
@@ -182,8 +192,11 @@ typedef struct {
 } tf_codesig;
 
 /* Reads the code signature of a thin Mach-O, or of the slice of a fat file
- * whose cputype is cputype (0: the first slice). TF_ERR_NOTFOUND without
- * LC_CODE_SIGNATURE or matching slice; TF_ERR_FORMAT on malformed structure. */
+ * whose cputype is cputype (0: the slice a device runs: the first arm64, else
+ * arm64_32, else the first, as pkg/ipa picks the sealed slice).
+ * TF_ERR_NOTFOUND without LC_CODE_SIGNATURE, without a SHA-256
+ * CodeDirectory, or without a slice of that cputype; TF_ERR_FORMAT on
+ * malformed structure. */
 int tf_macho_codesig(const uint8_t *file, size_t len, uint32_t cputype, tf_codesig *out);
 
 #endif

@@ -146,6 +146,16 @@ int main(int argc, char **argv) {
 			print_json_string(p.e[i].value);
 		}
 		printf("}");
+	} else if (strcmp(cmd, "policy-check") == 0 && na == 4) {
+		/* policy-check POLICY TEAM BUNDLE HOST */
+		tf_policy p;
+		uint8_t *raw, digest[32];
+		int rc = load_policy(a[0], &p, &raw, &n1);
+		if (rc != TF_OK)
+			return fail(rc);
+		tf_ios_signer_digest(a[1], a[2], digest);
+		printf("{\"signerAllowed\":%d,\"hostProtected\":%d}", tf_policy_signer_allowed(&p, digest),
+			tf_policy_host_protected(&p, a[3]));
 	} else if (strcmp(cmd, "unseal") == 0 && na == 5) {
 		/* unseal VAULT PEPPER_FILE TEAM BUNDLE POLICY */
 		uint8_t *v = readfile(a[0], &n1), *pepper = readfile(a[1], &n2), *pol = readfile(a[4], &n3);
@@ -218,7 +228,7 @@ int main(int argc, char **argv) {
 		puthex(cs.cdhash, 20);
 		printf("\",\"hashType\":%d,\"cputype\":%u}", cs.hash_type, cs.cputype);
 	} else {
-		fprintf(stderr, "usage: hosttest sha256|hmac|hkdf|aes|gcm-seal|gcm-open|policy|unseal|measure|attest-request|threat|macho …\n");
+		fprintf(stderr, "usage: hosttest sha256|hmac|hkdf|aes|gcm-seal|gcm-open|policy|policy-check|unseal|measure|attest-request|threat|macho …\n");
 		return 1;
 	}
 	printf("\n");
