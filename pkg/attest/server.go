@@ -270,6 +270,8 @@ type Claims struct {
 	Audience string            `json:"aud"`
 	IssuedAt int64             `json:"iat"`
 	Expiry   int64             `json:"exp"`
+	// Package is the Android package name or the iOS bundle id; Version
+	// the Android version code (0 for iOS).
 	Package  string            `json:"pkg"`
 	Version  int64             `json:"ver"`
 	Release  string            `json:"rel"`
