@@ -263,15 +263,14 @@ type AttestResponse struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
-// Claims is the token payload.
+// Claims is the token payload. For an iOS release pkg is the bundle id and
+// ver is 0.
 type Claims struct {
 	Issuer   string            `json:"iss"`
 	Subject  string            `json:"sub"`
 	Audience string            `json:"aud"`
 	IssuedAt int64             `json:"iat"`
 	Expiry   int64             `json:"exp"`
-	// Package is the Android package name or the iOS bundle id; Version
-	// the Android version code (0 for iOS).
 	Package  string            `json:"pkg"`
 	Version  int64             `json:"ver"`
 	Release  string            `json:"rel"`
