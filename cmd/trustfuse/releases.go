@@ -168,7 +168,7 @@ func releasesCommand() *cli.Command {
 						if err != nil {
 							return err
 						}
-						id = reg.Measurement.SHA256()
+						id = reg.ReleaseID()
 					}
 					now, err := buildNow(c)
 					if err != nil {
