@@ -8,6 +8,8 @@
  * compile the same files for Linux.
  *
  * Every function returning int returns TF_OK (0) or a negative TF_ERR_*.
+ * The core has no mutable global state: calls on different data may run on
+ * different threads at once.
  */
 #ifndef TRUSTFUSE_CORE_H
 #define TRUSTFUSE_CORE_H
@@ -159,7 +161,7 @@ typedef struct {
 } tf_verdict;
 
 /* Applies a fired threat (reason_code/reason_data from the check) to the
- * running total *total and, when events are on, writes the Threat-Event as a
+ * running total *total (the caller serializes calls sharing it) and, when events are on, writes the Threat-Event as a
  * JSON object of string values (the Android extras, same keys) to json
  * (NUL-terminated). TF_ERR_SPACE when json is too small. */
 int tf_threat_fire(const tf_policy *p, int threat, const char *reason_code, const char *reason_data,
