@@ -44,6 +44,13 @@ func readCodesig(t *testing.T, file string, cpu uint32) codesig {
 // hoc.
 func signDemo(t *testing.T, adHoc bool) (string, *ipa.SignResult) {
 	t.Helper()
+	return signIPA(t, testenv.IOSFixture(t, "DemoFull.ipa"), adHoc, true)
+}
+
+// signIPA signs the IPA at inPath as signDemo does; watch says it has
+// DemoFull.ipa's watch app (which needs its own profile).
+func signIPA(t *testing.T, inPath string, adHoc, watch bool) (string, *ipa.SignResult) {
+	t.Helper()
 	o := ipa.SignOptions{AdHoc: true, Time: time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC)}
 	if !adHoc {
 		k, err := keys.Load(testenv.IOSFixture(t, "pki/dist.p12"), []byte("fixture"), "", nil)
@@ -58,9 +65,12 @@ func signDemo(t *testing.T, adHoc bool) (string, *ipa.SignResult) {
 			return b
 		}
 		o = ipa.SignOptions{Signer: k.Key, Chain: k.Chain, Time: o.Time, Profiles: map[string][]byte{"": prof("app.mobileprovision"),
-			"com.example.demo.widget": prof("widget.mobileprovision"), "com.example.demo.watchkitapp": prof("watch.mobileprovision")}}
+			"com.example.demo.widget": prof("widget.mobileprovision")}}
+		if watch {
+			o.Profiles["com.example.demo.watchkitapp"] = prof("watch.mobileprovision")
+		}
 	}
-	in, err := ipa.Open(testenv.IOSFixture(t, "DemoFull.ipa"))
+	in, err := ipa.Open(inPath)
 	if err != nil {
 		t.Fatal(err)
 	}
