@@ -57,9 +57,10 @@ build_ios() {
     local o
     o="$work/$(echo "$src" | tr / _).o"
     # -ffreestanding -nostdlibinc: clang's own stddef/stdint/stdbool only
-    # (no SDK here; apple/apple.h declares the Apple API the glue calls).
+    # (no SDK here: apple/apple.h declares the Apple API the glue calls,
+    # apple/libc the few libc functions the core calls).
     clang-14 --target=arm64-apple-ios14.0 -ffreestanding -nostdlibinc -fblocks -Os \
-      -fvisibility=hidden -Wall -Wextra -Werror -I "$ios/core" -I "$ios/apple" \
+      -fvisibility=hidden -Wall -Wextra -Werror -isystem "$ios/apple/libc" -I "$ios/core" -I "$ios/apple" \
       -fdebug-prefix-map="$root"=. -fmacro-prefix-map="$root"=. -c "$src" -o "$o"
     objs+=("$o")
   done

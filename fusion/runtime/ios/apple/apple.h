@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
 /* --- libc / libSystem -------------------------------------------------- */
 typedef long ssize_t;
@@ -19,18 +21,16 @@ typedef int pid_t;
 void *malloc(size_t);
 void *calloc(size_t, size_t);
 void free(void *);
-void *memcpy(void *, const void *, size_t);
-void *memset(void *, int, size_t);
-int memcmp(const void *, const void *, size_t);
-size_t strlen(const char *);
-int strcmp(const char *, const char *);
-int strncmp(const char *, const char *, size_t);
-char *strrchr(const char *, int);
-char *strstr(const char *, const char *);
-int snprintf(char *, size_t, const char *, ...);
 int open(const char *, int, ...);
 ssize_t read(int, void *, size_t);
 int close(int);
+long lseek(int, long, int);
+void *mmap(void *, size_t, int, int, int, long);
+int munmap(void *, size_t);
+#define SEEK_END 2
+#define PROT_READ 1
+#define MAP_PRIVATE 2
+#define MAP_FAILED ((void *)-1)
 int access(const char *, int);
 char *getenv(const char *);
 pid_t getpid(void);
@@ -58,7 +58,6 @@ int dladdr(const void *, Dl_info *);
 uint32_t _dyld_image_count(void);
 const char *_dyld_get_image_name(uint32_t);
 const void *_dyld_get_image_header(uint32_t);
-intptr_t _dyld_get_image_vmaddr_slide(uint32_t);
 
 /* sysctl KERN_PROC_PID: struct kinfo_proc is 648 bytes on arm64; p_flag is
  * kp_proc.p_flag at offset 32 (sys/sysctl.h, sys/proc.h). */
@@ -89,21 +88,10 @@ typedef struct { uint32_t opaque; } os_unfair_lock;
 void os_unfair_lock_lock(os_unfair_lock *);
 void os_unfair_lock_unlock(os_unfair_lock *);
 
-/* Mach-O (mach-o/loader.h) */
+/* Mach-O (mach-o/loader.h): the header of a loaded image, for its cputype. */
 struct tf_mach_header_64 {
 	uint32_t magic, cputype, cpusubtype, filetype, ncmds, sizeofcmds, flags, reserved;
 };
-struct tf_load_command { uint32_t cmd, cmdsize; };
-struct tf_segment_command_64 {
-	uint32_t cmd, cmdsize;
-	char segname[16];
-	uint64_t vmaddr, vmsize, fileoff, filesize;
-	uint32_t maxprot, initprot, nsects, flags;
-};
-struct tf_linkedit_data_command { uint32_t cmd, cmdsize, dataoff, datasize; };
-#define TF_MH_MAGIC_64 0xfeedfacfu
-#define TF_LC_SEGMENT_64 0x19u
-#define TF_LC_CODE_SIGNATURE 0x1du
 
 /* --- Objective-C runtime (libobjc) ------------------------------------ */
 typedef struct objc_object *id;

@@ -1,9 +1,11 @@
 /*
  * attest.c: the attestation client (docs/attestation.md, as on Android):
  * POST {} to <attest.endpoint>/v1/challenge, read "nonce"; POST the body the
- * core builds (nonce, proof over the measurement, deviceInfo, threats) to
- * /v1/attest; cache "token" for three quarters of attest.tokenTtlMs. Runs
- * on a background queue, never on the caller of a task factory.
+ * core builds (tf_attest_request: the iOS measurement, proof, deviceInfo,
+ * threats) to /v1/attest; cache "token" for three quarters of
+ * attest.tokenTtlMs (serve's expiresAt is not read here). Runs on a
+ * background queue, never on the caller of a task factory. Responses are
+ * read with NSJSONSerialization.
  */
 #include "glue.h"
 
@@ -58,50 +60,63 @@ static struct reply *post(const char *url, const char *body)
 	return r;
 }
 
+/* json_field copies obj[key] (an NSString) into out. */
+static bool json_field(const struct reply *r, const char *key, char *out, size_t cap)
+{
+	id obj = r && r->status == 200 && r->body ? tf_json_object(r->body, r->len) : nil;
+	id k = tf_nsstring(key);
+	id v = obj ? MSG(id, id)(obj, SEL_("objectForKey:"), k) : nil;
+	CFRelease(k);
+	const char *s = v && MSG(BOOL, id)(v, SEL_("isKindOfClass:"), CLS("NSString")) ? tf_utf8(v) : NULL;
+	return s && snprintf(out, cap, "%s", s) < (int)cap;
+}
+
+static void info_string(const char *key, char *out, size_t cap)
+{
+	id k = tf_nsstring(key);
+	CFStringRef v = CFBundleGetValueForInfoDictionaryKey(CFBundleGetMainBundle(), (CFStringRef)k);
+	CFRelease(k);
+	if (!v || !CFStringGetCString(v, out, (CFIndex)cap, kCFStringEncodingUTF8))
+		out[0] = 0;
+}
+
 static void fetch(void *ctx)
 {
 	(void)ctx;
 	const char *ep = tf_policy_get(tf_g_policy, "attest.endpoint");
-	const char *ttl = tf_policy_get(tf_g_policy, "attest.tokenTtlMs");
-	char url[1024], nonce[256], tok[2048];
-	char *m = NULL, *body = NULL;
+	int64_t ttl = tf_policy_long(tf_g_policy, "attest.tokenTtlMs");
+	static char body[16384];
+	char url[1024], nonce[256], tok[2048], ver[64], build[64];
 	struct reply *c = NULL, *a = NULL;
 	if (!ep || !*ep || !tf_g_credential)
 		goto out;
 	snprintf(url, sizeof url, "%s/v1/challenge", ep);
 	c = post(url, "{}");
-	if (!c || c->status != 200 || !c->body || tf_json_string(c->body, c->len, "nonce", nonce, sizeof nonce) != 0) {
+	if (!json_field(c, "nonce", nonce, sizeof nonce)) {
 		tf_log("attestation: no challenge from ", ep);
 		goto out;
 	}
-	CFStringRef kv = CFSTR("CFBundleShortVersionString"), kb = CFSTR("CFBundleVersion");
-	char ver[64] = "", build[64] = "";
-	CFStringRef v = CFBundleGetValueForInfoDictionaryKey(CFBundleGetMainBundle(), kv);
-	CFStringRef b = CFBundleGetValueForInfoDictionaryKey(CFBundleGetMainBundle(), kb);
-	if (v)
-		CFStringGetCString(v, ver, sizeof ver, kCFStringEncodingUTF8);
-	if (b)
-		CFStringGetCString(b, build, sizeof build, kCFStringEncodingUTF8);
-	m = tf_measure(tf_g_policy, tf_g_bundle, tf_g_team, tf_g_app_cdhash, tf_g_rt_cdhash, ver, build);
-	char threats[200];
-	tf_threats_json(threats, sizeof threats);
-	body = m ? tf_attest_body(&tf_g_identity, nonce, m, tf_g_device_id, threats) : NULL;
+	info_string("CFBundleShortVersionString", ver, sizeof ver);
+	info_string("CFBundleVersion", build, sizeof build);
+	tf_ios_measurement m = {.bundle_id = tf_g_bundle, .team_id = tf_g_app_sig.team_id, .version = ver, .build = build};
+	memcpy(m.app_cdhash, tf_g_app_sig.cdhash, 20);
+	memcpy(m.runtime_cdhash, tf_g_rt_sig.cdhash, 20);
+	if (tf_attest_request(&m, nonce, tf_g_identity.attest_key, tf_g_identity.attest_keylen, tf_g_device_id,
+			      tf_threats_fired(), body, sizeof body) != TF_OK) {
+		tf_log("attestation: cannot build the request", NULL);
+		goto out;
+	}
 	snprintf(url, sizeof url, "%s/v1/attest", ep);
-	a = body ? post(url, body) : NULL;
-	if (!a || a->status != 200 || !a->body || tf_json_string(a->body, a->len, "token", tok, sizeof tok) != 0) {
+	a = post(url, body);
+	if (!json_field(a, "token", tok, sizeof tok)) {
 		tf_log("attestation refused by ", ep);
 		goto out;
 	}
-	long ms = 0;
-	for (const char *p = ttl; p && *p >= '0' && *p <= '9'; p++)
-		ms = ms * 10 + (*p - '0');
 	os_unfair_lock_lock(&lock);
 	snprintf(token, sizeof token, "%s", tok);
-	token_until = time(NULL) + ms * 3 / 4000;
+	token_until = time(NULL) + (long)(ttl * 3 / 4000);
 	os_unfair_lock_unlock(&lock);
 out:
-	free(m);
-	free(body);
 	if (c)
 		free(c->body), free(c);
 	if (a)

@@ -15,10 +15,9 @@
 
 static os_unfair_lock lock;
 static int total;
-static char acked[8][16];
+static unsigned fired, acked;
 char tf_g_device_id[65];
-static char fired[8][16];
-static char os_version[32], device_model[64];
+static char os_version[32], device_model[64], time_zone[64];
 
 static void exit_now(void *ctx)
 {
@@ -27,118 +26,98 @@ static void exit_now(void *ctx)
 	exit(78);
 }
 
-static void defend(const char *threat)
+static void defend(int threat, bool exit_after)
 {
 	tf_g_defended = 1;
-	tf_log("enforcing defense against ", threat);
-	const char *e = tf_policy_get(tf_g_policy, "exitOnDefend");
-	if (e && !strcmp(e, "true"))
+	tf_log("enforcing defense against ", tf_threat_code(threat));
+	if (exit_after)
 		dispatch_after_f(dispatch_time(DISPATCH_TIME_NOW, 2000 * NSEC_PER_MSEC),
 				 dispatch_get_global_queue(DISPATCH_QUEUE_PRIORITY_DEFAULT, 0), NULL, exit_now);
 }
 
-static bool is_acked(const char *threat)
+/* TrustFuseAcknowledge tells the runtime the app acted on a detect event
+ * (fail-safe enforcement of that threat is then skipped). Exported: apps
+ * call it through dlsym(RTLD_DEFAULT, "TrustFuseAcknowledge") with the
+ * event's threatCode. */
+__attribute__((visibility("default"))) void TrustFuseAcknowledge(const char *threat_code)
 {
-	bool r = false;
+	for (int t = 0; t < TF_THREATS; t++)
+		if (threat_code && !strcmp(tf_threat_code(t), threat_code)) {
+			os_unfair_lock_lock(&lock);
+			acked |= 1u << t;
+			os_unfair_lock_unlock(&lock);
+		}
+}
+
+unsigned tf_threats_fired(void)
+{
 	os_unfair_lock_lock(&lock);
-	for (size_t i = 0; i < 8 && !r; i++)
-		r = !strcmp(acked[i], threat);
+	unsigned r = fired;
 	os_unfair_lock_unlock(&lock);
 	return r;
 }
 
-/* TrustFuseAcknowledge tells the runtime the app acted on a detect event
- * (fail-safe enforcement is then skipped). Exported: apps call it through
- * dlsym(RTLD_DEFAULT, "TrustFuseAcknowledge"). */
-__attribute__((visibility("default"))) void TrustFuseAcknowledge(const char *threat)
-{
-	os_unfair_lock_lock(&lock);
-	for (size_t i = 0; i < 8; i++)
-		if (!acked[i][0] || !strcmp(acked[i], threat)) {
-			snprintf(acked[i], sizeof acked[i], "%s", threat);
-			break;
-		}
-	os_unfair_lock_unlock(&lock);
-}
+struct pending {
+	int threat;
+	bool exit_after;
+};
 
 static void failsafe(void *ctx)
 {
-	const char *threat = ctx;
-	if (!is_acked(threat)) {
-		tf_log("fail-safe: threat not acknowledged in time: ", threat);
-		defend(threat);
+	struct pending *p = ctx;
+	os_unfair_lock_lock(&lock);
+	bool ok = acked & (1u << p->threat);
+	os_unfair_lock_unlock(&lock);
+	if (!ok) {
+		tf_log("fail-safe: threat not acknowledged in time: ", tf_threat_code(p->threat));
+		defend(p->threat, p->exit_after);
 	}
+	free(p);
 }
 
-static void post(tf_kv *kv, size_t n)
+/* post sends the core's event JSON as the userInfo of a notification. */
+static void post(const char *json)
 {
-	const void *keys[40], *vals[40];
-	size_t m = 0;
-	for (size_t i = 0; i < n && m < 40; i++, m++) {
-		keys[m] = tf_nsstring(kv[i].key);
-		vals[m] = tf_nsstring(kv[i].value ? kv[i].value : "");
-	}
-	CFDictionaryRef info = CFDictionaryCreate(NULL, keys, vals, (CFIndex)m, &kCFTypeDictionaryKeyCallBacks,
-						  &kCFTypeDictionaryValueCallBacks);
+	id info = tf_json_object(json, strlen(json));
 	char name[300];
 	snprintf(name, sizeof name, "%s.trustfuse.THREAT", tf_g_bundle);
 	id nm = tf_nsstring(name);
-	CFNotificationCenterPostNotification(CFNotificationCenterGetLocalCenter(), (CFStringRef)nm, NULL, info, true);
+	CFNotificationCenterPostNotification(CFNotificationCenterGetLocalCenter(), (CFStringRef)nm, NULL,
+					     (CFDictionaryRef)info, true);
 	CFRelease(nm);
-	CFRelease(info);
-	for (size_t i = 0; i < m; i++) {
-		CFRelease(keys[i]);
-		CFRelease(vals[i]);
-	}
 }
 
-void tf_threat(const char *threat, const char *reason_code, const char *reason_data)
+void tf_threat(int threat, const char *reason_code, const char *reason_data)
 {
 	if (!tf_g_policy)
 		return;
-	tf_device dev = {tf_g_device_id, os_version, device_model};
-	tf_kv kv[40];
-	size_t n = 0;
+	tf_device dev = {
+		.device_id = tf_g_device_id, .os_version = os_version, .device_model = device_model,
+		.device_manufacturer = "Apple", .device_brand = "Apple", .sdk_version = os_version,
+		.time_zone = time_zone, .external_id = "", .package = tf_g_bundle,
+	};
+	tf_verdict v = {0};
+	static char json[8192];
 	os_unfair_lock_lock(&lock);
-	int mode = tf_threat_event(tf_g_policy, threat, reason_code, reason_data, &dev, &total, kv, 40, &n);
+	int r = tf_threat_fire(tf_g_policy, threat, reason_code, reason_data, &dev, &total, &v, json, sizeof json);
+	if (r == TF_OK && v.mode != TF_MODE_OFF)
+		fired |= 1u << threat;
 	os_unfair_lock_unlock(&lock);
-	if (mode == TF_MODE_OFF)
+	if (r != TF_OK || v.mode == TF_MODE_OFF)
 		return;
-	os_unfair_lock_lock(&lock);
-	for (size_t i = 0; i < 8; i++)
-		if (!fired[i][0] || !strcmp(fired[i], threat)) {
-			snprintf(fired[i], sizeof fired[i], "%s", threat);
-			break;
-		}
-	os_unfair_lock_unlock(&lock);
-	tf_log("threat ", threat);
-	const char *ev = tf_policy_get(tf_g_policy, "events");
-	if (ev && !strcmp(ev, "true"))
-		post(kv, n);
-	for (size_t i = 0; i < n; i++)
-		free(kv[i].value);
-	const char *fs = tf_policy_get(tf_g_policy, "failSafe.enforce");
-	const char *after = tf_policy_get(tf_g_policy, "failSafe.afterMs");
-	if (mode == TF_MODE_DEFEND) {
-		defend(threat);
-	} else if (fs && !strcmp(fs, "true")) {
-		int64_t ms = 0;
-		for (const char *c = after; c && *c >= '0' && *c <= '9'; c++)
-			ms = ms * 10 + (*c - '0');
-		dispatch_after_f(dispatch_time(DISPATCH_TIME_NOW, ms * NSEC_PER_MSEC),
-				 dispatch_get_global_queue(DISPATCH_QUEUE_PRIORITY_DEFAULT, 0), (void *)threat, failsafe);
+	tf_log("threat ", tf_threat_code(threat));
+	if (v.send_event)
+		post(json);
+	if (v.enforce_now) {
+		defend(threat, v.exit_on_defend);
+	} else if (v.failsafe) {
+		struct pending *p = malloc(sizeof *p);
+		if (!p)
+			return;
+		*p = (struct pending){threat, tf_policy_bool(tf_g_policy, "exitOnDefend")};
+		dispatch_after_f(dispatch_time(DISPATCH_TIME_NOW, v.failsafe_ms * NSEC_PER_MSEC),
+				 dispatch_get_global_queue(DISPATCH_QUEUE_PRIORITY_DEFAULT, 0), p, failsafe);
 	}
-}
-
-void tf_threats_json(char *buf, size_t len)
-{
-	size_t o = (size_t)snprintf(buf, len, "[");
-	os_unfair_lock_lock(&lock);
-	for (size_t i = 0; i < 8 && fired[i][0] && o < len; i++)
-		o += (size_t)snprintf(buf + o, len - o, "%s\"%s\"", i ? "," : "", fired[i]);
-	os_unfair_lock_unlock(&lock);
-	if (o < len)
-		snprintf(buf + o, len - o, "]");
 }
 
 static bool contains_fold(const char *s, const char *needle)
@@ -163,7 +142,7 @@ static void check_debugger(void)
 		int32_t flag;
 		memcpy(&flag, info + KINFO_P_FLAG_OFFSET, sizeof flag);
 		if (flag & P_TRACED)
-			tf_threat("debugger", "P_TRACED", "sysctl");
+			tf_threat(TF_DEBUGGER, "P_TRACED", "sysctl");
 	}
 }
 
@@ -176,7 +155,7 @@ static void check_jailbreak(void)
 	};
 	for (size_t i = 0; i < sizeof paths / sizeof *paths; i++)
 		if (access(paths[i], F_OK) == 0) {
-			tf_threat("root", "JAILBREAK_PATH", paths[i]);
+			tf_threat(TF_ROOT, "JAILBREAK_PATH", paths[i]);
 			return;
 		}
 	/* Sandbox escape probes: an App Store sandbox cannot write outside its
@@ -185,7 +164,7 @@ static void check_jailbreak(void)
 	if (fd >= 0) {
 		close(fd);
 		unlink("/private/trustfuse-probe");
-		tf_threat("root", "SANDBOX_WRITE", "/private");
+		tf_threat(TF_ROOT, "SANDBOX_WRITE", "/private");
 		return;
 	}
 	pid_t pid = fork();
@@ -193,12 +172,12 @@ static void check_jailbreak(void)
 		_exit(0);
 	if (pid > 0) {
 		waitpid(pid, NULL, 0);
-		tf_threat("root", "SANDBOX_FORK", "fork");
+		tf_threat(TF_ROOT, "SANDBOX_FORK", "fork");
 		return;
 	}
 	const char *ins = getenv("DYLD_INSERT_LIBRARIES");
 	if (ins && *ins)
-		tf_threat("root", "DYLD_INSERT_LIBRARIES", ins);
+		tf_threat(TF_ROOT, "DYLD_INSERT_LIBRARIES", ins);
 }
 
 static void check_hooking(void)
@@ -211,7 +190,7 @@ static void check_hooking(void)
 		const char *name = _dyld_get_image_name(i);
 		for (size_t j = 0; name && j < sizeof libs / sizeof *libs; j++)
 			if (contains_fold(name, libs[j])) {
-				tf_threat("hooking", "HOOK_LIBRARY", name);
+				tf_threat(TF_HOOKING, "HOOK_LIBRARY", name);
 				return;
 			}
 	}
@@ -225,14 +204,21 @@ static void check_hooking(void)
 static void check_tamper(void)
 {
 	const char *pkg = tf_policy_get(tf_g_policy, "package");
+	const char *signers = tf_policy_get(tf_g_policy, "signers");
 	uint8_t d[32];
-	tf_ios_signer_digest(tf_g_team, tf_g_bundle, d);
-	if (!tf_g_team[0])
-		tf_threat("tamper", "SIGNATURE_UNREADABLE", "main executable");
+	char hex[65];
+	tf_ios_signer_digest(tf_g_app_sig.team_id, tf_g_bundle, d);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	bool allowed = false;
+	for (const char *p = signers; p && *p && !allowed; p = strchr(p, ',') ? strchr(p, ',') + 1 : "")
+		allowed = !strncmp(p, hex, 64) && (p[64] == ',' || !p[64]);
+	if (!tf_g_app_sig.team_id[0])
+		tf_threat(TF_TAMPER, "SIGNATURE_UNREADABLE", "main executable");
 	else if (pkg && *pkg && strcmp(pkg, tf_g_bundle))
-		tf_threat("tamper", "BUNDLE_ID_MISMATCH", tf_g_bundle);
-	else if (!tf_policy_signer_allowed(tf_g_policy, d))
-		tf_threat("tamper", "SIGNER_MISMATCH", tf_g_team);
+		tf_threat(TF_TAMPER, "BUNDLE_ID_MISMATCH", tf_g_bundle);
+	else if (signers && *signers && !allowed)
+		tf_threat(TF_TAMPER, "SIGNER_MISMATCH", tf_g_app_sig.team_id);
 }
 
 static void device_info(void)
@@ -244,7 +230,7 @@ static void device_info(void)
 	const char *idfv = dev ? tf_utf8(MSG(id)(MSG(id)(dev, SEL_("identifierForVendor")), SEL_("UUIDString"))) : NULL;
 	const char *ver = dev ? tf_utf8(MSG(id)(dev, SEL_("systemVersion"))) : NULL;
 	if (idfv) {
-		tf_sha256((const uint8_t *)idfv, strlen(idfv), h);
+		tf_sha256(idfv, strlen(idfv), h);
 	} else {
 		arc4random_buf(h, sizeof h);
 	}
@@ -254,19 +240,22 @@ static void device_info(void)
 	size_t len = sizeof device_model - 1;
 	if (sysctlbyname("hw.machine", device_model, &len, NULL, 0) != 0)
 		device_model[0] = 0;
+	id tz = MSG(id)(CLS("NSTimeZone"), SEL_("localTimeZone"));
+	const char *tzn = tz ? tf_utf8(MSG(id)(tz, SEL_("name"))) : NULL;
+	snprintf(time_zone, sizeof time_zone, "%s", tzn ? tzn : "");
 }
 
 static void run(void *ctx)
 {
 	(void)ctx;
 	device_info();
-	if (tf_policy_mode(tf_g_policy, "tamper") != TF_MODE_OFF)
+	if (tf_threat_mode(tf_g_policy, TF_TAMPER) != TF_MODE_OFF)
 		check_tamper();
-	if (tf_policy_mode(tf_g_policy, "debugger") != TF_MODE_OFF)
+	if (tf_threat_mode(tf_g_policy, TF_DEBUGGER) != TF_MODE_OFF)
 		check_debugger();
-	if (tf_policy_mode(tf_g_policy, "root") != TF_MODE_OFF)
+	if (tf_threat_mode(tf_g_policy, TF_ROOT) != TF_MODE_OFF)
 		check_jailbreak();
-	if (tf_policy_mode(tf_g_policy, "hooking") != TF_MODE_OFF)
+	if (tf_threat_mode(tf_g_policy, TF_HOOKING) != TF_MODE_OFF)
 		check_hooking();
 }
 

@@ -14,12 +14,21 @@ id tf_g_credential;
 CFArrayRef tf_g_anchors;
 tf_identity tf_g_identity;
 volatile int tf_g_defended;
-char tf_g_team[32], tf_g_bundle[256];
-uint8_t tf_g_app_cdhash[20], tf_g_rt_cdhash[20];
+char tf_g_bundle[256];
+tf_codesig tf_g_app_sig, tf_g_rt_sig;
+
+static tf_policy policy;
 
 void tf_log(const char *msg, const char *detail)
 {
 	NSLog(CFSTR("trustfuse: %s%s"), msg, detail ? detail : "");
+}
+
+id tf_json_object(const void *json, size_t len)
+{
+	id data = MSG(id, const void *, NSUInteger)(CLS("NSData"), SEL_("dataWithBytes:length:"), json, len);
+	id obj = MSG(id, id, NSUInteger, void *)(CLS("NSJSONSerialization"), SEL_("JSONObjectWithData:options:error:"), data, 0, NULL);
+	return obj && MSG(BOOL, id)(obj, SEL_("isKindOfClass:"), CLS("NSDictionary")) ? obj : nil;
 }
 
 id tf_nsstring(const char *s)
@@ -55,45 +64,23 @@ static uint8_t *slurp(const char *dir, const char *name, size_t *n)
 	return b;
 }
 
-/* image_signature finds the LC_CODE_SIGNATURE blob of a loaded image in
- * memory: __LINKEDIT is mapped, so the blob sits at
- * slide + linkedit.vmaddr + (dataoff - linkedit.fileoff). */
-static bool image_signature(uint32_t idx, const uint8_t **blob, size_t *len)
+/* image_codesig reads the code signature of a loaded image from its file
+ * (mapped read-only, so a large executable costs no memory): the slice
+ * whose cputype is the loaded header's. */
+static bool image_codesig(const char *path, const void *header, tf_codesig *out)
 {
-	const struct tf_mach_header_64 *h = _dyld_get_image_header(idx);
-	if (!h || h->magic != TF_MH_MAGIC_64)
+	const struct tf_mach_header_64 *h = header;
+	int fd = path && h ? open(path, O_RDONLY) : -1;
+	if (fd < 0)
 		return false;
-	const uint8_t *lc = (const uint8_t *)(h + 1);
-	const struct tf_segment_command_64 *le = NULL;
-	const struct tf_linkedit_data_command *cs = NULL;
-	for (uint32_t i = 0; i < h->ncmds; i++) {
-		const struct tf_load_command *c = (const void *)lc;
-		if (c->cmd == TF_LC_SEGMENT_64 && !strcmp(((const struct tf_segment_command_64 *)c)->segname, "__LINKEDIT"))
-			le = (const void *)c;
-		if (c->cmd == TF_LC_CODE_SIGNATURE)
-			cs = (const void *)c;
-		lc += c->cmdsize;
-	}
-	if (!le || !cs || cs->dataoff < le->fileoff || cs->dataoff + (uint64_t)cs->datasize > le->fileoff + le->filesize)
+	long size = lseek(fd, 0, SEEK_END);
+	void *m = size > 0 ? mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+	close(fd);
+	if (m == MAP_FAILED)
 		return false;
-	*blob = (const uint8_t *)(uintptr_t)(_dyld_get_image_vmaddr_slide(idx) + le->vmaddr + (cs->dataoff - le->fileoff));
-	*len = cs->datasize;
-	return true;
-}
-
-static bool image_cdhash(uint32_t idx, char team[32], uint8_t cdhash[20])
-{
-	const uint8_t *blob;
-	size_t len;
-	return image_signature(idx, &blob, &len) && tf_codesign_read(blob, len, team, cdhash) == 0;
-}
-
-static uint32_t image_index(const void *header)
-{
-	for (uint32_t i = 0, n = _dyld_image_count(); i < n; i++)
-		if (_dyld_get_image_header(i) == header)
-			return i;
-	return UINT32_MAX;
+	int r = tf_macho_codesig(m, (size_t)size, h->cputype, out);
+	munmap(m, (size_t)size);
+	return r == TF_OK;
 }
 
 static CFDictionaryRef dict(const void **k, const void **v, CFIndex n)
@@ -151,7 +138,7 @@ static void install_identity(void)
 	uint8_t *raw;
 	size_t rawlen;
 	bool ec;
-	if (!tf_g_identity.ncerts || !tf_pkcs8_to_seckey(tf_g_identity.key, tf_g_identity.key_len, &raw, &rawlen, &ec)) {
+	if (!tf_g_identity.nchain || !tf_pkcs8_to_seckey(tf_g_identity.key, tf_g_identity.keylen, &raw, &rawlen, &ec)) {
 		tf_log("client key not usable", NULL);
 		return;
 	}
@@ -164,9 +151,9 @@ static void install_identity(void)
 	SecKeyRef key = SecKeyCreateWithData(kd, attrs, NULL);
 	CFRelease(attrs);
 	CFRelease(kd);
-	SecCertificateRef certs[8] = {0};
-	for (size_t i = 0; i < tf_g_identity.ncerts && i < 8; i++) {
-		CFDataRef cd = CFDataCreate(NULL, tf_g_identity.cert[i], (CFIndex)tf_g_identity.cert_len[i]);
+	SecCertificateRef certs[16] = {0};
+	for (size_t i = 0; i < tf_g_identity.nchain; i++) {
+		CFDataRef cd = CFDataCreate(NULL, tf_g_identity.chain[i], (CFIndex)tf_g_identity.chainlen[i]);
 		certs[i] = SecCertificateCreateWithData(NULL, cd);
 		CFRelease(cd);
 	}
@@ -177,7 +164,7 @@ static void install_identity(void)
 		tf_log("the keychain refused the client identity", NULL);
 		return;
 	}
-	size_t nint = tf_g_identity.ncerts > 1 ? tf_g_identity.ncerts - 1 : 0;
+	size_t nint = tf_g_identity.nchain - 1;
 	CFArrayRef chain = CFArrayCreate(NULL, (const void **)&certs[1], (CFIndex)nint, &kCFTypeArrayCallBacks);
 	tf_g_credential = MSG(id, id, id, NSUInteger)(CLS("NSURLCredential"), SEL_("credentialWithIdentity:certificates:persistence:"),
 						 (id)ident, (id)chain, 1 /* NSURLCredentialPersistenceForSession */);
@@ -186,22 +173,64 @@ static void install_identity(void)
 	tf_log("client certificate unsealed", NULL);
 }
 
+static int unhex(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* spki_pinned: the SHA-256 of the certificate's SPKI is in pin.spki. */
+static bool spki_pinned(const uint8_t *der, size_t n)
+{
+	const uint8_t *spki;
+	size_t len;
+	uint8_t sum[32];
+	char hex[65];
+	const char *pins = tf_policy_get(tf_g_policy, "pin.spki");
+	if (!pins || !tf_cert_spki(der, n, &spki, &len))
+		return false;
+	tf_sha256(spki, len, sum);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", sum[i]);
+	for (const char *p = pins; *p; p += *p == ',') {
+		if (!strncmp(p, hex, 64) && (p[64] == ',' || !p[64]))
+			return true;
+		while (*p && *p != ',')
+			p++;
+	}
+	return false;
+}
+
+/* load_anchors decodes pin.cas (comma-separated hex DER) and keeps, as on
+ * Android, exactly the CAs whose SPKI digest pin.spki lists. */
 static void load_anchors(void)
 {
-	size_t n = tf_policy_pinned_count(tf_g_policy), m = 0;
-	if (!n)
-		return;
-	const void **certs = calloc(n, sizeof *certs);
-	for (size_t i = 0; certs && i < n; i++) {
-		size_t len;
-		const uint8_t *der = tf_policy_pinned_ca(tf_g_policy, i, &len);
-		CFDataRef d = CFDataCreate(NULL, der, (CFIndex)len);
-		if ((certs[m] = SecCertificateCreateWithData(NULL, d)))
-			m++;
+	const char *cas = tf_policy_get(tf_g_policy, "pin.cas");
+	const void *certs[16];
+	CFIndex m = 0;
+	size_t cap = cas ? strlen(cas) / 2 : 0;
+	uint8_t *der = cap ? malloc(cap) : NULL;
+	for (const char *p = cas; der && *p && m < 16;) {
+		size_t n = 0;
+		int hi, lo;
+		while (*p && *p != ',' && (hi = unhex(p[0])) >= 0 && (lo = unhex(p[1])) >= 0) {
+			der[n++] = (uint8_t)(hi << 4 | lo);
+			p += 2;
+		}
+		if (*p && *p != ',')
+			break; /* malformed hex: no pin from here on */
+		if (*p)
+			p++;
+		CFDataRef d = CFDataCreate(NULL, der, (CFIndex)n);
+		SecCertificateRef c = spki_pinned(der, n) ? SecCertificateCreateWithData(NULL, d) : NULL;
 		CFRelease(d);
+		if (c)
+			certs[m++] = c;
+		else
+			tf_log("pinned CA ignored: its SPKI digest is not pinned", NULL);
 	}
-	tf_g_anchors = CFArrayCreate(NULL, certs, (CFIndex)m, &kCFTypeArrayCallBacks);
-	free(certs);
+	free(der);
+	if (m)
+		tf_g_anchors = CFArrayCreate(NULL, certs, m, &kCFTypeArrayCallBacks);
 }
 
 __attribute__((constructor)) static void trustfuse_init(void)
@@ -219,31 +248,38 @@ __attribute__((constructor)) static void trustfuse_init(void)
 
 	size_t polen, vlen, klen;
 	uint8_t *pol = slurp(dir, "policy.bin", &polen);
-	if (!pol || !(tf_g_policy = tf_policy_parse(pol, polen))) {
+	char *arena = pol ? malloc(3 * polen + 2) : NULL;
+	if (!arena || tf_policy_parse(pol, polen, &policy, arena, 3 * polen + 2) != TF_OK) {
 		tf_log("no policy; runtime inactive", NULL);
+		free(pol);
+		free(arena);
 		return;
 	}
+	tf_g_policy = &policy; /* arena stays: the entries point into it */
 	CFStringRef bid = CFBundleGetIdentifier(CFBundleGetMainBundle());
 	if (!bid || !CFStringGetCString(bid, tf_g_bundle, sizeof tf_g_bundle, kCFStringEncodingUTF8))
 		tf_g_bundle[0] = 0;
 	/* dyld image 0 is the main executable. */
-	if (!image_cdhash(0, tf_g_team, tf_g_app_cdhash))
+	if (!image_codesig(_dyld_get_image_name(0), _dyld_get_image_header(0), &tf_g_app_sig))
 		tf_log("the main executable's code signature is unreadable", NULL);
-	char rtteam[32];
-	uint32_t self_idx = image_index(self.dli_fbase);
-	if (self_idx == UINT32_MAX || !image_cdhash(self_idx, rtteam, tf_g_rt_cdhash))
+	if (!image_codesig(self.dli_fname, self.dli_fbase, &tf_g_rt_sig))
 		tf_log("the runtime's code signature is unreadable", NULL);
 
 	uint8_t *vault = slurp(dir, "vault.bin", &vlen), *pepper = slurp(dir, "key.bin", &klen);
 	uint8_t digest[32];
-	tf_ios_signer_digest(tf_g_team, tf_g_bundle, digest);
-	if (vault && pepper && tf_vault_open(vault, vlen, pepper, klen, digest, pol, polen, &tf_g_identity) == 0)
+	tf_ios_signer_digest(tf_g_app_sig.team_id, tf_g_bundle, digest);
+	/* The plaintext stays: the identity points into it. */
+	uint8_t *plain = vault && vlen > 65 ? malloc(vlen) : NULL;
+	if (plain && pepper && klen == TF_PEPPER_SIZE &&
+	    tf_vault_open(vault, vlen, pepper, digest, pol, polen, plain, vlen, &tf_g_identity) == TF_OK)
 		install_identity();
-	else
+	else {
 		tf_log("vault not unsealed (re-signed app or edited policy?); no client certificate", NULL);
+		free(plain);
+	}
 	free(vault);
 	if (pepper)
-		memset(pepper, 0, klen);
+		tf_wipe(pepper, klen);
 	free(pepper);
 	free(pol);
 	load_anchors();

@@ -9,6 +9,10 @@
  *   RSA: privateKey = RSAPrivateKey (PKCS#1)
  *   EC:  privateKey = ECPrivateKey ::= SEQUENCE { 1, OCTET STRING d(32),
  *                       [0] parameters OPTIONAL, [1] BIT STRING publicKey OPTIONAL }
+ *
+ * And the SubjectPublicKeyInfo of a certificate, for the SPKI pins (RFC 5280):
+ *   Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { [0] version OPTIONAL,
+ *       serial, signature, issuer, validity, subject, subjectPublicKeyInfo, ... }, ... }
  */
 #include "glue.h"
 
@@ -100,5 +104,31 @@ bool tf_pkcs8_to_seckey(const uint8_t *p8, size_t n, uint8_t **out, size_t *outl
 	memcpy(*out + 65 + (32 - dl), d, dl); /* D left-padded to 32 bytes */
 	*outlen = 97;
 	*is_ec = true;
+	return true;
+}
+
+bool tf_cert_spki(const uint8_t *der, size_t n, const uint8_t **spki, size_t *len)
+{
+	const uint8_t *p = der, *v, *tbs;
+	size_t l, tbsl;
+	uint8_t t;
+	if (!der_next(&p, der + n, &t, &v, &l) || t != 0x30)
+		return false;
+	p = v;
+	if (!der_next(&p, v + l, &t, &tbs, &tbsl) || t != 0x30)
+		return false;
+	p = tbs;
+	const uint8_t *end = tbs + tbsl;
+	if (!der_next(&p, end, &t, &v, &l))
+		return false;
+	int skip = t == 0xa0 ? 5 : 4; /* fields before the SPKI, after the one just read */
+	while (skip--)
+		if (!der_next(&p, end, &t, &v, &l))
+			return false;
+	const uint8_t *start = p;
+	if (!der_next(&p, end, &t, &v, &l) || t != 0x30)
+		return false;
+	*spki = start;
+	*len = (size_t)(p - start);
 	return true;
 }

@@ -65,7 +65,7 @@ static bool answer(id challenge, void *block)
 	id space = MSG(id)(challenge, SEL_("protectionSpace"));
 	const char *host = tf_utf8(MSG(id)(space, SEL_("host")));
 	const char *method = tf_utf8(MSG(id)(space, SEL_("authenticationMethod")));
-	if (!host || !method || !tf_policy_protects(tf_g_policy, host))
+	if (!host || !method || !tf_policy_host_protected(tf_g_policy, host))
 		return false;
 	if (!strcmp(method, "NSURLAuthenticationMethodClientCertificate")) {
 		if (tf_g_defended || !tf_g_credential)
@@ -87,7 +87,7 @@ static bool answer(id challenge, void *block)
 			complete(block, TF_UseCredential, MSG(id, id)(CLS("NSURLCredential"), SEL_("credentialForTrust:"), (id)trust));
 			return true;
 		}
-		tf_threat("mitm", "PIN_MISMATCH", host);
+		tf_threat(TF_MITM, "PIN_MISMATCH", host);
 		complete(block, TF_CancelAuthenticationChallenge, nil);
 		return true;
 	}
@@ -166,7 +166,7 @@ static id with_token(id req)
 	const char *abs = tf_utf8(MSG(id)(url, SEL_("absoluteString")));
 	const char *ep = tf_policy_get(tf_g_policy, "attest.endpoint");
 	const char *hdr = tf_policy_get(tf_g_policy, "attest.tokenHeader");
-	if (!host || !abs || !tf_policy_protects(tf_g_policy, host) || (ep && *ep && !strncmp(abs, ep, strlen(ep))))
+	if (!host || !abs || !tf_policy_host_protected(tf_g_policy, host) || (ep && *ep && !strncmp(abs, ep, strlen(ep))))
 		return req;
 	char tok[2048];
 	if (!tf_token_copy(tok, sizeof tok)) {
