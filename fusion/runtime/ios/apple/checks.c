@@ -97,17 +97,20 @@ void tf_threat(int threat, const char *reason_code, const char *reason_data)
 		.time_zone = time_zone, .external_id = "", .package = tf_g_bundle,
 	};
 	tf_verdict v = {0};
-	static char json[8192];
+	char *json = malloc(16384);
+	if (!json)
+		return;
 	os_unfair_lock_lock(&lock);
-	int r = tf_threat_fire(tf_g_policy, threat, reason_code, reason_data, &dev, &total, &v, json, sizeof json);
+	int r = tf_threat_fire(tf_g_policy, threat, reason_code, reason_data, &dev, &total, &v, json, 16384);
 	if (r == TF_OK && v.mode != TF_MODE_OFF)
 		fired |= 1u << threat;
 	os_unfair_lock_unlock(&lock);
+	if (r == TF_OK && v.mode != TF_MODE_OFF && v.send_event)
+		post(json);
+	free(json);
 	if (r != TF_OK || v.mode == TF_MODE_OFF)
 		return;
 	tf_log("threat ", tf_threat_code(threat));
-	if (v.send_event)
-		post(json);
 	if (v.enforce_now) {
 		defend(threat, v.exit_on_defend);
 	} else if (v.failsafe) {

@@ -108,13 +108,13 @@ static SecIdentityRef keychain_identity(SecKeyRef key, SecCertificateRef cert)
 	SecItemDelete(q);
 	CFRelease(q);
 
-	const void *ak[] = {kSecValueRef, kSecAttrLabel, kSecAttrAccessible};
-	const void *av1[] = {key, label, kSecAttrAccessibleAfterFirstUnlockThisDeviceOnly};
-	const void *av2[] = {cert, label, kSecAttrAccessibleAfterFirstUnlockThisDeviceOnly};
-	q = dict(ak, av1, 3);
+	const void *ak[] = {kSecClass, kSecValueRef, kSecAttrLabel, kSecAttrAccessible};
+	const void *av1[] = {kSecClassKey, key, label, kSecAttrAccessibleAfterFirstUnlockThisDeviceOnly};
+	const void *av2[] = {kSecClassCertificate, cert, label, kSecAttrAccessibleAfterFirstUnlockThisDeviceOnly};
+	q = dict(ak, av1, 4);
 	OSStatus s1 = SecItemAdd(q, NULL);
 	CFRelease(q);
-	q = dict(ak, av2, 3);
+	q = dict(ak, av2, 4);
 	OSStatus s2 = SecItemAdd(q, NULL);
 	CFRelease(q);
 	if ((s1 != errSecSuccess && s1 != errSecDuplicateItem) || (s2 != errSecSuccess && s2 != errSecDuplicateItem))

@@ -130,10 +130,15 @@ static void patch_delegate(id delegate)
 	bool done = (ms && method_getImplementation(ms) == (IMP)hook_sess) || nclasses == sizeof classes / sizeof *classes;
 	if (!done) {
 		struct patched *p = &classes[nclasses++];
+		/* The handlers the class has, its own or inherited (class_replaceMethod
+		 * returns only its own). */
 		p->cls = c;
-		p->sess = (sess_imp)class_replaceMethod(c, ss, (IMP)hook_sess, sess_types);
-		if (mt && method_getImplementation(mt) != (IMP)hook_task)
-			p->task = (task_imp)class_replaceMethod(c, ts, (IMP)hook_task, task_types);
+		p->sess = ms ? (sess_imp)method_getImplementation(ms) : NULL;
+		class_replaceMethod(c, ss, (IMP)hook_sess, sess_types);
+		if (mt && method_getImplementation(mt) != (IMP)hook_task) {
+			p->task = (task_imp)method_getImplementation(mt);
+			class_replaceMethod(c, ts, (IMP)hook_task, task_types);
+		}
 	}
 	os_unfair_lock_unlock(&lock);
 }
