@@ -28,7 +28,9 @@ type Registration struct {
 	Format      string      `json:"format"`
 	ID          string      `json:"id"`
 	Measurement Measurement `json:"measurement"`
-	AttestKey   []byte      `json:"attestKey"`
+	// IOS is an iOS release's measurement (then Measurement is empty).
+	IOS       *IOSMeasurement `json:"ios,omitempty"`
+	AttestKey []byte          `json:"attestKey"`
 	// KeyAttestation is the release's Android Key Attestation demand (nil:
 	// off).
 	KeyAttestation *KeyAttestationPolicy `json:"keyAttestation,omitempty"`
@@ -73,9 +75,11 @@ func (p *KeyAttestationPolicy) check() error {
 type Release struct {
 	ID          string      `json:"id"`
 	Measurement Measurement `json:"measurement"`
-	SealedKey   []byte      `json:"sealedKey,omitempty"`
-	Added       time.Time   `json:"added"`
-	Revoked     *time.Time  `json:"revoked,omitempty"`
+	// IOS is an iOS release's measurement (then Measurement is empty).
+	IOS       *IOSMeasurement `json:"ios,omitempty"`
+	SealedKey []byte          `json:"sealedKey,omitempty"`
+	Added     time.Time       `json:"added"`
+	Revoked   *time.Time      `json:"revoked,omitempty"`
 	// KeyAttestation is copied from the registration (nil: off).
 	KeyAttestation *KeyAttestationPolicy `json:"keyAttestation,omitempty"`
 	AttestKey      []byte                `json:"-"`
@@ -153,7 +157,15 @@ func (r *Registry) with(readOnly bool, fn func(*bolt.Tx) error) error {
 // Add seals reg's key and stores the release; adding the same release again
 // replaces its key and clears a revocation.
 func (r *Registry) Add(reg Registration, now time.Time) (*Release, error) {
-	id := reg.Measurement.SHA256()
+	id := reg.ReleaseID()
+	if reg.IOS != nil {
+		if err := reg.IOS.check(); err != nil {
+			return nil, fmt.Errorf("%w: registration %s: %w", ErrRegistry, id, err)
+		}
+		if !reg.Measurement.isZero() {
+			return nil, fmt.Errorf("%w: registration %s has both an iOS and an Android measurement", ErrRegistry, id)
+		}
+	}
 	if reg.ID != "" && reg.ID != id {
 		return nil, fmt.Errorf("%w: registration id %s is not its measurement's SHA-256 %s", ErrRegistry, reg.ID, id)
 	}
@@ -169,7 +181,7 @@ func (r *Registry) Add(reg Registration, now time.Time) (*Release, error) {
 	if _, err := rand.Read(n); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrRegistry, err)
 	}
-	rel := &Release{ID: id, Measurement: reg.Measurement, Added: now.UTC(),
+	rel := &Release{ID: id, Measurement: reg.Measurement, IOS: reg.IOS, Added: now.UTC(),
 		SealedKey: r.aead.Seal(n, n, reg.AttestKey, []byte(id)), KeyAttestation: reg.KeyAttestation}
 	b, err := json.Marshal(rel)
 	if err != nil {
@@ -283,8 +295,8 @@ func (r *Registry) decode(id string, v []byte) cached {
 		c.err = fmt.Errorf("%w: corrupt record %s: %w", ErrRegistry, id, err)
 		return c
 	}
-	if c.rel.ID != id || c.rel.Measurement.SHA256() != id {
-		c.err = fmt.Errorf("%w: corrupt record %s: its measurement is release %s", ErrRegistry, id, c.rel.Measurement.SHA256())
+	if got := releaseID(c.rel.Measurement, c.rel.IOS); c.rel.ID != id || got != id {
+		c.err = fmt.Errorf("%w: corrupt record %s: its measurement is release %s", ErrRegistry, id, got)
 		return c
 	}
 	ns := r.aead.NonceSize()

@@ -243,12 +243,14 @@ type ChallengeResponse struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
-// AttestRequest is the body of POST /v1/attest. The measurement fields are
-// inlined; Proof is base64url(HMAC-SHA256(attestKey, nonceRaw ||
+// AttestRequest is the body of POST /v1/attest. The Android measurement
+// fields are inlined; an iOS app sends its measurement in IOS instead (and
+// no Android field). Proof is base64url(HMAC-SHA256(attestKey, nonceRaw ||
 // measurementSHA256)).
 type AttestRequest struct {
 	Nonce string `json:"nonce"`
 	Measurement
+	IOS                 *IOSMeasurement   `json:"ios,omitempty"`
 	Proof               string            `json:"proof"`
 	DeviceInfo          map[string]string `json:"deviceInfo,omitempty"`
 	Threats             []string          `json:"threats,omitempty"`
@@ -448,6 +450,14 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.cfg.Now()
 	sum := req.Measurement.Sum()
+	pkg, ver := req.Package, req.VersionCode
+	if req.IOS != nil {
+		if req.IOS.Platform != PlatformIOS || !req.Measurement.isZero() {
+			httpError(w, http.StatusBadRequest, "malformed iOS measurement")
+			return
+		}
+		sum, pkg, ver = req.IOS.Sum(), req.IOS.BundleID, 0
+	}
 	id := hex.EncodeToString(sum[:])
 	rel, level, reason, err := s.verify(r.Context(), &req, sum, id, now)
 	if err != nil {
@@ -466,7 +476,7 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request) {
 	}
 	c := Claims{Issuer: s.cfg.Issuer, Subject: deviceSubject(req.DeviceInfo), Audience: s.cfg.Audience,
 		IssuedAt: now.Unix(), Expiry: now.Add(s.cfg.TokenTTL).Unix(),
-		Package: req.Package, Version: req.VersionCode, Release: id, Threats: req.Threats}
+		Package: pkg, Version: ver, Release: id, Threats: req.Threats}
 	if c.Threats == nil {
 		c.Threats = []string{}
 	}

@@ -9,6 +9,10 @@
 // key from the package at rest; it does not protect the key from an attacker
 // who reads the process memory at run time (see docs/runtime.md).
 //
+// On iOS the signer digest is [IOSSignerDigest] of the app's team id and
+// bundle id instead: the runtime reads both at run time, and an app
+// re-signed by another team has another team id.
+//
 // FORMAT (all integers big-endian, so java.io.DataInputStream reads them):
 //
 //	off  size  field
@@ -162,6 +166,14 @@ func Open(blob, pepper []byte, signerDigest [32]byte, policy []byte) (*Identity,
 		return nil, fmt.Errorf("%w: %w", ErrUnseal, err)
 	}
 	return unmarshal(pt)
+}
+
+// IOSSignerDigest is the signer digest an iOS vault is sealed to:
+// SHA-256 of the application identifier "<teamID>.<bundleID>" (ASCII, no
+// NUL), where teamID is the team identifier in the main executable's
+// CodeDirectory and bundleID its CFBundleIdentifier.
+func IOSSignerDigest(teamID, bundleID string) [32]byte {
+	return sha256.Sum256([]byte(teamID + "." + bundleID))
 }
 
 // deriveKey is HKDF-SHA256 (RFC 5869) with IKM = pepper || signerDigest.

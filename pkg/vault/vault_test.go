@@ -263,3 +263,40 @@ func FuzzUnmarshal(f *testing.F) {
 		}
 	})
 }
+
+// TestIOSSignerDigest: the digest is sha256sum of the application
+// identifier "<team>.<bundle>", and a vault sealed to one team does not open
+// for another team or bundle.
+func TestIOSSignerDigest(t *testing.T) {
+	bin := testenv.Tool(t, "sha256sum")
+	for _, c := range []struct{ team, bundle string }{
+		{"ABCDE12345", "com.example.demo"},
+		{"ZYXWV98765", "com.example.demo"},
+		{"ABCDE12345", "io.trustfuse.ünïcode"},
+	} {
+		cmd := exec.Command(bin)
+		cmd.Stdin = strings.NewReader(c.team + "." + c.bundle)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := IOSSignerDigest(c.team, c.bundle)
+		if got := hex.EncodeToString(d[:]); got != strings.Fields(string(out))[0] {
+			t.Errorf("%s.%s: %s, sha256sum %s", c.team, c.bundle, got, out)
+		}
+	}
+	id := identities(t)["ec-chain"]
+	pol := []byte("policy")
+	blob, err := Seal(id, testPepper, IOSSignerDigest("ABCDE12345", "com.example.demo"), pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(blob, testPepper, IOSSignerDigest("ABCDE12345", "com.example.demo"), pol); err != nil {
+		t.Fatal(err)
+	}
+	for _, other := range [][32]byte{IOSSignerDigest("ZYXWV98765", "com.example.demo"), IOSSignerDigest("ABCDE12345", "com.example.demo2")} {
+		if _, err := Open(blob, testPepper, other, pol); !errors.Is(err, ErrUnseal) {
+			t.Errorf("opened for another signer: %v", err)
+		}
+	}
+}

@@ -2,7 +2,6 @@
  * tf_threat.c: threat modes, scoring and Threat-Event payloads, the same as
  * the Android runtime's Guard.fire / Guard.event (smali/io/trustfuse/runtime/Guard.smali).
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "tf_internal.h"
@@ -16,8 +15,30 @@ const char *tf_threat_event_name(int t) { return t >= 0 && t < TF_THREATS ? name
 
 /* "threat.<code>.<name>" into key (64 bytes hold every threat key). */
 static const char *threat_key(char key[64], int t, const char *name) {
-	snprintf(key, 64, "threat.%s.%s", codes[t], name);
+	tf_buf b;
+	tf_buf_init(&b, key, 64);
+	tf_buf_raw(&b, "threat.");
+	tf_buf_raw(&b, codes[t]);
+	tf_buf_raw(&b, ".");
+	tf_buf_raw(&b, name);
 	return key;
+}
+
+/* The decimal form of v, as Java's String.valueOf(int). */
+static const char *decimal(char out[16], int32_t v) {
+	char tmp[16];
+	size_t n = 0, i = 0;
+	uint32_t u = v < 0 ? 0u - (uint32_t)v : (uint32_t)v;
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u > 0);
+	if (v < 0)
+		out[i++] = '-';
+	while (n > 0)
+		out[i++] = tmp[--n];
+	out[i] = 0;
+	return out;
 }
 
 int tf_threat_mode(const tf_policy *p, int t) {
@@ -70,8 +91,6 @@ int tf_threat_fire(const tf_policy *p, int t, const char *reason_code, const cha
 	static const tf_device none;
 	if (dev == NULL)
 		dev = &none;
-	snprintf(score, sizeof score, "%d", v->score);
-	snprintf(tot, sizeof tot, "%d", v->total);
 	tf_buf b;
 	tf_buf_init(&b, json, jsoncap);
 	tf_buf_raw(&b, "{");
@@ -92,8 +111,8 @@ int tf_threat_fire(const tf_policy *p, int t, const char *reason_code, const cha
 	field(&b, "buildDate", tf_policy_get(p, "buildDate"), 0);
 	field(&b, "timeZone", dev->time_zone, 0);
 	field(&b, "externalID", dev->external_id, 0);
-	field(&b, "threatScore", score, 0);
-	field(&b, "totalScore", tot, 0);
+	field(&b, "threatScore", decimal(score, v->score), 0);
+	field(&b, "totalScore", decimal(tot, v->total), 0);
 	field(&b, "package", dev->package, 0);
 	tf_buf_raw(&b, "}");
 	return tf_buf_end(&b);
