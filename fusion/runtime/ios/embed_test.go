@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	gomacho "github.com/blacktop/go-macho"
+
 	iosrt "github.com/trustfuse/trustfuse/fusion/runtime/ios"
 	"github.com/trustfuse/trustfuse/internal/testenv"
 )
@@ -352,5 +354,44 @@ func TestFrameworkSignsInAnIPA(t *testing.T) {
 	}
 	if !strings.Contains(hdr, "name "+iosrt.InstallName+" (offset 24)") {
 		t.Error("signing changed the install name")
+	}
+}
+
+// TestFrameworkGoMacho reads the binary with github.com/blacktop/go-macho (a
+// third Mach-O reader): install name, libraries, the bind opcodes (every
+// import from the library whose stub exports it) and the export trie.
+func TestFrameworkGoMacho(t *testing.T) {
+	f, err := gomacho.NewFile(bytes.NewReader(iosrt.Framework))
+	if err != nil {
+		t.Fatalf("go-macho: %v", err)
+	}
+	defer f.Close()
+	if id := f.DylibID(); id == nil || id.Name != iosrt.InstallName {
+		t.Errorf("go-macho: LC_ID_DYLIB %v, want %s", id, iosrt.InstallName)
+	}
+	if got := f.ImportedLibraries(); !slices.Equal(got, wantDylibs) {
+		t.Errorf("go-macho: libraries %q, want %q", got, wantDylibs)
+	}
+	binds, err := f.GetBindInfo()
+	if err != nil {
+		t.Fatalf("go-macho: binds: %v", err)
+	}
+	owner := tbdExports(t)
+	seen := map[string]bool{}
+	for _, b := range binds {
+		seen[b.Name] = true
+		if want := filepath.Base(owner[b.Name]); b.Dylib != want {
+			t.Errorf("go-macho: %s bound to %q, want %q", b.Name, b.Dylib, want)
+		}
+	}
+	if len(seen) != len(owner) {
+		t.Errorf("go-macho: %d bound symbols, %d stub symbols", len(seen), len(owner))
+	}
+	exports, err := f.GetExports()
+	if err != nil {
+		t.Fatalf("go-macho: exports: %v", err)
+	}
+	if len(exports) != 1 || exports[0].Name != "_"+iosrt.AcknowledgeSymbol {
+		t.Errorf("go-macho: exports %+v, want only _%s", exports, iosrt.AcknowledgeSymbol)
 	}
 }
