@@ -3,11 +3,13 @@
  *
  * Challenges. +[NSURLSession sessionWithConfiguration:delegate:delegateQueue:]
  * is replaced: a nil delegate becomes the runtime's own TFSessionDelegate;
- * an app delegate's class gets URLSession:didReceiveChallenge:completionHandler:
- * (added, or wrapped when the class has it) and, when the class has it,
- * URLSession:task:didReceiveChallenge:completionHandler: wrapped. Client
- * certificate and server trust challenges are session-wide, so with a
- * session-level handler always present they reach it. For a protected host
+ * an app delegate's class has its challenge handlers wrapped
+ * (URLSession:didReceiveChallenge:completionHandler: and
+ * URLSession:task:didReceiveChallenge:completionHandler:), or gets the
+ * session-level one when it has neither (patch_delegate). Client
+ * certificate and server trust challenges are session-wide: they reach the
+ * session-level handler, or the task-level one when there is no
+ * session-level handler. For a protected host
  * the runtime answers them (client identity; server chain evaluated against
  * the pinned CAs only); for any other host the app's own handler runs, or
  * default handling. +[NSURLSession sessionWithConfiguration:] and
@@ -119,7 +121,12 @@ static void hook_task(id self, SEL cmd, id session, id task, id challenge, void 
 static const char sess_types[] = "v@:@@@?", task_types[] = "v@:@@@@?";
 
 /* patch_delegate installs the handlers on the delegate's class, once. A
- * class that inherits them from a patched superclass is left alone. */
+ * class that inherits them from a patched superclass is left alone. The
+ * handlers the class has (its own or inherited) are wrapped; a class with
+ * neither gets the session-level one. A class with only the task-level one
+ * keeps it alone: NSURLSession then sends it the session-wide challenges
+ * too, and adding a session-level handler would take them from the app's
+ * code for the hosts the runtime does not protect. */
 static void patch_delegate(id delegate)
 {
 	Class c = object_getClass(delegate);
@@ -127,18 +134,21 @@ static void patch_delegate(id delegate)
 	SEL ts = SEL_("URLSession:task:didReceiveChallenge:completionHandler:");
 	os_unfair_lock_lock(&lock);
 	Method ms = class_getInstanceMethod(c, ss), mt = class_getInstanceMethod(c, ts);
-	bool done = (ms && method_getImplementation(ms) == (IMP)hook_sess) || nclasses == sizeof classes / sizeof *classes;
+	bool done = (ms && method_getImplementation(ms) == (IMP)hook_sess) ||
+		    (mt && method_getImplementation(mt) == (IMP)hook_task) || nclasses == sizeof classes / sizeof *classes;
 	if (!done) {
 		struct patched *p = &classes[nclasses++];
-		/* The handlers the class has, its own or inherited (class_replaceMethod
-		 * returns only its own). */
 		p->cls = c;
-		p->sess = ms ? (sess_imp)method_getImplementation(ms) : NULL;
-		class_replaceMethod(c, ss, (IMP)hook_sess, sess_types);
-		if (mt && method_getImplementation(mt) != (IMP)hook_task) {
+		if (ms) {
+			p->sess = (sess_imp)method_getImplementation(ms);
+			class_replaceMethod(c, ss, (IMP)hook_sess, sess_types);
+		}
+		if (mt) {
 			p->task = (task_imp)method_getImplementation(mt);
 			class_replaceMethod(c, ts, (IMP)hook_task, task_types);
 		}
+		if (!ms && !mt)
+			class_addMethod(c, ss, (IMP)hook_sess, sess_types);
 	}
 	os_unfair_lock_unlock(&lock);
 }
@@ -150,8 +160,12 @@ static id own_delegate(void)
 	os_unfair_lock_lock(&lock);
 	if (!cls) {
 		cls = objc_allocateClassPair((Class)CLS("NSObject"), "TFSessionDelegate", 0);
-		class_addMethod(cls, SEL_("URLSession:didReceiveChallenge:completionHandler:"), (IMP)hook_sess, sess_types);
-		objc_registerClassPair(cls);
+		if (cls) {
+			class_addMethod(cls, SEL_("URLSession:didReceiveChallenge:completionHandler:"), (IMP)hook_sess, sess_types);
+			objc_registerClassPair(cls);
+		} else { /* the name is taken: another copy of the runtime made it */
+			cls = (Class)CLS("TFSessionDelegate");
+		}
 		d = MSG(id)(MSG(id)((id)cls, SEL_("alloc")), SEL_("init"));
 	}
 	os_unfair_lock_unlock(&lock);
