@@ -198,6 +198,7 @@ int tf_policy_parse(const uint8_t *src, size_t srclen, tf_policy *p, char *arena
 		size_t v = a.n;
 		if (read_part(&r, &a, 0) != TF_OK)
 			return TF_ERR_FORMAT;
+		lnext(&r); /* at the line's end; consumes a backslash ending the input */
 		skip_newline(&r);
 		if (a.overflow)
 			return TF_ERR_SPACE;

@@ -1,0 +1,93 @@
+package iosrt_test
+
+import (
+	"encoding/json"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trustfuse/trustfuse/fusion"
+	"github.com/trustfuse/trustfuse/fusion/fusionset"
+	androidrt "github.com/trustfuse/trustfuse/fusion/runtime/android"
+	"github.com/trustfuse/trustfuse/fusion/runtime/android/harness"
+	"github.com/trustfuse/trustfuse/internal/testenv"
+	"github.com/trustfuse/trustfuse/pkg/attest"
+	"github.com/trustfuse/trustfuse/pkg/keys"
+)
+
+// fusedPolicy fuses testdata/apk/multidex.apk with the example Fusion Set
+// name and returns the policy the pipeline wrote.
+func fusedPolicy(t *testing.T, name string) []byte {
+	t.Helper()
+	root := testenv.Root(t)
+	fs, err := fusionset.Load(filepath.Join(root, "fusion", "examples", name), fusionset.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := keys.Load(filepath.Join(root, "testdata", "keys", "rsa-keytool.p12"), []byte("fixture-pass"), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "fused.apk")
+	if _, err := fusion.Fuse(fusion.Request{In: filepath.Join(root, "testdata", "apk", "multidex.apk"), Out: out, FusionSet: fs,
+		Signer: signer, Now: time.Unix(1700000000, 0).UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	return testenv.ZipEntry(t, out, androidrt.PolicyAsset)
+}
+
+// TestPolicyParse: the core reads every policy as java.util.Properties.load
+// (the Android runtime's reader, run on the JDK) does: the policy the
+// pipeline writes for the demo Fusion Set, a policy using every field and
+// awkward text, and hand-written Properties syntax the encoder never
+// writes but the format allows.
+func TestPolicyParse(t *testing.T) {
+	testenv.Tool(t, "java")
+	full := &androidrt.Policy{
+		FusionSetID: "fs-é", Package: "com.example.app",
+		Threats: map[androidrt.Threat]androidrt.ThreatPolicy{
+			androidrt.ThreatTamper:   {Mode: androidrt.ModeDefend, Message: " Leading space, = : # ! \\ tab\there\nnewline é 日本 😀", Score: 100},
+			androidrt.ThreatDebugger: {Mode: androidrt.ModeDetect, Message: "dbg", Score: -5},
+			androidrt.ThreatMITM:     {Mode: androidrt.ModeOff},
+		},
+		EventsEnabled: true, FailSafeEnforce: true, FailSafeAfter: 1500 * time.Millisecond, ExitOnDefend: true,
+		SignerDigests: []string{strings.Repeat("AB", 32)}, DexDigests: map[string]string{"classes.dex": strings.Repeat("11", 32)},
+		MTLSHosts: []string{"API.example.com", "10.0.0.1"}, PinnedCASPKI: []string{strings.Repeat("cd", 32)},
+		PinnedCAs: [][]byte{{0x30, 0x82, 0x01, 0x0a}}, AttestEndpoint: "https://attest.example.com:8443/base",
+		TokenHeader: "TrustFuse-Token", TokenTTL: 5 * time.Minute, BuildDate: "2025-01-02T03:04:05Z", FusedAppToken: "00ff",
+		AttestMeasurement: `{"a":"b"}`, KeyAttestation: attest.KeyAttestationRequired,
+	}
+	cases := map[string][]byte{
+		"demo.json through the pipeline": fusedPolicy(t, "demo.json"),
+		"every field":                    full.Encode(),
+		"properties syntax": []byte("# comment\n! bang comment\n   \n\tindented = value with trailing space \n" +
+			"colon:sep\nspace sep\nkey\\ with\\ spaces=v\nesc\\=key=a\\=b\\:c\ncont = first \\\n    second\\\n\tthird\n" +
+			"even\\\\\nafter=1\ncrlf=x\r\nnext=y\rcr=z\nunicode=\\u00e9\\u65e5\\uD83D\\uDE00\nlatin1=caf\xe9\n" +
+			"dup=1\ndup=2\nempty=\nnovalue\n=emptykey\nescapes=\\t\\n\\r\\f\\q\\\\\n# \\\ncomment=not continued\nlast=end\\"),
+	}
+	for name, pol := range cases {
+		t.Run(name, func(t *testing.T) {
+			var got map[string]string
+			out := mustRun(t, "policy", writeFile(t, "policy.bin", pol))
+			if err := json.Unmarshal([]byte(out), &got); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			want := harness.LoadProperties(t, pol)
+			for _, k := range slices.Sorted(maps.Keys(want)) {
+				if got[k] != want[k] {
+					t.Errorf("key %q: core %q, Java %q", k, got[k], want[k])
+				}
+			}
+			if len(got) != len(want) {
+				t.Errorf("core read %d keys, Java %d", len(got), len(want))
+			}
+		})
+	}
+	// A malformed \u escape is refused (Java throws IllegalArgumentException).
+	if _, code := run(t, "policy", writeFile(t, "bad.bin", []byte("k=\\u12x4\n"))); code != 2 {
+		t.Errorf("malformed \\u escape: exit %d, want 2", code)
+	}
+}
