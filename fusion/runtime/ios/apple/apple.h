@@ -116,6 +116,10 @@ IMP method_getImplementation(Method);
 IMP method_setImplementation(Method, IMP);
 const char *method_getTypeEncoding(Method);
 void objc_msgSend(void);
+/* What @autoreleasepool compiles to: the constructor runs before main and
+ * the checks on a bare dispatch thread, so they push their own pool. */
+void *objc_autoreleasePoolPush(void);
+void objc_autoreleasePoolPop(void *);
 
 /* Typed objc_msgSend: every call site casts to its exact signature (arm64
  * passes variadic arguments differently, so the cast is required). */

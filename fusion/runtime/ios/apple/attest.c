@@ -83,6 +83,7 @@ static void info_string(const char *key, char *out, size_t cap)
 static void fetch(void *ctx)
 {
 	(void)ctx;
+	void *pool = objc_autoreleasePoolPush();
 	const char *ep = tf_policy_get(tf_g_policy, "attest.endpoint");
 	int64_t ttl = tf_policy_long(tf_g_policy, "attest.tokenTtlMs");
 	static char body[16384];
@@ -124,6 +125,7 @@ out:
 	os_unfair_lock_lock(&lock);
 	running = false;
 	os_unfair_lock_unlock(&lock);
+	objc_autoreleasePoolPop(pool);
 }
 
 void tf_attest_refresh(void)

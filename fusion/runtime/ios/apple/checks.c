@@ -251,6 +251,7 @@ static void device_info(void)
 static void run(void *ctx)
 {
 	(void)ctx;
+	void *pool = objc_autoreleasePoolPush();
 	device_info();
 	if (tf_threat_mode(tf_g_policy, TF_TAMPER) != TF_MODE_OFF)
 		check_tamper();
@@ -260,6 +261,7 @@ static void run(void *ctx)
 		check_jailbreak();
 	if (tf_threat_mode(tf_g_policy, TF_HOOKING) != TF_MODE_OFF)
 		check_hooking();
+	objc_autoreleasePoolPop(pool);
 }
 
 void tf_checks_start(void)

@@ -233,7 +233,16 @@ static void load_anchors(void)
 		tf_g_anchors = CFArrayCreate(NULL, certs, m, &kCFTypeArrayCallBacks);
 }
 
+static void start(void);
+
 __attribute__((constructor)) static void trustfuse_init(void)
+{
+	void *pool = objc_autoreleasePoolPush();
+	start();
+	objc_autoreleasePoolPop(pool);
+}
+
+static void start(void)
 {
 	Dl_info self;
 	if (!dladdr((const void *)trustfuse_init, &self) || !self.dli_fname)
