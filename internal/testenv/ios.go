@@ -105,3 +105,37 @@ func RealIOS(t testing.TB) []RealBundle {
 	}
 	return bs
 }
+
+// StandInDylib builds a tiny arm64 iOS dylib with the given install name
+// (clang-14 + ld64.lld-14 against a one-symbol libSystem .tbd, as
+// scripts/make-ios-fixtures.sh links its fixtures), for tests that need
+// a framework binary without its real content (the TrustFuse runtime's
+// stand-in until it is checked in). It skips when the tools are missing.
+func StandInDylib(t testing.TB, installName string) []byte {
+	t.Helper()
+	clang, ld := Tool(t, "clang-14"), Tool(t, "ld64.lld-14")
+	dir := t.TempDir()
+	tbd := "--- !tapi-tbd\ntbd-version: 4\ntargets: [ arm64-ios ]\ninstall-name: '/usr/lib/libSystem.B.dylib'\n" +
+		"exports:\n  - targets: [ arm64-ios ]\n    symbols: [ dyld_stub_binder ]\n...\n"
+	src := "int trustfuse_standin(void) { return 14; }\n"
+	for name, b := range map[string]string{"libSystem.tbd": tbd, "s.c": src} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(b), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	obj, out := filepath.Join(dir, "s.o"), filepath.Join(dir, "standin")
+	for _, cmd := range [][]string{
+		{clang, "--target=arm64-apple-ios14.0", "-nostdinc", "-Os", "-c", filepath.Join(dir, "s.c"), "-o", obj},
+		{ld, "-arch", "arm64", "-platform_version", "ios", "14.0", "16.0", "-dylib", "-install_name", installName,
+			"-o", out, filepath.Join(dir, "libSystem.tbd"), obj},
+	} {
+		if b, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("testenv: %s: %v\n%s", filepath.Base(cmd[0]), err, b)
+		}
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
