@@ -1,6 +1,9 @@
 package testenv
 
 import (
+	"bytes"
+	"debug/macho"
+	"encoding/binary"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -137,5 +140,55 @@ func StandInDylib(t testing.TB, installName string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return b
+}
+
+// SetCryptID sets cryptid to 1 in the LC_ENCRYPTION_INFO_64 of the thin
+// 64-bit little-endian Mach-O b, as an App Store download has it.
+func SetCryptID(t testing.TB, b []byte) []byte {
+	t.Helper()
+	b = bytes.Clone(b)
+	le := binary.LittleEndian
+	ncmds, off := le.Uint32(b[16:]), 32
+	for range ncmds {
+		cmd, size := le.Uint32(b[off:]), int(le.Uint32(b[off+4:]))
+		if cmd == 0x2c {
+			le.PutUint32(b[off+16:], 1)
+			return b
+		}
+		off += size
+	}
+	t.Fatal("testenv: no LC_ENCRYPTION_INFO_64")
+	return nil
+}
+
+// FillHeaderPadding returns the thin 64-bit little-endian Mach-O b with
+// its header padding (from the end of the load commands to the first
+// section data, as debug/macho reads them) filled by one unknown load
+// command, leaving leave bytes: an executable linked without
+// -headerpad_max_install_names and little room.
+func FillHeaderPadding(t testing.TB, b []byte, leave int64) []byte {
+	t.Helper()
+	f, err := macho.NewFile(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	le := binary.LittleEndian
+	cmdsEnd := int64(32 + f.Cmdsz)
+	first := int64(len(b))
+	for _, s := range f.Sections {
+		if s.Offset != 0 && s.Size != 0 {
+			first = min(first, int64(s.Offset))
+		}
+	}
+	room := first - cmdsEnd - leave
+	if room < 8 {
+		t.Fatalf("testenv: %d bytes of header padding, cannot leave %d", first-cmdsEnd, leave)
+	}
+	b = bytes.Clone(b)
+	le.PutUint32(b[16:], f.Ncmd+1)
+	le.PutUint32(b[20:], f.Cmdsz+uint32(room))
+	le.PutUint32(b[cmdsEnd:], 0x7ffffff0)
+	le.PutUint32(b[cmdsEnd+4:], uint32(room))
 	return b
 }

@@ -2,7 +2,6 @@ package macho
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"os"
@@ -206,20 +205,6 @@ func TestAddLink(t *testing.T) {
 	}
 }
 
-// fillHeaderPadding fills the header padding of the thin 64-bit Mach-O b
-// with one unknown load command, leaving leave bytes.
-func fillHeaderPadding(t testing.TB, b []byte, leave int64) []byte {
-	t.Helper()
-	s := open(t, b).Slices[0]
-	room := s.firstData - s.cmdsEnd - leave
-	return patch(b, func(c []byte) {
-		binary.LittleEndian.PutUint32(c[16:], uint32(len(s.Loads)+1))
-		binary.LittleEndian.PutUint32(c[20:], uint32(s.cmdsEnd-hdrSize64+room))
-		binary.LittleEndian.PutUint32(c[s.cmdsEnd:], 0x7ffffff0)
-		binary.LittleEndian.PutUint32(c[s.cmdsEnd+4:], uint32(room))
-	})
-}
-
 // TestAddLinkNoRoom: without room for the new commands and the signature,
 // AddLink fails naming -headerpad_max_install_names and changes no slice.
 // DemoKit.fat's x86_64 slice (lld's x86_64 layout) has 32 bytes of
@@ -232,9 +217,9 @@ func TestAddLinkNoRoom(t *testing.T) {
 		in   []byte
 		ok   bool
 	}{
-		{"room for the signature only", fillHeaderPadding(t, widget, 16), false},
-		{"one byte short", fillHeaderPadding(t, widget, 119), false},
-		{"exactly enough", fillHeaderPadding(t, widget, 120), true},
+		{"room for the signature only", testenv.FillHeaderPadding(t, widget, 16), false},
+		{"one byte short", testenv.FillHeaderPadding(t, widget, 119), false},
+		{"exactly enough", testenv.FillHeaderPadding(t, widget, 120), true},
 		{"fat, one slice without room", fixture(t, "DemoKit.fat"), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
