@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trustfuse/trustfuse/fusion/fusionset"
 	"github.com/trustfuse/trustfuse/internal/jcs"
 	"github.com/trustfuse/trustfuse/pkg/ipa"
 	"github.com/trustfuse/trustfuse/pkg/macho"
@@ -287,6 +288,7 @@ func (t *ipaTarget) seal(c *Context) error {
 		},
 	})
 	for _, p := range threatProtections(fs, pol) {
+		p.Title = iosThreatTitles[fusionset.ThreatID(p.ID)]
 		p.Evidence["policy"] = dir + "policy.bin"
 		if p.ID == "tamper" {
 			p.Evidence["signers"] = "team " + t.team + ", bundle " + app.ID
@@ -296,6 +298,17 @@ func (t *ipaTarget) seal(c *Context) error {
 	}
 	c.iosAttestKey = attestKey
 	return nil
+}
+
+// iosThreatTitles names each threat's protection on iOS (the same ids,
+// modes and Threat-Event keys as Android; the checks are iOS's).
+var iosThreatTitles = map[fusionset.ThreatID]string{
+	fusionset.ThreatTamper:   "Anti-tamper: bundle id, team id, executable cdhash, unexpected dylibs",
+	fusionset.ThreatDebugger: "Debugger detection (sysctl P_TRACED)",
+	fusionset.ThreatRoot:     "Jailbreak detection (files, sandbox escape probes, DYLD_INSERT_LIBRARIES)",
+	fusionset.ThreatEmulator: "Simulator detection",
+	fusionset.ThreatHooking:  "Hooking-framework detection (Frida, Substrate, libhooker images)",
+	fusionset.ThreatMITM:     "Man-in-the-middle protection (server CA pin)",
 }
 
 // sign writes the IPA with the framework added and linked, re-signed
