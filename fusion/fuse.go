@@ -77,7 +77,6 @@ type Context struct {
 	signOpts      apksig.Options // APK only
 	outputs       *atomicfile.Group
 	staged        *atomicfile.File // the output package, until committed
-	iosAttestKey  []byte           // an IPA's release attestation key
 	Result        *Result
 }
 

@@ -78,10 +78,10 @@ const (
 	iosScheme       = "apple-codesign"
 )
 
-// IOSRuntime returns the TrustFuse.framework binary fuse adds to an IPA.
-// It is a variable so that the integrator switches it to the checked-in
-// build (fusion/runtime/ios's embed) and tests to a stand-in; nil until
-// then, and fuse refuses an IPA.
+// IOSRuntime returns the TrustFuse.framework binary fuse adds to an IPA:
+// the one place the runtime build is taken from (fusion/runtime/ios's
+// embedded framework once it is checked in; tests set a stand-in with the
+// same install name). While nil, fuse refuses an IPA (ErrFormat).
 var IOSRuntime func() []byte
 
 func openIPA(path string) (*ipaTarget, error) {
@@ -244,9 +244,10 @@ func iosSignerDigest(teamID, bundleID string) [32]byte {
 }
 
 // seal writes the policy, the vault sealed to iosSignerDigest, and the
-// pepper. The per-release attestation key is derived from the client key
-// and the policy's SHA-256 (the measurement, which names the signed
-// cdhashes, cannot be known before the vault is sealed into the app).
+// pepper. The per-release attestation key in the vault is derived from the
+// client key and the policy's SHA-256 (the measurement, which names the
+// signed cdhashes, cannot be known before the vault is sealed into the
+// app).
 func (t *ipaTarget) seal(c *Context) error {
 	fs := c.FusionSet
 	app := t.f.App
@@ -296,7 +297,6 @@ func (t *ipaTarget) seal(c *Context) error {
 		}
 		c.Result.Protections = append(c.Result.Protections, p)
 	}
-	c.iosAttestKey = attestKey
 	return nil
 }
 

@@ -239,6 +239,16 @@ func TestFuseIPA(t *testing.T) {
 				t.Errorf("report attestation %+v", st.Predicate.Attestation)
 			}
 
+			// The PDF renders (pdftotext reads the bundle id and the measurement).
+			var pdf bytes.Buffer
+			if err := report.RenderPDF(st, &pdf); err != nil {
+				t.Fatalf("render PDF: %v", err)
+			}
+			text := testenv.Run(t, "pdftotext", writeTemp(t, pdf.Bytes()), "-")
+			if !strings.Contains(text, iosApp) || !strings.Contains(text, m.SHA256[:16]) {
+				t.Errorf("PDF text lacks the bundle id or the measurement:\n%s", text)
+			}
+
 			// Deterministic: a second run is byte-identical.
 			again := filepath.Join(dir, "again.ipa")
 			if _, err := fuseIPA(t, c.in, again, fx); err != nil {

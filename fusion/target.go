@@ -76,7 +76,8 @@ type androidTarget interface {
 	sign(c *Context, out apksig.Output, inputs []apksig.Input) error
 }
 
-// alreadyFused: the vault or policy asset, or the init provider.
+// androidFused is an Android target's alreadyFused: the vault or policy
+// asset, or the init provider.
 func androidFused(t androidTarget) bool {
 	z := t.archive()
 	return z.Entry(t.entry(androidrt.VaultAsset)) != nil || z.Entry(t.entry(androidrt.PolicyAsset)) != nil || t.carriesRuntime()
