@@ -17,7 +17,8 @@ import (
 // temporary archive in dir so that scan sees the bundles they form (a
 // framework's Info.plist and executable: a KindFramework code item) as it
 // sees the input's own; close it when done. The input's entries are
-// copied raw.
+// copied raw, and their digests (in's background job) carried over by
+// name, so that only the added files are hashed again.
 func withAdded(in *IPA, add map[string][]byte, o SignOptions, dir string) (*File, error) {
 	for rel := range add {
 		name := in.App.Dir + rel
@@ -27,6 +28,20 @@ func withAdded(in *IPA, add map[string][]byte, o SignOptions, dir string) (*File
 		case in.Zip.Entry(name) != nil:
 			return nil, formatErr(name, nil, "cannot add: the app already has this file")
 		}
+	}
+	var files []*zipx.Entry
+	for _, e := range in.App.files {
+		if e != in.App.exec {
+			files = append(files, e)
+		}
+	}
+	hashes, err := in.digestsOf(files)
+	if err != nil {
+		return nil, err
+	}
+	known := make(map[string]digest, len(hashes))
+	for e, d := range hashes {
+		known[e.Name] = d
 	}
 	tmp := filepath.Join(dir, "added.ipa")
 	f, err := os.Create(tmp)
@@ -54,5 +69,14 @@ func withAdded(in *IPA, add map[string][]byte, o SignOptions, dir string) (*File
 	if err != nil {
 		return nil, fmt.Errorf("ipa: adding files: %w", err)
 	}
-	return Open(tmp)
+	zf, err := zipx.OpenZip64(tmp)
+	if err != nil {
+		return nil, err
+	}
+	a, err := fromZip(zf.Reader, known)
+	if err != nil {
+		zf.Close()
+		return nil, err
+	}
+	return &File{IPA: a, f: zf}, nil
 }
