@@ -60,8 +60,8 @@ type IOSOptions struct {
 	Profiles map[string][]byte
 	// Entitlements replaces the app's entitlements (nil: its profile's).
 	Entitlements []byte
-	// Roots anchor the profiles and the output's signatures (nil: Apple's
-	// root must be given by the caller; unchecked).
+	// Roots anchor the profiles and the output's signatures (the CLI
+	// passes Apple's root unless --apple-root; nil: chains unchecked).
 	Roots *x509.CertPool
 	// Clock is the time profiles and certificates are checked at (zero:
 	// time.Now()); Request.Now is the signing time written.
@@ -216,7 +216,9 @@ func (t *ipaTarget) runtime(c *Context) error {
 	return nil
 }
 
-// frameworkInfo is the runtime framework's Info.plist.
+// frameworkInfo is the runtime framework's Info.plist: the keys the
+// runtime's contract names, and the version keys App Store validation
+// asks of an embedded framework.
 func frameworkInfo() []byte {
 	return []byte(`<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
@@ -226,8 +228,14 @@ func frameworkInfo() []byte {
 	<string>TrustFuse</string>
 	<key>CFBundleIdentifier</key>
 	<string>` + iosRuntimeID + `</string>
+	<key>CFBundleInfoDictionaryVersion</key>
+	<string>6.0</string>
 	<key>CFBundlePackageType</key>
 	<string>FMWK</string>
+	<key>CFBundleShortVersionString</key>
+	<string>1.0</string>
+	<key>CFBundleVersion</key>
+	<string>1</string>
 	<key>MinimumOSVersion</key>
 	<string>` + iosMinOS + `</string>
 </dict>
