@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/trustfuse/trustfuse/fusion/fusionset"
+	androidrt "github.com/trustfuse/trustfuse/fusion/runtime/android"
 	"github.com/trustfuse/trustfuse/internal/jcs"
 	"github.com/trustfuse/trustfuse/pkg/ipa"
 	"github.com/trustfuse/trustfuse/pkg/macho"
@@ -19,8 +20,6 @@ import (
 	"github.com/trustfuse/trustfuse/pkg/sniff"
 	"github.com/trustfuse/trustfuse/pkg/vault"
 	"github.com/trustfuse/trustfuse/pkg/zipx"
-
-	androidrt "github.com/trustfuse/trustfuse/fusion/runtime/android"
 )
 
 // What fuse does to an IPA (DESIGN §5; the file layout is the iOS
@@ -48,9 +47,9 @@ import (
 type ipaTarget struct {
 	path   string // the archive's file
 	f      *ipa.File
-	signed *ipa.SignResult // set by the sign step
-	files  map[string][]byte
-	team   string
+	signed *ipa.SignResult   // set by the sign step
+	files  map[string][]byte // the framework's files, by path in the app
+	team   string            // the new signature's team id
 }
 
 // IOSOptions are how an IPA is signed: the inputs of ipa.Sign beside the

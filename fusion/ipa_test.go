@@ -238,6 +238,11 @@ func TestFuseIPA(t *testing.T) {
 			if st.Predicate.Attestation.IOS == nil || st.Predicate.Attestation.MeasurementSHA256 != m.SHA256 || st.Predicate.Output.Format != "ipa" {
 				t.Errorf("report attestation %+v", st.Predicate.Attestation)
 			}
+			// docs/report.md's recomputation of the measurement with jq.
+			jcsJSON := testenv.Run(t, "jq", "-cjS", `.predicate.attestation.ios | del(.sha256) + {platform:"ios"}`, writeTemp(t, payloadOf(t, data)))
+			if got := sha256.Sum256([]byte(jcsJSON)); hex.EncodeToString(got[:]) != m.SHA256 {
+				t.Errorf("jq's canonical measurement %s hashes to %x, the report says %s", jcsJSON, got, m.SHA256)
+			}
 
 			// The PDF renders (pdftotext reads the bundle id and the measurement).
 			var pdf bytes.Buffer
