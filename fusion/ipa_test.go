@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,20 +35,11 @@ const (
 // inside their validity (the build time, SOURCE_DATE_EPOCH, is before it).
 var iosClock = time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC)
 
-var standIn struct {
-	once sync.Once
-	bin  []byte
-}
-
 // useStandInRuntime makes IOSRuntime a stand-in dylib with the runtime's
 // install name (the real framework is built by scripts/build-runtime.sh).
 func useStandInRuntime(t *testing.T) []byte {
 	t.Helper()
-	standIn.once.Do(func() { standIn.bin = testenv.StandInDylib(t, iosRuntimeDylib) })
-	if standIn.bin == nil {
-		t.Fatal("no stand-in runtime")
-	}
-	bin := standIn.bin
+	bin := testenv.StandInDylib(t, iosRuntimeDylib)
 	IOSRuntime = func() []byte { return bin }
 	return bin
 }
