@@ -70,6 +70,7 @@ func (t *aabTarget) carriesRuntime() bool {
 }
 func (t *aabTarget) nextDex() string        { return path.Base(t.b.NextDexName()) }
 func (t *aabTarget) measuresManifest() bool { return false }
+func (t *aabTarget) alreadyFused() bool     { return androidFused(t) }
 func (t *aabTarget) close() error           { return t.b.Close() }
 
 // entry maps an installed name to the base module: classesN.dex to

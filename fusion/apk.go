@@ -34,6 +34,7 @@ func (t *apkTarget) carriesRuntime() bool          { return carriesRuntime[*axml
 func (t *apkTarget) entry(installed string) string { return installed }
 func (t *apkTarget) nextDex() string               { return t.a.NextDexName() }
 func (t *apkTarget) measuresManifest() bool        { return true }
+func (t *apkTarget) alreadyFused() bool            { return androidFused(t) }
 func (t *apkTarget) close() error                  { return t.a.Close() }
 
 // describe hashes the file and peeks at its signers without verifying

@@ -3,9 +3,9 @@
 // the runtime dex, seal the client identity and the policy, align, sign and
 // write the output atomically. Each step records what it did as evidence;
 // the summary and the report are rendered from that record, never
-// described twice. What differs between formats (APK, Android App Bundle)
-// is behind a per-format target chosen by sniffing the input (target.go);
-// apk.go and aab.go say what fuse does to each.
+// described twice. What differs between formats (APK, Android App Bundle,
+// IPA) is behind a per-format target chosen by sniffing the input
+// (target.go); apk.go, aab.go and ipa.go say what fuse does to each.
 package fusion
 
 import (
@@ -56,6 +56,8 @@ type Request struct {
 	// Without it, an .idsig already at that path (from an earlier run; it
 	// cannot sign the new output) is removed along with the commit.
 	V4 bool
+	// IOS says how an IPA is signed (profiles, entitlements, roots).
+	IOS IOSOptions
 	// Outputs, if set, stages the output package and its .idsig: they appear
 	// only when the caller commits it, together with the caller's own
 	// outputs (reports), and Fuse renames nothing. If nil, Fuse commits

@@ -55,6 +55,10 @@ func (r *Result) Statement(b report.Build, fs *fusionset.FusionSet) *report.Stat
 	if p.Attestation.DexDigests == nil {
 		p.Attestation.DexDigests = map[string]string{}
 	}
+	if im := r.IOSMeasurement; im != nil {
+		p.Attestation = report.Attestation{MeasurementSHA256: im.SHA256, Package: im.BundleID,
+			SignerDigests: []string{}, DexDigests: map[string]string{}, RuntimeDigest: m.RuntimeDigest, IOS: im}
+	}
 	if fs != nil {
 		p.Attestation.Endpoint = fs.Attestation.Endpoint
 		if k := keyAttestationPolicy(fs); k != nil {
@@ -93,6 +97,9 @@ func (r *Result) Limits() []string {
 		"No Android device or emulator ran the fused app while this report was made: the runtime was exercised on a JVM host harness in the project's tests, not on ART.",
 	}
 	const noClaim = "This report records what trustfuse changed in the input; it makes no claim about the input app's own code or behaviour."
+	if r.Output.Format == string(sniff.IPA) {
+		return r.withKeyLimits(iosLimits(noClaim), "IPA")
+	}
 	if r.Output.Format == string(sniff.AAB) {
 		l = append(l,
 			"Self-verification re-read the output bundle and verified its JAR signature: the upload key's signature and the SHA-256 digest of every entry trustfuse wrote or changed; entries copied unchanged were compared byte for byte with the input instead of being digested a second time (jarsigner checks such outputs in full in the project's tests).",
@@ -122,4 +129,16 @@ func (r *Result) withKeyLimits(l []string, what string) []string {
 		l = append(l, "Signed with the built-in DEMO key, whose private key is public: this "+what+" and this report prove nothing and must never be shipped.")
 	}
 	return l
+}
+
+// iosLimits are an IPA's limits (DESIGN §5, §12): no device ran it.
+func iosLimits(noClaim string) []string {
+	return []string{
+		"A determined attacker with a jailbroken device and a hooking framework can read the client key from memory while the app runs; the backend should also require the short-lived attestation token (trustfuse serve + guard), and the client certificate should be rotated per release.",
+		"The client key is sealed at rest (AES-256-GCM) to the application identifier (team id + bundle id): a copy re-signed by another team cannot unseal it. The runtime and its key part are the same for every app, so on a jailbroken device a copy that keeps the team id and bundle id (or a patched runtime) can still unseal it.",
+		"Jailbreak, debugger and hooking checks are heuristics: they raise the cost of an attack and can be bypassed; they do not prove that a device is honest.",
+		"No iOS device or simulator ran the fused app while this report was made: the structure was checked with independent Mach-O, CMS and plist readers, and the runtime's platform-independent core on a host; the Apple-specific glue (NSURLSession, Security framework, dyld) is proved only on a device.",
+		"Self-verification re-read the output and verified every code signature (CodeDirectory pages and special slots, CMS), every CodeResources seal and every embedded profile; Apple's own tools (codesign, installd) did not run here.",
+		noClaim,
+	}
 }

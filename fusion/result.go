@@ -18,6 +18,9 @@ type Result struct {
 	Injected    []Injected   `json:"injected"`
 	MTLS        *MTLSInfo    `json:"mtls,omitempty"`
 	Measurement Measurement  `json:"measurement"`
+	// IOSMeasurement is an IPA's attestation measurement (Measurement is
+	// then unused).
+	IOSMeasurement *IOSMeasurement `json:"iosMeasurement,omitempty"`
 	// Verification is our verifier's verdict on the output.
 	Verification Verification `json:"verification"`
 	DemoKey      bool         `json:"demoKey"`

@@ -61,11 +61,10 @@ func (openStep) Run(c *Context) error {
 		return err
 	}
 	c.target = t
-	z := t.archive()
-	if err := z.CheckNoHiddenData(); err != nil {
+	if err := t.archive().CheckNoHiddenData(); err != nil {
 		return err
 	}
-	if z.Entry(t.entry(androidrt.VaultAsset)) != nil || z.Entry(t.entry(androidrt.PolicyAsset)) != nil || t.carriesRuntime() {
+	if t.alreadyFused() {
 		return ErrAlreadyFused
 	}
 	info, err := t.describe(filepath.Base(c.In))
@@ -82,13 +81,15 @@ type planStep struct{}
 
 func (planStep) String() string { return "plan" }
 
-// Run decides the new dex name and how the output is signed, so impossible
-// combinations fail before any work.
+// Run decides the new dex name (Android) and how the output is signed, so
+// impossible combinations fail before any work.
 func (planStep) Run(c *Context) error {
-	if c.target.manifest().Package == "" {
-		return &apk.ManifestError{Err: fmt.Errorf("no package name")}
+	if a, ok := c.target.(androidTarget); ok {
+		if a.manifest().Package == "" {
+			return &apk.ManifestError{Err: fmt.Errorf("no package name")}
+		}
+		c.dexName = a.nextDex()
 	}
-	c.dexName = c.target.nextDex()
 	if err := c.target.plan(c); err != nil {
 		return err
 	}
@@ -106,14 +107,19 @@ type manifestStep struct{}
 func (manifestStep) String() string { return "manifest" }
 
 // Run adds the init provider (it starts before Application.onCreate, and
-// initOrder puts it first among providers) and INTERNET if missing.
+// initOrder puts it first among providers) and INTERNET if missing. An
+// IPA has no manifest: dyld loads the runtime (ipaTarget.link).
 func (manifestStep) Run(c *Context) error {
-	name, data, addedInternet, err := c.target.editManifest()
+	if t, ok := c.target.(*ipaTarget); ok {
+		return t.link(c)
+	}
+	a := c.target.(androidTarget)
+	name, data, addedInternet, err := a.editManifest()
 	if err != nil {
 		return err
 	}
 	c.manifestEntry, c.manifest = name, data
-	pkg := c.target.manifest().Package
+	pkg := a.manifest().Package
 	ev := map[string]string{
 		"provider":    androidrt.ProviderClass,
 		"authorities": pkg + ".trustfuse",
@@ -139,9 +145,13 @@ type runtimeStep struct{}
 
 func (runtimeStep) String() string { return "runtime" }
 
-// Run adds the runtime as the next classesN.dex (multidex: no limit hit).
+// Run adds the runtime as the next classesN.dex (multidex: no limit hit),
+// or to an IPA as Frameworks/TrustFuse.framework (ipaTarget.runtime).
 func (runtimeStep) Run(c *Context) error {
-	in := injected(c.target.entry(c.dexName), androidrt.Dex(), "added")
+	if t, ok := c.target.(*ipaTarget); ok {
+		return t.runtime(c)
+	}
+	in := injected(c.target.(androidTarget).entry(c.dexName), androidrt.Dex(), "added")
 	c.Result.Injected = append(c.Result.Injected, in)
 	c.Result.Measurement.RuntimeDigest = in.SHA256
 	return nil
@@ -154,18 +164,23 @@ type vaultStep struct{}
 func (vaultStep) String() string { return "vault" }
 
 // Run writes the policy and seals the client identity to each signer the
-// target allows (target.signers), and records the attestation measurement.
+// target allows (target.signers), and records the attestation measurement;
+// an IPA's are sealed by ipaTarget.seal.
 func (vaultStep) Run(c *Context) error {
+	if t, ok := c.target.(*ipaTarget); ok {
+		return t.seal(c)
+	}
+	t := c.target.(androidTarget)
 	fs := c.FusionSet
-	m := c.target.manifest()
-	signers, err := c.target.signers(c)
+	m := t.manifest()
+	signers, err := t.signers(c)
 	if err != nil {
 		return err
 	}
 	signer := c.Signer.CertSHA256()
 
 	dexDigests := map[string]string{}
-	for name, e := range c.target.appDex() {
+	for name, e := range t.appDex() {
 		d, err := sha256Hex(e.Open())
 		if err != nil {
 			return fmt.Errorf("fusion: digest %s: %w", e.Name, err)
@@ -176,7 +191,7 @@ func (vaultStep) Run(c *Context) error {
 	meas.Package, meas.VersionCode = m.Package, m.VersionCode
 	meas.SignerDigests = signers
 	meas.DexDigests = dexDigests
-	if c.target.measuresManifest() {
+	if t.measuresManifest() {
 		meas.ManifestDigest = sha256Bytes(c.manifest)
 	}
 
@@ -191,7 +206,7 @@ func (vaultStep) Run(c *Context) error {
 	sum := sha256.Sum256(canon)
 	pol.AttestMeasurement = string(canon)
 	pol.AttestRuntimeDex = c.dexName
-	pol.AttestSkipManifest = !c.target.measuresManifest()
+	pol.AttestSkipManifest = !t.measuresManifest()
 	if err := pol.Validate(); err != nil {
 		return fmt.Errorf("fusion: runtime policy: %w", err)
 	}
@@ -212,7 +227,7 @@ func (vaultStep) Run(c *Context) error {
 	c.Result.Registration = &attest.Registration{Format: attest.RegistrationFormat,
 		ID: hex.EncodeToString(sum[:]), Measurement: c.Result.Measurement, AttestKey: attestKey,
 		KeyAttestation: keyAttestationPolicy(fs)}
-	c.Result.Injected = append(c.Result.Injected, injected(c.target.entry(androidrt.PolicyAsset), c.policy, "added"))
+	c.Result.Injected = append(c.Result.Injected, injected(t.entry(androidrt.PolicyAsset), c.policy, "added"))
 	c.vaults = nil
 	for i, d := range signers {
 		var digest [32]byte
@@ -227,14 +242,32 @@ func (vaultStep) Run(c *Context) error {
 		if i > 0 {
 			name = androidrt.VaultAssetFor(digest)
 		}
-		name = c.target.entry(name)
+		name = t.entry(name)
 		c.vaults = append(c.vaults, apksig.Input{Name: name, Data: blob, Method: zipx.Store})
 		c.Result.Injected = append(c.Result.Injected, injected(name, blob, "added"))
 	}
 
+	c.Result.MTLS = mtlsInfo(fs)
+	c.Result.Protections = append(c.Result.Protections, Protection{
+		ID: "mtls", Title: "Client certificate for mutual TLS (sealed, AES-256-GCM)", Mode: "on", Status: "applied",
+		Evidence: map[string]string{
+			"vault":       t.entry(androidrt.VaultAsset),
+			"sealedTo":    "signer sha256 " + strings.Join(signers, ","),
+			"certificate": c.Result.MTLS.SHA256,
+			"hosts":       strings.Join(fs.MTLS.Hosts, ","),
+			"pinnedCAs":   strings.Join(pol.PinnedCASPKI, ","),
+		},
+	})
+	c.Result.Protections = append(c.Result.Protections, threatProtections(fs, pol)...)
+	return nil
+}
+
+// mtlsInfo is the public part of the Fusion Set's client certificate.
+func mtlsInfo(fs *fusionset.FusionSet) *MTLSInfo {
+	id := fs.ClientIdentity
 	leaf := id.Certificate
 	certSum := sha256.Sum256(leaf.Raw)
-	c.Result.MTLS = &MTLSInfo{
+	return &MTLSInfo{
 		Subject:            leaf.Subject.String(),
 		Issuer:             leaf.Issuer.String(),
 		Serial:             leaf.SerialNumber.Text(16),
@@ -244,18 +277,6 @@ func (vaultStep) Run(c *Context) error {
 		PublicKeyAlgorithm: id.KeyDescription(),
 		Hosts:              fs.MTLS.Hosts,
 	}
-	c.Result.Protections = append(c.Result.Protections, Protection{
-		ID: "mtls", Title: "Client certificate for mutual TLS (sealed, AES-256-GCM)", Mode: "on", Status: "applied",
-		Evidence: map[string]string{
-			"vault":       c.target.entry(androidrt.VaultAsset),
-			"sealedTo":    "signer sha256 " + strings.Join(signers, ","),
-			"certificate": hex.EncodeToString(certSum[:]),
-			"hosts":       strings.Join(fs.MTLS.Hosts, ","),
-			"pinnedCAs":   strings.Join(pol.PinnedCASPKI, ","),
-		},
-	})
-	c.Result.Protections = append(c.Result.Protections, threatProtections(fs, pol)...)
-	return nil
 }
 
 // fusedAppToken identifies this fused build: input, Fusion Set and signer.
@@ -276,7 +297,10 @@ func (signStep) String() string { return "sign" }
 // file staged in the run's outputs (renamed into place only when they are
 // all committed).
 func (signStep) Run(c *Context) error {
-	t := c.target
+	if t, ok := c.target.(*ipaTarget); ok {
+		return t.sign(c)
+	}
+	t := c.target.(androidTarget)
 	var inputs []apksig.Input
 	for _, in := range apksig.InputsFrom(t.archive()) {
 		if in.Name == c.manifestEntry {

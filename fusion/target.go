@@ -19,22 +19,38 @@ import (
 var ErrFormat = errors.New("fusion: unsupported input")
 
 // target is what differs between the package formats the pipeline fuses
-// (DESIGN §5): the APK (apk.go) and the Android App Bundle (aab.go). The
-// steps work in installed names, the paths an installed APK holds
-// (classes2.dex, assets/trustfuse/policy.bin): they are what the runtime
-// reads on the device, so they are what the policy and the measurement
-// name; entry maps them to where the package keeps them.
+// (DESIGN §5): the APK (apk.go), the Android App Bundle (aab.go) and the
+// IPA (ipa.go). Every target opens, describes, plans, verifies; the
+// Android targets share the manifest, dex, policy and vault steps
+// (androidTarget); what the same steps do to an IPA is in ipa.go.
 type target interface {
 	// format is the input's format.
 	format() sniff.Format
 	// archive is the strictly parsed input.
 	archive() *zipx.Reader
-	// manifest summarises the manifest the app is installed with (the
-	// base module's, for a bundle).
-	manifest() *axml.Manifest
 	// describe records the package as an Artifact; file is its name in
 	// the record (the output's final name while it is still staged).
 	describe(file string) (*Artifact, error)
+	// alreadyFused reports whether the input carries the runtime.
+	alreadyFused() bool
+	// plan checks the signing options and prepares signing.
+	plan(c *Context) error
+	// verify re-reads the staged output at path strictly, verifies its
+	// signature and records the verdict and the output's Artifact.
+	verify(c *Context, path string) error
+	close() error
+}
+
+// androidTarget is what the Android targets add. The steps work in
+// installed names, the paths an installed APK holds (classes2.dex,
+// assets/trustfuse/policy.bin): they are what the runtime reads on the
+// device, so they are what the policy and the measurement name; entry
+// maps them to where the package keeps them.
+type androidTarget interface {
+	target
+	// manifest summarises the manifest the app is installed with (the
+	// base module's, for a bundle).
+	manifest() *axml.Manifest
 	// carriesRuntime reports whether the manifest already declares the
 	// runtime's provider (carriesRuntime below).
 	carriesRuntime() bool
@@ -56,14 +72,15 @@ type target interface {
 	// measuresManifest reports whether the installed manifest is the one
 	// fuse wrote, so that the runtime can re-measure it (docs/attestation.md).
 	measuresManifest() bool
-	// plan checks the signing options and prepares signing.
-	plan(c *Context) error
 	// sign writes inputs, signed, to out.
 	sign(c *Context, out apksig.Output, inputs []apksig.Input) error
-	// verify re-reads the staged output at path strictly, verifies its
-	// signature and records the verdict and the output's Artifact.
-	verify(c *Context, path string) error
-	close() error
+}
+
+// androidFused is an Android target's alreadyFused: the vault or policy
+// asset, or the init provider.
+func androidFused(t androidTarget) bool {
+	z := t.archive()
+	return z.Entry(t.entry(androidrt.VaultAsset)) != nil || z.Entry(t.entry(androidrt.PolicyAsset)) != nil || t.carriesRuntime()
 }
 
 // openTarget sniffs the input once (sniff.Detect) and opens it as its
@@ -90,6 +107,8 @@ func openTarget(in, out string) (target, error) {
 		return openAPK(in)
 	case sniff.AAB:
 		return openAAB(in)
+	case sniff.IPA:
+		return openIPA(in)
 	}
 	return nil, fmt.Errorf("%w: %s is %s, which fuse does not handle yet", ErrFormat, in, sniff.Describe(f))
 }
@@ -101,6 +120,8 @@ func formatByName(p string) (sniff.Format, bool) {
 		return sniff.APK, true
 	case ".aab":
 		return sniff.AAB, true
+	case ".ipa":
+		return sniff.IPA, true
 	}
 	return "", false
 }

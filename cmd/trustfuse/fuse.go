@@ -27,6 +27,7 @@ type fuseOptions struct {
 	// uploadKey: the bundle's APKs reach devices signed with the upload key
 	uploadKey bool
 	signing   signingOptions
+	apple     appleOptions // IPAs: profiles, entitlements, Apple root
 	report    reportOptions
 }
 
@@ -36,7 +37,7 @@ func fuseCommand() *cli.Command { return fuseCommandWith(&fuseOptions{}) }
 func fuseCommandWith(o *fuseOptions) *cli.Command {
 	return &cli.Command{
 		Name:  "fuse",
-		Usage: "protect an APK or App Bundle with a Fusion Set: sealed mTLS client certificate, runtime checks, re-signed",
+		Usage: "protect an APK, App Bundle or IPA with a Fusion Set: sealed mTLS client certificate, runtime checks, re-signed",
 		Description: "Adds the TrustFuse runtime as the next classesN.dex, an init provider (and INTERNET if missing) to the\n" +
 			"manifest, the policy and the sealed client identity as assets, then aligns and signs (v1 when minSdk < 24,\n" +
 			"v2 and v3 always). Unchanged entries are copied byte for byte. All outputs or none: --out, its .idsig (--v4),\n" +
@@ -47,21 +48,25 @@ func fuseCommandWith(o *fuseOptions) *cli.Command {
 			"modules copied raw, and is JAR signed with the upload key. Play App Signing: the client identity is sealed to\n" +
 			"the Fusion Set's attestation.playSigningCertDigests (Play Console → App signing → \"App signing key certificate\"\n" +
 			"SHA-256), which a bundle needs unless --distribute-with-upload-key (docs/attestation.md).\n" +
+			"An IPA gets Frameworks/TrustFuse.framework (the runtime, its policy and the client identity sealed to the\n" +
+			"team id + bundle id) and LC_LOAD_DYLIB of it in every slice of the main executable (the app must have header\n" +
+			"room: link it with -headerpad_max_install_names), then everything is re-signed deepest first with --keystore\n" +
+			"(the Apple signing certificate) and --profile, as `trustfuse sign` signs an IPA.\n" +
 			"--report writes the Certified Secure report (in-toto statement in a DSSE envelope, signed with the signing\n" +
 			"key; check it with `trustfuse verify --report`), --report-pdf the same rendered as PDF (docs/report.md).\n" +
 			flagOrderNote,
 		Flags: append([]cli.Flag{
 			jsonFlag(),
-			&cli.StringFlag{Name: "in", Usage: "APK or App Bundle (.aab) to protect (read only)", Destination: &o.in},
+			&cli.StringFlag{Name: "in", Usage: "APK, App Bundle (.aab) or IPA to protect (read only)", Destination: &o.in},
 			&cli.StringFlag{Name: "fusion-set", Usage: "Fusion Set JSON naming the protections", Destination: &o.fusionSet},
-			&cli.StringFlag{Name: "out", Usage: "protected APK or bundle to write", Destination: &o.out},
+			&cli.StringFlag{Name: "out", Usage: "protected APK, bundle or IPA to write", Destination: &o.out},
 			&cli.BoolFlag{Name: "distribute-with-upload-key", Usage: "bundles: the APKs built from the bundle also reach devices " +
 				"signed with the upload key (your own bundletool run), so the client identity is also sealed to it; " +
 				"without it, it is sealed only to attestation.playSigningCertDigests", Destination: &o.uploadKey},
 			&cli.StringFlag{Name: "register", Usage: "register the release for `trustfuse serve`: a registry `FILE` (needs " +
 				"--registry-key), or FILE.json, an export (0600, holds the release's attestation key) for `releases add`", Destination: &o.register},
 			&cli.StringFlag{Name: "registry-key", Usage: "with --register FILE: the registry key `REF` (see `releases --help`)", Destination: &o.regKey},
-		}, append(o.signing.Flags(), o.report.Flags()...)...),
+		}, append(append(o.signing.Flags(), o.apple.fuseFlags()...), o.report.Flags()...)...),
 		Before: func(c *cli.Context) error {
 			if o.in == "" || o.out == "" || o.fusionSet == "" {
 				return usageErrorf(c, "--in, --fusion-set and --out are required")
@@ -75,7 +80,10 @@ func fuseCommandWith(o *fuseOptions) *cli.Command {
 			if err := o.report.check(c, o.in, o.out); err != nil {
 				return err
 			}
-			return o.signing.check(c)
+			if err := o.signing.check(c); err != nil {
+				return err
+			}
+			return o.checkFormat(c)
 		},
 		Action: func(c *cli.Context) error {
 			if err := checkArgs(c, 0, 0); err != nil {
@@ -84,6 +92,28 @@ func fuseCommandWith(o *fuseOptions) *cli.Command {
 			return o.run(c)
 		},
 	}
+}
+
+// checkFormat refuses the flags the input's format does not take: the
+// iOS flags for an Android package; for an IPA the APK flags, the demo
+// key (the vault is sealed to a team id) and --register (the registry
+// does not take iOS measurements yet: the report carries it).
+func (o *fuseOptions) checkFormat(c *cli.Context) error {
+	f, err := inputFormat(o.in)
+	if err != nil {
+		return nil // fuse's open step says what is wrong with the input
+	}
+	switch {
+	case f != sniff.IPA && o.apple.given():
+		return usageErrorf(c, "--profile, --entitlements and --apple-root apply to IPAs: %s is an Android package", o.in)
+	case f == sniff.IPA && o.uploadKey:
+		return usageErrorf(c, "--distribute-with-upload-key applies to App Bundles")
+	case f == sniff.IPA && o.register != "":
+		return usageErrorf(c, "--register: the attestation registry does not take iOS releases yet; the report carries the release's iOS measurement (attestation.ios)")
+	case f == sniff.IPA:
+		return o.apple.check(c, &o.signing)
+	}
+	return nil
 }
 
 func (o *fuseOptions) run(c *cli.Context) error {
@@ -125,6 +155,11 @@ func (o *fuseOptions) run(c *cli.Context) error {
 		Lineage: o.signing.lineageBytes, OldSigner: o.signing.oldSigner,
 		Now: now, ToolVersion: "trustfuse " + version,
 		V4: o.signing.v4, Outputs: &outs, DistributeWithUploadKey: o.uploadKey,
+	}
+	if f, _ := inputFormat(o.in); f == sniff.IPA {
+		if req.IOS, err = o.apple.iosOptions(c, &o.signing); err != nil {
+			return err
+		}
 	}
 	if bar := progressBar(c.App.ErrWriter); bar != nil {
 		req.Progress = func(step string, i, total int) {
@@ -191,7 +226,12 @@ func printFuse(w io.Writer, o *fuseOptions, r *fusion.Result, reports []writtenR
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, args...)...) }
 	row("fused", "%s -> %s", o.in, o.out)
-	row("package", "%s %s (versionCode %d)", r.Output.Package, r.Output.VersionName, r.Output.VersionCode)
+	ios := r.Output.Format == string(sniff.IPA)
+	if ios {
+		row("app", "%s %s (build %d)", r.Output.Package, r.Output.VersionName, r.Output.VersionCode)
+	} else {
+		row("package", "%s %s (versionCode %d)", r.Output.Package, r.Output.VersionName, r.Output.VersionCode)
+	}
 	row("fusion set", "%s %q v%d (sha256 %s)", r.FusionSet.ID, r.FusionSet.Name, r.FusionSet.Version, r.FusionSet.SHA256)
 	for _, in := range r.Injected {
 		row("injected", "%s (%s, %d bytes)", in.Name, in.Action, in.Size)
@@ -209,10 +249,23 @@ func printFuse(w io.Writer, o *fuseOptions, r *fusion.Result, reports []writtenR
 	}
 	row("signed", "%s by sha256 %s (input was signed by %s)", strings.Join(r.Output.Schemes, ", "),
 		strings.Join(r.Output.Signers, ", "), in)
-	if r.Output.Format == string(sniff.AAB) {
+	switch {
+	case ios:
+		row("verified", "%s: every code signature, CodeResources and profile", strings.Join(r.Verification.Schemes, ", "))
+		for _, b := range r.Output.Bundles {
+			note := ""
+			if p := b.Profile; p != nil {
+				note = fmt.Sprintf("; profile %s (%s, expires %s)", p.Name, p.Type, p.Expires.Format(time.DateOnly))
+			}
+			row(b.Kind, "%s %s cdhash %s team %s%s", b.Dir, b.ID, b.CDHash, b.TeamID, note)
+		}
+		if m := r.IOSMeasurement; m != nil {
+			row("measurement", "sha256 %s (app cdhash %s, runtime cdhash %s)", m.SHA256, m.AppCDHash, m.RuntimeCDHash)
+		}
+	case r.Output.Format == string(sniff.AAB):
 		row("verified", "%s (digests of the entries written, copies identical to the input)", strings.Join(r.Verification.Schemes, ", "))
 		row("sealed to", "signer sha256 %s (the certificates the installed app may carry)", strings.Join(r.Measurement.SignerDigests, ", "))
-	} else {
+	default:
 		row("verified", "%s for API %d+", strings.Join(r.Verification.Schemes, ", "), r.Verification.MinSDK)
 	}
 	printV4(row, r.V4.Input, r.V4.V4Output)

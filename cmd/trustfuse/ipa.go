@@ -1,7 +1,9 @@
 package main
 
 import (
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/trustfuse/trustfuse/fusion"
 	"github.com/trustfuse/trustfuse/internal/atomicfile"
 	"github.com/trustfuse/trustfuse/pkg/apksig"
 	"github.com/trustfuse/trustfuse/pkg/codesign"
@@ -37,11 +40,24 @@ type appleOptions struct {
 
 func (o *appleOptions) signFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringSliceFlag{Name: "profile", Usage: "iOS: provisioning profile `[BUNDLE_ID=]FILE.mobileprovision`; without BUNDLE_ID it is the main app's; repeat for app extensions, watch apps and other nested bundles (a bundle given none keeps its embedded profile if that one allows the new certificate)", Destination: &o.profiles},
-		&cli.StringFlag{Name: "entitlements", Usage: "iOS: entitlements `FILE.plist` for the main app (default: the profile's entitlements); the profile must allow every one", Destination: &o.entitlements},
+		o.profileFlag(), o.entitlementsFlag(),
 		&cli.BoolFlag{Name: "adhoc", Usage: "iOS: ad-hoc signature (no certificate, no profile): for simulators and tests; no device installs it", Destination: &o.adhoc},
 		o.rootFlag(),
 	}
+}
+
+// fuseFlags are the iOS signing flags of fuse: a fused app is signed by
+// a team (its vault is sealed to the team id), so never ad hoc.
+func (o *appleOptions) fuseFlags() []cli.Flag {
+	return []cli.Flag{o.profileFlag(), o.entitlementsFlag(), o.rootFlag()}
+}
+
+func (o *appleOptions) profileFlag() cli.Flag {
+	return &cli.StringSliceFlag{Name: "profile", Usage: "iOS: provisioning profile `[BUNDLE_ID=]FILE.mobileprovision`; without BUNDLE_ID it is the main app's; repeat for app extensions, watch apps and other nested bundles (a bundle given none keeps its embedded profile if that one allows the new certificate)", Destination: &o.profiles}
+}
+
+func (o *appleOptions) entitlementsFlag() cli.Flag {
+	return &cli.StringFlag{Name: "entitlements", Usage: "iOS: entitlements `FILE.plist` for the main app (default: the profile's entitlements); the profile must allow every one", Destination: &o.entitlements}
 }
 
 func (o *appleOptions) rootFlag() cli.Flag {
@@ -133,6 +149,29 @@ func (o *appleOptions) rootPool(c *cli.Context) (*x509.CertPool, error) {
 	return pool, nil
 }
 
+// iosOptions reads the iOS signing flags of fuse (fusion.IOSOptions).
+// Profiles are checked at the current time, whatever SOURCE_DATE_EPOCH
+// says: that is when a device would install the app.
+func (o *appleOptions) iosOptions(c *cli.Context, s *signingOptions) (fusion.IOSOptions, error) {
+	var io fusion.IOSOptions
+	if err := o.check(c, s); err != nil {
+		return io, err
+	}
+	var err error
+	if io.Profiles, err = o.loadProfiles(c); err != nil {
+		return io, err
+	}
+	if io.Roots, err = o.rootPool(c); err != nil {
+		return io, err
+	}
+	if o.entitlements != "" {
+		if io.Entitlements, err = os.ReadFile(o.entitlements); err != nil {
+			return io, usageErrorf(c, "--entitlements: %w", err)
+		}
+	}
+	return io, nil
+}
+
 // signIPA re-signs every bundle of an IPA, deepest first.
 func (o *signOptions) signIPA(c *cli.Context) error {
 	if err := o.apple.check(c, &o.signing); err != nil {
@@ -212,10 +251,12 @@ func profileNote(name string) string {
 	return "; profile " + name
 }
 
-// verifyIPA checks every bundle's code signature, CodeResources and profile.
+// verifyIPA checks every bundle's code signature, CodeResources and
+// profile, and with --report the report: signed by the app's signing
+// certificate, about this file.
 func (o *verifyOptions) verifyIPA(c *cli.Context, path string) error {
-	if o.minSDK != 0 || o.maxSDK != 0 || o.report != "" {
-		return usageErrorf(c, "--min-sdk, --max-sdk and --report apply to Android packages")
+	if o.minSDK != 0 || o.maxSDK != 0 {
+		return usageErrorf(c, "--min-sdk and --max-sdk apply to Android packages")
 	}
 	roots, err := o.apple.rootPool(c)
 	if err != nil {
@@ -233,23 +274,62 @@ func (o *verifyOptions) verifyIPA(c *cli.Context, path string) error {
 		return err
 	}
 	ok := err == nil
+	var rc *reportCheck
+	if o.report != "" {
+		rc = checkReportFor(o.report, path, func() (string, error) { return fileSHA256(path) }, ipaSigners(res))
+	}
 	if wantJSON(c) {
 		err = writeJSON(c.App.Writer, struct {
 			File     string `json:"file"`
 			Format   string `json:"format"`
 			Verified bool   `json:"verified"`
 			*ipa.VerifyResult
-		}{path, "ipa", ok, res})
+			Report *reportCheck `json:"report,omitempty"`
+		}{path, "ipa", ok, res, rc})
 	} else {
 		err = printIPAVerify(c.App.Writer, ok, res, o.apple.chainNote())
+		if rc != nil {
+			rc.print(c.App.Writer)
+		}
 	}
 	if err != nil {
 		return err
 	}
+	var errs []error
 	if !ok {
-		return fmt.Errorf("%s: %w", path, errVerifyFailed)
+		errs = append(errs, fmt.Errorf("%s: %w", path, errVerifyFailed))
 	}
-	return nil
+	if rc != nil && rc.err != nil {
+		errs = append(errs, rc.err)
+	}
+	return errors.Join(errs...)
+}
+
+// ipaSigners is the SHA-256 of the app's CMS signing certificate, the
+// key a fused IPA's report is signed with (none when unsigned or ad hoc).
+func ipaSigners(r *ipa.VerifyResult) []string {
+	if len(r.Bundles) == 0 {
+		return nil
+	}
+	app := r.Bundles[len(r.Bundles)-1]
+	if app.Leaf == nil {
+		return nil
+	}
+	return []string{apksig.CertDigest(app.Leaf)}
+}
+
+// fileSHA256 is the hex SHA-256 of the file at path.
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // printIPAVerify prints the verdict, then one line per code item, deepest

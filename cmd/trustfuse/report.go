@@ -194,6 +194,24 @@ type reportCheck struct {
 // carries, so that the output still says what differs — the verdict is a
 // failure either way).
 func checkReport(path, artifact string, pkg interface{ FileSHA256() (string, error) }, res *apksig.Result) *reportCheck {
+	var signers []string
+	if res.Verified {
+		for _, s := range []apksig.Scheme{apksig.V31, apksig.V3, apksig.V2, apksig.V1} {
+			if sr := res.Scheme(s); sr.Verified {
+				for _, si := range sr.Signers {
+					signers = append(signers, si.CertSHA256)
+				}
+			}
+		}
+	} else {
+		signers = res.SignerDigests()
+	}
+	return checkReportFor(path, artifact, pkg.FileSHA256, signers)
+}
+
+// checkReportFor checks the report at path against the artifact, its
+// SHA-256 (fileSum) and the digests of the certificates that signed it.
+func checkReportFor(path, artifact string, fileSum func() (string, error), signers []string) *reportCheck {
 	rc := &reportCheck{File: path, Matched: []report.Match{}}
 	fail := func(err error) *reportCheck {
 		rc.err = fmt.Errorf("%s: %w", path, err)
@@ -211,22 +229,10 @@ func checkReport(path, artifact string, pkg interface{ FileSHA256() (string, err
 		rc.err, rc.Error = err, err.Error() // names the file already
 		return rc
 	}
-	sum, err := pkg.FileSHA256()
+	sum, err := fileSum()
 	if err != nil {
 		rc.err, rc.Error = err, err.Error()
 		return rc
-	}
-	var signers []string
-	if res.Verified {
-		for _, s := range []apksig.Scheme{apksig.V31, apksig.V3, apksig.V2, apksig.V1} {
-			if sr := res.Scheme(s); sr.Verified {
-				for _, si := range sr.Signers {
-					signers = append(signers, si.CertSHA256)
-				}
-			}
-		}
-	} else {
-		signers = res.SignerDigests()
 	}
 	r, err := report.Verify(data, report.Expect{Name: filepath.Base(artifact), SHA256: sum, Signers: signers})
 	if r != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/trustfuse/trustfuse/fusion"
 	"github.com/trustfuse/trustfuse/internal/testenv"
 )
 
@@ -27,9 +28,20 @@ const sourceDateEpoch = "1700000000"
 
 // TestMain registers the app as the "trustfuse" command of the scripts: the
 // test binary re-executes itself under that name and runs main's run.
+//
+// $TRUSTFUSE_TEST_IOS_RUNTIME, when set, names the stand-in TrustFuse
+// framework binary fuse adds to an IPA (fusion.IOSRuntime) until the
+// runtime build is checked in.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		appName: func() { os.Exit(run(os.Args, os.Stdout, os.Stderr)) },
+		appName: func() {
+			if p := os.Getenv("TRUSTFUSE_TEST_IOS_RUNTIME"); p != "" {
+				if b, err := os.ReadFile(p); err == nil {
+					fusion.IOSRuntime = func() []byte { return b }
+				}
+			}
+			os.Exit(run(os.Args, os.Stdout, os.Stderr))
+		},
 	})
 }
 
@@ -39,6 +51,8 @@ func TestMain(m *testing.M) {
 //	$APIDEMOS       the real ApiDemos-debug.apk (v1+v2, minSdk 17)
 //	$SETTINGS_APK   the real settings_apk-debug.apk (v2 only, minSdk 26)
 //	$GOVERSION      runtime.Version() of the test binary
+//	$IOS_NOROOM     Demo.ipa whose executable has no header room (not in -short)
+//	$IOS_ENCRYPTED  Demo.ipa with a FairPlay-encrypted executable (not in -short)
 //	$SOURCE_DATE_EPOCH, and HOME set to $WORK/home
 //
 // and the extra commands exits (see cmdExits) and json-eq (see cmdJSONEq).
@@ -46,6 +60,27 @@ func TestScripts(t *testing.T) {
 	root := testenv.Root(t)
 	apiDemos := testenv.RealApp(t, "ApiDemos-debug.apk")
 	settings := testenv.RealApp(t, "settings_apk-debug.apk")
+	// iOS inputs fuse must refuse, made from Demo.ipa (full mode only: they
+	// need clang-14 and ld64.lld-14 for the stand-in runtime).
+	ios := map[string]string{}
+	if !testing.Short() {
+		dir := t.TempDir()
+		ios["TRUSTFUSE_TEST_IOS_RUNTIME"] = filepath.Join(dir, "TrustFuse")
+		if err := os.WriteFile(ios["TRUSTFUSE_TEST_IOS_RUNTIME"], testenv.StandInDylib(t, "@rpath/TrustFuse.framework/TrustFuse"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		demo, err := os.ReadFile(testenv.IOSFixture(t, "Demo"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for env, exe := range map[string][]byte{
+			"IOS_NOROOM":    testenv.FillHeaderPadding(t, demo, 40),
+			"IOS_ENCRYPTED": testenv.SetCryptID(t, demo),
+		} {
+			ios[env] = filepath.Join(dir, strings.ToLower(env)+".ipa")
+			testenv.RewriteZip(t, testenv.IOSFixture(t, "Demo.ipa"), ios[env], map[string][]byte{"Payload/Demo.app/Demo": exe})
+		}
+	}
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("testdata", "script"),
 		RequireExplicitExec: true,
@@ -63,6 +98,9 @@ func TestScripts(t *testing.T) {
 			env.Setenv("APIDEMOS", apiDemos)
 			env.Setenv("SETTINGS_APK", settings)
 			env.Setenv("GOVERSION", runtime.Version())
+			for k, v := range ios {
+				env.Setenv(k, v)
+			}
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

@@ -1,6 +1,9 @@
 package testenv
 
 import (
+	"bytes"
+	"debug/macho"
+	"encoding/binary"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -104,4 +107,88 @@ func RealIOS(t testing.TB) []RealBundle {
 		bs = append(bs, RealBundle{Name: name, ID: id, Dir: dir, Exec: exec})
 	}
 	return bs
+}
+
+// StandInDylib builds a tiny arm64 iOS dylib with the given install name
+// (clang-14 + ld64.lld-14 against a one-symbol libSystem .tbd, as
+// scripts/make-ios-fixtures.sh links its fixtures), for tests that need
+// a framework binary without its real content (the TrustFuse runtime's
+// stand-in until it is checked in). It skips when the tools are missing.
+func StandInDylib(t testing.TB, installName string) []byte {
+	t.Helper()
+	clang, ld := Tool(t, "clang-14"), Tool(t, "ld64.lld-14")
+	dir := t.TempDir()
+	tbd := "--- !tapi-tbd\ntbd-version: 4\ntargets: [ arm64-ios ]\ninstall-name: '/usr/lib/libSystem.B.dylib'\n" +
+		"exports:\n  - targets: [ arm64-ios ]\n    symbols: [ dyld_stub_binder ]\n...\n"
+	src := "int trustfuse_standin(void) { return 14; }\n"
+	for name, b := range map[string]string{"libSystem.tbd": tbd, "s.c": src} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(b), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	obj, out := filepath.Join(dir, "s.o"), filepath.Join(dir, "standin")
+	for _, cmd := range [][]string{
+		{clang, "--target=arm64-apple-ios14.0", "-nostdinc", "-Os", "-c", filepath.Join(dir, "s.c"), "-o", obj},
+		{ld, "-arch", "arm64", "-platform_version", "ios", "14.0", "16.0", "-dylib", "-install_name", installName,
+			"-o", out, filepath.Join(dir, "libSystem.tbd"), obj},
+	} {
+		if b, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("testenv: %s: %v\n%s", filepath.Base(cmd[0]), err, b)
+		}
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// SetCryptID sets cryptid to 1 in the LC_ENCRYPTION_INFO_64 of the thin
+// 64-bit little-endian Mach-O b, as an App Store download has it.
+func SetCryptID(t testing.TB, b []byte) []byte {
+	t.Helper()
+	b = bytes.Clone(b)
+	le := binary.LittleEndian
+	ncmds, off := le.Uint32(b[16:]), 32
+	for range ncmds {
+		cmd, size := le.Uint32(b[off:]), int(le.Uint32(b[off+4:]))
+		if cmd == 0x2c {
+			le.PutUint32(b[off+16:], 1)
+			return b
+		}
+		off += size
+	}
+	t.Fatal("testenv: no LC_ENCRYPTION_INFO_64")
+	return nil
+}
+
+// FillHeaderPadding returns the thin 64-bit little-endian Mach-O b with
+// its header padding (from the end of the load commands to the first
+// section data, as debug/macho reads them) filled by one unknown load
+// command, leaving leave bytes: an executable linked without
+// -headerpad_max_install_names and little room.
+func FillHeaderPadding(t testing.TB, b []byte, leave int64) []byte {
+	t.Helper()
+	f, err := macho.NewFile(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	le := binary.LittleEndian
+	cmdsEnd := int64(32 + f.Cmdsz)
+	first := int64(len(b))
+	for _, s := range f.Sections {
+		if s.Offset != 0 && s.Size != 0 {
+			first = min(first, int64(s.Offset))
+		}
+	}
+	room := first - cmdsEnd - leave
+	if room < 8 {
+		t.Fatalf("testenv: %d bytes of header padding, cannot leave %d", first-cmdsEnd, leave)
+	}
+	b = bytes.Clone(b)
+	le.PutUint32(b[16:], f.Ncmd+1)
+	le.PutUint32(b[20:], f.Cmdsz+uint32(room))
+	le.PutUint32(b[cmdsEnd:], 0x7ffffff0)
+	le.PutUint32(b[cmdsEnd+4:], uint32(room))
+	return b
 }

@@ -33,13 +33,31 @@ type digestJob struct {
 // errStopped ends a digest job that Close stopped.
 var errStopped = errors.New("ipa: digesting stopped")
 
-// startDigests digests entries in the background.
+// startDigests digests entries in the background, but for those whose
+// digest a.known holds.
 func (a *IPA) startDigests(entries []*zipx.Entry) {
 	j := &digestJob{stop: make(chan struct{}), done: make(chan struct{})}
 	a.digests = j
+	have := map[*zipx.Entry]digest{}
+	var todo []*zipx.Entry
+	for _, e := range entries {
+		if d, ok := a.known[e.Name]; ok {
+			have[e] = d
+		} else {
+			todo = append(todo, e)
+		}
+	}
 	go func() {
 		defer close(j.done)
-		j.out, j.err = hashAll(entries, j.stop)
+		out, err := hashAll(todo, j.stop)
+		if err != nil {
+			j.err = err
+			return
+		}
+		for e, d := range have {
+			out[e] = d
+		}
+		j.out = out
 	}()
 }
 

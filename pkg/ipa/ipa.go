@@ -168,7 +168,8 @@ type IPA struct {
 	// last.
 	Bundles []*Bundle
 
-	digests *digestJob // the app's files, digested in the background
+	digests *digestJob        // the app's files, digested in the background
+	known   map[string]digest // digests known before opening, by entry name (withAdded)
 }
 
 // Bundle is one code item: a bundle directory or a loose dylib.
@@ -259,7 +260,11 @@ func Open(name string) (*File, error) {
 
 // FromZip finds the app bundle in z (opened with zipx.NewReaderZip64 to
 // allow ZIP64) and parses it with its nested code. Close the IPA when done.
-func FromZip(z *zipx.Reader) (*IPA, error) {
+func FromZip(z *zipx.Reader) (*IPA, error) { return fromZip(z, nil) }
+
+// fromZip is FromZip with the digests of entries already known by name
+// (their content is the same): the background job hashes only the others.
+func fromZip(z *zipx.Reader, known map[string]digest) (*IPA, error) {
 	var apps []string
 	for _, e := range z.Entries {
 		rest, ok := strings.CutPrefix(e.Name, payloadDir)
@@ -281,7 +286,7 @@ func FromZip(z *zipx.Reader) (*IPA, error) {
 	default:
 		return nil, formatErr(payloadDir, nil, "%d app bundles (%s): an IPA holds exactly one", len(apps), strings.Join(apps, ", "))
 	}
-	a := &IPA{Zip: z}
+	a := &IPA{Zip: z, known: known}
 	app, err := a.scan(payloadDir+apps[0]+"/", KindApp, nil)
 	if err != nil {
 		a.Close()

@@ -201,24 +201,6 @@ func machoEdit(t *testing.T, name string, edit func(b []byte) []byte) []byte {
 	return edit(bytes.Clone(readFixture(t, name)))
 }
 
-// setCryptID sets cryptid in the LC_ENCRYPTION_INFO_64 of a thin 64-bit
-// little-endian Mach-O, as an App Store download has it.
-func setCryptID(t *testing.T, b []byte) []byte {
-	t.Helper()
-	le := binary.LittleEndian
-	ncmds, off := le.Uint32(b[16:]), 32
-	for range ncmds {
-		cmd, size := le.Uint32(b[off:]), int(le.Uint32(b[off+4:]))
-		if cmd == 0x2c {
-			le.PutUint32(b[off+16:], 1)
-			return b
-		}
-		off += size
-	}
-	t.Fatal("no LC_ENCRYPTION_INFO_64")
-	return nil
-}
-
 // TestOpenRefuses: each class of malformed IPA is a *FormatError naming
 // what is wrong (exit 2); the Mach-O classes also wrap pkg/macho's sentinel.
 func TestOpenRefuses(t *testing.T) {
@@ -378,7 +360,7 @@ func TestSignRefuses(t *testing.T) {
 	fx := loadFixture(t)
 	demo := testenv.IOSFixture(t, "Demo.ipa")
 	encrypted := filepath.Join(t.TempDir(), "encrypted.ipa")
-	testenv.RewriteZip(t, demo, encrypted, map[string][]byte{appExec: machoEdit(t, "Demo", func(b []byte) []byte { return setCryptID(t, b) })})
+	testenv.RewriteZip(t, demo, encrypted, map[string][]byte{appExec: machoEdit(t, "Demo", func(b []byte) []byte { return testenv.SetCryptID(t, b) })})
 	with := func(edit func(o *SignOptions)) SignOptions {
 		o := fx.options()
 		o.Profiles = map[string][]byte{"": fx.app, widgetID: fx.widget}

@@ -240,7 +240,7 @@ func TestNPMIsEncrypted(t *testing.T) {
 	fx := loadFixture(t)
 	demo := testenv.IOSFixture(t, "Demo.ipa")
 	encrypted := filepath.Join(t.TempDir(), "encrypted.ipa")
-	testenv.RewriteZip(t, demo, encrypted, map[string][]byte{appExec: machoEdit(t, "Demo", func(b []byte) []byte { return setCryptID(t, b) })})
+	testenv.RewriteZip(t, demo, encrypted, map[string][]byte{appExec: machoEdit(t, "Demo", func(b []byte) []byte { return testenv.SetCryptID(t, b) })})
 	signed, res := signFile(t, testenv.IOSFixture(t, "DemoFull.ipa"), fx.fullOptions())
 
 	type item struct {

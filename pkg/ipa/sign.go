@@ -52,6 +52,17 @@ type SignOptions struct {
 	// time.Now(). It is not Time: a device checks the profile when it
 	// installs the app, whatever date a reproducible build stamps.
 	Now time.Time
+	// Add holds files to add to the app before signing, keyed by path
+	// relative to the app directory (Frameworks/X.framework/X,
+	// Frameworks/X.framework/Info.plist, …). The code items they form are
+	// signed like the input's, deepest first: a framework as nested code
+	// the app seals. A path the app already has is refused.
+	Add map[string][]byte
+	// Link, if set, adds a dynamic library to every slice of the app's
+	// main executable before it is signed (macho.File.AddLink): a
+	// *FormatError wrapping macho.ErrNoRoom when its header padding is
+	// too small.
+	Link *macho.Link
 }
 
 // SignResult says what Sign did, per code item in signing order.
@@ -131,6 +142,20 @@ type signing struct {
 // that streams into the archive. Only load commands, CodeResources and
 // signatures are held.
 func Sign(out io.Writer, in *IPA, o SignOptions) (*SignResult, error) {
+	if len(o.Add) > 0 {
+		dir, err := os.MkdirTemp("", "trustfuse-ipa-add-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		added, err := withAdded(in, o.Add, o, dir)
+		if err != nil {
+			return nil, err
+		}
+		defer added.Close()
+		o.Add = nil
+		in = added.IPA
+	}
 	s, err := newSigning(in, o)
 	if err != nil {
 		return nil, err
@@ -441,6 +466,11 @@ func (s *signing) signExecutable(j *job, codeRes []byte) (*newEntry, error) {
 	mf, err := macho.NewReader(b.src, int64(b.exec.UncompressedSize))
 	if err != nil {
 		return nil, formatErr(b.Executable, err, "executable")
+	}
+	if b == s.in.App && s.o.Link != nil {
+		if err := mf.AddLink(*s.o.Link); err != nil {
+			return nil, formatErr(b.Executable, err, "main executable")
+		}
 	}
 	f, err := os.CreateTemp(s.tmp, "out-")
 	if err != nil {

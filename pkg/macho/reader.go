@@ -81,9 +81,11 @@ type Slice struct {
 	linkedit    segment // __LINKEDIT
 	codeSig     *linkeditData
 	hdrSize     int64
-	cmdsEnd     int64 // header + sizeofcmds
-	firstData   int64 // smallest file offset of section data (end of header padding)
-	segEnd      int64 // largest end of a segment's file range
+	cmdsEnd     int64  // header + sizeofcmds
+	firstData   int64  // smallest file offset of section data (end of header padding)
+	segEnd      int64  // largest end of a segment's file range
+	extra       []byte // load commands AddLink adds, written after cmdsEnd
+	extraCount  uint32 // how many commands extra holds
 	sr          *io.SectionReader
 }
 

@@ -154,8 +154,8 @@ func (s *Slice) plan(sg Signer) (*plan, error) {
 			return nil, formatErr(s.Offset+cs.cmdOff, ErrLayout, "%d bytes of __LINKEDIT after the code signature would be lost", leEnd-end)
 		}
 		p.keepEnd = int64(cs.dataOff)
-	} else if s.cmdsEnd+codeSigCmdSize > s.firstData {
-		return nil, formatErr(s.Offset+s.cmdsEnd, ErrNoRoom, "LC_CODE_SIGNATURE needs %d bytes, %d left before the first section data at %d (relink with -headerpad)", codeSigCmdSize, s.firstData-s.cmdsEnd, s.firstData)
+	} else if end := s.cmdsEnd + int64(len(s.extra)); end+codeSigCmdSize > s.firstData {
+		return nil, formatErr(s.Offset+end, ErrNoRoom, "LC_CODE_SIGNATURE needs %d bytes, %d left before the first section data at %d (relink with -headerpad)", codeSigCmdSize, s.firstData-end, s.firstData)
 	}
 	p.sigOff = align(p.keepEnd, 16)
 	n, err := sg.Size(s, p.sigOff)
@@ -169,15 +169,17 @@ func (s *Slice) plan(sg Signer) (*plan, error) {
 	return p, p.encodeHeader()
 }
 
-// encodeHeader copies the header and load commands with LC_CODE_SIGNATURE
-// added or replaced and __LINKEDIT grown to hold the signature.
+// encodeHeader copies the header and load commands with AddLink's
+// commands appended, LC_CODE_SIGNATURE added or replaced and __LINKEDIT
+// grown to hold the signature.
 //
 // FORMAT: mach_header ncmds@16, sizeofcmds@20; linkedit_data_command
 // {cmd, cmdsize=16, dataoff, datasize}; segment fields as in segmentAt.
 func (p *plan) encodeHeader() error {
 	s := p.s
 	bo := s.ByteOrder
-	n := s.cmdsEnd
+	csOff := s.cmdsEnd + int64(len(s.extra))
+	n := csOff
 	if s.codeSig == nil {
 		n += codeSigCmdSize
 	}
@@ -185,7 +187,9 @@ func (p *plan) encodeHeader() error {
 	if _, err := s.sr.ReadAt(p.hdr[:s.cmdsEnd], 0); err != nil {
 		return formatErr(s.Offset, ErrTruncated, "load commands: %v", err)
 	}
-	csOff := s.cmdsEnd
+	copy(p.hdr[s.cmdsEnd:], s.extra)
+	bo.PutUint32(p.hdr[16:], bo.Uint32(p.hdr[16:])+s.extraCount)
+	bo.PutUint32(p.hdr[20:], bo.Uint32(p.hdr[20:])+uint32(len(s.extra)))
 	if s.codeSig != nil {
 		csOff = s.codeSig.cmdOff
 	} else {

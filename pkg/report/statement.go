@@ -70,6 +70,32 @@ type Artifact struct {
 	ZipAligned16K bool     `json:"zipAligned16k"`
 	// Modules lists a bundle's modules, base first.
 	Modules []Module `json:"modules,omitempty"`
+	// Bundles lists an IPA's code items in signing order, deepest first,
+	// the app last.
+	Bundles []Bundle `json:"bundles,omitempty"`
+}
+
+// Bundle is one code item of an IPA: a bundle directory or a loose dylib.
+type Bundle struct {
+	Dir    string `json:"dir"`
+	Kind   string `json:"kind"` // app, framework, dylib, appex, watch-app, app-clip
+	ID     string `json:"id"`
+	TeamID string `json:"teamId"`
+	// CDHash is the signed code's cdhash (hex, 20 bytes: the arm64
+	// slice's); empty for unsigned input.
+	CDHash  string   `json:"cdhash"`
+	Profile *Profile `json:"profile,omitempty"`
+}
+
+// Profile is the provisioning profile a bundle carries.
+type Profile struct {
+	Name    string    `json:"name"`
+	UUID    string    `json:"uuid"`
+	TeamID  string    `json:"teamId"`
+	Expires time.Time `json:"expires"`
+	// Type is development (get-task-allow), enterprise (all devices),
+	// ad-hoc (a device list) or app-store.
+	Type string `json:"type"`
 }
 
 // Module is one module of an App Bundle.
@@ -131,6 +157,20 @@ type Attestation struct {
 	// KeyAttestation is the Android Key Attestation the service demands
 	// (absent when off).
 	KeyAttestation *KeyAttestation `json:"keyAttestation,omitempty"`
+	// IOS is an IPA's measurement (then measurementSha256 is its SHA256).
+	IOS *IOSMeasurement `json:"ios,omitempty"`
+}
+
+// IOSMeasurement is what the iOS runtime attests: SHA256 is of the RFC
+// 8785 JSON of the other fields plus "platform":"ios" (docs/report.md).
+type IOSMeasurement struct {
+	SHA256        string `json:"sha256"`
+	BundleID      string `json:"bundleId"`
+	TeamID        string `json:"teamId"`
+	AppCDHash     string `json:"appCdhash"`
+	RuntimeCDHash string `json:"runtimeCdhash"`
+	Version       string `json:"version"`
+	Build         string `json:"build"`
 }
 
 // KeyAttestation is the Fusion Set's attestation.keyAttestation.

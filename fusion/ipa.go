@@ -1,0 +1,407 @@
+package fusion
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/trustfuse/trustfuse/fusion/fusionset"
+	androidrt "github.com/trustfuse/trustfuse/fusion/runtime/android"
+	"github.com/trustfuse/trustfuse/internal/jcs"
+	"github.com/trustfuse/trustfuse/pkg/ipa"
+	"github.com/trustfuse/trustfuse/pkg/macho"
+	"github.com/trustfuse/trustfuse/pkg/provision"
+	"github.com/trustfuse/trustfuse/pkg/report"
+	"github.com/trustfuse/trustfuse/pkg/sniff"
+	"github.com/trustfuse/trustfuse/pkg/vault"
+	"github.com/trustfuse/trustfuse/pkg/zipx"
+)
+
+// What fuse does to an IPA (DESIGN §5; the file layout is the iOS
+// runtime's contract):
+//
+//   - Payload/<App>.app/Frameworks/TrustFuse.framework/ is added: the
+//     runtime binary (IOSRuntime, install name iosRuntimeDylib), its
+//     Info.plist, policy.bin (the policy, encoded as for Android), vault.bin
+//     (the client identity sealed with pkg/vault to iosSignerDigest: the
+//     team id of the new signature and the app's bundle id) and key.bin
+//     (the pepper, the same bytes as Android's);
+//   - every slice of the app's main executable gets LC_LOAD_DYLIB
+//     @rpath/TrustFuse.framework/TrustFuse (and LC_RPATH
+//     @executable_path/Frameworks if missing) in its header padding; too
+//     little padding is refused (macho.ErrNoRoom: link the app with
+//     -headerpad_max_install_names);
+//   - everything is re-signed deepest first with pkg/ipa (the framework as
+//     nested code the app seals), with the profiles and entitlements of
+//     Request.IOS, and the output verified with ipa.Verify.
+//
+// The attestation measurement (iosMeasurement) names the cdhashes of the
+// signed app and runtime, so it is computed after signing; the policy and
+// vault, sealed inside the signed app, cannot hold it: the runtime
+// computes it on the device, serve compares it with the registered one.
+type ipaTarget struct {
+	path   string // the archive's file
+	f      *ipa.File
+	signed *ipa.SignResult   // set by the sign step
+	files  map[string][]byte // the framework's files, by path in the app
+	team   string            // the new signature's team id
+}
+
+// IOSOptions are how an IPA is signed: the inputs of ipa.Sign beside the
+// signing key (the same flags as `trustfuse sign` for an IPA).
+type IOSOptions struct {
+	// Profiles maps a bundle id to the profile DER to embed; "" is the app's.
+	Profiles map[string][]byte
+	// Entitlements replaces the app's entitlements (nil: its profile's).
+	Entitlements []byte
+	// Roots anchor the profiles and the output's signatures (the CLI
+	// passes Apple's root unless --apple-root; nil: chains unchecked).
+	Roots *x509.CertPool
+	// Clock is the time profiles and certificates are checked at (zero:
+	// time.Now()); Request.Now is the signing time written.
+	Clock time.Time
+}
+
+// Names of the runtime framework in the app (the runtime's contract).
+const (
+	iosFrameworkDir = "Frameworks/TrustFuse.framework/"
+	iosRuntimeDylib = "@rpath/TrustFuse.framework/TrustFuse"
+	iosRpath        = "@executable_path/Frameworks"
+	iosRuntimeID    = "io.trustfuse.runtime"
+	iosMinOS        = "14.0"
+	iosScheme       = "apple-codesign"
+)
+
+// IOSRuntime returns the TrustFuse.framework binary fuse adds to an IPA:
+// the one place the runtime build is taken from (fusion/runtime/ios's
+// embedded framework once it is checked in; tests set a stand-in with the
+// same install name). While nil, fuse refuses an IPA (ErrFormat).
+var IOSRuntime func() []byte
+
+func openIPA(path string) (*ipaTarget, error) {
+	f, err := ipa.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return &ipaTarget{path: path, f: f}, nil
+}
+
+func (t *ipaTarget) format() sniff.Format  { return sniff.IPA }
+func (t *ipaTarget) archive() *zipx.Reader { return t.f.Zip }
+func (t *ipaTarget) close() error          { return t.f.Close() }
+
+// alreadyFused reports whether the app already holds the runtime framework.
+func (t *ipaTarget) alreadyFused() bool {
+	prefix := t.f.App.Dir + iosFrameworkDir
+	for _, e := range t.f.Zip.Entries {
+		if strings.HasPrefix(e.Name, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// describe records the archive and its code items (with their cdhashes
+// when signed is given: the output).
+func (t *ipaTarget) describe(file string) (*Artifact, error) {
+	sum, size, err := fileSHA256(t.path)
+	if err != nil {
+		return nil, err
+	}
+	app := t.f.App
+	a := &Artifact{Format: string(sniff.IPA), File: file, Size: size, SHA256: sum,
+		Package: app.ID, VersionName: app.ShortVersion, Schemes: []string{}, Signers: []string{}}
+	a.VersionCode, _ = strconv.ParseInt(app.Version, 10, 64)
+	if app.Signer != nil {
+		a.Schemes = []string{iosScheme}
+		d := sha256.Sum256(app.Signer.Raw)
+		a.Signers = []string{hex.EncodeToString(d[:])}
+	}
+	cdhash := map[string]string{}
+	if t.signed != nil {
+		for _, sb := range t.signed.Bundles {
+			cdhash[sb.Dir] = sb.CDHash
+		}
+	}
+	for _, b := range t.f.Bundles {
+		rb := report.Bundle{Dir: b.Dir, Kind: b.Kind.String(), ID: b.ID, TeamID: b.TeamID, CDHash: cdhash[b.Dir]}
+		if p := b.Profile; p != nil {
+			rb.Profile = &report.Profile{Name: p.Name, UUID: p.UUID, TeamID: p.TeamID, Expires: p.ExpirationDate.UTC(), Type: profileType(p)}
+		}
+		a.Bundles = append(a.Bundles, rb)
+	}
+	return a, nil
+}
+
+// profileType is how a profile distributes the app, from its fields:
+// development (get-task-allow: a debugger may attach), enterprise (all
+// devices), ad-hoc (a device list), else app-store.
+func profileType(p *provision.Profile) string {
+	switch {
+	case p.Entitlements["get-task-allow"] == true:
+		return "development"
+	case p.ProvisionsAllDevices:
+		return "enterprise"
+	case len(p.ProvisionedDevices) > 0:
+		return "ad-hoc"
+	}
+	return "app-store"
+}
+
+// fileSHA256 digests the file at path and returns its size.
+func fileSHA256(path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", 0, err
+	}
+	sum, err := sha256Hex(f)
+	return sum, st.Size(), err
+}
+
+// plan checks what can refuse the IPA before any work: a runtime build,
+// a bundle id, an Apple signing identity (the team id is its OU),
+// encrypted code.
+func (t *ipaTarget) plan(c *Context) error {
+	if IOSRuntime == nil || len(IOSRuntime()) == 0 {
+		return fmt.Errorf("%w: this build of trustfuse carries no iOS runtime (TrustFuse.framework)", ErrFormat)
+	}
+	if t.f.App.ID == "" {
+		return &ipa.FormatError{Path: t.f.App.Dir, Detail: "Info.plist has no CFBundleIdentifier"}
+	}
+	leaf := c.Signer.Chain[0]
+	if len(leaf.Subject.OrganizationalUnit) == 0 {
+		return fmt.Errorf("%w: certificate %q has no OU (team id): not an Apple signing certificate", ipa.ErrIdentity, leaf.Subject.CommonName)
+	}
+	t.team = leaf.Subject.OrganizationalUnit[0]
+	for _, b := range t.f.Bundles {
+		if b.Encrypted {
+			return &ipa.FormatError{Path: b.Executable, Detail: "cannot fuse", Err: macho.ErrEncrypted}
+		}
+	}
+	return nil
+}
+
+// link records the link of the runtime into the main executable (done
+// by ipa.Sign, SignOptions.Link): the iOS counterpart of the init
+// provider, dyld runs the framework's constructor before main.
+func (t *ipaTarget) link(c *Context) error {
+	c.Result.Protections = append(c.Result.Protections, Protection{
+		ID: "runtime-init", Title: "Runtime starts before the app (LC_LOAD_DYLIB of TrustFuse.framework)", Mode: "on", Status: "applied",
+		Evidence: map[string]string{"executable": t.f.App.Executable, "loadDylib": iosRuntimeDylib, "rpath": iosRpath, "slices": strings.Join(t.f.App.Arches, ",")},
+	})
+	return nil
+}
+
+// runtime adds the framework's binary and Info.plist.
+func (t *ipaTarget) runtime(c *Context) error {
+	t.files = map[string][]byte{
+		iosFrameworkDir + "TrustFuse":  IOSRuntime(),
+		iosFrameworkDir + "Info.plist": frameworkInfo(),
+	}
+	c.Result.Measurement.RuntimeDigest = sha256Bytes(t.files[iosFrameworkDir+"TrustFuse"])
+	for _, n := range []string{"TrustFuse", "Info.plist"} {
+		c.Result.Injected = append(c.Result.Injected, injected(t.f.App.Dir+iosFrameworkDir+n, t.files[iosFrameworkDir+n], "added"))
+	}
+	return nil
+}
+
+// frameworkInfo is the runtime framework's Info.plist: the keys the
+// runtime's contract names, and the version keys App Store validation
+// asks of an embedded framework.
+func frameworkInfo() []byte {
+	return []byte(`<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0">
+<dict>
+	<key>CFBundleExecutable</key>
+	<string>TrustFuse</string>
+	<key>CFBundleIdentifier</key>
+	<string>` + iosRuntimeID + `</string>
+	<key>CFBundleInfoDictionaryVersion</key>
+	<string>6.0</string>
+	<key>CFBundlePackageType</key>
+	<string>FMWK</string>
+	<key>CFBundleShortVersionString</key>
+	<string>1.0</string>
+	<key>CFBundleVersion</key>
+	<string>1</string>
+	<key>MinimumOSVersion</key>
+	<string>` + iosMinOS + `</string>
+</dict>
+</plist>
+`)
+}
+
+// iosSignerDigest is what the vault of an IPA is sealed to: SHA-256 of
+// the application identifier "<TEAMID>.<bundle id>" (the runtime reads
+// the team id from its app's CodeDirectory, the bundle id from
+// NSBundle.mainBundle). A copy re-signed by another team does not open it.
+func iosSignerDigest(teamID, bundleID string) [32]byte {
+	return sha256.Sum256([]byte(teamID + "." + bundleID))
+}
+
+// seal writes the policy, the vault sealed to iosSignerDigest, and the
+// pepper. The per-release attestation key in the vault is derived from the
+// client key and the policy's SHA-256 (the measurement, which names the
+// signed cdhashes, cannot be known before the vault is sealed into the
+// app).
+func (t *ipaTarget) seal(c *Context) error {
+	fs := c.FusionSet
+	app := t.f.App
+	digest := iosSignerDigest(t.team, app.ID)
+	signer := hex.EncodeToString(digest[:])
+	pol := policyFrom(fs, app.ID, c.Now)
+	pol.SignerDigests = []string{signer}
+	pol.FusedAppToken = fusedAppToken(c.Result.Input.SHA256, fs.SHA256(), digest)
+	if err := pol.Validate(); err != nil {
+		return fmt.Errorf("fusion: runtime policy: %w", err)
+	}
+	c.policy = pol.Encode()
+	id := fs.ClientIdentity
+	attestKey, err := releaseAttestKey(id.Key, sha256.Sum256(c.policy))
+	if err != nil {
+		return err
+	}
+	blob, err := vault.Seal(vault.Identity{Key: id.Key, Chain: id.Chain, AttestKey: attestKey}, androidrt.Pepper(), digest, c.policy)
+	if err != nil {
+		return err
+	}
+	dir := app.Dir + iosFrameworkDir
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{"policy.bin", c.policy}, {"vault.bin", blob}, {"key.bin", androidrt.Pepper()}} {
+		t.files[iosFrameworkDir+f.name] = f.data
+		c.Result.Injected = append(c.Result.Injected, injected(dir+f.name, f.data, "added"))
+	}
+	c.Result.MTLS = mtlsInfo(fs)
+	c.Result.Protections = append(c.Result.Protections, Protection{
+		ID: "mtls", Title: "Client certificate for mutual TLS (sealed, AES-256-GCM)", Mode: "on", Status: "applied",
+		Evidence: map[string]string{
+			"vault":       dir + "vault.bin",
+			"sealedTo":    "application identifier " + t.team + "." + app.ID + " (sha256 " + signer + ")",
+			"certificate": c.Result.MTLS.SHA256,
+			"hosts":       strings.Join(fs.MTLS.Hosts, ","),
+			"pinnedCAs":   strings.Join(pol.PinnedCASPKI, ","),
+		},
+	})
+	for _, p := range threatProtections(fs, pol) {
+		p.Title = iosThreatTitles[fusionset.ThreatID(p.ID)]
+		p.Evidence["policy"] = dir + "policy.bin"
+		if p.ID == "tamper" {
+			p.Evidence["signers"] = "team " + t.team + ", bundle " + app.ID
+			delete(p.Evidence, "dex")
+		}
+		c.Result.Protections = append(c.Result.Protections, p)
+	}
+	return nil
+}
+
+// iosThreatTitles names each threat's protection on iOS (the same ids,
+// modes and Threat-Event keys as Android; the checks are iOS's).
+var iosThreatTitles = map[fusionset.ThreatID]string{
+	fusionset.ThreatTamper:   "Anti-tamper: bundle id, team id, executable cdhash, unexpected dylibs",
+	fusionset.ThreatDebugger: "Debugger detection (sysctl P_TRACED)",
+	fusionset.ThreatRoot:     "Jailbreak detection (files, sandbox escape probes, DYLD_INSERT_LIBRARIES)",
+	fusionset.ThreatEmulator: "Simulator detection",
+	fusionset.ThreatHooking:  "Hooking-framework detection (Frida, Substrate, libhooker images)",
+	fusionset.ThreatMITM:     "Man-in-the-middle protection (server CA pin)",
+}
+
+// sign writes the IPA with the framework added and linked, re-signed
+// deepest first (ipa.Sign), to the staged output.
+func (t *ipaTarget) sign(c *Context) error {
+	out, err := c.outputs.Create(c.Out)
+	if err != nil {
+		return err
+	}
+	c.staged = out
+	o := c.IOS
+	res, err := ipa.Sign(out, t.f.IPA, ipa.SignOptions{
+		Signer: c.Signer.Key, Chain: c.Signer.Chain, Profiles: o.Profiles, Entitlements: o.Entitlements,
+		Roots: o.Roots, Time: c.Now, Now: o.Clock, Add: t.files, Link: &macho.Link{Dylib: iosRuntimeDylib, Rpath: iosRpath},
+	})
+	if err != nil {
+		return err
+	}
+	t.signed = res
+	return nil
+}
+
+// verify re-opens the staged output, verifies every code signature,
+// CodeResources and profile (ipa.Verify), records the output with each
+// bundle's cdhash, and the attestation measurement.
+func (t *ipaTarget) verify(c *Context, path string) error {
+	f, err := ipa.Open(path)
+	if err != nil {
+		return fmt.Errorf("fusion: output does not read back: %w", err)
+	}
+	defer f.Close()
+	res, verr := ipa.Verify(f.IPA, ipa.VerifyOptions{Roots: c.IOS.Roots, Now: c.IOS.Clock})
+	v := Verification{Verified: verr == nil, Schemes: []string{}}
+	if res != nil {
+		for _, b := range res.Bundles {
+			for _, p := range b.Problems {
+				v.Errors = append(v.Errors, b.Dir+": "+p)
+			}
+		}
+	}
+	if verr == nil {
+		v.Schemes = []string{iosScheme}
+	}
+	c.Result.Verification = v
+	if verr != nil {
+		return fmt.Errorf("fusion: the output does not verify (%w); nothing was written", verr)
+	}
+	out := &ipaTarget{path: path, f: f, signed: t.signed}
+	a, err := out.describe(c.outName())
+	if err != nil {
+		return err
+	}
+	c.Result.Output = *a
+	m, err := iosMeasurement(f.App, t.signed)
+	if err != nil {
+		return err
+	}
+	c.Result.IOSMeasurement = m
+	return nil
+}
+
+// IOSMeasurement is what the iOS runtime attests (the runtime's contract):
+// the app's bundle id, team id, version, and the cdhashes of its main
+// executable and of the runtime, as installed.
+type IOSMeasurement = report.IOSMeasurement
+
+// iosMeasurement is the release's measurement: its JCS-canonical JSON with
+// "platform":"ios" and its SHA-256 (SHA256).
+func iosMeasurement(app *ipa.Bundle, signed *ipa.SignResult) (*IOSMeasurement, error) {
+	m := &IOSMeasurement{BundleID: app.ID, Version: app.ShortVersion, Build: app.Version}
+	for _, sb := range signed.Bundles {
+		switch {
+		case sb.Kind == ipa.KindApp:
+			m.AppCDHash, m.TeamID = sb.CDHash, sb.TeamID
+		case sb.ID == iosRuntimeID && strings.HasSuffix(sb.Dir, iosFrameworkDir):
+			m.RuntimeCDHash = sb.CDHash
+		}
+	}
+	if m.AppCDHash == "" || m.RuntimeCDHash == "" {
+		return nil, fmt.Errorf("fusion: the signed IPA lacks the app's or the runtime's cdhash")
+	}
+	canon, err := jcs.Marshal(map[string]string{"platform": "ios", "bundleId": m.BundleID, "teamId": m.TeamID,
+		"appCdhash": m.AppCDHash, "runtimeCdhash": m.RuntimeCDHash, "version": m.Version, "build": m.Build})
+	if err != nil {
+		return nil, err
+	}
+	m.SHA256 = sha256Bytes(canon)
+	return m, nil
+}
