@@ -76,20 +76,29 @@ type realVector struct {
 	} `json:"assertion"`
 }
 
-func realVectors(t *testing.T) []realVector {
+// realVectors reads every testdata/appattest/*.json.
+func realVectors(t testing.TB) []realVector {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", "appattest", "veehaitch.json"))
+	files, err := filepath.Glob(filepath.Join("testdata", "appattest", "*.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var vs []realVector
-	if err := json.Unmarshal(data, &vs); err != nil {
-		t.Fatal(err)
+	var all []realVector
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var vs []realVector
+		if err := json.Unmarshal(data, &vs); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		all = append(all, vs...)
 	}
-	if len(vs) == 0 {
-		t.Fatal("no vectors")
+	if len(all) < 4 {
+		t.Fatalf("%d vectors in testdata/appattest, want at least 4", len(all))
 	}
-	return vs
+	return all
 }
 
 func (v *realVector) policy() AppAttestPolicy {
@@ -414,14 +423,7 @@ func jsonOf(t *testing.T, v any) string {
 // panic, and anything refused is an *Error (malformed unless the bytes are
 // a well-formed object, as the seeds are).
 func FuzzAppAttest(f *testing.F) {
-	data, err := os.ReadFile(filepath.Join("testdata", "appattest", "veehaitch.json"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	var vs []realVector
-	if err := json.Unmarshal(data, &vs); err != nil {
-		f.Fatal(err)
-	}
+	vs := realVectors(f)
 	for _, v := range vs {
 		f.Add(v.Attestation)
 		f.Add(v.Assertion.Assertion)
