@@ -452,3 +452,84 @@ func FuzzAppAttest(f *testing.F) {
 		_, _ = VerifyAppAssertion(b, pub.(*ecdsa.PublicKey), vec.TeamID, vec.BundleID, cdh[:], 0)
 	})
 }
+
+// cbor2Dump is what Debian's python3-cbor2 reads in a CBOR file: the item
+// as JSON, byte strings as {"hex": ...}, and whether cbor2's canonical
+// encoder writes the same bytes back.
+const cbor2Dump = `
+import cbor2, json, sys
+data = open(sys.argv[1], "rb").read()
+item = cbor2.loads(data)
+def conv(v):
+    if isinstance(v, bytes): return {"hex": v.hex()}
+    if isinstance(v, dict): return {k: conv(x) for k, x in v.items()}
+    if isinstance(v, list): return [conv(x) for x in v]
+    return v
+print(json.dumps({"item": conv(item), "canonical": cbor2.dumps(item, canonical=True) == data}, sort_keys=True))
+`
+
+// hexBytes converts a DecodeCBOR result to the shape cbor2Dump prints.
+func hexBytes(v any) any {
+	switch v := v.(type) {
+	case []byte:
+		return map[string]any{"hex": hex.EncodeToString(v)}
+	case map[string]any:
+		out := map[string]any{}
+		for k, x := range v {
+			out[k] = hexBytes(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = hexBytes(x)
+		}
+		return out
+	}
+	return v
+}
+
+// TestCBOROracle compares our decoding of every real attestation object and
+// assertion, and of an object minted by keyattesttest's encoder, with
+// python3-cbor2's; all must be in canonical (RFC 7049 §3.9) form, the form
+// the decoder's shortest-argument rule assumes.
+func TestCBOROracle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("python3-cbor2 oracle")
+	}
+	testenv.Tool(t, "/usr/bin/python3")
+	_, mid := keyattesttest.NewAppAttestCA(t)
+	key := keyattesttest.NewKey(t, "p256").(*ecdsa.PrivateKey)
+	inputs := map[string][]byte{"minted": keyattesttest.MintAppAttest(t, mid, key, keyattesttest.AppAttestSpec{
+		TeamID: "ABCDE12345", BundleID: "com.example.app", ClientDataHash: []byte("h"), NotBefore: time.Now()})}
+	for _, v := range realVectors(t) {
+		inputs[v.Name+" attestation"] = v.Attestation
+		inputs[v.Name+" assertion"] = v.Assertion.Assertion
+	}
+	dir := t.TempDir()
+	for name, data := range inputs {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-"))
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var oracle struct {
+				Item      any  `json:"item"`
+				Canonical bool `json:"canonical"`
+			}
+			if err := json.Unmarshal([]byte(testenv.Run(t, "/usr/bin/python3", "-c", cbor2Dump, path)), &oracle); err != nil {
+				t.Fatal(err)
+			}
+			got, err := DecodeCBOR(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g, w := jsonOf(t, hexBytes(got)), jsonOf(t, oracle.Item); g != w {
+				t.Errorf("decoded\n%.300s\ncbor2 reads\n%.300s", g, w)
+			}
+			if !oracle.Canonical {
+				t.Errorf("not in canonical form")
+			}
+		})
+	}
+}
