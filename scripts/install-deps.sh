@@ -24,6 +24,8 @@ done
 [[ -f /usr/share/android-framework-res/framework-res.apk ]] || missing+=(android-framework-res)
 # macholib is an oracle for Debian's /usr/bin/python3 (not a pyenv one).
 /usr/bin/python3 -c 'import macholib' 2>/dev/null || missing+=(python3-macholib)
+# cbor2 is the App Attest CBOR oracle (pkg/keyattest), for the same python3.
+/usr/bin/python3 -c 'import cbor2' 2>/dev/null || missing+=(python3-cbor2)
 # The PDF report uses the core fonts (Helvetica, Courier), which poppler takes
 # from fontconfig: URW's metric-compatible Nimbus fonts render pkg/report's
 # golden page; DejaVu (the fallback) would render another image.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,6 +35,8 @@ type Registration struct {
 	// KeyAttestation is the release's Android Key Attestation demand (nil:
 	// off).
 	KeyAttestation *KeyAttestationPolicy `json:"keyAttestation,omitempty"`
+	// AppAttest is the release's App Attest demand (iOS; nil: off).
+	AppAttest *AppAttestPolicy `json:"appAttest,omitempty"`
 }
 
 // KeyAttestationPolicy is what serve demands of a release's Android Key
@@ -69,6 +72,34 @@ func (p *KeyAttestationPolicy) check() error {
 	return nil
 }
 
+// AppAttestPolicy is what serve demands of an iOS release's App Attest
+// (DeviceCheck) attestation: the Fusion Set's attestation.appAttest. The app
+// id is TeamID + "." + the measurement's package (the bundle id).
+type AppAttestPolicy struct {
+	// Mode is off, optional or required, as for key attestation.
+	Mode string `json:"mode"`
+	// TeamID is the Apple team the app is signed by (10 characters).
+	TeamID string `json:"teamId"`
+	// AllowDevelopment accepts attestations from the development
+	// environment (apps signed with a development profile).
+	AllowDevelopment bool `json:"allowDevelopment,omitempty"`
+}
+
+// check reports what is wrong with p, or nil.
+func (p *AppAttestPolicy) check() error {
+	switch p.Mode {
+	case KeyAttestationOff:
+		return nil
+	case KeyAttestationOptional, KeyAttestationRequired:
+	default:
+		return fmt.Errorf("App Attest mode %q (want off, optional or required)", p.Mode)
+	}
+	if len(p.TeamID) != 10 || strings.Trim(p.TeamID, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+		return fmt.Errorf("App Attest team id %q is not 10 upper-case letters and digits", p.TeamID)
+	}
+	return nil
+}
+
 // Release is a registry record. SealedKey is AES-256-GCM(serverKey,
 // attestKey) with a 12-byte random nonce prepended and the release id as
 // additional data; AttestKey is filled in only by Lookup.
@@ -82,7 +113,9 @@ type Release struct {
 	Revoked   *time.Time      `json:"revoked,omitempty"`
 	// KeyAttestation is copied from the registration (nil: off).
 	KeyAttestation *KeyAttestationPolicy `json:"keyAttestation,omitempty"`
-	AttestKey      []byte                `json:"-"`
+	// AppAttest is copied from the registration (nil: off).
+	AppAttest *AppAttestPolicy `json:"appAttest,omitempty"`
+	AttestKey []byte           `json:"-"`
 }
 
 var bucket = []byte("releases")
@@ -177,12 +210,18 @@ func (r *Registry) Add(reg Registration, now time.Time) (*Release, error) {
 			return nil, fmt.Errorf("%w: registration %s: %w", ErrRegistry, id, err)
 		}
 	}
+	if reg.AppAttest != nil {
+		if err := reg.AppAttest.check(); err != nil {
+			return nil, fmt.Errorf("%w: registration %s: %w", ErrRegistry, id, err)
+		}
+	}
 	n := make([]byte, r.aead.NonceSize(), r.aead.NonceSize()+len(reg.AttestKey)+r.aead.Overhead())
 	if _, err := rand.Read(n); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrRegistry, err)
 	}
 	rel := &Release{ID: id, Measurement: reg.Measurement, IOS: reg.IOS, Added: now.UTC(),
-		SealedKey: r.aead.Seal(n, n, reg.AttestKey, []byte(id)), KeyAttestation: reg.KeyAttestation}
+		SealedKey: r.aead.Seal(n, n, reg.AttestKey, []byte(id)), KeyAttestation: reg.KeyAttestation,
+		AppAttest: reg.AppAttest}
 	b, err := json.Marshal(rel)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrRegistry, err)

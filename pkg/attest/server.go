@@ -52,6 +52,9 @@ type Config struct {
 	// that ask for them; nil means Google's hardware attestation roots and
 	// no revocation list.
 	KeyAttestation *keyattest.Verifier
+	// AppAttest verifies App Attest attestation objects for releases that
+	// ask for them; nil means Apple's App Attestation root.
+	AppAttest *keyattest.AppAttestVerifier
 	// Debug answers a refused attestation with 403 and the reason; the
 	// default (opaque) answers 200 with a token of the same shape signed by
 	// a throwaway key, so a client cannot tell which check failed.
@@ -100,6 +103,13 @@ func NewServer(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("%w: key attestation roots: %w", ErrConfig, err)
 		}
 		cfg.KeyAttestation = v
+	}
+	if cfg.AppAttest == nil {
+		v, err := keyattest.NewAppAttestVerifier(keyattest.AppleAppAttestRoots())
+		if err != nil {
+			return nil, fmt.Errorf("%w: App Attest root: %w", ErrConfig, err)
+		}
+		cfg.AppAttest = v
 	}
 	nonces, err := NewNonces(cfg.NonceKey, cfg.NonceTTL, cfg.Rand)
 	if err != nil {
@@ -246,7 +256,11 @@ type ChallengeResponse struct {
 // AttestRequest is the body of POST /v1/attest. The Android measurement
 // fields are inlined; an iOS app sends its measurement in IOS instead (and
 // no Android field). Proof is base64url(HMAC-SHA256(attestKey, nonceRaw ||
-// measurementSHA256)).
+// measurementSHA256)). An iOS app whose release asks for App Attest sends
+// AppAttestKeyID (the key identifier DCAppAttestService.generateKey
+// returned, standard base64) and AppAttestation (the attestation object
+// attestKey returned for clientDataHash = SHA-256(nonceRaw), standard
+// base64).
 type AttestRequest struct {
 	Nonce string `json:"nonce"`
 	Measurement
@@ -255,6 +269,8 @@ type AttestRequest struct {
 	DeviceInfo          map[string]string `json:"deviceInfo,omitempty"`
 	Threats             []string          `json:"threats,omitempty"`
 	KeyAttestationChain []string          `json:"keyAttestationChain,omitempty"`
+	AppAttestKeyID      string            `json:"appAttestKeyId,omitempty"`
+	AppAttestation      string            `json:"appAttestation,omitempty"`
 }
 
 // AttestResponse is the answer to POST /v1/attest.
@@ -280,6 +296,9 @@ type Claims struct {
 	// strongbox) a verified Android Key Attestation chain proved; absent
 	// when no chain was verified.
 	KeyAttestation string `json:"kat,omitempty"`
+	// AppAttest is the App Attest environment (production, development) a
+	// verified attestation proved; absent when none was verified.
+	AppAttest string `json:"aat,omitempty"`
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -357,47 +376,62 @@ const (
 	// A refused chain is "key_attestation_" + the keyattest reason
 	// (chain_invalid, root_untrusted, revoked, challenge_mismatch,
 	// application_mismatch, security_level, verified_boot, malformed).
-	reasonKeyPrefix = "key_attestation_"
+	reasonKeyPrefix  = "key_attestation_"
+	reasonAppMissing = "app_attest_missing"
+	// A refused App Attest object is "app_attest_" + the keyattest reason
+	// (malformed, chain_invalid, root_untrusted, challenge_mismatch,
+	// key_id_mismatch, application_mismatch, counter, environment).
+	reasonAppPrefix = "app_attest_"
 )
 
+// proven is what the optional device attestations of a request proved: the
+// Android keystore security level and the App Attest environment ("" when
+// not verified).
+type proven struct {
+	keyLevel, appEnv string
+}
+
 // verify checks req, whose measurement hashes to sum (hex: id, the release
-// id), at time now and
-// returns the release with the security level a key attestation chain
-// proved (or ""), or a refusal reason. It consumes the nonce.
-func (s *Server) verify(ctx context.Context, req *AttestRequest, sum [32]byte, id string, now time.Time) (*Release, string, string, error) {
+// id), at time now and returns the release with what its device
+// attestations proved, or a refusal reason. It consumes the nonce.
+func (s *Server) verify(ctx context.Context, req *AttestRequest, sum [32]byte, id string, now time.Time) (*Release, proven, string, error) {
 	raw, exp, err := s.nonces.Parse(req.Nonce, now)
 	switch {
 	case errors.Is(err, errNonceExpired):
-		return nil, "", reasonNonceExpired, nil
+		return nil, proven{}, reasonNonceExpired, nil
 	case err != nil:
-		return nil, "", reasonNonceForged, nil
+		return nil, proven{}, reasonNonceForged, nil
 	}
 	fresh, err := s.cfg.Replay.Use(ctx, hex.EncodeToString(raw[:nonceBodyLen]), exp)
 	if err != nil {
-		return nil, "", "", err
+		return nil, proven{}, "", err
 	}
 	if !fresh {
-		return nil, "", reasonNonceReplay, nil
+		return nil, proven{}, reasonNonceReplay, nil
 	}
 	rel, err := s.cfg.Registry.Lookup(id)
 	if errors.Is(err, ErrUnknownRelease) {
-		return nil, "", reasonUnknown, nil
+		return nil, proven{}, reasonUnknown, nil
 	}
 	if err != nil {
-		return nil, "", "", err
+		return nil, proven{}, "", err
 	}
 	if rel.Revoked != nil && !now.Before(*rel.Revoked) {
-		return nil, "", reasonRevoked, nil
+		return nil, proven{}, reasonRevoked, nil
 	}
 	proof, err := base64.RawURLEncoding.DecodeString(req.Proof)
 	if err != nil || !hmac.Equal(proof, Proof(rel.AttestKey, raw, sum)) {
-		return nil, "", reasonProof, nil
+		return nil, proven{}, reasonProof, nil
 	}
-	level, reason := s.checkKeyAttestation(req, rel, raw, now)
-	if reason != "" {
-		return nil, "", reason, nil
+	var got proven
+	var reason string
+	if got.keyLevel, reason = s.checkKeyAttestation(req, rel, raw, now); reason != "" {
+		return nil, proven{}, reason, nil
 	}
-	return rel, level, "", nil
+	if got.appEnv, reason = s.checkAppAttest(req, rel, raw, now); reason != "" {
+		return nil, proven{}, reason, nil
+	}
+	return rel, got, "", nil
 }
 
 // checkKeyAttestation applies rel's key attestation policy to the chain in
@@ -444,6 +478,43 @@ func (s *Server) checkKeyAttestation(req *AttestRequest, rel *Release, nonce []b
 	return min(rec.AttestationSecurityLevel, rec.KeyMintSecurityLevel).String(), ""
 }
 
+// checkAppAttest applies rel's App Attest policy to the attestation object
+// in req (clientDataHash = SHA-256 of the raw nonce, app id = team id + "."
+// + the measurement's package) and returns the environment proved, or a
+// refusal reason.
+func (s *Server) checkAppAttest(req *AttestRequest, rel *Release, nonce []byte, now time.Time) (string, string) {
+	pol := rel.AppAttest
+	if pol == nil || pol.Mode == KeyAttestationOff {
+		return "", ""
+	}
+	if req.AppAttestation == "" {
+		if pol.Mode == KeyAttestationRequired {
+			return "", reasonAppMissing
+		}
+		return "", ""
+	}
+	obj, err1 := base64.StdEncoding.DecodeString(req.AppAttestation)
+	keyID, err2 := base64.StdEncoding.DecodeString(req.AppAttestKeyID)
+	if err1 != nil || err2 != nil {
+		return "", reasonAppPrefix + keyattest.ReasonMalformed
+	}
+	cdh := sha256.Sum256(nonce)
+	bundle := rel.Measurement.Package
+	if rel.IOS != nil { // an iOS release: the measurement names the bundle
+		bundle = rel.IOS.BundleID
+	}
+	att, err := s.cfg.AppAttest.Verify(obj, keyattest.AppAttestPolicy{TeamID: pol.TeamID, BundleID: bundle,
+		ClientDataHash: cdh[:], KeyID: keyID, AllowDevelopment: pol.AllowDevelopment}, now)
+	var ke *keyattest.Error
+	switch {
+	case errors.As(err, &ke):
+		return "", reasonAppPrefix + ke.Reason
+	case err != nil:
+		return "", reasonAppPrefix + keyattest.ReasonMalformed
+	}
+	return att.Environment, ""
+}
+
 func (s *Server) attest(w http.ResponseWriter, r *http.Request) {
 	var req AttestRequest
 	if !readJSON(w, r, &req, false) {
@@ -460,7 +531,7 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request) {
 		sum, pkg, ver = req.IOS.Sum(), req.IOS.BundleID, 0
 	}
 	id := hex.EncodeToString(sum[:])
-	rel, level, reason, err := s.verify(r.Context(), &req, sum, id, now)
+	rel, got, reason, err := s.verify(r.Context(), &req, sum, id, now)
 	if err != nil {
 		s.verdict.WithLabelValues("error").Inc()
 		httpError(w, http.StatusServiceUnavailable, "temporarily unavailable")
@@ -481,7 +552,7 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request) {
 	if c.Threats == nil {
 		c.Threats = []string{}
 	}
-	c.KeyAttestation = level
+	c.KeyAttestation, c.AppAttest = got.keyLevel, got.appEnv
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		d := sha256.Sum256(r.TLS.PeerCertificates[0].Raw)
 		c.Confirm = map[string]string{"x5t#S256": base64.RawURLEncoding.EncodeToString(d[:])}

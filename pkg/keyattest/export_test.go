@@ -12,3 +12,9 @@ const (
 
 // OIDKeyDescriptionASN1 is the parsed form of OIDKeyDescription.
 var OIDKeyDescriptionASN1 = oidKeyDescription
+
+// DecodeCBOR is the attestation object's CBOR decoder.
+var DecodeCBOR = decodeCBOR
+
+// MaxCBORSize caps the decoder's input.
+const MaxCBORSize = maxCBORSize
