@@ -12,7 +12,8 @@ import (
 
 	"github.com/trustfuse/trustfuse/fusion/fusionset"
 	androidrt "github.com/trustfuse/trustfuse/fusion/runtime/android"
-	"github.com/trustfuse/trustfuse/internal/jcs"
+	iosrt "github.com/trustfuse/trustfuse/fusion/runtime/ios"
+	"github.com/trustfuse/trustfuse/pkg/attest"
 	"github.com/trustfuse/trustfuse/pkg/ipa"
 	"github.com/trustfuse/trustfuse/pkg/macho"
 	"github.com/trustfuse/trustfuse/pkg/provision"
@@ -50,6 +51,10 @@ type ipaTarget struct {
 	signed *ipa.SignResult   // set by the sign step
 	files  map[string][]byte // the framework's files, by path in the app
 	team   string            // the new signature's team id
+	// attestKey is the release's attestation key sealed in the vault: from
+	// the client key and the policy (the measurement names the signed
+	// cdhashes, so it is known only after the vault is sealed into the app).
+	attestKey []byte
 }
 
 // IOSOptions are how an IPA is signed: the inputs of ipa.Sign beside the
@@ -67,10 +72,11 @@ type IOSOptions struct {
 	Clock time.Time
 }
 
-// Names of the runtime framework in the app (the runtime's contract).
+// Names of the runtime framework in the app (the runtime's contract,
+// fusion/runtime/ios).
 const (
-	iosFrameworkDir = "Frameworks/TrustFuse.framework/"
-	iosRuntimeDylib = "@rpath/TrustFuse.framework/TrustFuse"
+	iosFrameworkDir = iosrt.FrameworkDir
+	iosRuntimeDylib = iosrt.InstallName
 	iosRpath        = "@executable_path/Frameworks"
 	iosRuntimeID    = "io.trustfuse.runtime"
 	iosMinOS        = "14.0"
@@ -78,10 +84,9 @@ const (
 )
 
 // IOSRuntime returns the TrustFuse.framework binary fuse adds to an IPA:
-// the one place the runtime build is taken from (fusion/runtime/ios's
-// embedded framework once it is checked in; tests set a stand-in with the
-// same install name). While nil, fuse refuses an IPA (ErrFormat).
-var IOSRuntime func() []byte
+// the one place the runtime build is taken from, fusion/runtime/ios's
+// checked-in build (tests may set a stand-in with the same install name).
+var IOSRuntime = func() []byte { return iosrt.Framework }
 
 func openIPA(path string) (*ipaTarget, error) {
 	f, err := ipa.Open(path)
@@ -242,15 +247,9 @@ func frameworkInfo() []byte {
 `)
 }
 
-// iosSignerDigest is what the vault of an IPA is sealed to: SHA-256 of
-// the application identifier "<TEAMID>.<bundle id>" (the runtime reads
-// the team id from its app's CodeDirectory, the bundle id from
-// NSBundle.mainBundle). A copy re-signed by another team does not open it.
-func iosSignerDigest(teamID, bundleID string) [32]byte {
-	return sha256.Sum256([]byte(teamID + "." + bundleID))
-}
-
-// seal writes the policy, the vault sealed to iosSignerDigest, and the
+// seal writes the policy, the vault sealed to vault.IOSSignerDigest (SHA-256
+// of the application identifier "<TEAMID>.<bundle id>": a copy re-signed by
+// another team cannot open it), and the
 // pepper. The per-release attestation key in the vault is derived from the
 // client key and the policy's SHA-256 (the measurement, which names the
 // signed cdhashes, cannot be known before the vault is sealed into the
@@ -258,7 +257,7 @@ func iosSignerDigest(teamID, bundleID string) [32]byte {
 func (t *ipaTarget) seal(c *Context) error {
 	fs := c.FusionSet
 	app := t.f.App
-	digest := iosSignerDigest(t.team, app.ID)
+	digest := vault.IOSSignerDigest(t.team, app.ID)
 	signer := hex.EncodeToString(digest[:])
 	pol := policyFrom(fs, app.ID, c.Now)
 	pol.SignerDigests = []string{signer}
@@ -272,6 +271,7 @@ func (t *ipaTarget) seal(c *Context) error {
 	if err != nil {
 		return err
 	}
+	t.attestKey = attestKey
 	blob, err := vault.Seal(vault.Identity{Key: id.Key, Chain: id.Chain, AttestKey: attestKey}, androidrt.Pepper(), digest, c.policy)
 	if err != nil {
 		return err
@@ -374,6 +374,12 @@ func (t *ipaTarget) verify(c *Context, path string) error {
 		return err
 	}
 	c.Result.IOSMeasurement = m
+	im := attestIOS(m)
+	// Android Key Attestation does not apply to an iOS release (its
+	// counterpart, App Attest, is a registry setting: appAttest).
+	reg := &attest.Registration{Format: attest.RegistrationFormat, IOS: &im, AttestKey: t.attestKey}
+	reg.ID = reg.ReleaseID()
+	c.Result.Registration = reg
 	return nil
 }
 
@@ -397,11 +403,12 @@ func iosMeasurement(app *ipa.Bundle, signed *ipa.SignResult) (*IOSMeasurement, e
 	if m.AppCDHash == "" || m.RuntimeCDHash == "" {
 		return nil, fmt.Errorf("fusion: the signed IPA lacks the app's or the runtime's cdhash")
 	}
-	canon, err := jcs.Marshal(map[string]string{"platform": "ios", "bundleId": m.BundleID, "teamId": m.TeamID,
-		"appCdhash": m.AppCDHash, "runtimeCdhash": m.RuntimeCDHash, "version": m.Version, "build": m.Build})
-	if err != nil {
-		return nil, err
-	}
-	m.SHA256 = sha256Bytes(canon)
+	m.SHA256 = attestIOS(m).SHA256()
 	return m, nil
+}
+
+// attestIOS is m as serve registers and checks it.
+func attestIOS(m *IOSMeasurement) attest.IOSMeasurement {
+	return attest.IOSMeasurement{Platform: attest.PlatformIOS, BundleID: m.BundleID, TeamID: m.TeamID,
+		AppCDHash: m.AppCDHash, RuntimeCDHash: m.RuntimeCDHash, Version: m.Version, Build: m.Build}
 }

@@ -35,15 +35,6 @@ const (
 // inside their validity (the build time, SOURCE_DATE_EPOCH, is before it).
 var iosClock = time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC)
 
-// useStandInRuntime makes IOSRuntime a stand-in dylib with the runtime's
-// install name (the real framework is built by scripts/build-runtime.sh).
-func useStandInRuntime(t *testing.T) []byte {
-	t.Helper()
-	bin := testenv.StandInDylib(t, iosRuntimeDylib)
-	IOSRuntime = func() []byte { return bin }
-	return bin
-}
-
 // iosFixture is the fake Apple identity, profiles and root of testdata/ios.
 type iosFixture struct {
 	signer *keys.Signer
@@ -90,7 +81,7 @@ func fuseIPA(t *testing.T, in, out string, fx iosFixture) (*Result, error) {
 // vault opens for the contract's signer digest and for no other team; the
 // report verifies; a second run is byte-identical.
 func TestFuseIPA(t *testing.T) {
-	bin := useStandInRuntime(t)
+	bin := IOSRuntime()
 	fx := loadIOSFixture(t)
 	legacy := filepath.Join(t.TempDir(), "legacy.ipa")
 	testenv.RewriteZip(t, testenv.IOSFixture(t, "Demo.ipa"), legacy, map[string][]byte{iosAppDir + "Demo": mustReadFile(t, testenv.IOSFixture(t, "Legacy.fat"))})
@@ -113,8 +104,8 @@ func TestFuseIPA(t *testing.T) {
 			// Structure: the framework's files as the contract names them.
 			fs := demoFusionSet(t)
 			rt := writeTemp(t, files[iosTFDir+"TrustFuse"])
-			if syms := testenv.Run(t, "llvm-objdump-14", "--macho", "--syms", rt); len(files[iosTFDir+"TrustFuse"]) <= len(bin) || !strings.Contains(syms, "_trustfuse_standin") {
-				t.Errorf("runtime binary: %d bytes (stand-in %d), symbols:\n%s", len(files[iosTFDir+"TrustFuse"]), len(bin), syms)
+			if syms := testenv.Run(t, "llvm-objdump-14", "--macho", "--exports-trie", rt); len(files[iosTFDir+"TrustFuse"]) <= len(bin) || !strings.Contains(syms, "_TrustFuseAcknowledge") {
+				t.Errorf("runtime binary: %d bytes (checked-in build %d), exports:\n%s", len(files[iosTFDir+"TrustFuse"]), len(bin), syms)
 			}
 			if !bytes.Equal(files[iosTFDir+"key.bin"], androidrt.Pepper()) {
 				t.Error("key.bin is not the pepper")
@@ -272,7 +263,6 @@ func writeTemp(t *testing.T, b []byte) string {
 // TestFuseIPARefuses: no header room, an encrypted executable, no profile,
 // an IPA already fused: the error says why and nothing is written.
 func TestFuseIPARefuses(t *testing.T) {
-	useStandInRuntime(t)
 	fx := loadIOSFixture(t)
 	dir := t.TempDir()
 	demoIPA := testenv.IOSFixture(t, "Demo.ipa")

@@ -96,8 +96,7 @@ func fuseCommandWith(o *fuseOptions) *cli.Command {
 
 // checkFormat refuses the flags the input's format does not take: the
 // iOS flags for an Android package; for an IPA the APK flags, the demo
-// key (the vault is sealed to a team id) and --register (the registry
-// does not take iOS measurements yet: the report carries it).
+// key (the vault is sealed to a team id).
 func (o *fuseOptions) checkFormat(c *cli.Context) error {
 	f, err := inputFormat(o.in)
 	if err != nil {
@@ -108,8 +107,6 @@ func (o *fuseOptions) checkFormat(c *cli.Context) error {
 		return usageErrorf(c, "--profile, --entitlements and --apple-root apply to IPAs: %s is an Android package", o.in)
 	case f == sniff.IPA && o.uploadKey:
 		return usageErrorf(c, "--distribute-with-upload-key applies to App Bundles")
-	case f == sniff.IPA && o.register != "":
-		return usageErrorf(c, "--register: the attestation registry does not take iOS releases yet; the report carries the release's iOS measurement (attestation.ios)")
 	case f == sniff.IPA:
 		return o.apple.check(c, &o.signing)
 	}

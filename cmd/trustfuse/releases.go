@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -116,7 +117,8 @@ func releasesCommand() *cli.Command {
 						if err != nil {
 							return err
 						}
-						fmt.Fprintf(c.App.Writer, "added %s %s %d\n", rel.ID, rel.Measurement.Package, rel.Measurement.VersionCode)
+						app, ver := releaseApp(rel)
+						fmt.Fprintf(c.App.Writer, "added %s %s %s\n", rel.ID, app, ver)
 					}
 					return nil
 				},
@@ -212,8 +214,17 @@ func printReleases(w io.Writer, rels []attest.Release) error {
 				katt += "+boot"
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", r.ID, r.Measurement.Package, r.Measurement.VersionCode,
-			r.Added.Format(time.RFC3339), katt, status)
+		app, ver := releaseApp(&r)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, app, ver, r.Added.Format(time.RFC3339), katt, status)
 	}
 	return tw.Flush()
+}
+
+// releaseApp names a release's app and version: an Android package and
+// its versionCode, or an iOS bundle id and "version (build)".
+func releaseApp(r *attest.Release) (app, version string) {
+	if m := r.IOS; m != nil {
+		return m.BundleID, m.Version + " (" + m.Build + ")"
+	}
+	return r.Measurement.Package, strconv.FormatInt(int64(r.Measurement.VersionCode), 10)
 }

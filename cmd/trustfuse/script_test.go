@@ -17,7 +17,6 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/trustfuse/trustfuse/fusion"
 	"github.com/trustfuse/trustfuse/internal/testenv"
 )
 
@@ -28,20 +27,9 @@ const sourceDateEpoch = "1700000000"
 
 // TestMain registers the app as the "trustfuse" command of the scripts: the
 // test binary re-executes itself under that name and runs main's run.
-//
-// $TRUSTFUSE_TEST_IOS_RUNTIME, when set, names the stand-in TrustFuse
-// framework binary fuse adds to an IPA (fusion.IOSRuntime) until the
-// runtime build is checked in.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		appName: func() {
-			if p := os.Getenv("TRUSTFUSE_TEST_IOS_RUNTIME"); p != "" {
-				if b, err := os.ReadFile(p); err == nil {
-					fusion.IOSRuntime = func() []byte { return b }
-				}
-			}
-			os.Exit(run(os.Args, os.Stdout, os.Stderr))
-		},
+		appName: func() { os.Exit(run(os.Args, os.Stdout, os.Stderr)) },
 	})
 }
 
@@ -60,15 +48,10 @@ func TestScripts(t *testing.T) {
 	root := testenv.Root(t)
 	apiDemos := testenv.RealApp(t, "ApiDemos-debug.apk")
 	settings := testenv.RealApp(t, "settings_apk-debug.apk")
-	// iOS inputs fuse must refuse, made from Demo.ipa (full mode only: they
-	// need clang-14 and ld64.lld-14 for the stand-in runtime).
+	// iOS inputs fuse must refuse, made from Demo.ipa (full mode only).
 	ios := map[string]string{}
 	if !testing.Short() {
 		dir := t.TempDir()
-		ios["TRUSTFUSE_TEST_IOS_RUNTIME"] = filepath.Join(dir, "TrustFuse")
-		if err := os.WriteFile(ios["TRUSTFUSE_TEST_IOS_RUNTIME"], testenv.StandInDylib(t, "@rpath/TrustFuse.framework/TrustFuse"), 0o644); err != nil {
-			t.Fatal(err)
-		}
 		demo, err := os.ReadFile(testenv.IOSFixture(t, "Demo"))
 		if err != nil {
 			t.Fatal(err)
