@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -29,8 +28,8 @@ import (
 //   - Payload/<App>.app/Frameworks/TrustFuse.framework/ is added: the
 //     runtime binary (IOSRuntime, install name iosRuntimeDylib), its
 //     Info.plist, policy.bin (the policy, encoded as for Android), vault.bin
-//     (the client identity sealed with pkg/vault to iosSignerDigest: the
-//     team id of the new signature and the app's bundle id) and key.bin
+//     (the client identity sealed with pkg/vault to vault.IOSSignerDigest:
+//     the team id of the new signature and the app's bundle id) and key.bin
 //     (the pepper, the same bytes as Android's);
 //   - every slice of the app's main executable gets LC_LOAD_DYLIB
 //     @rpath/TrustFuse.framework/TrustFuse (and LC_RPATH
@@ -114,10 +113,11 @@ func (t *ipaTarget) alreadyFused() bool {
 // describe records the archive and its code items (with their cdhashes
 // when signed is given: the output).
 func (t *ipaTarget) describe(file string) (*Artifact, error) {
-	sum, size, err := fileSHA256(t.path)
+	sum, err := t.f.Zip.FileSHA256()
 	if err != nil {
 		return nil, err
 	}
+	size := t.f.Zip.Size()
 	app := t.f.App
 	a := &Artifact{Format: string(sniff.IPA), File: file, Size: size, SHA256: sum,
 		Package: app.ID, VersionName: app.ShortVersion, Schemes: []string{}, Signers: []string{}}
@@ -158,28 +158,9 @@ func profileType(p *provision.Profile) string {
 	return "app-store"
 }
 
-// fileSHA256 digests the file at path and returns its size.
-func fileSHA256(path string) (string, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", 0, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return "", 0, err
-	}
-	sum, err := sha256Hex(f)
-	return sum, st.Size(), err
-}
-
-// plan checks what can refuse the IPA before any work: a runtime build,
-// a bundle id, an Apple signing identity (the team id is its OU),
-// encrypted code.
+// plan checks what can refuse the IPA before any work: a bundle id, an
+// Apple signing identity (the team id is its OU), encrypted code.
 func (t *ipaTarget) plan(c *Context) error {
-	if IOSRuntime == nil || len(IOSRuntime()) == 0 {
-		return fmt.Errorf("%w: this build of trustfuse carries no iOS runtime (TrustFuse.framework)", ErrFormat)
-	}
 	if t.f.App.ID == "" {
 		return &ipa.FormatError{Path: t.f.App.Dir, Detail: "Info.plist has no CFBundleIdentifier"}
 	}
