@@ -77,8 +77,7 @@ const (
 	iosFrameworkDir = iosrt.FrameworkDir
 	iosRuntimeDylib = iosrt.InstallName
 	iosRpath        = "@executable_path/Frameworks"
-	iosRuntimeID    = "io.trustfuse.runtime"
-	iosMinOS        = "14.0"
+	iosRuntimeID    = iosrt.BundleID
 	iosScheme       = "apple-codesign"
 )
 
@@ -192,40 +191,13 @@ func (t *ipaTarget) link(c *Context) error {
 func (t *ipaTarget) runtime(c *Context) error {
 	t.files = map[string][]byte{
 		iosFrameworkDir + "TrustFuse":  IOSRuntime(),
-		iosFrameworkDir + "Info.plist": frameworkInfo(),
+		iosFrameworkDir + "Info.plist": []byte(iosrt.InfoPlist),
 	}
 	c.Result.Measurement.RuntimeDigest = sha256Bytes(t.files[iosFrameworkDir+"TrustFuse"])
 	for _, n := range []string{"TrustFuse", "Info.plist"} {
 		c.Result.Injected = append(c.Result.Injected, injected(t.f.App.Dir+iosFrameworkDir+n, t.files[iosFrameworkDir+n], "added"))
 	}
 	return nil
-}
-
-// frameworkInfo is the runtime framework's Info.plist: the keys the
-// runtime's contract names, and the version keys App Store validation
-// asks of an embedded framework.
-func frameworkInfo() []byte {
-	return []byte(`<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
-<plist version="1.0">
-<dict>
-	<key>CFBundleExecutable</key>
-	<string>TrustFuse</string>
-	<key>CFBundleIdentifier</key>
-	<string>` + iosRuntimeID + `</string>
-	<key>CFBundleInfoDictionaryVersion</key>
-	<string>6.0</string>
-	<key>CFBundlePackageType</key>
-	<string>FMWK</string>
-	<key>CFBundleShortVersionString</key>
-	<string>1.0</string>
-	<key>CFBundleVersion</key>
-	<string>1</string>
-	<key>MinimumOSVersion</key>
-	<string>` + iosMinOS + `</string>
-</dict>
-</plist>
-`)
 }
 
 // seal writes the policy, the vault sealed to vault.IOSSignerDigest (SHA-256

@@ -301,21 +301,7 @@ func TestFrameworkSignsInAnIPA(t *testing.T) {
 	root := testenv.Root(t)
 	fix := filepath.Join(root, "testdata", "ios")
 	dir := t.TempDir()
-	info := []byte(`<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
-<plist version="1.0">
-<dict>
-	<key>CFBundleExecutable</key>
-	<string>TrustFuse</string>
-	<key>CFBundleIdentifier</key>
-	<string>io.trustfuse.runtime</string>
-	<key>CFBundlePackageType</key>
-	<string>FMWK</string>
-	<key>MinimumOSVersion</key>
-	<string>14.0</string>
-</dict>
-</plist>
-`)
+	info := []byte(iosrt.InfoPlist)
 	fw := "Payload/Demo.app/Frameworks/TrustFuse.framework/"
 	in := filepath.Join(dir, "in.ipa")
 	testenv.RewriteZip(t, filepath.Join(fix, "Demo.ipa"), in, nil,

@@ -23,3 +23,31 @@ const (
 	// PepperResource holds the vault's pepper (vault.PepperSize bytes).
 	PepperResource = FrameworkDir + "key.bin"
 )
+
+// BundleID is the runtime framework's CFBundleIdentifier.
+const BundleID = "io.trustfuse.runtime"
+
+// InfoPlist is the runtime framework's Info.plist (FrameworkDir +
+// "Info.plist"): the keys a framework bundle needs, and the version keys
+// App Store validation asks of an embedded framework.
+const InfoPlist = `<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0">
+<dict>
+	<key>CFBundleExecutable</key>
+	<string>TrustFuse</string>
+	<key>CFBundleIdentifier</key>
+	<string>` + BundleID + `</string>
+	<key>CFBundleInfoDictionaryVersion</key>
+	<string>6.0</string>
+	<key>CFBundlePackageType</key>
+	<string>FMWK</string>
+	<key>CFBundleShortVersionString</key>
+	<string>1.0</string>
+	<key>CFBundleVersion</key>
+	<string>1</string>
+	<key>MinimumOSVersion</key>
+	<string>14.0</string>
+</dict>
+</plist>
+`
