@@ -1,6 +1,7 @@
 package iosrt_test
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -8,12 +9,15 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -152,48 +156,88 @@ func otherTeamIdentity(t *testing.T, bundleIDs []string) []string {
 	return flags
 }
 
-// attestServer is serve's attestation API (attest.Server over HTTP) on
-// the registry at path, opened with key.
-func attestServer(t *testing.T, path string, key []byte) (*httptest.Server, *ecdsa.PublicKey) {
+// serveCLI starts `trustfuse serve` in dir on a free loopback port, on
+// the registry dir/reg.db with the key in dir/rk.hex and a new ES256
+// signing key, and returns its base URL and the key's public half. It is
+// stopped (SIGINT) when t ends.
+func serveCLI(t *testing.T, bin, dir string) (string, *ecdsa.PublicKey) {
 	t.Helper()
-	reg, err := attest.OpenRegistry(path, key)
-	if err != nil {
-		t.Fatal(err)
-	}
 	sk, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	srv, err := attest.NewServer(attest.Config{Issuer: "https://attest.example", Audience: "api", TokenTTL: time.Minute, SigningKey: sk,
-		NonceKey: randBytes(t, 32), Registry: reg, Replay: attest.NewMemoryReplay(100, nil), Debug: true})
+	der, err := x509.MarshalPKCS8PrivateKey(sk)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	return ts, &sk.PublicKey
+	if err := os.WriteFile(filepath.Join(dir, "signing.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := `{"listen": "127.0.0.1:0", "registry": "reg.db", "registryKey": "file:rk.hex", "signingKey": "signing.pem",
+ "issuer": "https://attest.example", "audience": "api", "tokenTTL": "1m", "debug": true}`
+	if err := os.WriteFile(filepath.Join(dir, "serve.json"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", "--config", "serve.json")
+	cmd.Dir = dir
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The first line says where it listens; the rest is kept for a failure.
+	sc := bufio.NewScanner(stderr)
+	if !sc.Scan() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("trustfuse serve printed nothing: %v", sc.Err())
+	}
+	first := sc.Text()
+	var log bytes.Buffer
+	read := make(chan struct{})
+	go func() {
+		for sc.Scan() {
+			log.WriteString(sc.Text() + "\n")
+		}
+		close(read)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		<-read
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("trustfuse serve: %v\n%s", err, log.String())
+		}
+	})
+	m := regexp.MustCompile(`serving on (127\.0\.0\.1:\d+) `).FindStringSubmatch(first)
+	if m == nil {
+		t.Fatalf("trustfuse serve: %s", first)
+	}
+	return "http://" + m[1], &sk.PublicKey
 }
 
-// attestOnce asks ts for a challenge, has the core build the attestation
-// request for m with attestKey (hex), posts it, and returns the status and
+// attestOnce asks serve at base for a challenge, has the core build the
+// attestation request for m with attestKey (hex), device and threats
+// (the threat bit mask, decimal), posts it, and returns the status and
 // response body.
-func attestOnce(t *testing.T, ts *httptest.Server, m attest.IOSMeasurement, attestKey string) (int, []byte) {
+func attestOnce(t *testing.T, base string, m attest.IOSMeasurement, attestKey, device, threats string) (int, []byte) {
 	t.Helper()
 	post := func(path string, body []byte) (int, []byte) {
-		resp, err := http.Post(ts.URL+path, "application/json", bytes.NewReader(body))
+		resp, err := http.Post(base+path, "application/json", bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		var b bytes.Buffer
-		if _, err := b.ReadFrom(resp.Body); err != nil {
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
 			t.Fatal(err)
 		}
-		return resp.StatusCode, b.Bytes()
+		return resp.StatusCode, b
 	}
 	code, b := post("/v1/challenge", nil)
 	var ch attest.ChallengeResponse
 	if err := json.Unmarshal(b, &ch); code != 200 || err != nil {
 		t.Fatalf("challenge: %d %s", code, b)
 	}
-	body := mustRun(t, append(append([]string{"attest-request"}, measureArgs(m)...), ch.Nonce, attestKey, "device-1", "0")...)
+	body := mustRun(t, append(append([]string{"attest-request"}, measureArgs(m)...), ch.Nonce, attestKey, device, threats)...)
 	return post("/v1/attest", []byte(body))
 }
 
@@ -208,15 +252,16 @@ func attestOnce(t *testing.T, ts *httptest.Server, m attest.IOSMeasurement, atte
 //     and the attestation key of the --register export;
 //   - computes the measurement the report's attestation.ios and the export
 //     name, and its attestation request gets a token for that release from
-//     serve's API on the registry `trustfuse releases add` filled from the
-//     export;
+//     `trustfuse serve` on the registry `trustfuse releases add` filled
+//     from the export;
 //   - refuses the vault of the same IPA re-signed by `trustfuse sign` with
 //     team OTHER12345 (and its profiles) or ad hoc, and serve refuses the
 //     measurement of those copies even with the stolen attestation key;
 //   - refuses the vault once one byte of policy.bin changes after fuse
 //     (which `trustfuse verify` also refuses: exit 3);
 //   - its tamper signer check (tf_policy_signer_allowed with the fused
-//     policy's signers) accepts team ABCDE12345 + com.example.demo only.
+//     policy's signers) accepts team ABCDE12345 + com.example.demo only,
+//     and its verdicts and Threat-Events follow demo.json's threats.
 func TestFusedIPA(t *testing.T) {
 	bin := testenv.Trustfuse(t)
 	fs, err := fusionset.Load(filepath.Join(testenv.Root(t), "fusion", "examples", "demo.json"), fusionset.LoadOptions{})
@@ -312,15 +357,15 @@ func TestFusedIPA(t *testing.T) {
 				copies[name] = lc
 			}
 
-			// 3. serve, its registry filled by `releases add` from the
+			// 3. `trustfuse serve`, its registry filled by `releases add` from the
 			// export, gives the fused app a token and refuses the copies.
 			rk := randBytes(t, 32)
 			if err := os.WriteFile(filepath.Join(dir, "rk.hex"), []byte(hex.EncodeToString(rk)), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			mustTrustfuse(t, bin, dir, "releases", "add", "--registry", "reg.db", "--registry-key", "file:rk.hex", "release.json")
-			ts, pub := attestServer(t, filepath.Join(dir, "reg.db"), rk)
-			code, b := attestOnce(t, ts, l.m, l.identity.AttestKey)
+			base, pub := serveCLI(t, bin, dir)
+			code, b := attestOnce(t, base, l.m, l.identity.AttestKey, "device-1", "0")
 			if code != 200 {
 				t.Fatalf("fused app: attest %d %s", code, b)
 			}
@@ -332,7 +377,7 @@ func TestFusedIPA(t *testing.T) {
 				t.Fatalf("token claims %+v, want release %s of %s", claims, l.sum, demoBundle)
 			}
 			for name, lc := range copies {
-				if code, b := attestOnce(t, ts, lc.m, l.identity.AttestKey); code != 403 || !strings.Contains(string(b), "unknown_release") {
+				if code, b := attestOnce(t, base, lc.m, l.identity.AttestKey, "device-1", "0"); code != 403 || !strings.Contains(string(b), "unknown_release") {
 					t.Fatalf("copy signed by team %q with the stolen attestation key: attest %d %s, want 403 unknown_release", name, code, b)
 				}
 			}
@@ -348,13 +393,16 @@ func TestFusedIPA(t *testing.T) {
 			if out, code := trustfuse(t, bin, dir, "verify", "--apple-root", fx("pki/root.pem"), tampered); code != 3 {
 				t.Fatalf("trustfuse verify of the tampered IPA: exit %d, want 3\n%s", code, out)
 			}
+			// The tamper signer check on the fused policy: the team and bundle
+			// id the core read from the fused app pass, those of the copies do
+			// not; hosts are demo.json's mtls.hosts.
 			for _, sc := range []struct {
 				team, bundle, host string
 				signer, protected  int
 			}{
-				{demoTeam, demoBundle, "localhost", 1, 1},
-				{otherTeam, demoBundle, "127.0.0.1", 0, 1},
-				{"", demoBundle, "localhost", 0, 1},
+				{l.m.TeamID, l.m.BundleID, "localhost", 1, 1},
+				{copies[otherTeam].m.TeamID, copies[otherTeam].m.BundleID, "127.0.0.1", 0, 1},
+				{copies[""].m.TeamID, copies[""].m.BundleID, "localhost", 0, 1},
 				{demoTeam, "com.example.other", "api.example.com", 0, 0},
 			} {
 				var got struct{ SignerAllowed, HostProtected int }
@@ -363,6 +411,36 @@ func TestFusedIPA(t *testing.T) {
 				}
 				if got.SignerAllowed != sc.signer || got.HostProtected != sc.protected {
 					t.Errorf("policy-check %s %s %s: %+v, want signer %d host %d", sc.team, sc.bundle, sc.host, got, sc.signer, sc.protected)
+				}
+			}
+
+			// Threat-Events from the fused policy: each threat's verdict is
+			// demo.json's mode (and the report's protection), the event (sent:
+			// threatEvents.enabled) names the app, fail-safe (after
+			// threatEvents.failSafeAfter) applies to detect.
+			modes := map[fusionset.Mode]int{fusionset.ModeOff: 0, fusionset.ModeDetect: 1, fusionset.ModeDefend: 2}
+			reported := map[string]string{}
+			for _, p := range st.Predicate.Protections {
+				reported[p.ID] = p.Mode
+			}
+			for i, code := range []string{"tamper", "debugger", "root", "emulator", "hooking", "mitm"} {
+				th := fs.Threats[fusionset.ThreatID(code)]
+				var v verdict
+				if err := json.Unmarshal([]byte(mustRun(t, "threat", l.policy, strconv.Itoa(i), "reason", "data", "0")), &v); err != nil {
+					t.Fatal(err)
+				}
+				want, score := modes[th.Mode], th.Score
+				if want == 0 {
+					score = 0 // an off threat is not counted
+				}
+				failSafe := want == 1 && fs.ThreatEvents.FailSafeEnforce
+				if v.Mode != want || reported[code] != string(th.Mode) || v.Score != score || (failSafe && v.FailSafeMs != fs.ThreatEvents.Delay().Milliseconds()) ||
+					(v.Event != nil) != (want != 0 && fs.ThreatEvents.Enabled) || v.EnforceNow != btoi(want == 2) ||
+					v.FailSafe != btoi(failSafe) {
+					t.Fatalf("%s: the core's verdict %+v; demo.json %+v, report mode %q", code, v, th, reported[code])
+				}
+				if v.Event != nil && (v.Event.values["package"] != demoBundle || v.Event.values["threatCode"] != code) {
+					t.Fatalf("%s: Threat-Event %v", code, v.Event.values)
 				}
 			}
 		})
@@ -378,6 +456,13 @@ func readReport(t *testing.T, path string) *report.Statement {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return r.Statement
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func mustReadFile(t *testing.T, path string) []byte {
