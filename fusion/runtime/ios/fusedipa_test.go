@@ -258,7 +258,8 @@ func attestOnce(t *testing.T, base string, m attest.IOSMeasurement, attestKey, d
 //     team OTHER12345 (and its profiles) or ad hoc, and serve refuses the
 //     measurement of those copies even with the stolen attestation key;
 //   - refuses the vault once one byte of policy.bin changes after fuse
-//     (which `trustfuse verify` also refuses: exit 3);
+//     (which `trustfuse verify` also refuses: exit 3, the framework's
+//     CodeResources names the file);
 //   - its tamper signer check (tf_policy_signer_allowed with the fused
 //     policy's signers) accepts team ABCDE12345 + com.example.demo only,
 //     and its verdicts and Threat-Events follow demo.json's threats.
@@ -390,7 +391,8 @@ func TestFusedIPA(t *testing.T) {
 			if lt := launch(t, tampered); lt.code != 3 || lt.m != l.m {
 				t.Fatalf("policy.bin changed: unseal exit %d (want 3), measurement %+v", lt.code, lt.m)
 			}
-			if out, code := trustfuse(t, bin, dir, "verify", "--apple-root", fx("pki/root.pem"), tampered); code != 3 {
+			if out, code := trustfuse(t, bin, dir, "verify", "--apple-root", fx("pki/root.pem"), tampered); code != 3 ||
+				!strings.Contains(out, `resource "policy.bin" modified`) {
 				t.Fatalf("trustfuse verify of the tampered IPA: exit %d, want 3\n%s", code, out)
 			}
 			// The tamper signer check on the fused policy: the team and bundle
