@@ -1,7 +1,6 @@
 package iosrt_test
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -10,7 +9,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"math/big"
-	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strconv"
@@ -75,16 +73,6 @@ func TestAttestRequestGetsToken(t *testing.T) {
 	}
 	ts := httptest.NewServer(srv.Handler())
 	defer ts.Close()
-	post := func(path string, body []byte) (int, []byte) {
-		resp, err := http.Post(ts.URL+path, "application/json", bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var b bytes.Buffer
-		b.ReadFrom(resp.Body)
-		return resp.StatusCode, b.Bytes()
-	}
 	other := m
 	other.AppCDHash = strings.Repeat("b2", 20)
 	cases := []struct {
@@ -103,16 +91,9 @@ func TestAttestRequestGetsToken(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			code, b := post("/v1/challenge", nil)
-			var ch attest.ChallengeResponse
-			if err := json.Unmarshal(b, &ch); code != 200 || err != nil {
-				t.Fatalf("challenge: %d %s", code, b)
-			}
-			body := mustRun(t, append(append([]string{"attest-request"}, measureArgs(c.m)...),
-				ch.Nonce, hex.EncodeToString(c.key), c.device, strconv.Itoa(c.threats))...)
-			code, b = post("/v1/attest", []byte(body))
+			code, b := attestOnce(t, ts.URL, c.m, hex.EncodeToString(c.key), c.device, strconv.Itoa(c.threats))
 			if code != c.code {
-				t.Fatalf("attest: %d %s\nbody %s", code, b, body)
+				t.Fatalf("attest: %d %s", code, b)
 			}
 			if c.code != 200 {
 				if !strings.Contains(string(b), c.reason) {
