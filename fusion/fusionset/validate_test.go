@@ -340,3 +340,29 @@ func TestSchemaCompiles(t *testing.T) {
 		t.Error("Schema() lacks its $id")
 	}
 }
+
+// TestAppAttestLoads: attestation.appAttest as written is what Load
+// returns; absent, it is off.
+func TestAppAttestLoads(t *testing.T) {
+	w := newWorld(t)
+	for _, c := range []struct {
+		name, obj string
+		want      AppAttest
+	}{
+		{"required", `, "appAttest": {"mode": "required"}`, AppAttest{Mode: KeyAttestationRequired}},
+		{"optional, development", `, "appAttest": {"mode": "optional", "allowDevelopment": true}`, AppAttest{Mode: KeyAttestationOptional, AllowDevelopment: true}},
+		{"empty object", `, "appAttest": {}`, AppAttest{Mode: KeyAttestationOff}},
+		{"absent", ``, AppAttest{Mode: KeyAttestationOff}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			doc := strings.Replace(issueExample, `"playSigningCertDigests": []`, `"playSigningCertDigests": []`+c.obj, 1)
+			fs, err := Load(w.write(t, strings.ReplaceAll(c.name, " ", "-")+".json", doc), w.opts(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fs.Attestation.AppAttest != c.want {
+				t.Errorf("appAttest = %+v, want %+v", fs.Attestation.AppAttest, c.want)
+			}
+		})
+	}
+}
