@@ -214,6 +214,9 @@ func (t *ipaTarget) seal(c *Context) error {
 	signer := hex.EncodeToString(digest[:])
 	pol := policyFrom(fs, app.ID, c.Now)
 	pol.SignerDigests = []string{signer}
+	if p := appAttestPolicy(fs, t.team); p != nil {
+		pol.AppAttest = p.Mode
+	}
 	pol.FusedAppToken = fusedAppToken(c.Result.Input.SHA256, fs.SHA256(), digest)
 	if err := pol.Validate(); err != nil {
 		return fmt.Errorf("fusion: runtime policy: %w", err)
@@ -328,12 +331,23 @@ func (t *ipaTarget) verify(c *Context, path string) error {
 	}
 	c.Result.IOSMeasurement = m
 	im := attestIOS(m)
-	// Android Key Attestation does not apply to an iOS release (its
-	// counterpart, App Attest, is a registry setting: appAttest).
-	reg := &attest.Registration{Format: attest.RegistrationFormat, IOS: &im, AttestKey: t.attestKey}
+	// Android Key Attestation does not apply to an iOS release; its
+	// counterpart, App Attest, names the team id of the new signature.
+	reg := &attest.Registration{Format: attest.RegistrationFormat, IOS: &im, AttestKey: t.attestKey,
+		AppAttest: appAttestPolicy(c.FusionSet, m.TeamID)}
 	reg.ID = reg.ReleaseID()
 	c.Result.Registration = reg
 	return nil
+}
+
+// appAttestPolicy is the Fusion Set's App Attest demand for an app signed
+// by team, as the registry stores it, or nil when it is off.
+func appAttestPolicy(fs *fusionset.FusionSet, team string) *attest.AppAttestPolicy {
+	a := fs.Attestation.AppAttest
+	if !fs.HasAttestation() || a.Mode == "" || a.Mode == fusionset.KeyAttestationOff {
+		return nil
+	}
+	return &attest.AppAttestPolicy{Mode: string(a.Mode), TeamID: team, AllowDevelopment: a.AllowDevelopment}
 }
 
 // IOSMeasurement is what the iOS runtime attests (the runtime's contract):

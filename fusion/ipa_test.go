@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trustfuse/trustfuse/fusion/fusionset"
 	androidrt "github.com/trustfuse/trustfuse/fusion/runtime/android"
 	"github.com/trustfuse/trustfuse/internal/testenv"
 	"github.com/trustfuse/trustfuse/pkg/ipa"
@@ -308,4 +309,80 @@ func TestFuseIPARefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFuseAppAttest: attestation.appAttest reaches the runtime's policy
+// (attest.appAttest, absent when off) and the --register export
+// (appAttest with the new signature's team id, read back as JSON the way
+// `trustfuse releases add` reads it); an Android package with App Attest
+// on is refused (exit 2) and nothing is written.
+func TestFuseAppAttest(t *testing.T) {
+	fx := loadIOSFixture(t)
+	dir := t.TempDir()
+	apkIn := filepath.Join(testenv.Root(t), "testdata", "apk", "v2-only.apk")
+	for _, c := range []struct {
+		name, in string
+		mode     fusionset.KeyAttestationMode
+		dev      bool
+		policy   string // the attest.appAttest line, "" for none
+		export   string // the registration's appAttest JSON, "" for none
+		err      string
+	}{
+		{"ipa required", testenv.IOSFixture(t, "Demo.ipa"), fusionset.KeyAttestationRequired, false,
+			"attest.appAttest=required", `{"mode":"required","teamId":"ABCDE12345"}`, ""},
+		{"ipa optional, development", testenv.IOSFixture(t, "Demo.ipa"), fusionset.KeyAttestationOptional, true,
+			"attest.appAttest=optional", `{"mode":"optional","teamId":"ABCDE12345","allowDevelopment":true}`, ""},
+		{"ipa off", testenv.IOSFixture(t, "Demo.ipa"), fusionset.KeyAttestationOff, true, "", "", ""},
+		{"apk required", apkIn, fusionset.KeyAttestationRequired, false, "", "", "App Attest is iOS-only"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fs := demoFusionSet(t)
+			fs.Attestation.AppAttest = fusionset.AppAttest{Mode: c.mode, AllowDevelopment: c.dev}
+			out := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-")+filepath.Ext(c.in))
+			req := Request{In: c.in, Out: out, FusionSet: fs, Signer: fx.signer, Now: buildTime, ToolVersion: "trustfuse test", IOS: fx.opts}
+			if c.err != "" {
+				req.Signer = keys.Demo()
+			}
+			res, err := Fuse(req)
+			if c.err != "" {
+				if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), "v2-only.apk") {
+					t.Fatalf("err = %v, want ErrFormat naming the file, containing %q", err, c.err)
+				}
+				if _, err := os.Stat(out); !os.IsNotExist(err) {
+					t.Errorf("output written: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			policy := string(testenv.ZipEntries(t, out)[iosTFDir+"policy.bin"])
+			if got := lineWithPrefix(policy, "attest.appAttest="); got != c.policy {
+				t.Errorf("policy line %q, want %q", got, c.policy)
+			}
+			b, err := json.Marshal(res.Registration)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var back struct {
+				AppAttest json.RawMessage `json:"appAttest"`
+			}
+			if err := json.Unmarshal(b, &back); err != nil {
+				t.Fatal(err)
+			}
+			if string(back.AppAttest) != c.export {
+				t.Errorf("export appAttest = %s, want %s", back.AppAttest, c.export)
+			}
+		})
+	}
+}
+
+// lineWithPrefix returns the first line of s starting with prefix, or "".
+func lineWithPrefix(s, prefix string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			return l
+		}
+	}
+	return ""
 }

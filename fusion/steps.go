@@ -88,6 +88,13 @@ func (planStep) Run(c *Context) error {
 		if a.manifest().Package == "" {
 			return &apk.ManifestError{Err: fmt.Errorf("no package name")}
 		}
+		// App Attest is Apple's: refused rather than ignored, so a release
+		// is never registered without an attestation its Fusion Set demands.
+		if appAttestPolicy(c.FusionSet, "") != nil {
+			return fmt.Errorf("%w: %s is an Android package but the Fusion Set's attestation.appAttest.mode is %q: "+
+				"App Attest is iOS-only (set it to \"off\" for Android, where attestation.keyAttestation is the counterpart)",
+				ErrFormat, filepath.Base(c.In), c.FusionSet.Attestation.AppAttest.Mode)
+		}
 		c.dexName = a.nextDex()
 	}
 	if err := c.target.plan(c); err != nil {

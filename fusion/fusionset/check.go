@@ -267,6 +267,9 @@ func fillDefaults(fs *FusionSet, doc any) {
 			yes := true
 			k.RequireVerifiedBoot = &yes
 		}
+		if a.AppAttest.Mode == "" {
+			a.AppAttest.Mode = KeyAttestationOff
+		}
 	}
 }
 

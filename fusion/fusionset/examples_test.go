@@ -106,7 +106,7 @@ func TestTemplate(t *testing.T) {
 	}
 	// Every field the schema knows appears in the template.
 	for _, f := range []string{"fusionSetId", "name", "version", "clientCertificate", "password", "hosts", "pinServerCA",
-		"endpoint", "tokenHeader", "tokenTTL", "playSigningCertDigests", "keyAttestation", "minSecurityLevel", "requireVerifiedBoot", "tamper", "debugger", "root", "emulator",
+		"endpoint", "tokenHeader", "tokenTTL", "playSigningCertDigests", "keyAttestation", "minSecurityLevel", "requireVerifiedBoot", "appAttest", "allowDevelopment", "tamper", "debugger", "root", "emulator",
 		"hooking", "mitm", "message", "score", "enabled", "failSafeEnforce", "failSafeAfter", "exitOnDefend"} {
 		if !strings.Contains(string(Template()), `"`+f+`"`) {
 			t.Errorf("template lacks %q", f)

@@ -181,6 +181,23 @@ type Attestation struct {
 	// KeyAttestation is the Android Key Attestation the app adds to its
 	// attestation and serve demands.
 	KeyAttestation KeyAttestation `json:"keyAttestation"`
+	// AppAttest is the App Attest (DeviceCheck) attestation an iOS app adds
+	// to its attestation and serve demands; iOS only.
+	AppAttest AppAttest `json:"appAttest"`
+}
+
+// AppAttest is the "attestation.appAttest" object: a Secure Enclave key
+// certified by Apple's App Attestation root for the app's team and bundle
+// id, with the nonce as its challenge (iOS 14+). The team id serve checks
+// is the new signature's, so the Fusion Set does not name it.
+type AppAttest struct {
+	// Mode is off (no attestation object sent), optional (sent when the
+	// device supports App Attest, checked when sent) or required (refused
+	// without a valid one). Load sets "" to off.
+	Mode KeyAttestationMode `json:"mode"`
+	// AllowDevelopment accepts objects from Apple's development
+	// environment (apps signed with a development profile).
+	AllowDevelopment bool `json:"allowDevelopment,omitempty"`
 }
 
 // KeyAttestation is the "attestation.keyAttestation" object: a hardware
@@ -198,7 +215,7 @@ type KeyAttestation struct {
 	RequireVerifiedBoot *bool `json:"requireVerifiedBoot,omitempty"`
 }
 
-// KeyAttestationMode is off, optional or required.
+// KeyAttestationMode is off, optional or required (also App Attest's mode).
 type KeyAttestationMode string
 
 // Key attestation modes.

@@ -62,7 +62,8 @@ func TestIssueExampleLoads(t *testing.T) {
 	if !fs.ThreatEvents.Enabled || !fs.ThreatEvents.FailSafeEnforce || fs.ThreatEvents.Delay().String() != "30s" {
 		t.Errorf("threatEvents = %+v", fs.ThreatEvents)
 	}
-	if a := fs.Attestation; !fs.HasAttestation() || a.TTL().String() != "5m0s" || a.TokenHeader != "TrustFuse-Token" {
+	if a := fs.Attestation; !fs.HasAttestation() || a.TTL().String() != "5m0s" || a.TokenHeader != "TrustFuse-Token" ||
+		a.AppAttest != (AppAttest{Mode: KeyAttestationOff}) {
 		t.Errorf("attestation = %+v", a)
 	}
 	if fs.ClientIdentity == nil || fs.ClientCertificate().Subject.CommonName != "client" {
@@ -114,6 +115,10 @@ func TestBadInput(t *testing.T) {
             "hosts": ["api.example.com"], "pinServerCA": "file:server-ca.pem" }`, new: `"mtls": []`, path: "$.mtls", at: `[]`, msg: "must be an object, not an array"},
 		{name: "hosts is a string", old: `["api.example.com"]`, new: `"api.example.com"`, path: "$.mtls.hosts", at: `"api.example.com"`, msg: "must be an array, not a string"},
 		{name: "mode is a number", old: `"emulator": {"mode": "off"}`, new: `"emulator": {"mode": 0}`, path: "$.threats.emulator.mode", at: `0}`, msg: `0 is not one of: off, detect, defend`},
+		{name: "appAttest is a string", old: `"playSigningCertDigests": []`, new: `"playSigningCertDigests": [], "appAttest": "required"`, path: "$.attestation.appAttest", at: `"required"`, msg: "must be an object, not a string"},
+		{name: "appAttest bad mode", old: `"playSigningCertDigests": []`, new: `"playSigningCertDigests": [], "appAttest": {"mode": "always"}`, path: "$.attestation.appAttest.mode", at: `"always"`, msg: `"always" is not one of: off, optional, required`},
+		{name: "appAttest allowDevelopment is a string", old: `"playSigningCertDigests": []`, new: `"playSigningCertDigests": [], "appAttest": {"mode": "optional", "allowDevelopment": "yes"}`, path: "$.attestation.appAttest.allowDevelopment", at: `"yes"`, msg: "must be a boolean, not a string"},
+		{name: "appAttest unknown field", old: `"playSigningCertDigests": []`, new: `"playSigningCertDigests": [], "appAttest": {"mode": "required", "teamId": "ABCDE12345"}`, path: "$.attestation.appAttest.teamId", at: `"teamId"`, msg: `unknown field "teamId"; known fields: allowDevelopment, mode`},
 		{name: "failSafeEnforce is a string", old: `"failSafeEnforce": true`, new: `"failSafeEnforce": "yes"`, path: "$.threatEvents.failSafeEnforce", at: `"yes"`, msg: "must be a boolean, not a string"},
 		{name: "score is a string", old: `"tamper": {"mode": "defend"}`, new: `"tamper": {"mode": "defend", "score": "high"}`, path: "$.threats.tamper.score", at: `"high"`, msg: "must be an integer, not a string"},
 		{name: "password is a number", old: `"env:CLIENT_P12_PASS"`, new: `1234`, path: "$.mtls.password", at: `1234`, msg: "must be a string, not a number"},
@@ -333,5 +338,31 @@ func TestSchemaCompiles(t *testing.T) {
 	}
 	if !strings.Contains(string(Schema()), `"$id": "`+SchemaID+`"`) {
 		t.Error("Schema() lacks its $id")
+	}
+}
+
+// TestAppAttestLoads: attestation.appAttest as written is what Load
+// returns; absent, it is off.
+func TestAppAttestLoads(t *testing.T) {
+	w := newWorld(t)
+	for _, c := range []struct {
+		name, obj string
+		want      AppAttest
+	}{
+		{"required", `, "appAttest": {"mode": "required"}`, AppAttest{Mode: KeyAttestationRequired}},
+		{"optional, development", `, "appAttest": {"mode": "optional", "allowDevelopment": true}`, AppAttest{Mode: KeyAttestationOptional, AllowDevelopment: true}},
+		{"empty object", `, "appAttest": {}`, AppAttest{Mode: KeyAttestationOff}},
+		{"absent", ``, AppAttest{Mode: KeyAttestationOff}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			doc := strings.Replace(issueExample, `"playSigningCertDigests": []`, `"playSigningCertDigests": []`+c.obj, 1)
+			fs, err := Load(w.write(t, strings.ReplaceAll(c.name, " ", "-")+".json", doc), w.opts(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fs.Attestation.AppAttest != c.want {
+				t.Errorf("appAttest = %+v, want %+v", fs.Attestation.AppAttest, c.want)
+			}
+		})
 	}
 }

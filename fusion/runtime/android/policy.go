@@ -102,6 +102,13 @@ type Policy struct {
 	// not off, the runtime (API 24+) adds an Android Key Attestation chain
 	// whose challenge is the nonce.
 	KeyAttestation string
+	// AppAttest is the Fusion Set's attestation.appAttest.mode for an iOS
+	// release (the iOS runtime reads this policy too): when optional or
+	// required, the runtime adds an App Attest attestation object whose
+	// clientDataHash is SHA-256 of the raw nonce. Written only when set and
+	// not off, so Android policies are unchanged (the Android runtime reads
+	// keys by name and ignores this one).
+	AppAttest string
 }
 
 // PolicyVersion is the value of the "version" key written by Encode.
@@ -138,6 +145,7 @@ var ErrPolicy = errors.New("androidrt: invalid policy")
 //	attest.runtimeDex   entry name of the runtime dex (only when set)
 //	attest.skipManifest true: manifestDigest is not re-measured (only when set)
 //	attest.keyAttestation  off | optional | required ("" is written as off)
+//	attest.appAttest    optional | required (iOS; absent = off)
 //	buildDate           RFC 3339;  fusedAppToken  hex
 func (p *Policy) Encode() []byte {
 	kv := map[string]string{
@@ -166,6 +174,9 @@ func (p *Policy) Encode() []byte {
 	}
 	if p.AttestSkipManifest {
 		kv["attest.skipManifest"] = "true"
+	}
+	if p.AppAttest != "" && p.AppAttest != attest.KeyAttestationOff {
+		kv["attest.appAttest"] = p.AppAttest
 	}
 	for t, tp := range p.Threats {
 		kv["threat."+string(t)+".mode"] = tp.Mode
@@ -292,6 +303,11 @@ func (p *Policy) Validate() error {
 	case "", attest.KeyAttestationOff, attest.KeyAttestationOptional, attest.KeyAttestationRequired:
 	default:
 		bad("unknown key attestation mode %q", p.KeyAttestation)
+	}
+	switch p.AppAttest {
+	case "", attest.KeyAttestationOff, attest.KeyAttestationOptional, attest.KeyAttestationRequired:
+	default:
+		bad("unknown App Attest mode %q", p.AppAttest)
 	}
 	if p.FailSafeEnforce && p.FailSafeAfter < 0 {
 		bad("negative fail-safe delay")

@@ -223,6 +223,8 @@ func TestPolicyValidate(t *testing.T) {
 		{"pinned CA garbage", func(p *androidrt.Policy) { p.PinnedCAs = [][]byte{{1, 2, 3}} }, "pinned CA 0"},
 		{"key attestation optional", func(p *androidrt.Policy) { p.KeyAttestation = attest.KeyAttestationOptional }, ""},
 		{"key attestation unknown", func(p *androidrt.Policy) { p.KeyAttestation = "always" }, `unknown key attestation mode "always"`},
+		{"app attest required", func(p *androidrt.Policy) { p.AppAttest = attest.KeyAttestationRequired }, ""},
+		{"app attest unknown", func(p *androidrt.Policy) { p.AppAttest = "always" }, `unknown App Attest mode "always"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -236,6 +238,26 @@ func TestPolicyValidate(t *testing.T) {
 				t.Fatalf("Validate = %v, want an ErrPolicy containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestPolicyAppAttest: attest.appAttest is written only for an iOS
+// release that asks for App Attest, so Android policies keep their bytes;
+// java.util.Properties.load reads it back.
+func TestPolicyAppAttest(t *testing.T) {
+	for _, c := range []struct{ mode, want string }{
+		{"", ""}, {attest.KeyAttestationOff, ""}, {attest.KeyAttestationOptional, "optional"}, {attest.KeyAttestationRequired, "required"},
+	} {
+		p := goldenPolicy()
+		base := p.Encode()
+		p.AppAttest = c.mode
+		enc := p.Encode()
+		if got := harness.LoadProperties(t, enc)["attest.appAttest"]; got != c.want {
+			t.Errorf("mode %q: attest.appAttest = %q, want %q", c.mode, got, c.want)
+		}
+		if c.want == "" && !bytes.Equal(enc, base) {
+			t.Errorf("mode %q changed the policy bytes", c.mode)
+		}
 	}
 }
 

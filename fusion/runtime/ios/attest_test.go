@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -16,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trustfuse/trustfuse/internal/keyattesttest"
 	"github.com/trustfuse/trustfuse/pkg/attest"
+	"github.com/trustfuse/trustfuse/pkg/keyattest"
 )
 
 var measurements = map[string]attest.IOSMeasurement{
@@ -91,7 +94,7 @@ func TestAttestRequestGetsToken(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			code, b := attestOnce(t, ts.URL, c.m, hex.EncodeToString(c.key), c.device, strconv.Itoa(c.threats))
+			code, b, _ := attestOnce(t, ts.URL, c.m, hex.EncodeToString(c.key), c.device, strconv.Itoa(c.threats), nil)
 			if code != c.code {
 				t.Fatalf("attest: %d %s", code, b)
 			}
@@ -144,4 +147,101 @@ func verifyES256(t *testing.T, tok string, pub *ecdsa.PublicKey) attest.Claims {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestAttestRequestAppAttest: the body the core builds with an App Attest
+// key id and attestation object (standard base64, as DCAppAttestService
+// gives them; minted under a test root shaped like Apple's for
+// clientDataHash = SHA-256 of the challenge's raw nonce, as the glue
+// computes it) parses in a real serve and gets a token naming the
+// environment; without them a release whose registration requires App
+// Attest is refused with app_attest_missing and an optional one is
+// accepted; an object made for another nonce is refused.
+func TestAttestRequestAppAttest(t *testing.T) {
+	now := time.Now()
+	root, mid := keyattesttest.NewAppAttestCA(t)
+	verifier, err := keyattest.NewAppAttestVerifier([]*x509.Certificate{root.Cert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := attest.OpenRegistry(filepath.Join(t.TempDir(), "reg.db"), randBytes(t, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := randBytes(t, 32)
+	release := func(build string, pol *attest.AppAttestPolicy) attest.IOSMeasurement {
+		m := measurements["ascii"]
+		m.Build = build
+		if _, err := reg.Add(attest.Registration{Format: attest.RegistrationFormat, ID: m.SHA256(), IOS: &m, AttestKey: key,
+			AppAttest: pol}, now); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	required := release("1", &attest.AppAttestPolicy{Mode: attest.KeyAttestationRequired, TeamID: "ABCDE12345"})
+	optional := release("2", &attest.AppAttestPolicy{Mode: attest.KeyAttestationOptional, TeamID: "ABCDE12345"})
+	sk, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	srv, err := attest.NewServer(attest.Config{Issuer: "https://attest.example", Audience: "api", TokenTTL: time.Minute, SigningKey: sk,
+		NonceKey: randBytes(t, 32), Registry: reg, Replay: attest.NewMemoryReplay(100, nil), AppAttest: verifier, Debug: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+
+	aaKey := keyattesttest.NewKey(t, "p256").(*ecdsa.PrivateKey)
+	keyID := base64.StdEncoding.EncodeToString(keyattesttest.AppAttestKeyID(t, aaKey))
+	object := func(cdh []byte) string {
+		return base64.StdEncoding.EncodeToString(keyattesttest.MintAppAttest(t, mid, aaKey, keyattesttest.AppAttestSpec{
+			TeamID: "ABCDE12345", BundleID: required.BundleID, ClientDataHash: cdh, NotBefore: now.Add(-time.Minute)}))
+	}
+	forNonce := func(raw []byte) (string, string) {
+		h := sha256.Sum256(raw)
+		return keyID, object(h[:])
+	}
+	none := func([]byte) (string, string) { return "", "" }
+	stale := func([]byte) (string, string) {
+		h := sha256.Sum256([]byte("an earlier nonce"))
+		return keyID, object(h[:])
+	}
+	for _, c := range []struct {
+		name   string
+		m      attest.IOSMeasurement
+		app    func(raw []byte) (keyID, object string)
+		code   int
+		reason string // in a refusal
+		aat    string // the token's App Attest environment
+	}{
+		{"required, attested", required, forNonce, 200, "", "production"},
+		{"required, none sent", required, none, 403, "app_attest_missing", ""},
+		{"required, another nonce", required, stale, 403, "app_attest_challenge_mismatch", ""},
+		{"optional, none sent", optional, none, 200, "", ""},
+		{"optional, attested", optional, forNonce, 200, "", "production"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var kid, obj string
+			code, b, body := attestOnce(t, ts.URL, c.m, hex.EncodeToString(key), "device-1", "0", func(raw []byte) (string, string) {
+				kid, obj = c.app(raw)
+				return kid, obj
+			})
+			// What serve parses: the fields are present exactly when sent.
+			var req attest.AttestRequest
+			if err := json.Unmarshal([]byte(body), &req); err != nil || req.AppAttestKeyID != kid || req.AppAttestation != obj {
+				t.Fatalf("body %s: %v", body, err)
+			}
+			if code != c.code || c.code != 200 && !strings.Contains(string(b), c.reason) {
+				t.Fatalf("attest: %d %s, want %d %s", code, b, c.code, c.reason)
+			}
+			if c.code != 200 {
+				return
+			}
+			var ar attest.AttestResponse
+			if err := json.Unmarshal(b, &ar); err != nil {
+				t.Fatal(err)
+			}
+			if claims := verifyES256(t, ar.Token, &sk.PublicKey); claims.AppAttest != c.aat || claims.Release != c.m.SHA256() {
+				t.Fatalf("claims aat %q rel %s, want %q %s", claims.AppAttest, claims.Release, c.aat, c.m.SHA256())
+			}
+		})
+	}
 }

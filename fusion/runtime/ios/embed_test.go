@@ -213,6 +213,7 @@ func TestFrameworkImports(t *testing.T) {
 		{"__dyld_image_count", "libSystem"},
 		{"__dyld_get_image_name", "libSystem"},  // hooking
 		{"_dladdr", "libSystem"},                // the framework's directory
+		{"_dlopen", "libSystem"},                // DeviceCheck, only when App Attest is on
 		{"_dispatch_async_f", "libSystem"},      // checks off the main thread
 		{"__NSConcreteStackBlock", "libSystem"}, // the completion handler block
 	} {

@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -214,11 +215,12 @@ func serveCLI(t *testing.T, bin, dir string) (string, *ecdsa.PublicKey) {
 	return "http://" + m[1], &sk.PublicKey
 }
 
-// attestOnce asks serve at base for a challenge, has the core build the
-// attestation request for m with attestKey (hex), device and threats
-// (the threat bit mask, decimal), posts it, and returns the status and
-// response body.
-func attestOnce(t *testing.T, base string, m attest.IOSMeasurement, attestKey, device, threats string) (int, []byte) {
+// attestOnce runs the protocol against the serve at base as the runtime
+// does: a challenge, then the attestation request the core builds for it
+// with attestKey (hex), the device id, the threat bits and, when app is
+// not nil, the App Attest key id and object app returns for the nonce's
+// raw bytes. It returns serve's status and body, and the request body.
+func attestOnce(t *testing.T, base string, m attest.IOSMeasurement, attestKey, device, threats string, app func(raw []byte) (keyID, object string)) (int, []byte, string) {
 	t.Helper()
 	post := func(path string, body []byte) (int, []byte) {
 		resp, err := http.Post(base+path, "application/json", bytes.NewReader(body))
@@ -237,8 +239,17 @@ func attestOnce(t *testing.T, base string, m attest.IOSMeasurement, attestKey, d
 	if err := json.Unmarshal(b, &ch); code != 200 || err != nil {
 		t.Fatalf("challenge: %d %s", code, b)
 	}
-	body := mustRun(t, append(append([]string{"attest-request"}, measureArgs(m)...), ch.Nonce, attestKey, device, threats)...)
-	return post("/v1/attest", []byte(body))
+	var kid, obj string
+	if app != nil {
+		raw, err := base64.RawURLEncoding.DecodeString(ch.Nonce)
+		if err != nil {
+			t.Fatalf("challenge nonce: %v", err)
+		}
+		kid, obj = app(raw)
+	}
+	body := mustRun(t, append(append([]string{"attest-request"}, measureArgs(m)...), ch.Nonce, attestKey, device, threats, kid, obj)...)
+	code, b = post("/v1/attest", []byte(body))
+	return code, b, body
 }
 
 // TestFusedIPA is the host half of the acceptance on real
@@ -366,7 +377,7 @@ func TestFusedIPA(t *testing.T) {
 			}
 			mustTrustfuse(t, bin, dir, "releases", "add", "--registry", "reg.db", "--registry-key", "file:rk.hex", "release.json")
 			base, pub := serveCLI(t, bin, dir)
-			code, b := attestOnce(t, base, l.m, l.identity.AttestKey, "device-1", "0")
+			code, b, _ := attestOnce(t, base, l.m, l.identity.AttestKey, "device-1", "0", nil)
 			if code != 200 {
 				t.Fatalf("fused app: attest %d %s", code, b)
 			}
@@ -378,7 +389,7 @@ func TestFusedIPA(t *testing.T) {
 				t.Fatalf("token claims %+v, want release %s of %s", claims, l.sum, demoBundle)
 			}
 			for name, lc := range copies {
-				if code, b := attestOnce(t, base, lc.m, l.identity.AttestKey, "device-1", "0"); code != 403 || !strings.Contains(string(b), "unknown_release") {
+				if code, b, _ := attestOnce(t, base, lc.m, l.identity.AttestKey, "device-1", "0", nil); code != 403 || !strings.Contains(string(b), "unknown_release") {
 					t.Fatalf("copy signed by team %q with the stolen attestation key: attest %d %s, want 403 unknown_release", name, code, b)
 				}
 			}

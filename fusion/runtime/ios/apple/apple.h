@@ -55,6 +55,8 @@ typedef struct {
 	void *dli_saddr;
 } Dl_info;
 int dladdr(const void *, Dl_info *);
+#define RTLD_LAZY 0x1
+void *dlopen(const char *, int);
 uint32_t _dyld_image_count(void);
 const char *_dyld_get_image_name(uint32_t);
 const void *_dyld_get_image_header(uint32_t);

@@ -6,6 +6,19 @@
  * attest.tokenTtlMs (serve's expiresAt is not read here). Runs on a
  * background queue, never on the caller of a task factory. Responses are
  * read with NSJSONSerialization.
+ *
+ * App Attest, when the policy's attest.appAttest is optional or required:
+ * DeviceCheck is dlopen'ed then (so an app that does not ask never loads
+ * it, and the binary gains no load command), DCAppAttestService is reached
+ * by name, and, when -isSupported, the key id of a Secure Enclave key is
+ * attested with clientDataHash = SHA-256(nonceRaw) (serve's check). The key
+ * id is kept in NSUserDefaults: it is not secret (the SHA-256 of the public
+ * key; the private key never leaves the Secure Enclave) and, unlike a
+ * keychain item, it is deleted with the app, as the key is. A key that
+ * cannot be attested (e.g. an id restored from another device's backup) is
+ * forgotten and one new key is made. No object is sent when the device
+ * cannot make one; serve then refuses a required release
+ * (app_attest_missing).
  */
 #include "glue.h"
 
@@ -80,14 +93,136 @@ static void info_string(const char *key, char *out, size_t cap)
 		out[0] = 0;
 }
 
+#define APP_ATTEST_KEY_ID "io.trustfuse.appAttestKeyId"
+
+/* An App Attest completion: a key id (generateKey) or a base64 object
+ * (attestKey). Heap memory, never freed after a timeout, like post's. */
+struct aa_reply {
+	dispatch_semaphore_t done;
+	bool ok;
+	char key_id[128];
+	char *object;
+};
+
+static struct aa_reply *aa_new(void)
+{
+	struct aa_reply *r = calloc(1, sizeof *r);
+	if (r)
+		r->done = dispatch_semaphore_create(0);
+	return r;
+}
+
+/* aa_wait waits up to 30 s; false on timeout (then r stays allocated). */
+static bool aa_wait(struct aa_reply *r)
+{
+	return dispatch_semaphore_wait(r->done, dispatch_time(DISPATCH_TIME_NOW, 30000 * NSEC_PER_MSEC)) == 0;
+}
+
+/* app_attest_service is DCAppAttestService.sharedService when the policy
+ * asks for App Attest and the device supports it, else nil. */
+static id app_attest_service(void)
+{
+	const char *mode = tf_policy_get(tf_g_policy, "attest.appAttest");
+	if (!mode || (strcmp(mode, "optional") != 0 && strcmp(mode, "required") != 0))
+		return nil;
+	if (!CLS("DCAppAttestService"))
+		dlopen("/System/Library/Frameworks/DeviceCheck.framework/DeviceCheck", RTLD_LAZY);
+	id cls = CLS("DCAppAttestService");
+	id svc = cls ? MSG(id)(cls, SEL_("sharedService")) : nil;
+	return svc && MSG(BOOL)(svc, SEL_("isSupported")) ? svc : nil;
+}
+
+/* generate_key makes a new App Attest key and returns its id (in r). */
+static struct aa_reply *generate_key(id svc)
+{
+	struct aa_reply *r = aa_new();
+	if (!r)
+		return NULL;
+	MSG(void, void *)(svc, SEL_("generateKeyWithCompletionHandler:"), ^(id key_id, id err) {
+		const char *s = !err && key_id ? tf_utf8(key_id) : NULL;
+		r->ok = s && *s && snprintf(r->key_id, sizeof r->key_id, "%s", s) < (int)sizeof r->key_id;
+		dispatch_semaphore_signal(r->done);
+	});
+	return aa_wait(r) ? r : NULL;
+}
+
+/* attest_key attests key_id for cdh and returns the object (in r). */
+static struct aa_reply *attest_key(id svc, const char *key_id, const uint8_t cdh[32])
+{
+	struct aa_reply *r = aa_new();
+	if (!r)
+		return NULL;
+	id kid = tf_nsstring(key_id);
+	id hash = MSG(id, const void *, NSUInteger)(CLS("NSData"), SEL_("dataWithBytes:length:"), cdh, 32);
+	MSG(void, id, id, void *)(svc, SEL_("attestKey:clientDataHash:completionHandler:"), kid, hash, ^(id obj, id err) {
+		id b64 = !err && obj ? MSG(id, NSUInteger)(obj, SEL_("base64EncodedStringWithOptions:"), 0) : nil;
+		const char *s = b64 ? tf_utf8(b64) : NULL;
+		if (s && (r->object = malloc(strlen(s) + 1))) {
+			memcpy(r->object, s, strlen(s) + 1);
+			r->ok = true;
+		}
+		dispatch_semaphore_signal(r->done);
+	});
+	CFRelease(kid);
+	return aa_wait(r) ? r : NULL;
+}
+
+/* app_attest fills key_id and *object (standard base64, the caller frees
+ * it) for nonce, or returns false (not asked, unsupported, or failed). */
+static bool app_attest(const char *nonce, char *key_id, size_t cap, char **object)
+{
+	id svc = app_attest_service();
+	uint8_t raw[128], cdh[32];
+	int n = svc ? tf_base64url_decode(nonce, strlen(nonce), raw, sizeof raw) : -1;
+	if (n < 0)
+		return false;
+	tf_sha256(raw, (size_t)n, cdh);
+	id defaults = MSG(id)(CLS("NSUserDefaults"), SEL_("standardUserDefaults"));
+	id dkey = tf_nsstring(APP_ATTEST_KEY_ID);
+	bool ok = false;
+	for (int fresh = 0; fresh < 2 && !ok; fresh++) {
+		id stored = fresh ? nil : MSG(id, id)(defaults, SEL_("stringForKey:"), dkey);
+		const char *s = stored ? tf_utf8(stored) : NULL;
+		if (s && *s) {
+			if (snprintf(key_id, cap, "%s", s) >= (int)cap)
+				continue;
+		} else {
+			if (!fresh)
+				continue; /* nothing stored: the next round makes a key */
+			struct aa_reply *g = generate_key(svc);
+			bool made = g && g->ok && snprintf(key_id, cap, "%s", g->key_id) < (int)cap;
+			free(g);
+			if (!made)
+				break;
+			id v = tf_nsstring(key_id);
+			MSG(void, id, id)(defaults, SEL_("setObject:forKey:"), v, dkey);
+			CFRelease(v);
+		}
+		struct aa_reply *a = attest_key(svc, key_id, cdh);
+		ok = a && a->ok;
+		if (ok)
+			*object = a->object;
+		else if (a)
+			free(a->object);
+		free(a);
+		if (!ok && !fresh)
+			MSG(void, id)(defaults, SEL_("removeObjectForKey:"), dkey);
+	}
+	CFRelease(dkey);
+	if (!ok)
+		tf_log("attestation: no App Attest object", NULL);
+	return ok;
+}
+
 static void fetch(void *ctx)
 {
 	(void)ctx;
 	void *pool = objc_autoreleasePoolPush();
 	const char *ep = tf_policy_get(tf_g_policy, "attest.endpoint");
 	int64_t ttl = tf_policy_long(tf_g_policy, "attest.tokenTtlMs");
-	static char body[16384];
-	char url[1024], nonce[256], tok[2048], ver[64], build[64];
+	static char body[32768];
+	char url[1024], nonce[256], tok[2048], ver[64], build[64], aa_key[128];
+	char *aa_object = NULL;
 	struct reply *c = NULL, *a = NULL;
 	if (!ep || !*ep || !tf_g_credential)
 		goto out;
@@ -102,8 +237,10 @@ static void fetch(void *ctx)
 	tf_ios_measurement m = {.bundle_id = tf_g_bundle, .team_id = tf_g_app_sig.team_id, .version = ver, .build = build};
 	memcpy(m.app_cdhash, tf_g_app_sig.cdhash, 20);
 	memcpy(m.runtime_cdhash, tf_g_rt_sig.cdhash, 20);
+	if (!app_attest(nonce, aa_key, sizeof aa_key, &aa_object))
+		aa_key[0] = 0;
 	if (tf_attest_request(&m, nonce, tf_g_identity.attest_key, tf_g_identity.attest_keylen, tf_g_device_id,
-			      tf_threats_fired(), body, sizeof body) != TF_OK) {
+			      tf_threats_fired(), aa_key, aa_object, body, sizeof body) != TF_OK) {
 		tf_log("attestation: cannot build the request", NULL);
 		goto out;
 	}
@@ -118,6 +255,7 @@ static void fetch(void *ctx)
 	token_until = time(NULL) + (long)(ttl * 3 / 4000);
 	os_unfair_lock_unlock(&lock);
 out:
+	free(aa_object);
 	if (c)
 		free(c->body), free(c);
 	if (a)

@@ -36,9 +36,11 @@ int tf_measurement_json(const tf_ios_measurement *m, char *out, size_t cap, uint
 }
 
 /* FORMAT: {"nonce":s,"ios":measurement,"proof":base64url,
- * "deviceInfo":{"id":s} (when a device id is given),"threats":[codes] (when any)} */
+ * "deviceInfo":{"id":s} (when a device id is given),"threats":[codes] (when any),
+ * "appAttestKeyId":base64,"appAttestation":base64 (when both are given)} */
 int tf_attest_request(const tf_ios_measurement *m, const char *nonce, const uint8_t *attest_key, size_t attest_keylen,
-	const char *device_id, unsigned threats_mask, char *out, size_t cap) {
+	const char *device_id, unsigned threats_mask, const char *app_attest_key_id, const char *app_attestation,
+	char *out, size_t cap) {
 	uint8_t raw[128], sum[32], proof[32];
 	char mj[1024];
 	int rc = tf_measurement_json(m, mj, sizeof mj, sum);
@@ -79,6 +81,12 @@ int tf_attest_request(const tf_ios_measurement *m, const char *nonce, const uint
 			first = 0;
 		}
 		tf_buf_raw(&b, "]");
+	}
+	if (app_attest_key_id != NULL && *app_attest_key_id && app_attestation != NULL && *app_attestation) {
+		tf_buf_raw(&b, ",\"appAttestKeyId\":");
+		tf_buf_jstring(&b, app_attest_key_id);
+		tf_buf_raw(&b, ",\"appAttestation\":");
+		tf_buf_jstring(&b, app_attestation);
 	}
 	tf_buf_raw(&b, "}");
 	tf_wipe(proof, sizeof proof);

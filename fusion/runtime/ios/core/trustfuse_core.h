@@ -180,10 +180,13 @@ int tf_measurement_json(const tf_ios_measurement *m, char *out, size_t cap, uint
 int tf_base64url_decode(const char *s, size_t n, uint8_t *out, size_t cap);
 /* The POST /v1/attest body for nonce (the challenge's base64url string): the
  * measurement under "ios", proof = HMAC-SHA256(attest_key, nonceRaw ||
- * measurementSHA256), deviceInfo {"id": device_id} when not NULL, and the
- * fired threat codes (threats_mask bit i = threat i). */
+ * measurementSHA256), deviceInfo {"id": device_id} when not NULL, the
+ * fired threat codes (threats_mask bit i = threat i), and, when both are
+ * neither NULL nor empty, the App Attest key id and attestation object
+ * (standard base64, as DCAppAttestService gives them; serve checks them). */
 int tf_attest_request(const tf_ios_measurement *m, const char *nonce, const uint8_t *attest_key, size_t attest_keylen,
-	const char *device_id, unsigned threats_mask, char *out, size_t cap);
+	const char *device_id, unsigned threats_mask, const char *app_attest_key_id, const char *app_attestation,
+	char *out, size_t cap);
 
 /* ---- Mach-O code signature ---- */
 typedef struct {

@@ -188,13 +188,15 @@ int main(int argc, char **argv) {
 			return fail(rc);
 		printf("%s\n", j);
 		puthex(out, 32);
-	} else if (strcmp(cmd, "attest-request") == 0 && na == 10) {
-		/* attest-request BUNDLE TEAM APPCD RTCD VERSION BUILD NONCE ATTESTKEYHEX DEVICEID THREATMASK */
+	} else if (strcmp(cmd, "attest-request") == 0 && na == 12) {
+		/* attest-request BUNDLE TEAM APPCD RTCD VERSION BUILD NONCE ATTESTKEYHEX DEVICEID THREATMASK
+		 *                APPATTESTKEYID APPATTESTATION ("" for none) */
 		tf_ios_measurement m;
 		static char body[1 << 16];
 		measurement_args(a, &m);
 		uint8_t *ak = unhex(a[7], &n1);
-		int rc = tf_attest_request(&m, a[6], ak, n1, a[8][0] ? a[8] : NULL, (unsigned)atoi(a[9]), body, sizeof body);
+		int rc = tf_attest_request(&m, a[6], ak, n1, a[8][0] ? a[8] : NULL, (unsigned)atoi(a[9]), a[10], a[11], body,
+					   sizeof body);
 		if (rc != TF_OK)
 			return fail(rc);
 		fputs(body, stdout);
