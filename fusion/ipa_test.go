@@ -373,6 +373,21 @@ func TestFuseAppAttest(t *testing.T) {
 			if string(back.AppAttest) != c.export {
 				t.Errorf("export appAttest = %s, want %s", back.AppAttest, c.export)
 			}
+			// The report says the same, and nothing of Android Key
+			// Attestation; it passes the report schema.
+			st := res.Statement(report.Build{}, fs)
+			payload, err := json.Marshal(st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := report.ValidateStatement(payload); err != nil {
+				t.Fatalf("report: %v", err)
+			}
+			got, want := st.Predicate.Attestation.AppAttest, res.Registration.AppAttest
+			if (got == nil) != (want == nil) || got != nil && (got.Mode != want.Mode || got.TeamID != want.TeamID || got.AllowDevelopment != want.AllowDevelopment) ||
+				st.Predicate.Attestation.KeyAttestation != nil {
+				t.Errorf("report appAttest %+v (keyAttestation %v), registration %+v", got, st.Predicate.Attestation.KeyAttestation, want)
+			}
 		})
 	}
 }

@@ -61,6 +61,16 @@ func (r *Result) Statement(b report.Build, fs *fusionset.FusionSet) *report.Stat
 	}
 	if fs != nil {
 		p.Attestation.Endpoint = fs.Attestation.Endpoint
+	}
+	switch {
+	case r.IOSMeasurement != nil:
+		// Android Key Attestation does not apply to an iOS release; App
+		// Attest, its counterpart, is in the registration.
+		if reg := r.Registration; reg != nil && reg.AppAttest != nil {
+			a := reg.AppAttest
+			p.Attestation.AppAttest = &report.AppAttest{Mode: a.Mode, TeamID: a.TeamID, AllowDevelopment: a.AllowDevelopment}
+		}
+	case fs != nil:
 		if k := keyAttestationPolicy(fs); k != nil {
 			p.Attestation.KeyAttestation = &report.KeyAttestation{Mode: k.Mode, MinSecurityLevel: k.MinSecurityLevel,
 				RequireVerifiedBoot: k.RequireVerifiedBoot}

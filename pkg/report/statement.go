@@ -159,6 +159,17 @@ type Attestation struct {
 	KeyAttestation *KeyAttestation `json:"keyAttestation,omitempty"`
 	// IOS is an IPA's measurement (then measurementSha256 is its SHA256).
 	IOS *IOSMeasurement `json:"ios,omitempty"`
+	// AppAttest is the App Attest the service demands of an iOS release
+	// (absent when off).
+	AppAttest *AppAttest `json:"appAttest,omitempty"`
+}
+
+// AppAttest is an iOS release's App Attest policy: the Fusion Set's
+// attestation.appAttest and the team id of the app's signature.
+type AppAttest struct {
+	Mode             string `json:"mode"`
+	TeamID           string `json:"teamId"`
+	AllowDevelopment bool   `json:"allowDevelopment"`
 }
 
 // IOSMeasurement is what the iOS runtime attests: SHA256 is of the RFC
