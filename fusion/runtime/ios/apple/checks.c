@@ -199,6 +199,27 @@ static void check_hooking(void)
 	}
 }
 
+/* check_images: every loaded image must be iOS's own code or inside the
+ * app bundle (the directory of dyld image 0, the main executable); the
+ * first other one is an unexpected dylib (tf_image_expected). */
+static void check_images(void)
+{
+	char app[1024];
+	const char *exe = _dyld_get_image_name(0);
+	const char *slash = exe ? strrchr(exe, '/') : NULL;
+	if (!slash || (size_t)(slash - exe) >= sizeof app)
+		return;
+	memcpy(app, exe, (size_t)(slash - exe));
+	app[slash - exe] = 0;
+	for (uint32_t i = 1, n = _dyld_image_count(); i < n; i++) {
+		const char *name = _dyld_get_image_name(i);
+		if (!tf_image_expected(name, app)) {
+			tf_threat(TF_TAMPER, "UNEXPECTED_LIBRARY", name);
+			return;
+		}
+	}
+}
+
 /* check_tamper: the app must be the one fused: its bundle id is the
  * policy's package and (team id, bundle id) is an allowed signer. The
  * executable's cdhash cannot be in the policy (the policy is sealed in
@@ -222,6 +243,8 @@ static void check_tamper(void)
 		tf_threat(TF_TAMPER, "BUNDLE_ID_MISMATCH", tf_g_bundle);
 	else if (signers && *signers && !allowed)
 		tf_threat(TF_TAMPER, "SIGNER_MISMATCH", tf_g_app_sig.team_id);
+	else
+		check_images();
 }
 
 static void device_info(void)

@@ -167,6 +167,14 @@ typedef struct {
 int tf_threat_fire(const tf_policy *p, int threat, const char *reason_code, const char *reason_data,
 	const tf_device *dev, int *total, tf_verdict *v, char *json, size_t jsoncap);
 
+/* tf_image_expected reports whether a loaded image (a dyld image path)
+ * belongs in the app's process: under iOS's own code locations (/usr/lib,
+ * /System/Library, the cryptexes, /Developer) or inside the app bundle
+ * app_dir. Anything else (a tweak injected by a jailbreak, a library
+ * DYLD_INSERT_LIBRARIES named) is an unexpected dylib: tamper. Relative
+ * paths and "." or ".." segments are unexpected. */
+int tf_image_expected(const char *image, const char *app_dir);
+
 /* ---- measurement and attestation (pkg/attest IOSMeasurement) ---- */
 typedef struct {
 	const char *bundle_id, *team_id;

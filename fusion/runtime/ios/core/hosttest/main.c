@@ -146,6 +146,9 @@ int main(int argc, char **argv) {
 			print_json_string(p.e[i].value);
 		}
 		printf("}");
+	} else if (strcmp(cmd, "image-expected") == 0 && na == 2) {
+		/* image-expected IMAGE APP_DIR */
+		printf("%d", tf_image_expected(a[0], a[1]));
 	} else if (strcmp(cmd, "policy-check") == 0 && na == 4) {
 		/* policy-check POLICY TEAM BUNDLE HOST */
 		tf_policy p;
