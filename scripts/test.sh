@@ -56,21 +56,21 @@ fi
 # fuzz_one runs one target. Go 1.26's fuzz coordinator can fail a run with a
 # bare "context deadline exceeded" at the -fuzztime boundary when a starved
 # worker misses its stop deadline (go.dev/issue/75804, fixed in Go 1.27): no
-# input is written and nothing reproduces. Such a run is retried once; a run
-# that writes a failing input, or fails twice, fails the script.
+# input is written and nothing reproduces. Such a run is retried (twice at most); a run
+# that writes a failing input, or fails three times, fails the script.
 fuzz_one() {
   local dir=$1 name=$2 log attempt
   log=$(mktemp)
-  for attempt in 1 2; do
+  for attempt in 1 2 3; do
     if go test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" -fuzzminimizetime=3s "./$dir" 2>&1 | tee "$log"; then
       rm -f "$log"
       return 0
     fi
-    if grep -q 'Failing input written' "$log" || ! grep -q 'context deadline exceeded' "$log" || [[ $attempt == 2 ]]; then
+    if grep -q 'Failing input written' "$log" || ! grep -q 'context deadline exceeded' "$log" || [[ $attempt == 3 ]]; then
       rm -f "$log"
       return 1
     fi
-    echo "test.sh: $name hit the fuzz coordinator's deadline race (go.dev/issue/75804) with no failing input; retrying once"
+    echo "test.sh: $name hit the fuzz coordinator's deadline race (go.dev/issue/75804) with no failing input; retrying"
   done
 }
 
