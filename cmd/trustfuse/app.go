@@ -51,6 +51,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			releasesCommand(),
 			guardCommand(),
 			reportCommand(),
+			doctorCommand(),
 			versionCommand(),
 			helpCommand(),
 		},
