@@ -30,8 +30,10 @@ _trustfuse_complete() {
 complete -o bashdefault -o default -F _trustfuse_complete trustfuse
 `
 
-// zshCompletion is the script `trustfuse completion zsh` prints. With SHELL
-// naming zsh, urfave prints "name:description" pairs, which _describe shows.
+// zshCompletion is the script `trustfuse completion zsh` prints. With the
+// environment variable "0" ending in zsh (set through env(1): zsh cannot
+// export $0), urfave prints commands as "name:description" pairs, which
+// _describe shows.
 const zshCompletion = `#compdef trustfuse
 # zsh completion for trustfuse.
 # Load it with: source <(trustfuse completion zsh)   (after compinit)
@@ -39,9 +41,9 @@ _trustfuse() {
   local cur=${words[CURRENT]}
   local -a candidates
   if [[ $cur == -* ]]; then
-    candidates=("${(@f)$(${words[1]} ${words[2,CURRENT-1]} $cur --generate-bash-completion 2>/dev/null)}")
+    candidates=("${(@f)$(env 0=zsh ${words[1]} ${words[2,CURRENT-1]} $cur --generate-bash-completion 2>/dev/null)}")
   else
-    candidates=("${(@f)$(${words[1]} ${words[2,CURRENT-1]} --generate-bash-completion 2>/dev/null)}")
+    candidates=("${(@f)$(env 0=zsh ${words[1]} ${words[2,CURRENT-1]} --generate-bash-completion 2>/dev/null)}")
   fi
   if [[ -n ${candidates[1]} ]]; then
     _describe 'trustfuse' candidates
