@@ -16,6 +16,8 @@ declare -A need=(
   [node]=nodejs [npm]=npm
   # ZIP / ZIP64 oracles (pkg/zipx)
   [unzip]=unzip [zipinfo]=unzip
+  # shell completion scripts: syntax checks and completion runs (cmd/trustfuse)
+  [zsh]=zsh [fish]=fish
 )
 missing=()
 for cmd in "${!need[@]}"; do

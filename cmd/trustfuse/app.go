@@ -37,6 +37,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Writer:      stdout,
 		ErrWriter:   stderr,
 		HideVersion: true, // `trustfuse version` is the one way to ask
+		// Answers `... --generate-bash-completion`, which the bash and zsh
+		// scripts of `trustfuse completion` run.
+		EnableBashCompletion: true,
 		// urfave adds -h/--help only with its own help command, replaced below.
 		Flags: []cli.Flag{jsonFlag(), cli.HelpFlag},
 		Commands: []*cli.Command{
@@ -51,6 +54,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			releasesCommand(),
 			guardCommand(),
 			reportCommand(),
+			doctorCommand(),
+			completionCommand(),
 			versionCommand(),
 			helpCommand(),
 		},

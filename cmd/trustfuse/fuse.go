@@ -158,15 +158,20 @@ func (o *fuseOptions) run(c *cli.Context) error {
 			return err
 		}
 	}
-	if bar := progressBar(c.App.ErrWriter); bar != nil {
+	bar := progressBar(c.App.ErrWriter)
+	if bar != nil {
 		req.Progress = func(step string, i, total int) {
 			bar.ChangeMax(total)
 			bar.Describe(step)
 			bar.Set(i)
 		}
-		defer bar.Finish()
 	}
 	res, err := fusion.Fuse(req)
+	if bar != nil {
+		// Cleared before anything else is printed, so that warnings and the
+		// summary do not start on the bar's line.
+		bar.Finish()
+	}
 	if err != nil {
 		return err
 	}

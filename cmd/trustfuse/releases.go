@@ -108,6 +108,7 @@ func releasesCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
+					added := []attest.Release{}
 					for _, p := range c.Args().Slice() {
 						reg, err := readRegistration(p)
 						if err != nil {
@@ -117,8 +118,18 @@ func releasesCommand() *cli.Command {
 						if err != nil {
 							return err
 						}
+						if wantJSON(c) {
+							shown := *rel
+							shown.SealedKey = nil
+							added = append(added, shown)
+							continue
+						}
 						app, ver := releaseApp(rel)
 						fmt.Fprintf(c.App.Writer, "added %s %s %s\n", rel.ID, app, ver)
+					}
+					if wantJSON(c) {
+						// The shape of `releases list --json`.
+						return writeJSON(c.App.Writer, added)
 					}
 					return nil
 				},

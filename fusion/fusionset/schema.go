@@ -18,6 +18,8 @@ import (
 // SchemaID is the $id of the Fusion Set JSON Schema (draft 2020-12).
 const SchemaID = "https://trustfuse.dev/schemas/fusion-set/v1.json"
 
+//go:generate go run ./gendoc -o ../../docs/fusion-set.md
+
 //go:embed schema.json
 var schemaJSON []byte
 
