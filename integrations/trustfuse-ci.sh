@@ -33,8 +33,9 @@
 # 3 verification failed, 4 signing credential); a download that cannot be
 # had or does not match checksums.txt is 1 and trustfuse is not run.
 
-# Secrets never reach a trace: whatever the caller set, no xtrace here.
-set +x
+# Secrets never reach a trace: whatever the caller set, no xtrace here; and
+# no errexit (CircleCI runs steps with bash -e): fuse's exit code is handled.
+set +x +e
 set -u
 
 me=trustfuse-ci
@@ -118,12 +119,14 @@ install() {
 	echo "$dir/trustfuse"
 }
 
-# summary writes the verdict where the CI shows it; $1 is fuse's exit code,
-# $2 its captured output.
+# summary writes the verdict where the CI shows it; $1 is the exit code,
+# $2 fuse's captured output (empty: trustfuse could not be installed).
 summary() {
 	rc=$1 log=$2
 	if [ "$rc" -eq 0 ]; then
 		verdict="PROTECTED: $TF_OUT"
+	elif [ -z "$log" ]; then
+		verdict="FAILED (exit $rc: trustfuse could not be installed): $TF_IN"
 	else
 		verdict="FAILED (exit $rc: $(meaning "$rc")): $TF_IN"
 	fi
@@ -175,14 +178,18 @@ if [ -n "${TF_KEYSTORE:-}" ] && [ -z "${TF_KS_PASS:-}" ]; then
 fi
 TF_REPORT_DIR=${TF_REPORT_DIR:-trustfuse-report}
 
-bin=$(install) || exit $?
 mkdir -p "$TF_REPORT_DIR" "$(dirname "$TF_OUT")" || die 1 "cannot create $TF_REPORT_DIR"
-
 # The report names fuse gives --report-dir: app.secured.apk makes
 # app.secured.report.json and app.secured.report.pdf.
 stem=$(basename "$TF_OUT")
 stem=${stem%.*}
 json="$TF_REPORT_DIR/$stem.report.json" pdf="$TF_REPORT_DIR/$stem.report.pdf"
+
+bin=$(install) || {
+	rc=$?
+	summary "$rc" ""
+	exit "$rc"
+}
 
 set -- fuse --in "$TF_IN" --fusion-set "$TF_FUSION_SET" --out "$TF_OUT" --report-dir "$TF_REPORT_DIR"
 [ -z "${TF_KEYSTORE:-}" ] || set -- "$@" --keystore "$TF_KEYSTORE" --ks-pass "$TF_KS_PASS"
@@ -193,8 +200,7 @@ set -- fuse --in "$TF_IN" --fusion-set "$TF_FUSION_SET" --out "$TF_OUT" --report
 say "$("$bin" version 2>&1 | head -n 1)"
 say "running trustfuse $*"
 log=$(mktemp)
-"$bin" "$@" >"$log" 2>&1
-rc=$?
+if "$bin" "$@" >"$log" 2>&1; then rc=0; else rc=$?; fi
 cat "$log"
 summary "$rc" "$log"
 rm -f "$log"
