@@ -688,3 +688,31 @@ func checkOrb(t *testing.T, doc map[string]any) {
 		usesParams("jobs."+name, j["executor"], ps)
 	}
 }
+
+// TestRefusesLiteralPassword runs trustfuse-ci.sh as a plain CI would, with
+// a password setting that is the password itself: it stops with exit 2
+// before installing anything and does not show the value.
+func TestRefusesLiteralPassword(t *testing.T) {
+	for _, tc := range []struct{ name, setting string }{
+		{"keystore", "TF_KS_PASS"},
+		{"key", "TF_KEY_PASS"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			script, err := filepath.Abs("trustfuse-ci.sh")
+			if err != nil {
+				t.Fatal(err)
+			}
+			env := map[string]string{"TF_IN": "app.apk", "TF_FUSION_SET": "fs.json", "TF_OUT": "out.apk",
+				"TF_KEYSTORE": "ks.p12", "TF_KS_PASS": "env:KS", tc.setting: secret, "TF_VERSION": goodVersion,
+				"TF_RELEASE_URL": "http://127.0.0.1:1/unreachable"}
+			rc, log := shell(t, dir, env, "sh", "-x", script)
+			if rc != 2 || !strings.Contains(log, "must be a reference") || strings.Contains(log, "download") {
+				t.Errorf("exit %d, want 2 with \"must be a reference\" and no download\n%s", rc, log)
+			}
+			if strings.Contains(log, secret) {
+				t.Errorf("the literal password is shown\n%s", log)
+			}
+		})
+	}
+}
