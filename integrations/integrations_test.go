@@ -657,11 +657,7 @@ func checkOrb(t *testing.T, doc map[string]any) {
 		return ps
 	}
 	usesParams := func(where string, v any, ps map[string]any) {
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range orbParam.FindAllStringSubmatch(string(b), -1) {
+		for _, m := range orbParam.FindAllStringSubmatch(fmt.Sprint(v), -1) {
 			if _, ok := ps[m[1]]; !ok {
 				t.Errorf("%s uses undeclared parameter %s", where, m[1])
 			}
