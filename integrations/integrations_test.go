@@ -323,13 +323,19 @@ func files(t *testing.T, dir string) []string {
 	return out
 }
 
-func readOptional(t *testing.T, path string) string {
+// shown returns the contents of the files a CI shows besides its log
+// (summary, outputs, description); every run must have written them all.
+func shown(t *testing.T, paths ...string) string {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		t.Fatal(err)
+	var all strings.Builder
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatalf("the step did not write %s: %v", p, err)
+		}
+		all.Write(b)
 	}
-	return string(b)
+	return all.String()
 }
 
 // githubExpr matches the ${{ inputs.NAME }} and ${{ runner.temp }}
@@ -372,7 +378,7 @@ func runGitHub(t *testing.T, r run) result {
 	env["GITHUB_ACTION_PATH"], env["GITHUB_STEP_SUMMARY"], env["GITHUB_OUTPUT"] = action, summary, outputs
 	env["TF_RELEASE_URL"], env["SHELLOPTS"] = r.baseURL, "xtrace"
 	rc, log := shell(t, r.dir, env, "bash", "--noprofile", "--norc", "-e", "-o", "pipefail", "-c", body)
-	res := result{rc: rc, log: log, shown: readOptional(t, summary) + readOptional(t, outputs)}
+	res := result{rc: rc, log: log, shown: shown(t, summary, outputs)}
 	if upload["if"] == "always()" && substitute(t, githubExpr, upload["with"].(map[string]any)["path"].(string), vals) == r.reportDir {
 		res.artifacts = files(t, r.reportDir)
 	} else {
@@ -427,7 +433,7 @@ func runBitrise(t *testing.T, r run) result {
 	env["TF_RELEASE_URL"], env["SHELLOPTS"] = r.baseURL, "xtrace"
 	env["PATH"] = fake + string(os.PathListSeparator) + os.Getenv("PATH")
 	rc, log := shell(t, r.dir, env, "bash", step)
-	res := result{rc: rc, log: log, shown: readOptional(t, record), artifacts: files(t, deploy)}
+	res := result{rc: rc, log: log, shown: shown(t, record), artifacts: files(t, deploy)}
 	if !strings.Contains(res.shown, fmt.Sprintf("add --key TRUSTFUSE_EXIT_CODE --value %d", rc)) {
 		t.Errorf("envman not given TRUSTFUSE_EXIT_CODE=%d:\n%s", rc, res.shown)
 	}
@@ -529,7 +535,7 @@ func runJenkins(t *testing.T, r run) result {
 	env["TF_RELEASE_URL"] = r.baseURL
 	rc, log := shell(t, r.dir, env, "sh", "-xe", "-c", string(m[1]))
 	return result{rc: rc, log: log, artifacts: files(t, r.reportDir),
-		shown: readOptional(t, filepath.Join(r.reportDir, "trustfuse-verdict.txt"))}
+		shown: shown(t, filepath.Join(r.reportDir, "trustfuse-verdict.txt"))}
 }
 
 // TestYAMLSchemas checks each integration's YAML against the structure its

@@ -79,9 +79,9 @@ sha256() {
 	fi
 }
 
-# install prints the path of the trustfuse to run: TF_BIN, or the pinned
+# install_trustfuse prints the path of the trustfuse to run: TF_BIN, or the pinned
 # release, downloaded and checked against checksums.txt before unpacking.
-install() {
+install_trustfuse() {
 	if [ -n "${TF_BIN:-}" ]; then
 		[ -x "$TF_BIN" ] || die 1 "TF_BIN=$TF_BIN is not an executable file"
 		echo "$TF_BIN"
@@ -185,7 +185,7 @@ stem=$(basename "$TF_OUT")
 stem=${stem%.*}
 json="$TF_REPORT_DIR/$stem.report.json" pdf="$TF_REPORT_DIR/$stem.report.pdf"
 
-bin=$(install) || {
+bin=$(install_trustfuse) || {
 	rc=$?
 	summary "$rc" ""
 	exit "$rc"
@@ -197,7 +197,7 @@ set -- fuse --in "$TF_IN" --fusion-set "$TF_FUSION_SET" --out "$TF_OUT" --report
 [ -z "${TF_KEY_PASS:-}" ] || set -- "$@" --key-pass "$TF_KEY_PASS"
 [ -z "${TF_PROFILE:-}" ] || set -- "$@" --profile "$TF_PROFILE"
 
-say "$("$bin" version 2>&1 | head -n 1)"
+say "using $bin ($("$bin" version 2>&1 | head -n 1 | tr -s ' '))"
 say "running trustfuse $*"
 log=$(mktemp)
 if "$bin" "$@" >"$log" 2>&1; then rc=0; else rc=$?; fi
