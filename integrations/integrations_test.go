@@ -305,7 +305,7 @@ func substitute(t *testing.T, re *regexp.Regexp, s string, vals map[string]strin
 	})
 }
 
-// files lists the regular files in dir (none if it does not exist).
+// files lists the report files (*.report.*) in dir, none if dir does not exist.
 func files(t *testing.T, dir string) []string {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
