@@ -28,6 +28,7 @@ done
 /usr/bin/python3 -c 'import macholib' 2>/dev/null || missing+=(python3-macholib)
 # cbor2 is the App Attest CBOR oracle (pkg/keyattest), for the same python3.
 /usr/bin/python3 -c 'import cbor2' 2>/dev/null || missing+=(python3-cbor2)
+/usr/bin/python3 -c 'import yaml' 2>/dev/null || missing+=(python3-yaml) # parses integrations/ YAML
 # The PDF report uses the core fonts (Helvetica, Courier), which poppler takes
 # from fontconfig: URW's metric-compatible Nimbus fonts render pkg/report's
 # golden page; DejaVu (the fallback) would render another image.

@@ -1,0 +1,1 @@
+../../trustfuse-ci.sh
