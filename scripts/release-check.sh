@@ -40,14 +40,15 @@ fail() {
 gobin=$(go env GOBIN)
 [[ -n "$gobin" ]] || gobin="$(go env GOPATH)/bin"
 goreleaser="$gobin/goreleaser"
+PATH="$PATH:$gobin" # cosign, when installed with go install
 
 install_goreleaser() {
-  if [[ -x "$goreleaser" ]] && "$goreleaser" --version 2>/dev/null | grep -Eq "GitVersion:[[:space:]]+${GORELEASER_VERSION#v}\$"; then
+  if [[ -x "$goreleaser" ]] && "$goreleaser" --version 2>/dev/null | grep -Eq "GitVersion:[[:space:]]+${GORELEASER_VERSION}\$"; then
     return 0
   fi
   step "go install github.com/goreleaser/goreleaser/v2@$GORELEASER_VERSION"
   GOFLAGS= go install "github.com/goreleaser/goreleaser/v2@$GORELEASER_VERSION"
-  "$goreleaser" --version | grep -Eq "GitVersion:[[:space:]]+${GORELEASER_VERSION#v}\$" ||
+  "$goreleaser" --version | grep -Eq "GitVersion:[[:space:]]+${GORELEASER_VERSION}\$" ||
     fail "$goreleaser is not $GORELEASER_VERSION after go install"
 }
 
@@ -121,6 +122,13 @@ check_container() {
   grep -qxF 'ENTRYPOINT ["/usr/bin/trustfuse"]' "$df" || fail "$df: ENTRYPOINT is not /usr/bin/trustfuse"
   grep -Eq '^USER (nonroot|[1-9][0-9]*)' "$df" || fail "$df: runs as root"
 }
+
+# goreleaser reads the commit, its date and the remote's URL from git, and
+# falls back to placeholders ("none", year 1) for all of them when the
+# checkout has no remote (a local worktree): lend it one for this run only.
+if ! git ls-remote --get-url >/dev/null 2>&1; then
+  export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=remote.origin.url GIT_CONFIG_VALUE_0=https://github.com/trustfuse/trustfuse
+fi
 
 install_goreleaser
 step "goreleaser check"
