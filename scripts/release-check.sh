@@ -185,8 +185,10 @@ for target in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 wi
 done
 ((n == 6)) || fail "$n binaries, want 6"
 
-# Two snapshot releases of HEAD, each in its own clone at its own path with its
-# own Go build cache: binaries, archives and checksums.txt must be identical.
+# Two snapshot releases of HEAD, each in its own clone at its own path, one
+# with the Go build cache and one without: binaries, archives and
+# checksums.txt must be identical. checksums.txt.sig is not compared (Go's
+# ECDSA signatures are randomized); it is verified below.
 # metadata.json, artifacts.json and config.yaml are goreleaser's records of
 # the run (they hold absolute paths and the run's time), not release assets.
 tmp=$(mktemp -d)
@@ -203,14 +205,20 @@ else
   skip+=,sign
 fi
 for run in a b; do
-  step "goreleaser release --snapshot --clean --skip=$skip (clone $run)"
   git clone --quiet --no-hardlinks . "$tmp/$run/src-$run"
-  (cd "$tmp/$run/src-$run" && GOCACHE="$tmp/$run/gocache" "$goreleaser" release --snapshot --clean --skip="$skip")
+  git -C "$tmp/$run/src-$run" checkout --quiet --detach "$commit"
+done
+# Clone a builds with this machine's Go build cache, clone b with an empty one.
+for run in a b; do
+  step "goreleaser release --snapshot --clean --skip=$skip (clone $run)"
+  gocache=$(go env GOCACHE)
+  [[ $run == b ]] && gocache="$tmp/b/gocache"
+  (cd "$tmp/$run/src-$run" && GOCACHE="$gocache" "$goreleaser" release --snapshot --clean --skip="$skip")
 done
 compared=0
 while IFS= read -r -d '' f; do
   rel=${f#"$tmp/a/src-a/dist/"}
-  case "$rel" in metadata.json | artifacts.json | config.yaml) continue ;; esac
+  case "$rel" in metadata.json | artifacts.json | config.yaml | *.sig) continue ;; esac
   [[ -f "$tmp/b/src-b/dist/$rel" ]] || fail "dist/$rel is in the first build only"
   cmp -s "$f" "$tmp/b/src-b/dist/$rel" || fail "dist/$rel differs between two builds of $commit"
   compared=$((compared + 1))
