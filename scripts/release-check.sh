@@ -193,7 +193,7 @@ done
 # the run (they hold absolute paths and the run's time), not release assets.
 tmp=$(mktemp -d)
 trap 'chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
-skip=docker,homebrew,publish
+skip=docker,publish
 command -v syft >/dev/null || skip+=,sbom
 if command -v cosign >/dev/null; then
   # A throwaway key pair: the real one lives in the CI secret store.
@@ -229,6 +229,19 @@ step "identical: $compared files"
 (cd "$tmp/a/src-a/dist" && find . -maxdepth 1 -type f ! -name '*.json' ! -name config.yaml | sort | xargs ls -l)
 (cd "$tmp/a/src-a/dist" && sha256sum --quiet -c checksums.txt) || fail "checksums.txt does not match the archives"
 
+# The Homebrew cask (written, not published, in a snapshot): every archive
+# it downloads is one of the release's, with the sha256 of checksums.txt.
+cask="$tmp/a/src-a/dist/homebrew/Casks/trustfuse.rb"
+[[ -f "$cask" ]] || fail "no Homebrew cask at dist/homebrew/Casks/trustfuse.rb"
+grep -qxF '  binary "trustfuse"' "$cask" || fail "$cask does not install the trustfuse binary"
+casks=0
+while read -r sum; do
+  grep -Eq "^$sum  trustfuse_[^ ]+_(darwin|linux)_(amd64|arm64)\.tar\.gz\$" "$tmp/a/src-a/dist/checksums.txt" ||
+    fail "$cask: sha256 $sum is not a darwin/linux archive's in checksums.txt"
+  casks=$((casks + 1))
+done < <(sed -nE 's/^ *sha256 "([0-9a-f]{64})"$/\1/p' "$cask")
+((casks == 4)) || fail "$cask has $casks archives, want 4 (darwin and linux, amd64 and arm64)"
+
 signed=no
 if [[ $skip != *sign* ]]; then
   sig="$tmp/a/src-a/dist/checksums.txt.sig"
@@ -245,4 +258,4 @@ if [[ $skip != *sign* ]]; then
   fi
   signed=yes
 fi
-echo "release-check: OK ($n binaries, $compared identical files across two clean builds of $commit, signature checked: $signed, skipped: $skip)"
+echo "release-check: OK ($n binaries, $compared identical files across two builds of $commit (one without a Go build cache), cask checked, signature checked: $signed, skipped: $skip)"
