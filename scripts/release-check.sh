@@ -142,6 +142,7 @@ host_os=$(go env GOOS)
 host_arch=$(go env GOARCH)
 commit=$(head_commit .)
 date=$(head_date .)
+ctime=$(head_time .)
 
 if [[ $mode == ci ]]; then
   step "goreleaser build --snapshot --clean --single-target"
@@ -150,7 +151,7 @@ if [[ $mode == ci ]]; then
   [[ -n "$bin" ]] || fail "no ${host_os}/${host_arch} binary under dist/"
   version=$(metadata_version dist)
   check_version_json "$bin" "$version" "$commit" "$date" "$host_os/$host_arch"
-  [[ $(stat -c %Y "$bin") == "$(head_time .)" ]] || fail "$bin: mtime $(stat -c %Y "$bin"), want the commit time $(head_time .)"
+  [[ $(stat -c %Y "$bin") == "$ctime" ]] || fail "$bin: mtime $(stat -c %Y "$bin"), want the commit time $ctime"
   # The check above must be able to fail: a wrong commit is refused.
   if (check_version_json "$bin" "$version" "0000000000000000000000000000000000000000" "$date" "$host_os/$host_arch") 2>/dev/null; then
     fail "check_version_json accepted a wrong commit"
@@ -175,7 +176,7 @@ for target in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 wi
   [[ -n "$bin" ]] || fail "no $target binary under dist/"
   check_binary_file "$bin" "$os" "$arch"
   check_build_settings "$bin" "$os" "$arch" "$commit" "$date"
-  [[ $(stat -c %Y "$bin") == "$(head_time .)" ]] || fail "$bin: mtime is not the commit time"
+  [[ $(stat -c %Y "$bin") == "$ctime" ]] || fail "$bin: mtime $(stat -c %Y "$bin"), want the commit time $ctime"
   printf '%-14s %9d bytes  %s\n' "$target" "$(stat -c %s "$bin")" "$bin"
   if [[ $target == "$host_os/$host_arch" ]]; then
     check_version_json "$bin" "$version" "$commit" "$date" "$target"
