@@ -51,6 +51,11 @@ if ((${#race[@]})); then
   go test -race -short -count=1 "${race[@]}"
 fi
 
+# .goreleaser.yaml: goreleaser check, a snapshot build for this machine, and
+# its `version --json` against the commit (the full check is release-check.sh).
+step "release check"
+scripts/release-check.sh --ci
+
 # Every `func FuzzX(f *testing.F)` under pkg/ and fusion/, as "dir FuzzX"; -fuzz takes one
 # package and one target at a time.
 # fuzz_one runs one target. Go 1.26's fuzz coordinator can fail a run with a
@@ -85,4 +90,4 @@ if [[ "$fuzztime" != 0 ]]; then
     sed -E 's/:func / /' | sort -u)
 fi
 
-echo "test.sh: OK (gofmt, vet, tests, race on ${#race[@]} packages, ${fuzzed} fuzz targets for ${fuzztime})"
+echo "test.sh: OK (gofmt, vet, tests, race on ${#race[@]} packages, release check, ${fuzzed} fuzz targets for ${fuzztime})"
