@@ -303,6 +303,12 @@ func unmarshal(pt []byte) (*Identity, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: key type %T", ErrIdentity, k)
 	}
+	// Only the encoding Seal writes: the parser ignores parts of a key
+	// (an EC key's embedded public point), so another encoding could carry
+	// a public key that is not the private key's.
+	if again, err := x509.MarshalPKCS8PrivateKey(k); err != nil || !bytes.Equal(again, der) {
+		return nil, fmt.Errorf("%w: the private key is not in the canonical PKCS#8 form Seal writes", ErrIdentity)
+	}
 	count, err := r.uint(2)
 	if err != nil {
 		return nil, err
