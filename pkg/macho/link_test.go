@@ -80,26 +80,8 @@ print(json.dumps(out))
 // goMachoLinks reads every slice's dylibs and rpaths with go-macho.
 func goMachoLinks(t *testing.T, path string, fat bool) []linked {
 	t.Helper()
-	var files []*gomacho.File
-	if fat {
-		ff, err := gomacho.OpenFat(path)
-		if err != nil {
-			t.Fatalf("go-macho: %v", err)
-		}
-		defer ff.Close()
-		for _, a := range ff.Arches {
-			files = append(files, a.File)
-		}
-	} else {
-		mf, err := gomacho.Open(path)
-		if err != nil {
-			t.Fatalf("go-macho: %v", err)
-		}
-		defer mf.Close()
-		files = append(files, mf)
-	}
 	var got []linked
-	for _, mf := range files {
+	for _, mf := range goMachoFiles(t, path, fat) {
 		var l linked
 		for _, lc := range mf.Loads {
 			switch c := lc.(type) {
