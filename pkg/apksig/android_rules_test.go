@@ -507,3 +507,83 @@ func TestV1DSASignatureRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestV1AlgorithmTableAgreesWithApksigner crafts one JAR signer for every
+// pair of digest algorithm (MD5, SHA-1, SHA-224, SHA-256, SHA-384, SHA-512)
+// and signature algorithm OID Android knows (RSA, DSA and ECDSA, key-only
+// and hash-specific), ten signers per APK (the most Android accepts), and
+// verifies each APK with apksigner and with verifyV1 over three ranges of API
+// levels. apksigner names, per signer, the API levels on which its pair is
+// not supported, so equal verdicts and error lines prove every cell of the
+// table (v1SigAlgLevels, apksig's OidConstants) and its boundaries, and that
+// the signatures of the pairs supported in a range verify in both.
+func TestV1AlgorithmTableAgreesWithApksigner(t *testing.T) {
+	rsaS := v1TestSigner(t, false, "trustfuse-v1-table")
+	ecS := v1TestSigner(t, true, "trustfuse-v1-table-ec")
+	dsaK, dsaCert := v1DSACert(t)
+	dsaParsed, err := x509.ParseCertificate(dsaCert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type signer struct {
+		key       any
+		cert      *x509.Certificate
+		ext       string
+		digestOID string
+		sigOID    string
+	}
+	digests := []string{pkcs7OIDMD5, pkcs7OIDSHA1, pkcs7OIDSHA224, pkcs7OIDSHA256, pkcs7OIDSHA384, pkcs7OIDSHA512}
+	families := []struct {
+		key  any
+		cert *x509.Certificate
+		ext  string
+		sigs []string
+	}{
+		{rsaS.Key, rsaS.Certs[0], "RSA", []string{pkcs7OIDRSA, "1.2.840.113549.1.1.4", "1.2.840.113549.1.1.5",
+			"1.2.840.113549.1.1.14", "1.2.840.113549.1.1.11", "1.2.840.113549.1.1.12", "1.2.840.113549.1.1.13"}},
+		{dsaK, dsaParsed, "DSA", []string{pkcs7OIDDSA, "1.2.840.10040.4.3", "2.16.840.1.101.3.4.3.1",
+			"2.16.840.1.101.3.4.3.2", "2.16.840.1.101.3.4.3.3", "2.16.840.1.101.3.4.3.4"}},
+		{ecS.Key, ecS.Certs[0], "EC", []string{pkcs7OIDECPublicKey, "1.2.840.10045.4.1", "1.2.840.10045.4.3.1",
+			"1.2.840.10045.4.3.2", "1.2.840.10045.4.3.3", "1.2.840.10045.4.3.4"}},
+	}
+	var all []signer
+	for _, f := range families {
+		for _, s := range f.sigs {
+			for _, d := range digests {
+				all = append(all, signer{f.key, f.cert, f.ext, d, s})
+			}
+		}
+	}
+	// 1-34 names every pair's unsupported levels; on 21-23 and 21 most pairs
+	// are supported, so both verifiers check their signatures.
+	windows := [][2]int{{1, 34}, {21, 23}, {21, 21}}
+	mf, sf := v1ManifestFiles(t, 1)
+	t.Logf("%d digest × signature algorithm pairs in %d APKs", len(all), (len(all)+9)/10)
+	for start := 0; start < len(all); start += 10 {
+		group := all[start:min(start+10, len(all))]
+		t.Run(fmt.Sprintf("pairs %d-%d", start+1, start+len(group)), func(t *testing.T) {
+			t.Parallel()
+			apk := v1CraftedAPK(t, filepath.Join(t.TempDir(), "table.apk"), mf, sf, func(sf []byte) map[string][]byte {
+				out := map[string][]byte{}
+				for i, s := range group {
+					c := s.cert
+					out[fmt.Sprintf("T%03d.%s", start+i, s.ext)] = v1CraftBlock(t, sf, v1BlockSpec{s.key, [][]byte{c.Raw},
+						v1IssuerSerial(t, c.RawIssuer, c.SerialNumber), s.digestOID, s.sigOID})
+				}
+				return out
+			})
+			for _, w := range windows {
+				ok, out := apksignerV1(t, apk, w[0], w[1])
+				res, _ := v1Verify(t, apk, w[0], w[1])
+				theirs := apksignerLines(out, "ERROR: ")
+				ours := issueMessages(res.Errors)
+				slices.Sort(theirs)
+				slices.Sort(ours)
+				if res.Verified != ok || !slices.Equal(ours, theirs) {
+					t.Fatalf("API %d-%d: verified %v, apksigner %v; errors differ.\napksigner:\n%s\nours:\n%s",
+						w[0], w[1], res.Verified, ok, strings.Join(theirs, "\n"), strings.Join(ours, "\n"))
+				}
+			}
+		})
+	}
+}
