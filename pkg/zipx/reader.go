@@ -840,7 +840,7 @@ func unsafeName(name string) string {
 	case name == "":
 		return "empty name"
 	case strings.ContainsRune(name, 0):
-		return "NUL byte in name"
+		return "NUL byte in name, which Android's libziparchive refuses (apksigner's v2 verifier does not check it)"
 	case strings.ContainsRune(name, '\\'):
 		return "backslash in name"
 	case strings.HasPrefix(name, "/"):
