@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	androidrt "github.com/trustfuse/trustfuse/fusion/runtime/android"
+	"github.com/trustfuse/trustfuse/pkg/aab"
 	"github.com/trustfuse/trustfuse/pkg/apksig"
 	"github.com/trustfuse/trustfuse/pkg/axml"
 	"github.com/trustfuse/trustfuse/pkg/sniff"
@@ -88,6 +89,9 @@ func androidFused(t androidTarget) bool {
 // says another format than its content is refused, saying what was found.
 func openTarget(in, out string) (target, error) {
 	z, err := zipx.Open(in)
+	if f, _ := formatByName(in); f == sniff.AAB {
+		err = aab.ZipError(err) // ZIP64 refused with a bundle's reason
+	}
 	if err != nil {
 		return nil, err
 	}
