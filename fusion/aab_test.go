@@ -27,6 +27,7 @@ import (
 	"github.com/trustfuse/trustfuse/pkg/apksig"
 	"github.com/trustfuse/trustfuse/pkg/attest"
 	"github.com/trustfuse/trustfuse/pkg/keys"
+	"github.com/trustfuse/trustfuse/pkg/sniff"
 	"github.com/trustfuse/trustfuse/pkg/vault"
 	"github.com/trustfuse/trustfuse/pkg/zipx"
 )
@@ -286,10 +287,10 @@ func TestFuseBundleRefusals(t *testing.T) {
 		{name: "manifest does not decode", in: craft("badmanifest.aab", map[string][]byte{"base/manifest/AndroidManifest.xml": []byte("<manifest/>")}),
 			is: aab.ErrManifest, says: "base/manifest/AndroidManifest.xml"},
 		{name: "duplicate entries", in: dup, as: new(*zipx.FormatError), says: `duplicate entry name "base/dex/classes.dex"`},
-		{name: "APK named .aab", in: cp(apkIn, "app.aab"), is: ErrFormat,
+		{name: "APK named .aab", in: cp(apkIn, "app.aab"), is: sniff.ErrNameMismatch,
 			says: "app.aab is named as an Android App Bundle (base/manifest/AndroidManifest.xml), but it is an APK (AndroidManifest.xml at the root)"},
-		{name: "bundle named .apk", in: cp(bundle, "bundle.apk"), is: ErrFormat, says: "is an Android App Bundle"},
-		{name: "bundle to an .apk output", in: bundle, out: "out.apk", is: ErrFormat, says: "out.apk is named as an APK (AndroidManifest.xml at the root), but the input " + bundle + " is an Android App Bundle"},
+		{name: "bundle named .apk", in: cp(bundle, "bundle.apk"), is: sniff.ErrNameMismatch, says: "is an Android App Bundle"},
+		{name: "bundle to an .apk output", in: bundle, out: "out.apk", is: sniff.ErrNameMismatch, says: "out.apk is named as an APK (AndroidManifest.xml at the root), but the input " + bundle + " is an Android App Bundle"},
 		{name: "no Play digest, no flag", in: bundle, fs: noPlay, is: ErrPlaySigning,
 			says: "attestation.playSigningCertDigests"},
 		{name: "v4 for a bundle", in: bundle, v4: true, is: apksig.ErrOptions, says: "v4 (--v4) is for APKs"},
