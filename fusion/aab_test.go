@@ -26,6 +26,8 @@ import (
 	"github.com/trustfuse/trustfuse/pkg/aab"
 	"github.com/trustfuse/trustfuse/pkg/apksig"
 	"github.com/trustfuse/trustfuse/pkg/attest"
+	"github.com/trustfuse/trustfuse/pkg/keys"
+	"github.com/trustfuse/trustfuse/pkg/sniff"
 	"github.com/trustfuse/trustfuse/pkg/vault"
 	"github.com/trustfuse/trustfuse/pkg/zipx"
 )
@@ -63,20 +65,41 @@ func readEntry(t testing.TB, z *zipx.Reader, name string) []byte {
 	return b
 }
 
-// TestFuseBundle fuses every fixture bundle for Play App Signing (upload
-// key rsa, Play key the stand-in ec) and checks the output with jarsigner
-// -verify -strict, aapt2/aapt on the base manifest, our verifier, the raw
-// copies of every other entry, the vault (unseals for Play's key only) and
-// the measurement (what survives Play).
+// TestFuseBundle fuses every fixture bundle for Play App Signing, with an
+// RSA upload key (Play key the stand-in ec) and with an EC one (Play key
+// the rsa test key), and checks the output with jarsigner -verify -strict,
+// aapt2/aapt on the base manifest, our verifier, the raw copies of every
+// other entry, the vault (unseals for Play's key only) and the measurement
+// (what survives Play).
 func TestFuseBundle(t *testing.T) {
 	testenv.Tool(t, "jarsigner")
 	testenv.Tool(t, "aapt2")
 	testenv.Tool(t, "aapt")
-	fs := playFusionSet(t)
-	upload := fixtureSigner(t)
-	play := digestBytes(t, testenv.PlaySigningDigest)
-	for _, in := range testenv.AABFixtures(t) {
-		t.Run(filepath.Base(in), func(t *testing.T) {
+	rsaKey := fixtureSigner(t)
+	ecKey, err := keys.Load(filepath.Join(testenv.Root(t), "testdata", "keys", "ec-keytool.p12"), []byte("fixture-pass"), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		fixture, upload string // upload: the test key kind (rsa, ec) fuse signs with
+	}{
+		{"bundle.aab", "rsa"},
+		{"bundle-rsa.aab", "ec"},
+		{"bundle-ec.aab", "rsa"},
+	}
+	if n := len(testenv.AABFixtures(t)); n != len(cases) {
+		t.Fatalf("%d bundle fixtures, %d cases: give every fixture a case", n, len(cases))
+	}
+	for _, tc := range cases {
+		in := filepath.Join(testenv.Root(t), "testdata", "aab", tc.fixture)
+		t.Run(tc.fixture+"/upload-"+tc.upload, func(t *testing.T) {
+			upload, playHex := rsaKey, testenv.PlaySigningDigest
+			if tc.upload == "ec" {
+				upload, playHex = ecKey, apksig.CertDigest(rsaKey.Certificate)
+			}
+			fs := playFusionSet(t)
+			fs.Attestation.PlaySigningCertDigests = []string{playHex}
+			play := digestBytes(t, playHex)
 			dir := t.TempDir()
 			out := filepath.Join(dir, "fused.aab")
 			before := fileSum(t, in)
@@ -84,7 +107,7 @@ func TestFuseBundle(t *testing.T) {
 			if fileSum(t, in) != before {
 				t.Fatal("input modified")
 			}
-			if ok, msg := testenv.JarsignerVerify(t, out, "rsa"); !ok {
+			if ok, msg := testenv.JarsignerVerify(t, out, tc.upload); !ok {
 				t.Fatalf("jarsigner -verify -strict:\n%s", msg)
 			}
 			b, err := aab.Open(out)
@@ -123,13 +146,13 @@ func TestFuseBundle(t *testing.T) {
 			// names, Play's signer, no manifest digest.
 			classes := sha256.Sum256(readEntry(t, b.Zip, "base/dex/classes.dex"))
 			m := res.Measurement
-			if m.ManifestDigest != "" || !slices.Equal(m.SignerDigests, []string{testenv.PlaySigningDigest}) ||
+			if m.ManifestDigest != "" || !slices.Equal(m.SignerDigests, []string{playHex}) ||
 				len(m.DexDigests) != 1 || m.DexDigests["classes.dex"] != hex.EncodeToString(classes[:]) ||
 				m.RuntimeDigest != sha256Bytes(androidrt.Dex()) || m.Package != "io.trustfuse.fixture.bundle" || m.VersionCode != 7 {
 				t.Errorf("measurement: %+v", m)
 			}
 			for _, line := range []string{"attest.skipManifest=true", "attest.runtimeDex=classes2.dex",
-				"signers=" + testenv.PlaySigningDigest, "dex=classes.dex\\:" + hex.EncodeToString(classes[:])} {
+				"signers=" + playHex, "dex=classes.dex\\:" + hex.EncodeToString(classes[:])} {
 				if !bytes.Contains(pol, []byte("\n"+line+"\n")) {
 					t.Errorf("policy lacks %s:\n%s", line, pol)
 				}
@@ -159,7 +182,7 @@ func TestFuseBundle(t *testing.T) {
 				data[len(data)/2] ^= 0x01
 				bad := filepath.Join(dir, "tampered.aab")
 				testenv.RewriteZip(t, out, bad, map[string][]byte{name: data})
-				if ok, _ := testenv.JarsignerVerify(t, bad, "rsa"); ok {
+				if ok, _ := testenv.JarsignerVerify(t, bad, tc.upload); ok {
 					t.Errorf("%s changed: jarsigner accepts it", name)
 				}
 				tb, err := aab.Open(bad)
@@ -264,10 +287,10 @@ func TestFuseBundleRefusals(t *testing.T) {
 		{name: "manifest does not decode", in: craft("badmanifest.aab", map[string][]byte{"base/manifest/AndroidManifest.xml": []byte("<manifest/>")}),
 			is: aab.ErrManifest, says: "base/manifest/AndroidManifest.xml"},
 		{name: "duplicate entries", in: dup, as: new(*zipx.FormatError), says: `duplicate entry name "base/dex/classes.dex"`},
-		{name: "APK named .aab", in: cp(apkIn, "app.aab"), is: ErrFormat,
+		{name: "APK named .aab", in: cp(apkIn, "app.aab"), is: sniff.ErrNameMismatch,
 			says: "app.aab is named as an Android App Bundle (base/manifest/AndroidManifest.xml), but it is an APK (AndroidManifest.xml at the root)"},
-		{name: "bundle named .apk", in: cp(bundle, "bundle.apk"), is: ErrFormat, says: "is an Android App Bundle"},
-		{name: "bundle to an .apk output", in: bundle, out: "out.apk", is: ErrFormat, says: "out.apk is named as an APK (AndroidManifest.xml at the root), but the input " + bundle + " is an Android App Bundle"},
+		{name: "bundle named .apk", in: cp(bundle, "bundle.apk"), is: sniff.ErrNameMismatch, says: "is an Android App Bundle"},
+		{name: "bundle to an .apk output", in: bundle, out: "out.apk", is: sniff.ErrNameMismatch, says: "out.apk is named as an APK (AndroidManifest.xml at the root), but the input " + bundle + " is an Android App Bundle"},
 		{name: "no Play digest, no flag", in: bundle, fs: noPlay, is: ErrPlaySigning,
 			says: "attestation.playSigningCertDigests"},
 		{name: "v4 for a bundle", in: bundle, v4: true, is: apksig.ErrOptions, says: "v4 (--v4) is for APKs"},

@@ -3,10 +3,9 @@ package fusion
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
-	"strings"
 
 	androidrt "github.com/trustfuse/trustfuse/fusion/runtime/android"
+	"github.com/trustfuse/trustfuse/pkg/aab"
 	"github.com/trustfuse/trustfuse/pkg/apksig"
 	"github.com/trustfuse/trustfuse/pkg/axml"
 	"github.com/trustfuse/trustfuse/pkg/sniff"
@@ -14,8 +13,8 @@ import (
 )
 
 // ErrFormat reports an input fuse cannot take: a format it does not handle
-// (yet), or a file whose content contradicts its name (an APK named .aab).
-// The message says what was found.
+// (yet). The message says what was found. A file whose content contradicts
+// its name (an APK named .aab) is sniff.ErrNameMismatch.
 var ErrFormat = errors.New("fusion: unsupported input")
 
 // target is what differs between the package formats the pipeline fuses
@@ -88,6 +87,9 @@ func androidFused(t androidTarget) bool {
 // says another format than its content is refused, saying what was found.
 func openTarget(in, out string) (target, error) {
 	z, err := zipx.Open(in)
+	if f, _ := sniff.ByName(in); f == sniff.AAB {
+		err = aab.ZipError(err) // ZIP64 refused with a bundle's reason
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -96,11 +98,8 @@ func openTarget(in, out string) (target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", in, err)
 	}
-	if want, ok := formatByName(in); ok && want != f {
-		return nil, fmt.Errorf("%w: %s is named as %s, but it is %s", ErrFormat, in, sniff.Describe(want), sniff.Describe(f))
-	}
-	if want, ok := formatByName(out); ok && want != f {
-		return nil, fmt.Errorf("%w: the output %s is named as %s, but the input %s is %s", ErrFormat, out, sniff.Describe(want), in, sniff.Describe(f))
+	if err := sniff.CheckNames(in, out, f); err != nil {
+		return nil, err
 	}
 	switch f {
 	case sniff.APK:
@@ -111,19 +110,6 @@ func openTarget(in, out string) (target, error) {
 		return openIPA(in)
 	}
 	return nil, fmt.Errorf("%w: %s is %s, which fuse does not handle yet", ErrFormat, in, sniff.Describe(f))
-}
-
-// formatByName is the format a file name's extension promises, if any.
-func formatByName(p string) (sniff.Format, bool) {
-	switch strings.ToLower(filepath.Ext(p)) {
-	case ".apk":
-		return sniff.APK, true
-	case ".aab":
-		return sniff.AAB, true
-	case ".ipa":
-		return sniff.IPA, true
-	}
-	return "", false
 }
 
 // element is what the shared manifest code needs of an element of either

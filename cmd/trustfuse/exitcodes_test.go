@@ -47,6 +47,7 @@ func TestExitCode(t *testing.T) {
 		{"manifest", &apk.ManifestError{Err: errors.New("bad")}, exitUsage},
 		{"bundle format", fmt.Errorf("open: %w", &aab.FormatError{Offset: -1, Err: aab.ErrNoBase}), exitUsage},
 		{"unknown package format", fmt.Errorf("x.zip: %w: found readme.txt", sniff.ErrUnknown), exitUsage},
+		{"name and content disagree", fmt.Errorf("%w: app.aab is named as a bundle, but it is an APK", sniff.ErrNameMismatch), exitUsage},
 		{"signing options", fmt.Errorf("%w: EC v1", apksig.ErrOptions), exitUsage},
 		{"unsupported key", apksig.ErrUnsupportedKey, exitCredential},
 		{"already fused", fusion.ErrAlreadyFused, exitUsage},

@@ -54,7 +54,11 @@ func signCommand() *cli.Command {
 }
 
 func (o *signOptions) run(c *cli.Context) error {
-	switch f, err := inputFormat(o.in); {
+	f, err := inputFormat(o.in)
+	if err == nil {
+		err = sniff.CheckNames(o.in, o.out, f)
+	}
+	switch {
 	case err != nil:
 		return err
 	case f == sniff.IPA:

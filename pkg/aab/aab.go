@@ -7,9 +7,11 @@
 // What is refused, and why: an archive that is not a bundle (an APK is named
 // as such), a bundle without base/manifest/AndroidManifest.xml (bundletool
 // and Play refuse it), a module folder without a manifest, and a manifest
-// that does not decode or whose root is not <manifest>. ZIP64 is refused by
-// pkg/zipx (ErrZip64) like for APKs: bundles over 4 GiB or 65,535 entries
-// cannot be read yet.
+// that does not decode or whose root is not <manifest>. ZIP64 is refused
+// (ErrZip64): pkg/zipx's strict reader, the one APKs go through, refuses
+// it, and a bundle needs ZIP64 only past 4 GiB or 65,535 entries, which
+// the bundles TrustFuse fuses do not reach; such bundles cannot be read
+// yet.
 //
 // FORMAT: bundletool's bundle layout
 // (https://developer.android.com/guide/app-bundle/app-bundle-format):
@@ -61,6 +63,7 @@ var (
 	ErrNoBase    = errors.New("aab: bundle has no base module (no base/manifest/AndroidManifest.xml)")
 	ErrModule    = errors.New("aab: malformed module")
 	ErrManifest  = errors.New("aab: module manifest does not decode")
+	ErrZip64     = errors.New("aab: ZIP64 bundle: TrustFuse does not read ZIP64 bundles yet")
 )
 
 // FormatError reports a bundle that cannot be used: the entry (if any), its
@@ -170,9 +173,23 @@ func (b *Bundle) NextDexName() string {
 func NewReader(r io.ReaderAt, size int64) (*Bundle, error) {
 	z, err := zipx.NewReader(r, size)
 	if err != nil {
-		return nil, err
+		return nil, ZipError(err)
 	}
 	return FromZip(z)
+}
+
+// ZipError returns err, an error of pkg/zipx's strict open of a bundle,
+// with its ZIP64 refusal (which gives Android's reason for APKs) turned
+// into a bundle's *FormatError (ErrZip64): what was found and what to do.
+// Other errors are returned unchanged.
+func ZipError(err error) error {
+	var ze *zipx.FormatError
+	if !errors.Is(err, zipx.ErrZip64) || !errors.As(err, &ze) {
+		return err
+	}
+	return &FormatError{Offset: ze.Offset, Entry: ze.Entry, Err: ErrZip64,
+		Detail: "found ZIP64 records (" + ze.Detail + "), which a bundle needs only past 4 GiB or 65,535 entries: " +
+			"write it without them"}
 }
 
 // FromZip reads the bundle held by an already parsed archive.
@@ -315,7 +332,7 @@ type File struct {
 func Open(path string) (*File, error) {
 	z, err := zipx.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, ZipError(err)
 	}
 	b, err := FromZip(z.Reader)
 	if err != nil {

@@ -109,6 +109,43 @@ func zipOf(t *testing.T, files ...[2]string) string {
 	return p
 }
 
+// zip64Of writes the entries of the bundle at src again, each with a ZIP64
+// local header (zipx.Writer.Create without a size bound, as for an entry
+// that may pass 4 GiB), checks that archive/zip reads the same entries back
+// (a valid ZIP64 bundle) and returns its path.
+func zip64Of(t *testing.T, src string) string {
+	t.Helper()
+	entries := testenv.ZipEntries(t, src)
+	p := filepath.Join(t.TempDir(), "zip64.aab")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zipx.NewWriter(f, zipx.Options{})
+	for _, name := range slices.Sorted(maps.Keys(entries)) {
+		w, err := zw.Create(zipx.Header{Name: name, Method: zipx.Deflate})
+		if err == nil {
+			_, err = w.Write(entries[name])
+		}
+		if err == nil {
+			err = w.Close()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := testenv.ZipEntries(t, p); !maps.EqualFunc(got, entries, bytes.Equal) {
+		t.Fatal("archive/zip does not read the ZIP64 bundle's entries back")
+	}
+	return p
+}
+
 // TestBad: inputs that are not usable bundles are refused with an error
 // that says what was found.
 func TestBad(t *testing.T) {
@@ -140,6 +177,7 @@ func TestBad(t *testing.T) {
 			ErrModule, "extra/: a module folder without manifest/AndroidManifest.xml"},
 		{"duplicate entries", zipOf(t, [2]string{"base/manifest/AndroidManifest.xml", manifest}, [2]string{"base/dex/classes.dex", "a"}, [2]string{"base/dex/classes.dex", "b"}),
 			zipx.ErrDuplicateName, "duplicate"},
+		{"ZIP64", zip64Of(t, unsigned), ErrZip64, "found ZIP64 records (ZIP64 extra field in the local header), which a bundle needs only past 4 GiB"},
 	} {
 		_, err := Open(tc.path)
 		if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.message) {

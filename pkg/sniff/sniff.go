@@ -7,6 +7,7 @@ package sniff
 import (
 	"errors"
 	"fmt"
+	"path"
 	"sort"
 	"strings"
 
@@ -26,6 +27,39 @@ const (
 // ErrUnknown reports a ZIP archive that is none of the formats; the error
 // names what the archive holds.
 var ErrUnknown = errors.New("sniff: not an APK (no AndroidManifest.xml), an Android App Bundle or an IPA")
+
+// ErrNameMismatch reports an input or output whose name (.apk, .aab, .ipa)
+// promises another format than the input's content; the error says both.
+var ErrNameMismatch = errors.New("sniff: name and content disagree")
+
+// ByName returns the format a file name's extension (.apk, .aab, .ipa, in
+// any case) promises, if any.
+func ByName(p string) (Format, bool) {
+	switch strings.ToLower(path.Ext(p)) {
+	case ".apk":
+		return APK, true
+	case ".aab":
+		return AAB, true
+	case ".ipa":
+		return IPA, true
+	}
+	return "", false
+}
+
+// CheckNames refuses (ErrNameMismatch) an input in whose content is of
+// format f but whose name promises another format, or an output out named
+// as another format than f, saying what each name promises and what was
+// found: an APK is not signed or fused into a file named .aab, nor a bundle
+// into one named .apk.
+func CheckNames(in, out string, f Format) error {
+	if want, ok := ByName(in); ok && want != f {
+		return fmt.Errorf("%w: %s is named as %s, but it is %s", ErrNameMismatch, in, Describe(want), Describe(f))
+	}
+	if want, ok := ByName(out); ok && want != f {
+		return fmt.Errorf("%w: the output %s is named as %s, but the input %s is %s", ErrNameMismatch, out, Describe(want), in, Describe(f))
+	}
+	return nil
+}
 
 // Detect returns the format of the archive z. An archive with both an APK's
 // and a bundle's manifest is an APK, as Android would install it. A bundle

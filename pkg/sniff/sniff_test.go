@@ -68,3 +68,30 @@ func TestDetect(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckNames: a name promising another format than the content is
+// refused, for the input and for the output, saying both; names without a
+// package extension, and extensions in any case, pass when they agree.
+func TestCheckNames(t *testing.T) {
+	for _, tc := range []struct {
+		name, in, out string
+		f             Format
+		err           string // "" for success, else a substring of the error
+	}{
+		{"agree", "app.apk", "out.apk", APK, ""},
+		{"no package extension", "app.zip", "out", AAB, ""},
+		{"upper case", "APP.AAB", "Out.Aab", AAB, ""},
+		{"APK named .aab", "app.aab", "out.aab", APK, "app.aab is named as an Android App Bundle (base/manifest/AndroidManifest.xml), but it is an APK"},
+		{"bundle named .apk", "dir.aab/bundle.apk", "out.zip", AAB, "dir.aab/bundle.apk is named as an APK (AndroidManifest.xml at the root), but it is an Android App Bundle"},
+		{"bundle into .apk", "bundle.aab", "out.apk", AAB, "the output out.apk is named as an APK (AndroidManifest.xml at the root), but the input bundle.aab is an Android App Bundle"},
+		{"IPA into .aab", "Demo.ipa", "out.aab", IPA, "the output out.aab is named as an Android App Bundle"},
+	} {
+		err := CheckNames(tc.in, tc.out, tc.f)
+		switch {
+		case tc.err == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.err != "" && (!errors.Is(err, ErrNameMismatch) || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%s: got %v, want ErrNameMismatch saying %q", tc.name, err, tc.err)
+		}
+	}
+}
