@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	androidrt "github.com/trustfuse/trustfuse/fusion/runtime/android"
-	"github.com/trustfuse/trustfuse/pkg/aab"
 	"github.com/trustfuse/trustfuse/pkg/apksig"
 	"github.com/trustfuse/trustfuse/pkg/axml"
 	"github.com/trustfuse/trustfuse/pkg/sniff"
@@ -86,10 +85,9 @@ func androidFused(t androidTarget) bool {
 // format's target. An input whose name (.apk, .aab) or the output's name
 // says another format than its content is refused, saying what was found.
 func openTarget(in, out string) (target, error) {
-	z, err := zipx.Open(in)
-	if f, _ := sniff.ByName(in); f == sniff.AAB {
-		err = aab.ZipError(err) // ZIP64 refused with a bundle's reason
-	}
+	// ZIP64 is read here so that a large IPA reaches pkg/ipa; the APK
+	// and bundle openers refuse it, each with its format's reason.
+	z, err := zipx.OpenZip64(in)
 	if err != nil {
 		return nil, err
 	}
