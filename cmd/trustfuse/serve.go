@@ -266,7 +266,7 @@ func (sc *serveConfig) certificateIssuer(c *cli.Context) (*attest.CertificateIss
 	}
 	id, err := keys.LoadPEM(keyPEM, certPEM)
 	if err != nil {
-		return nil, fmt.Errorf("certificateIssuer (cert %s, key %s): %w", ci.Cert, ci.Key, err)
+		return nil, fmt.Errorf("certificateIssuer (cert %s): %w", ci.Cert, err)
 	}
 	return &attest.CertificateIssuer{Chain: id.Chain, Key: id.Key}, nil
 }
