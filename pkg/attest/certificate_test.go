@@ -360,7 +360,9 @@ func TestCertificateRefused(t *testing.T) {
 			}},
 		{"P-384 device key", "certificate_key_not_p256",
 			func(f *certFixture) Measurement { return f.attested },
-			func(f *certFixture, n []byte) [][]byte { return keyattesttest.Mint(t, f.root, p384.Public(), goodSpec(n)) }, nil},
+			func(f *certFixture, n []byte) [][]byte {
+				return keyattesttest.Mint(t, f.root, p384.Public(), goodSpec(n))
+			}, nil},
 	}
 	for _, debug := range []bool{true, false} {
 		f := newCertFixture(t, debug)
