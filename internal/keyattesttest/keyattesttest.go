@@ -357,14 +357,11 @@ func issue(o CertOpts, pub crypto.PublicKey, parent *CA, selfKey crypto.Signer) 
 // and a key of kind (see NewKey). It calls t.Fatal on failure.
 func NewRoot(t testing.TB, kind, serialNumber string) *CA {
 	t.Helper()
-	k := NewKey(t, kind)
-	c := Issue(t, CertOpts{
-		Subject:   pkix.Name{SerialNumber: serialNumber},
-		IsCA:      true,
-		NotBefore: time.Date(2016, 5, 26, 0, 0, 0, 0, time.UTC),
-		NotAfter:  time.Date(2036, 5, 24, 0, 0, 0, 0, time.UTC),
-	}, k.Public(), nil, k)
-	return &CA{Cert: c, Key: k}
+	r, err := GenerateRoot(kind, serialNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // IntermediateName is a device intermediate's subject: serialNumber=sn,
@@ -454,17 +451,9 @@ func mint(root *CA, pub crypto.PublicKey, s Spec) ([][]byte, error) {
 	if root == nil || root.Cert == nil || root.Key == nil {
 		return nil, errors.New("keyattesttest: nil root")
 	}
-	kd, err := keyDescription(s)
+	m, err := NewMinter(root)
 	if err != nil {
 		return nil, err
 	}
-	inter, err := newIntermediate(root, IntermediateName("2dc58b2d1a241326"), root.Cert.NotAfter)
-	if err != nil {
-		return nil, err
-	}
-	leaf, err := newLeaf(inter, pub, KeyDescriptionExtension(kd))
-	if err != nil {
-		return nil, err
-	}
-	return [][]byte{leaf.Raw, inter.Cert.Raw, root.Cert.Raw}, nil
+	return m.Mint(pub, s)
 }
