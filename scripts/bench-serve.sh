@@ -130,10 +130,13 @@ for c in $concs; do
   n=$(awk '$2 == "attest" {print $NF}' <<<"$out")
   awk -v b="$before" -v a="$after" -v v="$n" 'BEGIN {
     printf "serve    cpu        %.2f CPU-s for %d pairs: %.0f us per pair, %.0f pairs/s per core\n", a - b, v, (a - b) / v * 1e6, v / (a - b) }'
+  before=$(cpu_s "$serve_pid")
   cout=$("$lg" certificate -url "$serve_url" -release attested.json -root karoot.pem -root-key karoot.key -c "$c" -d "$dur" "${tls_flags[@]}")
+  after=$(cpu_s "$serve_pid")
   echo "$cout"
   awk -v p="$(awk '$2 == "attest" {print $5 + 0}' <<<"$out")" -v i="$(awk '$2 == "certificate" {print $5 + 0}' <<<"$cout")" \
-    'BEGIN {printf "serve    certificate issuances/s %.0f vs challenge+attest pairs/s %.0f: %.2f\n", i, p, i / p}'
+    -v n="$(awk '$2 == "certificate" {print $NF}' <<<"$cout")" -v b="$before" -v a="$after" 'BEGIN {
+    printf "serve    certificate issuances/s %.0f vs challenge+attest pairs/s %.0f: %.2f; %.0f us serve CPU per issuance\n", i, p, i / p, (a - b) / n * 1e6 }'
 done
 for c in $concs; do
   before=$(cpu_s "$guard_pid")

@@ -50,7 +50,7 @@ type certFixture struct {
 
 const certValidity = time.Hour
 
-func newCertFixture(t *testing.T, debug bool) *certFixture {
+func newCertFixture(t testing.TB, debug bool) *certFixture {
 	t.Helper()
 	f := &certFixture{root: keyattesttest.NewRoot(t, "ecdsa", "test-attestation-root"),
 		ca: guardtest.NewPKI(t, "TrustFuse test client CA"), dir: t.TempDir()}
@@ -76,7 +76,7 @@ func newCertFixture(t *testing.T, debug bool) *certFixture {
 		t.Fatal(err)
 	}
 	srv, err := NewServer(Config{Issuer: "https://attest.example", Audience: "api.example", TokenTTL: 5 * time.Minute,
-		SigningKey: f.key, NonceKey: f.nonce, Registry: f.reg, Replay: NewMemoryReplay(1000, f.clk.now),
+		SigningKey: f.key, NonceKey: f.nonce, Registry: f.reg, Replay: NewMemoryReplay(1<<20, f.clk.now),
 		KeyAttestation: verifier, Debug: debug, Now: f.clk.now,
 		CertificateIssuer: &CertificateIssuer{Chain: []*x509.Certificate{f.ca.Cert}, Key: f.ca.Key}})
 	if err != nil {
@@ -87,7 +87,7 @@ func newCertFixture(t *testing.T, debug bool) *certFixture {
 }
 
 // body is a /v1/certificate request for m over nonce, carrying chain.
-func (f *certFixture) body(t *testing.T, nonce string, m Measurement, chain [][]byte) []byte {
+func (f *certFixture) body(t testing.TB, nonce string, m Measurement, chain [][]byte) []byte {
 	t.Helper()
 	raw, _ := base64.RawURLEncoding.DecodeString(nonce)
 	req := AttestRequest{Nonce: nonce, Measurement: m,
@@ -250,6 +250,24 @@ func TestCertificateIssued(t *testing.T) {
 		resp.Body.Close()
 		if string(b) != hex.EncodeToString(d[:]) {
 			t.Fatalf("%s: server saw %s", tc.name, b)
+		}
+	}
+}
+
+// BenchmarkCertificate is one POST /v1/certificate in-process (the chain
+// is minted outside the timer): compare with BenchmarkAttest.
+func BenchmarkCertificate(b *testing.B) {
+	f := newCertFixture(b, false)
+	f.clk.t = time.Now()
+	device := guardtest.Key(b)
+	for b.Loop() {
+		b.StopTimer()
+		nonce := f.challenge(b)
+		raw, _ := base64.RawURLEncoding.DecodeString(nonce)
+		body := f.body(b, nonce, f.attested, keyattesttest.Mint(b, f.root, device.Public(), goodSpec(raw)))
+		b.StartTimer()
+		if w := do(f.h, "POST", "/v1/certificate", "application/json", body); w.Code != 200 {
+			b.Fatal(w.Code)
 		}
 	}
 }
