@@ -73,7 +73,7 @@ func serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "serve",
 		Usage: "run the attestation service: challenges, measurement checks, ES256 tokens, JWKS, metrics",
-		Description: "Endpoints: POST /v1/challenge, POST /v1/attest, GET /.well-known/jwks.json, GET /healthz, GET /metrics.\n" +
+		Description: "Endpoints: POST /v1/challenge, POST /v1/attest, POST /v1/certificate, GET /.well-known/jwks.json, GET /healthz,\nGET /metrics.\n" +
 			"The configuration file and the protocol are described in docs/attestation.md. Stops gracefully on\n" +
 			"SIGINT/SIGTERM. The listening address is printed to stderr.\n" + flagOrderNote,
 		Flags: []cli.Flag{

@@ -242,6 +242,11 @@ func (s *Server) certificate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.cfg.Now()
+	if !now.Before(s.issuer.ca.NotAfter) { // expired since start: fail closed, keep the nonce
+		s.verdict.WithLabelValues("error").Inc()
+		httpError(w, http.StatusServiceUnavailable, "temporarily unavailable")
+		return
+	}
 	v, ok := s.check(w, r, &req, now)
 	if !ok {
 		return
@@ -269,11 +274,6 @@ func (s *Server) certificate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		pub = &k.PublicKey
-	}
-	if !now.Before(s.issuer.ca.NotAfter) {
-		s.verdict.WithLabelValues("error").Inc()
-		httpError(w, http.StatusServiceUnavailable, "temporarily unavailable")
-		return
 	}
 	der, notAfter, err := s.issuer.issue(v.claims.Release, pub, validity, now, s.cfg.Rand, v.reason != "")
 	if err != nil {

@@ -503,6 +503,51 @@ func scrape(t *testing.T, h http.Handler) func(fam string, labels map[string]str
 	}
 }
 
+// TestCertificateCAExpiry: a certificate never outlives its CA (notAfter
+// cut at the CA's, as openssl reads it), and once the CA has expired serve
+// answers 503 without consuming the nonce.
+func TestCertificateCAExpiry(t *testing.T) {
+	f := newCertFixture(t, true)
+	caEnd := f.ca.Cert.NotAfter.UTC()
+	for _, tc := range []struct {
+		name  string
+		at    time.Time
+		code  int
+		after time.Time // the certificate's notAfter
+	}{
+		{"CA ends in 30 minutes", caEnd.Add(-30 * time.Minute), 200, caEnd},
+		{"CA ends in 2 hours", caEnd.Add(-2 * time.Hour), 200, caEnd.Add(-2 * time.Hour).Add(certValidity)},
+		{"CA expired", caEnd.Add(time.Second), 503, time.Time{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f.clk.t = tc.at
+			nonce := f.challenge(t)
+			raw, _ := base64.RawURLEncoding.DecodeString(nonce)
+			body := f.body(t, nonce, f.attested, keyattesttest.Mint(t, f.root, nil, goodSpec(raw)))
+			w := do(f.h, "POST", "/v1/certificate", "application/json", body)
+			if w.Code != tc.code {
+				t.Fatalf("got %d %s, want %d", w.Code, w.Body, tc.code)
+			}
+			if tc.code != 200 {
+				f.clk.t = caEnd.Add(-time.Hour) // the nonce is still fresh
+				if w := do(f.h, "POST", "/v1/certificate", "application/json", body); w.Code != 200 {
+					t.Fatalf("nonce consumed by the 503: %d %s", w.Code, w.Body)
+				}
+				return
+			}
+			var cr CertificateResponse
+			if err := json.Unmarshal(w.Body.Bytes(), &cr); err != nil {
+				t.Fatal(err)
+			}
+			der, _ := base64.StdEncoding.DecodeString(cr.Certificate)
+			out, err := runOpenSSL(t, "x509", "-in", writePEM(t, t.TempDir(), "c.pem", "CERTIFICATE", der), "-noout", "-enddate")
+			if want := "notAfter=" + tc.after.Format("Jan _2 15:04:05 2006 GMT"); err != nil || strings.TrimSpace(out) != want {
+				t.Fatalf("openssl: %q %v, want %q", out, err, want)
+			}
+		})
+	}
+}
+
 // TestCertificateNotConfigured: without an issuer the endpoint answers 404
 // with the documented error, before reading the body.
 func TestCertificateNotConfigured(t *testing.T) {
