@@ -162,8 +162,13 @@ const attestKeyLabel = "trustfuse attest key v1"
 // (reproducible builds), secret to whoever holds the client key, and
 // different for every release.
 func DeriveAttestKey(clientKeyPKCS8 []byte, measurementSum [32]byte) []byte {
-	h := hmac.New(sha256.New, clientKeyPKCS8)
-	h.Write([]byte(attestKeyLabel))
+	return deriveKey(clientKeyPKCS8, attestKeyLabel, measurementSum)
+}
+
+// deriveKey is HMAC-SHA256(key, label || measurementSum).
+func deriveKey(key []byte, label string, measurementSum [32]byte) []byte {
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte(label))
 	h.Write(measurementSum[:])
 	return h.Sum(nil)
 }
@@ -180,10 +185,7 @@ const attestKeyAttestedLabel = "trustfuse attest key v1 attested"
 // deterministic and secret to whoever builds the release; the label keeps
 // it apart from DeriveAttestKey's even for the same key bytes.
 func DeriveAttestKeyFromSigner(signerPKCS8 []byte, measurementSum [32]byte) []byte {
-	h := hmac.New(sha256.New, signerPKCS8)
-	h.Write([]byte(attestKeyAttestedLabel))
-	h.Write(measurementSum[:])
-	return h.Sum(nil)
+	return deriveKey(signerPKCS8, attestKeyAttestedLabel, measurementSum)
 }
 
 // Proof returns HMAC-SHA256(attestKey, nonceRaw || measurementSum), what the

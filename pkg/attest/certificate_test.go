@@ -474,19 +474,21 @@ func firstOf(chain [][]byte) []byte {
 }
 
 // scrape reads /metrics with the Prometheus text parser and returns a
-// lookup of one sample (0 when absent).
+// lookup of the first sample of fam whose labels include labels: a
+// counter's value or a histogram's sample count. A missing sample fails t.
 func scrape(t *testing.T, h http.Handler) func(fam string, labels map[string]string) float64 {
 	t.Helper()
 	w := do(h, "GET", "/metrics", "", nil)
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := p.TextToMetricFamilies(w.Body)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("parse: %v", err)
 	}
 	return func(fam string, labels map[string]string) float64 {
+		t.Helper()
 		mf := fams[fam]
 		if mf == nil {
-			return 0
+			t.Fatalf("no family %s", fam)
 		}
 	next:
 		for _, m := range mf.Metric {
@@ -498,7 +500,9 @@ func scrape(t *testing.T, h http.Handler) func(fam string, labels map[string]str
 			if m.Counter != nil {
 				return m.Counter.GetValue()
 			}
+			return float64(m.Histogram.GetSampleCount())
 		}
+		t.Fatalf("%s%v not found", fam, labels)
 		return 0
 	}
 }
