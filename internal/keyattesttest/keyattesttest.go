@@ -70,6 +70,10 @@ type Spec struct {
 	RootOfTrustInSoftware bool
 
 	OSVersion, OSPatchLevel int
+
+	// Purposes are the hardware-enforced key purposes (purpose [1]); nil
+	// means SIGN (keyattest.PurposeSign) alone.
+	Purposes []int64
 }
 
 // GoodSpec is a KeyDescription every strict policy accepts: version 200
@@ -214,8 +218,15 @@ func keyDescription(s Spec) ([]byte, error) {
 	unknown := e.der(func(b *cryptobyte.Builder) {
 		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1OctetString([]byte("future")) })
 	})
-	purposes := e.der(func(b *cryptobyte.Builder) { // purpose [1] SET OF INTEGER: SIGN
-		b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) { b.AddASN1Int64(2) })
+	purposes := e.der(func(b *cryptobyte.Builder) { // purpose [1] SET OF INTEGER
+		b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) {
+			if s.Purposes == nil {
+				b.AddASN1Int64(keyattest.PurposeSign)
+			}
+			for _, p := range s.Purposes {
+				b.AddASN1Int64(p)
+			}
+		})
 	})
 	out := e.der(func(b *cryptobyte.Builder) {
 		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {

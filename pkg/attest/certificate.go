@@ -227,6 +227,7 @@ const (
 	// keyattest reason, or "certificate_key_attestation_missing".
 	reasonCertKeyPrefix = "certificate_key_attestation_"
 	reasonCertNotP256   = "certificate_key_not_p256"
+	reasonCertPurpose   = "certificate_key_purpose" // the device key may not SIGN
 )
 
 // certificate serves POST /v1/certificate: the /v1/attest checks, then the
@@ -310,9 +311,12 @@ func (s *Server) checkIdentity(req *AttestRequest, rel *Release, now time.Time) 
 	if err != nil { // verify accepted it
 		return nil, "", reasonNonceForged
 	}
-	level, leaf, reason := s.verifyKeyChain(req.KeyAttestationChain, rel, nonce, pol.MinSecurityLevel, pol.RequireVerifiedBoot, now)
+	rec, leaf, reason := s.verifyKeyChain(req.KeyAttestationChain, rel, nonce, pol.MinSecurityLevel, pol.RequireVerifiedBoot, now)
 	if reason != "" {
 		return nil, "", reasonCertKeyPrefix + reason
+	}
+	if !slices.Contains(rec.Purposes, keyattest.PurposeSign) {
+		return nil, "", reasonCertPurpose
 	}
 	c, err := x509.ParseCertificate(leaf)
 	if err != nil { // verifyKeyChain parsed it
@@ -322,7 +326,7 @@ func (s *Server) checkIdentity(req *AttestRequest, rel *Release, now time.Time) 
 	if !ok || pub.Curve != elliptic.P256() {
 		return nil, "", reasonCertNotP256
 	}
-	return pub, level, ""
+	return pub, provenLevel(rec), ""
 }
 
 // sentKey is the P-256 public key of the first certificate of chain

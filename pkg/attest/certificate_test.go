@@ -376,6 +376,13 @@ func TestCertificateRefused(t *testing.T) {
 				}
 				return n
 			}},
+		{"key for encryption only", "certificate_key_purpose",
+			func(f *certFixture) Measurement { return f.attested },
+			func(f *certFixture, n []byte) [][]byte {
+				s := goodSpec(n)
+				s.Purposes = []int64{0, 1} // ENCRYPT, DECRYPT
+				return keyattesttest.Mint(t, f.root, nil, s)
+			}, nil},
 		{"P-384 device key", "certificate_key_not_p256",
 			func(f *certFixture) Measurement { return f.attested },
 			func(f *certFixture, n []byte) [][]byte {

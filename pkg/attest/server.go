@@ -460,30 +460,35 @@ func (s *Server) checkKeyAttestation(req *AttestRequest, rel *Release, nonce []b
 		}
 		return "", ""
 	}
-	level, _, reason := s.verifyKeyChain(req.KeyAttestationChain, rel, nonce, pol.MinSecurityLevel, pol.RequireVerifiedBoot, now)
+	rec, _, reason := s.verifyKeyChain(req.KeyAttestationChain, rel, nonce, pol.MinSecurityLevel, pol.RequireVerifiedBoot, now)
 	if reason != "" {
 		return "", reasonKeyPrefix + reason
 	}
-	return level, ""
+	return provenLevel(rec), ""
+}
+
+// provenLevel is the lower of a verified chain's two security levels.
+func provenLevel(rec *keyattest.Record) string {
+	return min(rec.AttestationSecurityLevel, rec.KeyMintSecurityLevel).String()
 }
 
 // verifyKeyChain verifies a Key Attestation chain (standard base64 DER,
 // leaf first) for rel's package and signers with challenge nonce, at least
 // security level least (software, tee, strongbox) and, with boot, verified
-// boot. It returns the security level proved and the leaf's DER, or the
+// boot. It returns the decoded KeyDescription and the leaf's DER, or the
 // keyattest refusal reason (malformed, chain_invalid, …) without a prefix.
-func (s *Server) verifyKeyChain(b64 []string, rel *Release, nonce []byte, least string, boot bool, now time.Time) (string, []byte, string) {
+func (s *Server) verifyKeyChain(b64 []string, rel *Release, nonce []byte, least string, boot bool, now time.Time) (*keyattest.Record, []byte, string) {
 	chain := make([][]byte, len(b64))
 	for i, c := range b64 {
 		der, err := base64.StdEncoding.DecodeString(c)
 		if err != nil {
-			return "", nil, keyattest.ReasonMalformed
+			return nil, nil, keyattest.ReasonMalformed
 		}
 		chain[i] = der
 	}
 	level, err := keyattest.ParseSecurityLevel(least)
 	if err != nil { // checked when the release was added
-		return "", nil, keyattest.ReasonMalformed
+		return nil, nil, keyattest.ReasonMalformed
 	}
 	p := keyattest.Policy{Challenge: nonce, Package: rel.Measurement.Package, MinSecurityLevel: level,
 		RequireVerifiedBoot: boot}
@@ -496,11 +501,11 @@ func (s *Server) verifyKeyChain(b64 []string, rel *Release, nonce []byte, least 
 	var ke *keyattest.Error
 	switch {
 	case errors.As(err, &ke):
-		return "", nil, ke.Reason
+		return nil, nil, ke.Reason
 	case err != nil:
-		return "", nil, keyattest.ReasonMalformed
+		return nil, nil, keyattest.ReasonMalformed
 	}
-	return min(rec.AttestationSecurityLevel, rec.KeyMintSecurityLevel).String(), chain[0], ""
+	return rec, chain[0], ""
 }
 
 // checkAppAttest applies rel's App Attest policy to the attestation object
