@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -554,6 +555,54 @@ func TestCertificateCAExpiry(t *testing.T) {
 			out, err := runOpenSSL(t, "x509", "-in", writePEM(t, t.TempDir(), "c.pem", "CERTIFICATE", der), "-noout", "-enddate")
 			if want := "notAfter=" + tc.after.Format("Jan _2 15:04:05 2006 GMT"); err != nil || strings.TrimSpace(out) != want {
 				t.Fatalf("openssl: %q %v, want %q", out, err, want)
+			}
+		})
+	}
+}
+
+// TestCertificateRSAIssuer: an RSA client CA signs with RSA-SHA256 (openssl
+// verifies the certificate), and an opaque refusal under it is signed by a
+// decoy RSA key openssl refuses.
+func TestCertificateRSAIssuer(t *testing.T) {
+	f := newCertFixture(t, false)
+	key := keyattesttest.NewKey(t, "rsa")
+	ca := keyattesttest.Issue(t, keyattesttest.CertOpts{Subject: pkix.Name{CommonName: "RSA client CA"}, IsCA: true,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}, key.Public(), nil, key)
+	caFile := writePEM(t, f.dir, "rsa-ca.pem", "CERTIFICATE", ca.Raw)
+	verifier, err := keyattest.NewVerifier([]*x509.Certificate{f.root.Cert}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(Config{Issuer: "https://attest.example", Audience: "api.example", TokenTTL: 5 * time.Minute,
+		SigningKey: f.key, NonceKey: f.nonce, Registry: f.reg, Replay: NewMemoryReplay(100, f.clk.now),
+		KeyAttestation: verifier, Now: f.clk.now,
+		CertificateIssuer: &CertificateIssuer{Chain: []*x509.Certificate{ca}, Key: key}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.h = srv.Handler()
+	for _, tc := range []struct {
+		name   string
+		m      Measurement
+		verify bool
+	}{{"issued", f.attested, true}, {"opaque refusal", f.embedded, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			nonce := f.challenge(t)
+			raw, _ := base64.RawURLEncoding.DecodeString(nonce)
+			w := do(f.h, "POST", "/v1/certificate", "application/json", f.body(t, nonce, tc.m, keyattesttest.Mint(t, f.root, nil, goodSpec(raw))))
+			var cr CertificateResponse
+			if err := json.Unmarshal(w.Body.Bytes(), &cr); w.Code != 200 || err != nil {
+				t.Fatalf("got %d %s", w.Code, w.Body)
+			}
+			der, _ := base64.StdEncoding.DecodeString(cr.Certificate)
+			file := writePEM(t, t.TempDir(), "c.pem", "CERTIFICATE", der)
+			out, err := runOpenSSL(t, "verify", "-CAfile", caFile, "-purpose", "sslclient", file)
+			if (err == nil) != tc.verify {
+				t.Fatalf("openssl verify: %v\n%s", err, out)
+			}
+			text, _ := runOpenSSL(t, "x509", "-in", file, "-noout", "-text")
+			if !strings.Contains(text, "Signature Algorithm: sha256WithRSAEncryption") {
+				t.Fatalf("not RSA-SHA256:\n%s", text)
 			}
 		})
 	}
