@@ -8,6 +8,9 @@
 #   1. serve:  challenge + attest pairs (each attest carries a real HMAC
 #      proof and gets a token signed by the JWKS key; the generator checks
 #      the kid, since a refusal is a 200 too in opaque mode)
+#   1b. serve: challenge + certificate pairs for an attested-identity release
+#      (a Key Attestation chain minted per nonce under a test root), with the
+#      ratio of issuances/s to 1.'s pairs/s
 #   2. guard:  keep-alive GETs through guard with a bound token and a client
 #      certificate (RequireAndVerifyClientCert, --require-binding)
 #   3. wrk:    GET /healthz on serve and GET on the upstream (the HTTP
@@ -70,6 +73,8 @@ leaf server 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nkeyUsage=
 leaf client 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature'
 "$lg" release -out release.json
 "$tf" releases add --registry reg.db --registry-key file:registry.key release.json >/dev/null
+"$lg" release -identity -out attested.json -root-out karoot.pem -root-key-out karoot.key
+"$tf" releases add --registry reg.db --registry-key file:registry.key attested.json >/dev/null
 
 tls_json=""
 [[ $serve_tls == 1 ]] && tls_json='"tls": {"cert": "server.pem", "key": "server.key", "clientCA": "ca.pem"},'
@@ -77,7 +82,8 @@ cat >serve.json <<EOF
 {"listen": "127.0.0.1:0", $tls_json
  "registry": "reg.db", "registryKey": "file:registry.key", "signingKey": "signing.pem",
  "nonceKey": "file:nonce.key", "issuer": "https://attest.bench", "audience": "api.bench",
- "tokenTTL": "30m", "nonceTTL": "2m", "debug": false}
+ "tokenTTL": "30m", "nonceTTL": "2m", "debug": false,
+ "keyAttestation": {"roots": "karoot.pem"}, "certificateIssuer": {"cert": "ca.pem", "key": "file:ca.key"}}
 EOF
 
 # start NAME CMD...: runs CMD under /usr/bin/time -v and timeout; its pid
@@ -124,6 +130,13 @@ for c in $concs; do
   n=$(awk '$2 == "attest" {print $NF}' <<<"$out")
   awk -v b="$before" -v a="$after" -v v="$n" 'BEGIN {
     printf "serve    cpu        %.2f CPU-s for %d pairs: %.0f us per pair, %.0f pairs/s per core\n", a - b, v, (a - b) / v * 1e6, v / (a - b) }'
+  before=$(cpu_s "$serve_pid")
+  cout=$("$lg" certificate -url "$serve_url" -release attested.json -root karoot.pem -root-key karoot.key -c "$c" -d "$dur" "${tls_flags[@]}")
+  after=$(cpu_s "$serve_pid")
+  echo "$cout"
+  awk -v p="$(awk '$2 == "attest" {print $5 + 0}' <<<"$out")" -v i="$(awk '$2 == "certificate" {print $5 + 0}' <<<"$cout")" \
+    -v n="$(awk '$2 == "certificate" {print $NF}' <<<"$cout")" -v b="$before" -v a="$after" 'BEGIN {
+    printf "serve    certificate issuances/s %.0f vs challenge+attest pairs/s %.0f: %.2f; %.0f us serve CPU per issuance\n", i, p, i / p, (a - b) / n * 1e6 }'
 done
 for c in $concs; do
   before=$(cpu_s "$guard_pid")

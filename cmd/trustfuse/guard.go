@@ -27,6 +27,7 @@ type guardOptions struct {
 	tokenHeader               string
 	leeway                    time.Duration
 	requireBinding            bool
+	requireAttestedCert       bool
 }
 
 func guardCommand() *cli.Command {
@@ -54,6 +55,7 @@ func guardCommand() *cli.Command {
 			&cli.StringFlag{Name: "token-header", Value: guard.DefaultTokenHeader, Usage: "`HEADER` carrying the token (the Fusion Set's attestation.tokenHeader)", Destination: &o.tokenHeader},
 			&cli.DurationFlag{Name: "leeway", Value: 30 * time.Second, Usage: "clock skew allowed on exp, nbf and iat", Destination: &o.leeway},
 			&cli.BoolFlag{Name: "require-binding", Usage: "refuse tokens without cnf x5t#S256 (not bound to a client certificate)", Destination: &o.requireBinding},
+			&cli.BoolFlag{Name: "require-attested-cert", Usage: "accept only client certificates serve issued for an attested device key, with a token bound to it for the same release", Destination: &o.requireAttestedCert},
 		},
 		Before: func(c *cli.Context) error {
 			var missing []string
@@ -136,7 +138,7 @@ func (o *guardOptions) run(c *cli.Context) error {
 	g, err := guard.New(ctx, guard.Config{
 		ClientCAs: clientCAs, JWKSURL: o.jwksURL, Issuer: o.issuer, Audience: o.audience,
 		Packages: o.packages.Value(), TokenHeader: o.tokenHeader, Leeway: o.leeway,
-		RequireBinding: o.requireBinding, HTTPClient: hc, Logger: log,
+		RequireBinding: o.requireBinding, RequireAttestedCert: o.requireAttestedCert, HTTPClient: hc, Logger: log,
 	})
 	if errors.Is(err, guard.ErrConfig) {
 		return usageErrorf(c, "%w", err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -11,30 +10,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/trustfuse/trustfuse/internal/guardtest"
 )
-
-// lockedBuffer is a bytes.Buffer safe for the command's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestGuardCommand runs `trustfuse guard` as a real TLS reverse proxy in
 // front of an upstream and checks what gets through, what the upstream
@@ -58,7 +38,7 @@ func TestGuardCommand(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	stderr := &lockedBuffer{}
+	stderr := &guardtest.LogBuffer{}
 	exit := make(chan int, 1)
 	go func() {
 		exit <- execute(ctx, newApp(io.Discard, stderr), []string{appName, "guard",

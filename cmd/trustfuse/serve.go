@@ -21,6 +21,7 @@ import (
 
 	"github.com/trustfuse/trustfuse/pkg/attest"
 	"github.com/trustfuse/trustfuse/pkg/keyattest"
+	"github.com/trustfuse/trustfuse/pkg/keys"
 )
 
 // serveConfig is the JSON file `trustfuse serve --config` reads
@@ -55,6 +56,13 @@ type serveConfig struct {
 		Roots       string `json:"roots,omitempty"`
 		Revocations string `json:"revocations,omitempty"`
 	} `json:"keyAttestation,omitempty"`
+	// CertificateIssuer turns on POST /v1/certificate: Cert is the client
+	// CA's certificate (PEM, then its issuers if any), Key a secret
+	// reference to its private key (PEM: PKCS#8, SEC 1 or PKCS#1).
+	CertificateIssuer *struct {
+		Cert string `json:"cert"`
+		Key  string `json:"key"`
+	} `json:"certificateIssuer,omitempty"`
 }
 
 // errServeConfig marks a server configuration mistake (exit 2).
@@ -65,7 +73,7 @@ func serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "serve",
 		Usage: "run the attestation service: challenges, measurement checks, ES256 tokens, JWKS, metrics",
-		Description: "Endpoints: POST /v1/challenge, POST /v1/attest, GET /.well-known/jwks.json, GET /healthz, GET /metrics.\n" +
+		Description: "Endpoints: POST /v1/challenge, POST /v1/attest, POST /v1/certificate, GET /.well-known/jwks.json, GET /healthz,\nGET /metrics.\n" +
 			"The configuration file and the protocol are described in docs/attestation.md. Stops gracefully on\n" +
 			"SIGINT/SIGTERM. The listening address is printed to stderr.\n" + flagOrderNote,
 		Flags: []cli.Flag{
@@ -118,6 +126,9 @@ func runServe(c *cli.Context, path string) error {
 	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if sc.CertificateIssuer == nil {
+		fmt.Fprintf(c.App.ErrWriter, "%s: certificate issuance off (no certificateIssuer): POST /v1/certificate answers 404\n", appName)
+	}
 	fmt.Fprintf(c.App.ErrWriter, "%s: serving on %s (kid %s)\n", appName, l.Addr(), srv.KeyID())
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(l) }()
@@ -173,6 +184,9 @@ func (sc *serveConfig) build(c *cli.Context) (attest.Config, func(), error) {
 	if cfg.KeyAttestation, err = sc.keyAttestation(); err != nil {
 		return attest.Config{}, nop, err
 	}
+	if cfg.CertificateIssuer, err = sc.certificateIssuer(c); err != nil {
+		return attest.Config{}, nop, err
+	}
 	if sc.NonceKey != "" {
 		if cfg.NonceKey, err = registryKey(c, sc.NonceKey); err != nil {
 			return attest.Config{}, nop, err
@@ -225,6 +239,36 @@ func (sc *serveConfig) keyAttestation() (*keyattest.Verifier, error) {
 		return nil, fmt.Errorf("%w: keyAttestation: %w", errServeConfig, err)
 	}
 	return v, nil
+}
+
+// certificateIssuer loads the client CA certificate and resolves its key
+// (nil when not configured). A key that is missing or does not match the
+// certificate is a credential error (exit 4); the rest is checked by
+// attest.NewServer (exit 2).
+func (sc *serveConfig) certificateIssuer(c *cli.Context) (*attest.CertificateIssuer, error) {
+	ci := sc.CertificateIssuer
+	if ci == nil {
+		return nil, nil
+	}
+	if ci.Cert == "" || ci.Key == "" {
+		return nil, fmt.Errorf("%w: certificateIssuer needs cert (the client CA, PEM) and key (a secret reference: env:NAME, file:PATH or stdin)", errServeConfig)
+	}
+	certPEM, err := os.ReadFile(ci.Cert)
+	if err != nil {
+		return nil, fmt.Errorf("%w: certificateIssuer.cert: %w", errServeConfig, err)
+	}
+	keyPEM, warning, err := keys.ResolveSecret(ci.Key, nil, c.App.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("certificateIssuer.key: %w", err)
+	}
+	if warning != "" {
+		fmt.Fprintln(c.App.ErrWriter, appName+": warning: certificateIssuer.key: "+warning)
+	}
+	id, err := keys.LoadPEM(keyPEM, certPEM)
+	if err != nil {
+		return nil, fmt.Errorf("certificateIssuer (cert %s): %w", ci.Cert, err)
+	}
+	return &attest.CertificateIssuer{Chain: id.Chain, Key: id.Key}, nil
 }
 
 func (sc *serveConfig) tlsConfig() (*tls.Config, error) {

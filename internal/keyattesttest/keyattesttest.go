@@ -70,6 +70,10 @@ type Spec struct {
 	RootOfTrustInSoftware bool
 
 	OSVersion, OSPatchLevel int
+
+	// Purposes are the hardware-enforced key purposes (purpose [1]); nil
+	// means SIGN (keyattest.PurposeSign) alone.
+	Purposes []int64
 }
 
 // GoodSpec is a KeyDescription every strict policy accepts: version 200
@@ -214,8 +218,15 @@ func keyDescription(s Spec) ([]byte, error) {
 	unknown := e.der(func(b *cryptobyte.Builder) {
 		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1OctetString([]byte("future")) })
 	})
-	purposes := e.der(func(b *cryptobyte.Builder) { // purpose [1] SET OF INTEGER: SIGN
-		b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) { b.AddASN1Int64(2) })
+	purposes := e.der(func(b *cryptobyte.Builder) { // purpose [1] SET OF INTEGER
+		b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) {
+			if s.Purposes == nil {
+				b.AddASN1Int64(keyattest.PurposeSign)
+			}
+			for _, p := range s.Purposes {
+				b.AddASN1Int64(p)
+			}
+		})
 	})
 	out := e.der(func(b *cryptobyte.Builder) {
 		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
@@ -357,14 +368,11 @@ func issue(o CertOpts, pub crypto.PublicKey, parent *CA, selfKey crypto.Signer) 
 // and a key of kind (see NewKey). It calls t.Fatal on failure.
 func NewRoot(t testing.TB, kind, serialNumber string) *CA {
 	t.Helper()
-	k := NewKey(t, kind)
-	c := Issue(t, CertOpts{
-		Subject:   pkix.Name{SerialNumber: serialNumber},
-		IsCA:      true,
-		NotBefore: time.Date(2016, 5, 26, 0, 0, 0, 0, time.UTC),
-		NotAfter:  time.Date(2036, 5, 24, 0, 0, 0, 0, time.UTC),
-	}, k.Public(), nil, k)
-	return &CA{Cert: c, Key: k}
+	r, err := GenerateRoot(kind, serialNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // IntermediateName is a device intermediate's subject: serialNumber=sn,
@@ -454,17 +462,9 @@ func mint(root *CA, pub crypto.PublicKey, s Spec) ([][]byte, error) {
 	if root == nil || root.Cert == nil || root.Key == nil {
 		return nil, errors.New("keyattesttest: nil root")
 	}
-	kd, err := keyDescription(s)
+	m, err := NewMinter(root)
 	if err != nil {
 		return nil, err
 	}
-	inter, err := newIntermediate(root, IntermediateName("2dc58b2d1a241326"), root.Cert.NotAfter)
-	if err != nil {
-		return nil, err
-	}
-	leaf, err := newLeaf(inter, pub, KeyDescriptionExtension(kd))
-	if err != nil {
-		return nil, err
-	}
-	return [][]byte{leaf.Raw, inter.Cert.Raw, root.Cert.Raw}, nil
+	return m.Mint(pub, s)
 }

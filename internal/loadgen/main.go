@@ -1,14 +1,16 @@
 // Command loadgen is the load generator of scripts/bench-serve.sh (issue 7):
 // it makes a release to register, serves a tiny upstream for `trustfuse
 // guard`, and drives `trustfuse serve` (challenge + attest pairs, each with
-// a real HMAC proof) or guard (keep-alive requests with a token and a client
-// certificate) from C workers for a bounded time, then prints requests/s,
-// p50/p95/p99 latency and errors. It talks to 127.0.0.1 only. Not a test;
-// not run in CI.
+// a real HMAC proof), serve's certificate issuance (challenge + certificate
+// pairs, each with a Key Attestation chain minted under a test root) or
+// guard (keep-alive requests with a token and a client certificate) from C
+// workers for a bounded time, then prints requests/s, p50/p95/p99 latency
+// and errors. It talks to 127.0.0.1 only. Not a test; not run in CI.
 //
-//	loadgen release  -out release.json
+//	loadgen release  -out release.json [-identity -root-out root.pem -root-key-out root.key]
 //	loadgen upstream -addr-file F [-for 15m]
 //	loadgen attest   -url URL -release release.json [-c 32] [-d 10s] [TLS flags]
+//	loadgen certificate -url URL -release release.json -root root.pem -root-key root.key [-c 32] [-d 10s] [TLS flags]
 //	loadgen guard    -url URL -serve URL -release release.json [-c 32] [-d 10s] [TLS flags]
 //	loadgen inproc   -release release.json [-c 8] [-d 5s] [-cpuprofile F]
 package main
@@ -24,6 +26,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -44,16 +47,18 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/trustfuse/trustfuse/internal/keyattesttest"
 	"github.com/trustfuse/trustfuse/pkg/attest"
 )
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: loadgen release|upstream|attest|guard|inproc [flags]")
+		fmt.Fprintln(os.Stderr, "usage: loadgen release|upstream|attest|certificate|guard|inproc [flags]")
 		os.Exit(2)
 	}
 	cmds := map[string]func([]string) error{
 		"release": cmdRelease, "upstream": cmdUpstream, "attest": cmdAttest, "guard": cmdGuard, "inproc": cmdInproc,
+		"certificate": cmdCertificate,
 	}
 	run, ok := cmds[os.Args[1]]
 	if !ok {
@@ -68,9 +73,16 @@ func main() {
 
 // cmdRelease writes a trustfuse-release/v1 export for a made-up release,
 // its attestation key derived from a fresh P-256 client key as fuse does.
+// With -identity the release is in attested identity mode (version code 8,
+// so another release than the default's) and a fresh key attestation test
+// root is written for serve's keyAttestation.roots and for the
+// certificate command.
 func cmdRelease(args []string) error {
 	fs := flag.NewFlagSet("release", flag.ExitOnError)
 	out := fs.String("out", "release.json", "export `FILE` to write (0600)")
+	identity := fs.Bool("identity", false, "attested identity mode (TEE, verified boot, 24 h certificates)")
+	rootOut := fs.String("root-out", "root.pem", "with -identity: key attestation test root certificate `FILE` (PEM)")
+	rootKeyOut := fs.String("root-key-out", "root.key", "with -identity: its private key `FILE` (PEM, 0600)")
 	_ = fs.Parse(args)
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -88,8 +100,29 @@ func cmdRelease(args []string) error {
 		RuntimeDigest:  digest("runtime"),
 		ManifestDigest: digest("manifest"),
 	}
+	if *identity {
+		m.VersionCode = 8
+		root, err := keyattesttest.GenerateRoot("p256", "loadgen-attestation-root")
+		if err != nil {
+			return err
+		}
+		rk, err := x509.MarshalPKCS8PrivateKey(root.Key)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*rootKeyOut, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: rk}), 0o600); err != nil {
+			return err
+		}
+		if err := os.WriteFile(*rootOut, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Cert.Raw}), 0o644); err != nil {
+			return err
+		}
+	}
 	reg := attest.Registration{Format: attest.RegistrationFormat, ID: m.SHA256(), Measurement: m,
 		AttestKey: attest.DeriveAttestKey(der, m.Sum())}
+	if *identity {
+		reg.Identity = &attest.IdentityPolicy{Mode: attest.IdentityAttested, ValiditySeconds: 86400,
+			MinSecurityLevel: "tee", RequireVerifiedBoot: true}
+	}
 	b, err := json.MarshalIndent(reg, "", "  ")
 	if err != nil {
 		return err
@@ -381,21 +414,10 @@ func (a *attester) challenge() (string, error) {
 // that it is signed by the published key: in opaque mode a refusal is a
 // 200 too, with a token under a throwaway kid.
 func (a *attester) attest(nonce, device string) (string, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(nonce)
+	body, err := a.body(nonce, device, nil)
 	if err != nil {
-		return "", fmt.Errorf("nonce: %w", err)
+		return "", err
 	}
-	proof := base64.RawURLEncoding.EncodeToString(attest.Proof(a.key, raw, a.sum))
-	body := make([]byte, 0, 128+len(a.fields)+len(nonce)+len(proof))
-	body = append(body, `{"nonce":"`...)
-	body = append(body, nonce...)
-	body = append(body, `","proof":"`...)
-	body = append(body, proof...)
-	body = append(body, `","deviceInfo":{"id":"`...)
-	body = append(body, device...)
-	body = append(body, `"},`...)
-	body = append(body, a.fields...)
-	body = append(body, '}')
 	b, code, err := a.do(http.MethodPost, "/v1/attest", body)
 	if err != nil {
 		return "", err
@@ -407,18 +429,55 @@ func (a *attester) attest(nonce, device string) (string, error) {
 	if err := json.Unmarshal(b, &ar); err != nil {
 		return "", fmt.Errorf("attest: %w", err)
 	}
-	hdr, _, _ := strings.Cut(ar.Token, ".")
+	return ar.Token, a.checkKid(ar.Token)
+}
+
+// body is the /v1/attest (or /v1/certificate) request proving the release
+// for nonce, with a key attestation chain when chain is not nil.
+func (a *attester) body(nonce, device string, chain [][]byte) ([]byte, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(nonce)
+	if err != nil {
+		return nil, fmt.Errorf("nonce: %w", err)
+	}
+	proof := base64.RawURLEncoding.EncodeToString(attest.Proof(a.key, raw, a.sum))
+	body := make([]byte, 0, 128+len(a.fields)+len(nonce)+len(proof))
+	body = append(body, `{"nonce":"`...)
+	body = append(body, nonce...)
+	body = append(body, `","proof":"`...)
+	body = append(body, proof...)
+	body = append(body, `","deviceInfo":{"id":"`...)
+	body = append(body, device...)
+	body = append(body, `"},`...)
+	if chain != nil {
+		body = append(body, `"keyAttestationChain":[`...)
+		for i, c := range chain {
+			if i > 0 {
+				body = append(body, ',')
+			}
+			body = append(body, '"')
+			body = base64.StdEncoding.AppendEncode(body, c)
+			body = append(body, '"')
+		}
+		body = append(body, `],`...)
+	}
+	body = append(body, a.fields...)
+	return append(body, '}'), nil
+}
+
+// checkKid returns errRefused unless tok is signed under the JWKS kid.
+func (a *attester) checkKid(tok string) error {
+	hdr, _, _ := strings.Cut(tok, ".")
 	hb, err := base64.RawURLEncoding.DecodeString(hdr)
 	if err != nil {
-		return "", fmt.Errorf("attest: token header: %w", err)
+		return fmt.Errorf("token header: %w", err)
 	}
 	var h struct {
 		Kid string `json:"kid"`
 	}
 	if err := json.Unmarshal(hb, &h); err != nil || h.Kid != a.wantKid {
-		return "", errRefused
+		return errRefused
 	}
-	return ar.Token, nil
+	return nil
 }
 
 // httpDo returns a request function for base using client.
@@ -490,6 +549,127 @@ func cmdAttest(args []string) error {
 	st.print("serve", el, o.conc)
 	fmt.Printf("serve    connections opened: %d\n", o.dials.Load())
 	return nil
+}
+
+// cmdCertificate runs challenge + certificate pairs against serve: each
+// worker has a P-256 device key; for each nonce it mints a Key Attestation
+// chain for that key under the test root (through one intermediate: a leaf
+// signature per request, the work a device's keystore does), asks for a
+// certificate and checks it is for the device key and its token under the
+// JWKS kid.
+func cmdCertificate(args []string) error {
+	fs := flag.NewFlagSet("certificate", flag.ExitOnError)
+	var o loadFlags
+	o.register(fs)
+	fs.StringVar(&o.serveURL, "url", "", "serve's base `URL` (http(s)://127.0.0.1:PORT)")
+	rootFile := fs.String("root", "root.pem", "key attestation test root `FILE` (PEM), from release -identity")
+	rootKeyFile := fs.String("root-key", "root.key", "its private key `FILE` (PEM)")
+	_ = fs.Parse(args)
+	_, a, err := o.attester(o.serveURL)
+	if err != nil {
+		return err
+	}
+	reg, err := readRelease(o.release)
+	if err != nil {
+		return err
+	}
+	minter, err := loadMinter(*rootFile, *rootKeyFile)
+	if err != nil {
+		return err
+	}
+	var signers [][]byte
+	for _, d := range reg.Measurement.SignerDigests {
+		b, err := hex.DecodeString(d)
+		if err != nil {
+			return fmt.Errorf("%s: signer digest: %w", o.release, err)
+		}
+		signers = append(signers, b)
+	}
+	devices := make([]*ecdsa.PrivateKey, o.conc)
+	for i := range devices {
+		if devices[i], err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+			return err
+		}
+	}
+	st, el := run(o.conc, o.dur, o.maxSamples, func(w *worker, id int) {
+		t := time.Now()
+		nonce, err := a.challenge()
+		if !w.done("challenge", t, err) {
+			return
+		}
+		raw, _ := base64.RawURLEncoding.DecodeString(nonce)
+		chain, err := minter.Mint(devices[id].Public(), keyattesttest.GoodSpec(raw, reg.Measurement.Package, signers...))
+		if err != nil {
+			w.done("certificate", time.Now(), err)
+			return
+		}
+		t = time.Now()
+		w.done("certificate", t, a.certificate(nonce, "device-"+strconv.Itoa(id), chain, &devices[id].PublicKey))
+	})
+	st.print("serve", el, o.conc)
+	return nil
+}
+
+// loadMinter reads the test root and its key.
+func loadMinter(certFile, keyFile string) (*keyattesttest.Minter, error) {
+	cb, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, err
+	}
+	kb, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, err
+	}
+	cblk, _ := pem.Decode(cb)
+	kblk, _ := pem.Decode(kb)
+	if cblk == nil || kblk == nil {
+		return nil, fmt.Errorf("%s, %s: not PEM", certFile, keyFile)
+	}
+	cert, err := x509.ParseCertificate(cblk.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	k, err := x509.ParsePKCS8PrivateKey(kblk.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	key, ok := k.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("%s: not an ECDSA key", keyFile)
+	}
+	return keyattesttest.NewMinter(&keyattesttest.CA{Cert: cert, Key: key})
+}
+
+// certificate asks for a certificate for device's key and checks that it
+// is for that key and its token under the JWKS kid.
+func (a *attester) certificate(nonce, device string, chain [][]byte, pub *ecdsa.PublicKey) error {
+	body, err := a.body(nonce, device, chain)
+	if err != nil {
+		return err
+	}
+	b, code, err := a.do(http.MethodPost, "/v1/certificate", body)
+	if err != nil {
+		return err
+	}
+	if code != http.StatusOK {
+		return fmt.Errorf("certificate: HTTP %d: %.100s", code, b)
+	}
+	var cr attest.CertificateResponse
+	if err := json.Unmarshal(b, &cr); err != nil {
+		return fmt.Errorf("certificate: %w", err)
+	}
+	der, err := base64.StdEncoding.DecodeString(cr.Certificate)
+	if err != nil {
+		return fmt.Errorf("certificate: %w", err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		return fmt.Errorf("certificate: %w", err)
+	}
+	if !pub.Equal(c.PublicKey) {
+		return errors.New("certificate: not for the device key")
+	}
+	return a.checkKid(cr.Token)
 }
 
 // cmdGuard gets one bound token from serve with the client certificate,

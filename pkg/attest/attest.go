@@ -162,10 +162,30 @@ const attestKeyLabel = "trustfuse attest key v1"
 // (reproducible builds), secret to whoever holds the client key, and
 // different for every release.
 func DeriveAttestKey(clientKeyPKCS8 []byte, measurementSum [32]byte) []byte {
-	h := hmac.New(sha256.New, clientKeyPKCS8)
-	h.Write([]byte(attestKeyLabel))
+	return deriveKey(clientKeyPKCS8, attestKeyLabel, measurementSum)
+}
+
+// deriveKey is HMAC-SHA256(key, label || measurementSum).
+func deriveKey(key []byte, label string, measurementSum [32]byte) []byte {
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte(label))
 	h.Write(measurementSum[:])
 	return h.Sum(nil)
+}
+
+// attestKeyAttestedLabel prefixes the measurement in the derivation of an
+// attested-identity release's key.
+const attestKeyAttestedLabel = "trustfuse attest key v1 attested"
+
+// DeriveAttestKeyFromSigner returns the attestation key of a release in
+// attested identity mode, whose package holds no client key:
+// HMAC-SHA256(key = the package signing private key's PKCS#8 DER (the APK
+// signer, or a bundle's upload key), msg = "trustfuse attest key v1
+// attested" || the 32-byte measurement SHA-256). Like DeriveAttestKey it is
+// deterministic and secret to whoever builds the release; the label keeps
+// it apart from DeriveAttestKey's even for the same key bytes.
+func DeriveAttestKeyFromSigner(signerPKCS8 []byte, measurementSum [32]byte) []byte {
+	return deriveKey(signerPKCS8, attestKeyAttestedLabel, measurementSum)
 }
 
 // Proof returns HMAC-SHA256(attestKey, nonceRaw || measurementSum), what the

@@ -37,6 +37,9 @@ type Registration struct {
 	KeyAttestation *KeyAttestationPolicy `json:"keyAttestation,omitempty"`
 	// AppAttest is the release's App Attest demand (iOS; nil: off).
 	AppAttest *AppAttestPolicy `json:"appAttest,omitempty"`
+	// Identity is the release's attested client identity (nil: embedded,
+	// no certificates issued).
+	Identity *IdentityPolicy `json:"identity,omitempty"`
 }
 
 // KeyAttestationPolicy is what serve demands of a release's Android Key
@@ -115,7 +118,9 @@ type Release struct {
 	KeyAttestation *KeyAttestationPolicy `json:"keyAttestation,omitempty"`
 	// AppAttest is copied from the registration (nil: off).
 	AppAttest *AppAttestPolicy `json:"appAttest,omitempty"`
-	AttestKey []byte           `json:"-"`
+	// Identity is copied from the registration (nil: embedded).
+	Identity  *IdentityPolicy `json:"identity,omitempty"`
+	AttestKey []byte          `json:"-"`
 }
 
 var bucket = []byte("releases")
@@ -215,13 +220,18 @@ func (r *Registry) Add(reg Registration, now time.Time) (*Release, error) {
 			return nil, fmt.Errorf("%w: registration %s: %w", ErrRegistry, id, err)
 		}
 	}
+	if reg.Identity != nil {
+		if err := reg.Identity.check(); err != nil {
+			return nil, fmt.Errorf("%w: registration %s: %w", ErrRegistry, id, err)
+		}
+	}
 	n := make([]byte, r.aead.NonceSize(), r.aead.NonceSize()+len(reg.AttestKey)+r.aead.Overhead())
 	if _, err := rand.Read(n); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrRegistry, err)
 	}
 	rel := &Release{ID: id, Measurement: reg.Measurement, IOS: reg.IOS, Added: now.UTC(),
 		SealedKey: r.aead.Seal(n, n, reg.AttestKey, []byte(id)), KeyAttestation: reg.KeyAttestation,
-		AppAttest: reg.AppAttest}
+		AppAttest: reg.AppAttest, Identity: reg.Identity}
 	b, err := json.Marshal(rel)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrRegistry, err)

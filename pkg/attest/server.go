@@ -55,6 +55,9 @@ type Config struct {
 	// AppAttest verifies App Attest attestation objects for releases that
 	// ask for them; nil means Apple's App Attestation root.
 	AppAttest *keyattest.AppAttestVerifier
+	// CertificateIssuer is the client CA POST /v1/certificate issues device
+	// certificates under; nil turns that endpoint off (404).
+	CertificateIssuer *CertificateIssuer
 	// Debug answers a refused attestation with 403 and the reason; the
 	// default (opaque) answers 200 with a token of the same shape signed by
 	// a throwaway key, so a client cannot tell which check failed.
@@ -74,6 +77,8 @@ type Server struct {
 	reqs    *prometheus.CounterVec
 	verdict *prometheus.CounterVec
 	latency *prometheus.HistogramVec
+	issuer  *certIssuer // nil: no certificate issuance
+	issued  prometheus.Counter
 }
 
 // NewServer checks cfg and returns a Server.
@@ -144,6 +149,12 @@ func NewServer(cfg Config) (*Server, error) {
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "trustfuse_attest_request_duration_seconds",
 		Help: "Request latency by endpoint.", Buckets: prometheus.ExponentialBuckets(0.0001, 4, 8)}, []string{"endpoint"})
 	s.reg.MustRegister(s.reqs, s.verdict, s.latency)
+	s.issued = prometheus.NewCounter(prometheus.CounterOpts{Name: "trustfuse_attest_certificates_issued_total",
+		Help: "Client certificates issued for attested device keys."})
+	s.reg.MustRegister(s.issued)
+	if s.issuer, err = newCertIssuer(cfg.CertificateIssuer, cfg.Now(), cfg.Rand); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -203,6 +214,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /v1/challenge", s.instrument("challenge", s.challenge))
 	mux.Handle("POST /v1/attest", s.instrument("attest", s.attest))
+	mux.Handle("POST /v1/certificate", s.instrument("certificate", s.certificate))
 	mux.Handle("GET /.well-known/jwks.json", s.instrument("jwks", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "public, max-age=300")
@@ -448,20 +460,38 @@ func (s *Server) checkKeyAttestation(req *AttestRequest, rel *Release, nonce []b
 		}
 		return "", ""
 	}
-	chain := make([][]byte, len(req.KeyAttestationChain))
-	for i, c := range req.KeyAttestationChain {
+	rec, _, reason := s.verifyKeyChain(req.KeyAttestationChain, rel, nonce, pol.MinSecurityLevel, pol.RequireVerifiedBoot, now)
+	if reason != "" {
+		return "", reasonKeyPrefix + reason
+	}
+	return provenLevel(rec), ""
+}
+
+// provenLevel is the lower of a verified chain's two security levels.
+func provenLevel(rec *keyattest.Record) string {
+	return min(rec.AttestationSecurityLevel, rec.KeyMintSecurityLevel).String()
+}
+
+// verifyKeyChain verifies a Key Attestation chain (standard base64 DER,
+// leaf first) for rel's package and signers with challenge nonce, at least
+// security level least (software, tee, strongbox) and, with boot, verified
+// boot. It returns the decoded KeyDescription and the leaf's DER, or the
+// keyattest refusal reason (malformed, chain_invalid, …) without a prefix.
+func (s *Server) verifyKeyChain(b64 []string, rel *Release, nonce []byte, least string, boot bool, now time.Time) (*keyattest.Record, []byte, string) {
+	chain := make([][]byte, len(b64))
+	for i, c := range b64 {
 		der, err := base64.StdEncoding.DecodeString(c)
 		if err != nil {
-			return "", reasonKeyPrefix + keyattest.ReasonMalformed
+			return nil, nil, keyattest.ReasonMalformed
 		}
 		chain[i] = der
 	}
-	least, err := keyattest.ParseSecurityLevel(pol.MinSecurityLevel)
+	level, err := keyattest.ParseSecurityLevel(least)
 	if err != nil { // checked when the release was added
-		return "", reasonKeyPrefix + keyattest.ReasonMalformed
+		return nil, nil, keyattest.ReasonMalformed
 	}
-	p := keyattest.Policy{Challenge: nonce, Package: rel.Measurement.Package, MinSecurityLevel: least,
-		RequireVerifiedBoot: pol.RequireVerifiedBoot}
+	p := keyattest.Policy{Challenge: nonce, Package: rel.Measurement.Package, MinSecurityLevel: level,
+		RequireVerifiedBoot: boot}
 	for _, d := range rel.Measurement.SignerDigests {
 		if b, err := hex.DecodeString(d); err == nil {
 			p.SignerDigests = append(p.SignerDigests, b)
@@ -471,11 +501,11 @@ func (s *Server) checkKeyAttestation(req *AttestRequest, rel *Release, nonce []b
 	var ke *keyattest.Error
 	switch {
 	case errors.As(err, &ke):
-		return "", reasonKeyPrefix + ke.Reason
+		return nil, nil, ke.Reason
 	case err != nil:
-		return "", reasonKeyPrefix + keyattest.ReasonMalformed
+		return nil, nil, keyattest.ReasonMalformed
 	}
-	return min(rec.AttestationSecurityLevel, rec.KeyMintSecurityLevel).String(), ""
+	return rec, chain[0], ""
 }
 
 // checkAppAttest applies rel's App Attest policy to the attestation object
@@ -520,31 +550,45 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &req, false) {
 		return
 	}
-	now := s.cfg.Now()
+	v, ok := s.check(w, r, &req, s.cfg.Now())
+	if !ok || s.refused(w, v.reason) {
+		return
+	}
+	tok, err := s.signToken(&v.claims, v.reason != "")
+	if err != nil {
+		httpError(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	writeJSON(w, http.StatusOK, AttestResponse{Token: tok, ExpiresAt: time.Unix(v.claims.Expiry, 0).UTC()})
+}
+
+// checked is the outcome of the /v1/attest checks on a request.
+type checked struct {
+	rel    *Release // the release proved; nil when refused
+	reason string   // the refusal reason; "" when accepted
+	claims Claims   // the token to issue, bound to the TLS client certificate if any
+}
+
+// check runs every /v1/attest check on req at now (consuming its nonce)
+// and returns the outcome. When ok is false it has answered the request
+// itself (400 for a malformed iOS measurement, 503 when the replay cache or
+// registry failed).
+func (s *Server) check(w http.ResponseWriter, r *http.Request, req *AttestRequest, now time.Time) (v checked, ok bool) {
 	sum := req.Measurement.Sum()
 	pkg, ver := req.Package, req.VersionCode
 	if req.IOS != nil {
 		if req.IOS.Platform != PlatformIOS || !req.Measurement.isZero() {
 			httpError(w, http.StatusBadRequest, "malformed iOS measurement")
-			return
+			return v, false
 		}
 		sum, pkg, ver = req.IOS.Sum(), req.IOS.BundleID, 0
 	}
 	id := hex.EncodeToString(sum[:])
-	rel, got, reason, err := s.verify(r.Context(), &req, sum, id, now)
+	rel, got, reason, err := s.verify(r.Context(), req, sum, id, now)
 	if err != nil {
 		s.verdict.WithLabelValues("error").Inc()
 		httpError(w, http.StatusServiceUnavailable, "temporarily unavailable")
-		return
-	}
-	if reason != "" {
-		s.verdict.WithLabelValues(reason).Inc()
-		if s.cfg.Debug {
-			httpError(w, http.StatusForbidden, reason)
-			return
-		}
-	} else {
-		s.verdict.WithLabelValues("ok").Inc()
+		return v, false
 	}
 	c := Claims{Issuer: s.cfg.Issuer, Subject: deviceSubject(req.DeviceInfo), Audience: s.cfg.Audience,
 		IssuedAt: now.Unix(), Expiry: now.Add(s.cfg.TokenTTL).Unix(),
@@ -557,19 +601,36 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request) {
 		d := sha256.Sum256(r.TLS.PeerCertificates[0].Raw)
 		c.Confirm = map[string]string{"x5t#S256": base64.RawURLEncoding.EncodeToString(d[:])}
 	}
+	return checked{rel: rel, reason: reason, claims: c}, true
+}
+
+// refused counts the verdict for reason ("" is ok) and, in debug mode,
+// answers a refusal with 403 and the reason, reporting true: the caller is
+// done. In opaque mode a refusal goes on to a throwaway answer.
+func (s *Server) refused(w http.ResponseWriter, reason string) bool {
+	if reason == "" {
+		s.verdict.WithLabelValues("ok").Inc()
+		return false
+	}
+	s.verdict.WithLabelValues(reason).Inc()
+	if s.cfg.Debug {
+		httpError(w, http.StatusForbidden, reason)
+		return true
+	}
+	return false
+}
+
+// signToken signs c with the JWKS key, or with a throwaway key when the
+// request was refused (opaque mode).
+func (s *Server) signToken(c *Claims, refused bool) (string, error) {
 	signer := s.signer
-	if rel == nil {
+	if refused {
+		var err error
 		if signer, err = s.throwawaySigner(); err != nil {
-			httpError(w, http.StatusInternalServerError, "internal error")
-			return
+			return "", err
 		}
 	}
-	tok, err := signer.sign(&c, s.cfg.Rand)
-	if err != nil {
-		httpError(w, http.StatusInternalServerError, "internal error")
-		return
-	}
-	writeJSON(w, http.StatusOK, AttestResponse{Token: tok, ExpiresAt: time.Unix(c.Expiry, 0).UTC()})
+	return signer.sign(c, s.cfg.Rand)
 }
 
 // throwawaySigner signs refusals in opaque mode: same header shape, a key

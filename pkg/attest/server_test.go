@@ -25,9 +25,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
 	"github.com/trustfuse/trustfuse/internal/testenv"
 )
 
@@ -171,32 +168,7 @@ func TestMetrics(t *testing.T) {
 	ok := request(t, f.challenge(t), testMeasurement, testMeasurement, testAttestKey)
 	do(f.h, "POST", "/v1/attest", "application/json", ok)
 	do(f.h, "POST", "/v1/attest", "application/json", ok) // replay
-	w := do(f.h, "GET", "/metrics", "", nil)
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(w.Body)
-	if err != nil {
-		t.Fatalf("parse: %v", err)
-	}
-	get := func(fam string, labels map[string]string) float64 {
-		mf := fams[fam]
-		if mf == nil {
-			t.Fatalf("no family %s", fam)
-		}
-	next:
-		for _, m := range mf.Metric {
-			for _, l := range m.Label {
-				if v, ok := labels[l.GetName()]; ok && v != l.GetValue() {
-					continue next
-				}
-			}
-			if m.Counter != nil {
-				return m.Counter.GetValue()
-			}
-			return float64(m.Histogram.GetSampleCount())
-		}
-		t.Fatalf("%s%v not found", fam, labels)
-		return 0
-	}
+	get := scrape(t, f.h)
 	checks := []struct {
 		fam    string
 		labels map[string]string

@@ -62,6 +62,14 @@ type Config struct {
 	// RequireBinding refuses tokens without cnf x5t#S256. Without it, a
 	// token that has one must still match the client certificate.
 	RequireBinding bool
+	// RequireAttestedCert accepts only client certificates serve issued
+	// for an attested device key (POST /v1/certificate): exactly one URI
+	// SAN urn:trustfuse:release:<release id>:key:<hex SHA-256 of the
+	// certificate's SubjectPublicKeyInfo> naming the certificate's own key,
+	// and a token bound to that certificate whose rel is that release. A
+	// revoked release gets no new token, so a certificate stops working
+	// when its last token expires.
+	RequireAttestedCert bool
 	// JWKSMaxAge is how long fetched keys are used before a refresh is
 	// tried (DefaultJWKSMaxAge when 0); JWKSMinRefresh is the least time
 	// between two fetches, however many unknown kids arrive
@@ -94,6 +102,8 @@ const (
 	ReasonNotYetValid  Reason = "token_not_yet_valid" // nbf or iat in the future (with leeway)
 	ReasonPackage      Reason = "token_package"       // pkg not in Config.Packages
 	ReasonBinding      Reason = "token_binding"       // cnf x5t#S256 is not the client certificate
+	ReasonAttestedCert Reason = "attested_cert"       // RequireAttestedCert: no valid release URI SAN naming the certificate's own key
+	ReasonRelease      Reason = "token_release"       // RequireAttestedCert: rel is not the certificate's release
 )
 
 // RefusedError is returned by Verify: why a request was refused.
@@ -244,6 +254,13 @@ func (g *Guard) Verify(r *http.Request) (*Claims, error) {
 	if err := g.certs.verify(leafSum, r.TLS.PeerCertificates, g.cfg.ClientCAs, now); err != nil {
 		return nil, refuse(ReasonClientCert, "%s: %v", leaf.Subject, err)
 	}
+	var release string
+	if g.cfg.RequireAttestedCert {
+		var rf *RefusedError
+		if release, rf = attestedRelease(leaf); rf != nil {
+			return nil, rf
+		}
+	}
 	vals := r.Header.Values(g.cfg.TokenHeader)
 	if len(vals) > 1 {
 		return nil, refuse(ReasonMalformed, "%d %s headers", len(vals), g.cfg.TokenHeader)
@@ -264,6 +281,9 @@ func (g *Guard) Verify(r *http.Request) (*Claims, error) {
 	}
 	if rf := g.checkClaims(c, now, leafSum); rf != nil {
 		return nil, rf
+	}
+	if g.cfg.RequireAttestedCert && string(c.Release) != release {
+		return nil, refuse(ReasonRelease, "rel %q, client certificate is for release %s", string(c.Release), release)
 	}
 	return c, nil
 }

@@ -52,7 +52,7 @@ func newEnv(t testing.TB, mod func(*Config)) *env {
 	cfg := Config{
 		ClientCAs: e.ca.Pool, JWKSURL: e.jwks.URL + "/.well-known/jwks.json",
 		Issuer: testIssuer, Audience: testAudience, Packages: []string{testPackage, "com.example.lite"},
-		Leeway: 30 * time.Second, Clock: e.clock.Now, Logger: e.logs.logger(),
+		Leeway: 30 * time.Second, Clock: e.clock.Now, Logger: e.logs.Logger(),
 	}
 	if mod != nil {
 		mod(&cfg)

@@ -21,7 +21,7 @@ func TestReverseProxy(t *testing.T) {
 	}))
 	defer up.Close()
 	u, _ := url.Parse(up.URL + "/base")
-	srv := httptest.NewUnstartedServer(e.g.Middleware(NewReverseProxy(u, e.logs.logger())))
+	srv := httptest.NewUnstartedServer(e.g.Middleware(NewReverseProxy(u, e.logs.Logger())))
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{e.server}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: e.ca.Pool}
 	srv.StartTLS()
 	defer srv.Close()

@@ -209,8 +209,8 @@ func (g *Guard) checkClaims(c *Claims, now time.Time, leafSHA256 [32]byte) *Refu
 		if want := b64.EncodeToString(leafSHA256[:]); c.Confirmation.X5tS256 != want {
 			return refuse(ReasonBinding, "cnf x5t#S256 %s, client certificate is %s", c.Confirmation.X5tS256, want)
 		}
-	case g.cfg.RequireBinding:
-		return refuse(ReasonBinding, "token has no cnf x5t#S256 and RequireBinding is set")
+	case g.cfg.RequireBinding || g.cfg.RequireAttestedCert:
+		return refuse(ReasonBinding, "token has no cnf x5t#S256 and RequireBinding or RequireAttestedCert is set")
 	}
 	return nil
 }

@@ -140,6 +140,11 @@ type Record struct {
 	KeyMintVersion           int
 	KeyMintSecurityLevel     SecurityLevel
 	Challenge                []byte
+	// Purposes (tag 1) are the key's purposes (KeyMint KeyPurpose: 0
+	// ENCRYPT, 1 DECRYPT, 2 SIGN, 3 VERIFY, 5 WRAP_KEY, 6 AGREE_KEY,
+	// 7 ATTEST_KEY), from hardwareEnforced when present there, else from
+	// softwareEnforced; nil if absent from both.
+	Purposes []int
 	// Application is the attestationApplicationId (tag 709), nil if absent.
 	Application *ApplicationID
 	// RootOfTrust (tag 704) is taken from hardwareEnforced when present there,
@@ -155,6 +160,9 @@ type Record struct {
 // RootOfTrustHardwareEnforced reports whether RootOfTrust came from the
 // hardwareEnforced AuthorizationList.
 func (r *Record) RootOfTrustHardwareEnforced() bool { return r.rootOfTrustHardware }
+
+// PurposeSign is KeyMint's KeyPurpose SIGN.
+const PurposeSign = 2
 
 // ApplicationID is the AttestationApplicationId: the packages sharing the
 // calling UID and the SHA-256 digests of their signing certificates.

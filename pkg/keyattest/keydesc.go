@@ -10,6 +10,7 @@ import (
 
 // AuthorizationList tags this package reads; every other tag is skipped.
 const (
+	tagPurpose                  = 1
 	tagRootOfTrust              = 704
 	tagOSVersion                = 705
 	tagOSPatchLevel             = 706
@@ -115,6 +116,10 @@ func ParseKeyDescription(der []byte) (*Record, error) {
 	if r.Application == nil {
 		r.Application = hw.application
 	}
+	r.Purposes = sw.purposes
+	if hw.hasPurpose {
+		r.Purposes = hw.purposes
+	}
 	r.OSVersion, r.OSPatchLevel = sw.osVersion, sw.osPatchLevel
 	if hw.hasOSVersion {
 		r.OSVersion = hw.osVersion
@@ -123,6 +128,26 @@ func ParseKeyDescription(der []byte) (*Record, error) {
 		r.OSPatchLevel = hw.osPatchLevel
 	}
 	return r, nil
+}
+
+// readIntSet reads a SET OF INTEGER (at most maxAuthEntries members).
+func (p *parser) readIntSet(s *cryptobyte.String, what string) ([]int, error) {
+	var set cryptobyte.String
+	if at := *s; !s.ReadASN1(&set, cbasn1.SET) {
+		return nil, p.errAt(at, "%s: want SET OF INTEGER", what)
+	}
+	out := []int{}
+	for !set.Empty() {
+		if len(out) >= maxAuthEntries {
+			return nil, p.errAt(set, "%s: more than %d members", what, maxAuthEntries)
+		}
+		v, err := p.readInt(&set, what)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 func (p *parser) readInt(s *cryptobyte.String, what string) (int, error) {
@@ -151,6 +176,8 @@ func (p *parser) readLevel(s *cryptobyte.String, what string) (SecurityLevel, er
 
 // authList holds the AuthorizationList fields this package uses.
 type authList struct {
+	purposes                 []int
+	hasPurpose               bool
 	rootOfTrust              *RootOfTrust
 	application              *ApplicationID
 	osVersion, osPatchLevel  int
@@ -176,7 +203,7 @@ func (p *parser) readAuthList(s *cryptobyte.String, what string) (*authList, err
 			return nil, p.errAt(start, "%s: entry is not a DER context-specific constructed element", what)
 		}
 		switch tag {
-		case tagRootOfTrust, tagOSVersion, tagOSPatchLevel, tagAttestationApplicationID:
+		case tagPurpose, tagRootOfTrust, tagOSVersion, tagOSPatchLevel, tagAttestationApplicationID:
 			if seen[tag] {
 				return nil, p.errAt(start, "%s: tag [%d] repeated", what, tag)
 			}
@@ -186,6 +213,9 @@ func (p *parser) readAuthList(s *cryptobyte.String, what string) (*authList, err
 		}
 		var err error
 		switch tag {
+		case tagPurpose:
+			out.purposes, err = p.readIntSet(&body, "purpose")
+			out.hasPurpose = true
 		case tagRootOfTrust:
 			out.rootOfTrust, err = p.readRootOfTrust(&body)
 		case tagOSVersion:

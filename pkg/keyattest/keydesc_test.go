@@ -71,7 +71,9 @@ func TestParseKeyDescriptionMalformed(t *testing.T) {
 		{"truncated", good[:len(good)-1], false},
 		{"unknown tags only", withHardwareList(t, kat.ExplicitTag(999, intDER(1)), kat.ExplicitTag(30, intDER(1)), kat.ExplicitTag(31, intDER(1)), kat.ExplicitTag(200000, intDER(1))), true},
 		{"repeated osVersion", withHardwareList(t, kat.ExplicitTag(kat.TagOSVersion, intDER(1)), kat.ExplicitTag(kat.TagOSVersion, intDER(2))), false},
-		{"repeated unknown tag", withHardwareList(t, kat.ExplicitTag(1, intDER(1)), kat.ExplicitTag(1, intDER(2))), true},
+		{"repeated unknown tag", withHardwareList(t, kat.ExplicitTag(3, intDER(1)), kat.ExplicitTag(3, intDER(2))), true}, // keySize: not read
+		{"purpose not a SET", withHardwareList(t, kat.ExplicitTag(kat.TagPurpose, intDER(2))), false},
+		{"repeated purpose", withHardwareList(t, kat.ExplicitTag(kat.TagPurpose, []byte{0x31, 0x03, 0x02, 0x01, 0x02}), kat.ExplicitTag(kat.TagPurpose, []byte{0x31, 0x00})), false},
 		{"high tag in short form", withHardwareList(t, append([]byte{0xbf, 0x1e}, 0x00)), false},                                      // tag 30 must use one octet
 		{"leading zero septet", withHardwareList(t, []byte{0xbf, 0x80, 0x85, 0x41, 0x03, 0x02, 0x01, 0x00}), false},                   // [705] padded
 		{"primitive context tag", withHardwareList(t, []byte{0x9f, 0x85, 0x41, 0x03, 0x02, 0x01, 0x00}), false},                       // not constructed

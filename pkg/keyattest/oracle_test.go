@@ -185,6 +185,29 @@ func checkAgainstOpenSSL(t *testing.T, lines []asn1Line, rec *Record) {
 			t.Errorf("%s: openssl %q, ours %d (%s)", c.tag, got, c.want, hexInt(c.want))
 		}
 	}
+	// purpose [1] SET OF INTEGER: the last occurrence is in hardwareEnforced.
+	var purposes []string
+	for i, l := range lines {
+		if l.typ != "cont [ 1 ]" {
+			continue
+		}
+		purposes = []string{}
+		for _, m := range lines[i+1:] {
+			if m.depth <= l.depth {
+				break
+			}
+			if m.typ == "INTEGER" {
+				purposes = append(purposes, m.value)
+			}
+		}
+	}
+	var ours []string
+	for _, p := range rec.Purposes {
+		ours = append(ours, hexInt(p))
+	}
+	if fmt.Sprint(purposes) != fmt.Sprint(ours) {
+		t.Errorf("purpose: openssl %v, ours %v", purposes, ours)
+	}
 	if top[6].typ != "SEQUENCE" || top[7].typ != "SEQUENCE" {
 		t.Errorf("authorization lists: openssl sees %s, %s", top[6].typ, top[7].typ)
 	}
