@@ -43,8 +43,15 @@ func loadServeConfig(path string) (*serveConfig, error) {
 	if errors.As(err, &te) {
 		ptr := "/" + strings.ReplaceAll(te.Field, ".", "/")
 		line, col := jsonpos.LineCol(b, ix.Locate(ptr))
-		return nil, fmt.Errorf("%w: %s:%d:%d: %s: want a %s, not a %s", errServeConfig, abs, line, col,
-			jsonpos.DisplayPath(ptr, ix.Kind), te.Type, te.Value)
+		want := te.Type.String()
+		switch te.Type.Kind() {
+		case reflect.Struct, reflect.Pointer:
+			want = "object"
+		case reflect.Slice:
+			want = "array"
+		}
+		return nil, fmt.Errorf("%w: %s:%d:%d: %s: want a JSON %s, not a %s", errServeConfig, abs, line, col,
+			jsonpos.DisplayPath(ptr, ix.Kind), want, te.Value)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", errServeConfig, abs, err)
