@@ -95,7 +95,7 @@ func serveCommand() *cli.Command {
 // serveGCPercent is serve's GOGC unless the environment sets one: an
 // attestation allocates tens of KiB and keeps nothing, so with the default
 // 100 the collector ran dozens of times a second under load; 400 costs
-// about 20 MiB more heap for about 12 % less CPU per attestation
+// about 20 MiB more heap for about 14 % less CPU per attestation
 // (docs/benchmarks.md).
 const serveGCPercent = 400
 
