@@ -124,12 +124,13 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "serve $serve_url (tls=$serve_tls), guard https://$guard_addr, upstream http://$(cat upstream.addr); $(nproc) cores, $dur per run"
 for c in $concs; do
   before=$(cpu_s "$serve_pid")
-  out=$("$lg" attest -url "$serve_url" -release release.json -c "$c" -d "$dur" "${tls_flags[@]}")
+  out=$(/usr/bin/time -f '%U %S' -o loadgen.time "$lg" attest -url "$serve_url" -release release.json -c "$c" -d "$dur" "${tls_flags[@]}")
   after=$(cpu_s "$serve_pid")
   echo "$out"
   n=$(awk '$2 == "attest" {print $NF}' <<<"$out")
   awk -v b="$before" -v a="$after" -v v="$n" 'BEGIN {
     printf "serve    cpu        %.2f CPU-s for %d pairs: %.0f us per pair, %.0f pairs/s per core\n", a - b, v, (a - b) / v * 1e6, v / (a - b) }'
+  awk -v v="$n" '{printf "loadgen  cpu        %.2f CPU-s for %d pairs: %.0f us per pair (on the same cores)\n", $1 + $2, v, ($1 + $2) / v * 1e6}' loadgen.time
   before=$(cpu_s "$serve_pid")
   cout=$("$lg" certificate -url "$serve_url" -release attested.json -root karoot.pem -root-key karoot.key -c "$c" -d "$dur" "${tls_flags[@]}")
   after=$(cpu_s "$serve_pid")

@@ -62,3 +62,29 @@ func TestCLIDocJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestFlagPlaceholders: every flag's help placeholder (the first `quoted`
+// word of its usage, which urfave prints after the flag name) is one
+// upper-case word such as FILE or REF, not prose like "trustfuse serve".
+func TestFlagPlaceholders(t *testing.T) {
+	placeholder := regexp.MustCompile(`^\S*[A-Z]\S*$`) // FILE, REF, FILE.plist, [BUNDLE_ID=]FILE.mobileprovision
+	quoted := regexp.MustCompile("`([^`]*)`")          // urfave takes the first back-quoted text
+	var walk func(prefix string, cmds []*cli.Command)
+	walk = func(prefix string, cmds []*cli.Command) {
+		for _, c := range cmds {
+			path := strings.TrimSpace(prefix + " " + c.Name)
+			for _, f := range c.Flags {
+				df, ok := f.(cli.DocGenerationFlag)
+				if !ok || !df.TakesValue() {
+					continue
+				}
+				if m := quoted.FindStringSubmatch(df.GetUsage()); m != nil && !placeholder.MatchString(m[1]) {
+					name := m[1]
+					t.Errorf("%s --%s: help placeholder %q, want one upper-case word such as FILE", path, f.Names()[0], name)
+				}
+			}
+			walk(path, c.Subcommands)
+		}
+	}
+	walk("", newApp(io.Discard, io.Discard).Commands)
+}

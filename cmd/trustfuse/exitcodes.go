@@ -110,6 +110,7 @@ func exitRules() []exitRule {
 		{exitCredential, keys.IsCredential, "keystore, alias, password or secret reference"},
 		{exitUsage, isA[*fusionset.ValidationError], "invalid Fusion Set (after keys: a wrong client-certificate password is exit 4)"},
 		{exitUsage, is(errServeConfig), "invalid serve configuration"},
+		{exitCredential, is(errNonceKey), "serve's nonceKey does not decode to 32 bytes"},
 		{exitUsage, is(attest.ErrConfig), "invalid attestation server settings"},
 		{exitCredential, is(attest.ErrRegistryKey), "registry key wrong, malformed, or cannot open a release key"},
 		{exitUsage, is(attest.ErrUnknownRelease), "no such release in the registry"},

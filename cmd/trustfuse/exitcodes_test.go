@@ -59,6 +59,7 @@ func TestExitCode(t *testing.T) {
 		{"report format", &report.FormatError{Reason: "bad"}, exitUsage},
 		{"report signing key", report.ErrSigningKey, exitCredential},
 		{"serve config", errServeConfig, exitUsage},
+		{"nonce key", fmt.Errorf("nonceKey: %w", errNonceKey), exitCredential},
 		{"attest config", attest.ErrConfig, exitUsage},
 		{"registry key", attest.ErrRegistryKey, exitCredential},
 		{"unknown release", attest.ErrUnknownRelease, exitUsage},

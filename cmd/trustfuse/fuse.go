@@ -63,7 +63,7 @@ func fuseCommandWith(o *fuseOptions) *cli.Command {
 			&cli.BoolFlag{Name: "distribute-with-upload-key", Usage: "bundles: the APKs built from the bundle also reach devices " +
 				"signed with the upload key (your own bundletool run), so the client identity is also sealed to it; " +
 				"without it, it is sealed only to attestation.playSigningCertDigests", Destination: &o.uploadKey},
-			&cli.StringFlag{Name: "register", Usage: "register the release for `trustfuse serve`: a registry `FILE` (needs " +
+			&cli.StringFlag{Name: "register", Usage: "register the release for serve: a registry `FILE` (needs " +
 				"--registry-key), or FILE.json, an export (0600, holds the release's attestation key) for `releases add`", Destination: &o.register},
 			&cli.StringFlag{Name: "registry-key", Usage: "with --register FILE: the registry key `REF` (see `releases --help`)", Destination: &o.regKey},
 		}, append(append(o.signing.Flags(), o.apple.fuseFlags()...), o.report.Flags()...)...),

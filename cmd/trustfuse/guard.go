@@ -99,6 +99,26 @@ func loadPool(c *cli.Context, flag, file string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
+// jwksError turns a failure to verify serve's certificate while fetching
+// --jwks-url into a usage error naming the flag that fixes it; other
+// errors are returned as they are.
+func (o *guardOptions) jwksError(c *cli.Context, err error) error {
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	switch {
+	case errors.As(err, &unknown) && o.jwksCA == "":
+		return usageErrorf(c, "--jwks-url %s: serve's certificate is signed by a CA the system does not trust: "+
+			"pass that CA (PEM) with --jwks-ca FILE (docs/attestation.md, TLS: serve's CA and certificate) (%w)", o.jwksURL, err)
+	case errors.As(err, &unknown):
+		return usageErrorf(c, "--jwks-url %s: serve's certificate does not chain to --jwks-ca %s: "+
+			"pass the CA that signed serve's tls.cert (%w)", o.jwksURL, o.jwksCA, err)
+	case errors.As(err, &host):
+		return usageErrorf(c, "--jwks-url %s: serve's certificate is not valid for %s: "+
+			"use a host its subjectAltName names in --jwks-url, or reissue it for this one (%w)", o.jwksURL, host.Host, err)
+	}
+	return err
+}
+
 // readPool reads a PEM file of CA certificates into a pool; a file holding
 // none is an error.
 func readPool(file string) (*x509.CertPool, error) {
@@ -144,7 +164,7 @@ func (o *guardOptions) run(c *cli.Context) error {
 		return usageErrorf(c, "%w", err)
 	}
 	if err != nil {
-		return err
+		return o.jwksError(c, err)
 	}
 	srv := &http.Server{
 		Handler: g.Middleware(guard.NewReverseProxy(upstream, log)),

@@ -41,6 +41,7 @@ func TestMain(m *testing.M) {
 //	$GOVERSION      runtime.Version() of the test binary
 //	$IOS_NOROOM     Demo.ipa whose executable has no header room (not in -short)
 //	$IOS_ENCRYPTED  Demo.ipa with a FairPlay-encrypted executable (not in -short)
+//	$DOCS           the repository's docs directory (recipes the scripts run)
 //	$SOURCE_DATE_EPOCH, and HOME set to $WORK/home
 //
 // and the extra commands exits (see cmdExits) and json-eq (see cmdJSONEq).
@@ -78,6 +79,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("SOURCE_DATE_EPOCH", sourceDateEpoch)
 			env.Setenv("TESTDATA", filepath.Join(root, "testdata"))
 			env.Setenv("FUSION_EXAMPLES", filepath.Join(root, "fusion", "examples"))
+			env.Setenv("DOCS", filepath.Join(root, "docs"))
 			env.Setenv("APIDEMOS", apiDemos)
 			env.Setenv("SETTINGS_APK", settings)
 			env.Setenv("GOVERSION", runtime.Version())

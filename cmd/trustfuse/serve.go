@@ -7,13 +7,13 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -25,13 +25,19 @@ import (
 )
 
 // serveConfig is the JSON file `trustfuse serve --config` reads
-// (docs/attestation.md). Relative paths are relative to the current
+// (docs/attestation.md). Unknown fields are errors. Relative paths (and
+// file:PATH secret references) are relative to the configuration file's
 // directory; secret references are env:NAME, file:PATH or stdin.
 type serveConfig struct {
 	Listen string `json:"listen"`
 	TLS    *struct {
-		Cert     string `json:"cert"`
-		Key      string `json:"key"`
+		Cert string `json:"cert"`
+		Key  string `json:"key"`
+		// ClientCA is the CA (PEM) the apps' client certificates (the
+		// Fusion Set's mtls.clientCertificate) chain to: serve then asks
+		// for a client certificate, verifies one if given, and binds the
+		// token to it (cnf x5t#S256). It does not sign serve's own
+		// certificate.
 		ClientCA string `json:"clientCA,omitempty"`
 	} `json:"tls,omitempty"`
 	Registry    string `json:"registry"`
@@ -68,6 +74,9 @@ type serveConfig struct {
 // errServeConfig marks a server configuration mistake (exit 2).
 var errServeConfig = errors.New("serve: configuration")
 
+// errNonceKey marks a nonceKey that does not decode to 32 bytes (exit 4).
+var errNonceKey = errors.New("serve: nonce key")
+
 func serveCommand() *cli.Command {
 	var config string
 	return &cli.Command{
@@ -91,14 +100,20 @@ func serveCommand() *cli.Command {
 	}
 }
 
+// serveGCPercent is serve's GOGC unless the environment sets one: an
+// attestation allocates tens of KiB and keeps nothing, so with the default
+// 100 the collector ran dozens of times a second under load; 400 costs
+// about 20 MiB more heap for about 14 % less CPU per attestation
+// (docs/benchmarks.md).
+const serveGCPercent = 400
+
 func runServe(c *cli.Context, path string) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("%w: %w", errServeConfig, err)
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(serveGCPercent)
 	}
-	var sc serveConfig
-	if err := json.Unmarshal(b, &sc); err != nil {
-		return fmt.Errorf("%w: %s: %w", errServeConfig, path, err)
+	sc, err := loadServeConfig(path)
+	if err != nil {
+		return err
 	}
 	cfg, closeFn, err := sc.build(c)
 	if err != nil {
@@ -188,7 +203,7 @@ func (sc *serveConfig) build(c *cli.Context) (attest.Config, func(), error) {
 		return attest.Config{}, nop, err
 	}
 	if sc.NonceKey != "" {
-		if cfg.NonceKey, err = registryKey(c, sc.NonceKey); err != nil {
+		if cfg.NonceKey, err = nonceKey(c, sc.NonceKey); err != nil {
 			return attest.Config{}, nop, err
 		}
 	} else {
@@ -210,6 +225,18 @@ func (sc *serveConfig) build(c *cli.Context) (attest.Config, func(), error) {
 	}
 	cfg.Replay = attest.NewMemoryReplay(1<<20, nil)
 	return cfg, nop, nil
+}
+
+// nonceKey resolves and decodes the nonceKey secret reference.
+func nonceKey(c *cli.Context, ref string) ([]byte, error) {
+	k, err := registryKey(c, ref)
+	switch {
+	case errors.Is(err, attest.ErrRegistryKey):
+		return nil, fmt.Errorf("%w: nonceKey must hold 32 bytes as 64 hex digits or base64 (make one with: openssl rand -hex 32)", errNonceKey)
+	case err != nil:
+		return nil, fmt.Errorf("nonceKey: %w", err)
+	}
+	return k, nil
 }
 
 // keyAttestation builds the key attestation verifier (Google's roots and

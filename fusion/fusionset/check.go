@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/trustfuse/trustfuse/internal/jsonpos"
 )
 
 // Ranges of the durations a Fusion Set sets.
@@ -52,7 +54,7 @@ func has(doc any, path ...string) bool {
 func checkHosts(ps *problems, hosts []string) {
 	seen := map[string]int{}
 	for i, h := range hosts {
-		ptr := pointer("mtls", "hosts", strconv.Itoa(i))
+		ptr := jsonpos.Pointer("mtls", "hosts", strconv.Itoa(i))
 		if ps.blocked(ptr) {
 			continue
 		}
@@ -89,22 +91,22 @@ func hostProblem(h string) string {
 }
 
 func checkAttestation(ps *problems, a *Attestation) {
-	if ptr := pointer("attestation", "endpoint"); !ps.blocked(ptr) {
+	if ptr := jsonpos.Pointer("attestation", "endpoint"); !ps.blocked(ptr) {
 		if msg := endpointProblem(a.Endpoint); msg != "" {
 			ps.add(ptr, "%q %s", a.Endpoint, msg)
 		}
 	}
-	if ptr := pointer("attestation", "tokenHeader"); a.TokenHeader != "" && !ps.blocked(ptr) {
+	if ptr := jsonpos.Pointer("attestation", "tokenHeader"); a.TokenHeader != "" && !ps.blocked(ptr) {
 		if reservedHeader(a.TokenHeader) {
 			ps.add(ptr, "%q is a header HTTP stacks or apps set themselves; choose another name (default %s)", a.TokenHeader, DefaultTokenHeader)
 		}
 	}
-	if ptr := pointer("attestation", "tokenTTL"); a.TokenTTL != "" && !ps.blocked(ptr) {
+	if ptr := jsonpos.Pointer("attestation", "tokenTTL"); a.TokenTTL != "" && !ps.blocked(ptr) {
 		checkDuration(ps, ptr, a.TokenTTL, minTokenTTL, maxTokenTTL)
 	}
 	seen := map[string]int{}
 	for i, d := range a.PlaySigningCertDigests {
-		ptr := pointer("attestation", "playSigningCertDigests", strconv.Itoa(i))
+		ptr := jsonpos.Pointer("attestation", "playSigningCertDigests", strconv.Itoa(i))
 		if ps.blocked(ptr) {
 			continue
 		}
@@ -197,11 +199,11 @@ func shortDuration(d time.Duration) string {
 // checkThreats checks the modes against threatEvents and mtls.
 func checkThreats(ps *problems, fs *FusionSet, doc any) {
 	events := !has(doc, "threatEvents", "enabled") || fs.ThreatEvents.Enabled
-	eventsPtr := pointer("threatEvents", "enabled")
+	eventsPtr := jsonpos.Pointer("threatEvents", "enabled")
 	for _, id := range ThreatIDs() {
 		t, ok := fs.Threats[id]
-		ptr := pointer("threats", string(id), "mode")
-		if !ok || ps.blocked(pointer("threats", string(id))) {
+		ptr := jsonpos.Pointer("threats", string(id), "mode")
+		if !ok || ps.blocked(jsonpos.Pointer("threats", string(id))) {
 			continue
 		}
 		if t.Mode == ModeDetect && !events && !ps.blocked(eventsPtr) {
@@ -211,13 +213,13 @@ func checkThreats(ps *problems, fs *FusionSet, doc any) {
 			ps.add(ptr, "defend needs mtls.pinServerCA: without a pinned CA an interception cannot be told from the real server")
 		}
 		if t.Message != "" && t.Mode != ModeDefend {
-			ps.warn(pointer("threats", string(id), "message"), "message is shown only in defend mode; this threat is %s", t.Mode)
+			ps.warn(jsonpos.Pointer("threats", string(id), "message"), "message is shown only in defend mode; this threat is %s", t.Mode)
 		}
 	}
-	if ptr := pointer("threatEvents", "failSafeEnforce"); fs.ThreatEvents.FailSafeEnforce && !events && !ps.blocked(ptr) && !ps.blocked(eventsPtr) {
+	if ptr := jsonpos.Pointer("threatEvents", "failSafeEnforce"); fs.ThreatEvents.FailSafeEnforce && !events && !ps.blocked(ptr) && !ps.blocked(eventsPtr) {
 		ps.add(ptr, "failSafeEnforce acts on Threat-Events the app did not handle, which threatEvents.enabled turns off")
 	}
-	if ptr := pointer("threatEvents", "failSafeAfter"); fs.ThreatEvents.FailSafeAfter != "" && !ps.blocked(ptr) {
+	if ptr := jsonpos.Pointer("threatEvents", "failSafeAfter"); fs.ThreatEvents.FailSafeAfter != "" && !ps.blocked(ptr) {
 		checkDuration(ps, ptr, fs.ThreatEvents.FailSafeAfter, minFailSafeAfter, maxFailSafeAfter)
 		if !fs.ThreatEvents.FailSafeEnforce {
 			ps.warn(ptr, "failSafeAfter has no effect without failSafeEnforce")

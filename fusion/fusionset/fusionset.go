@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/trustfuse/trustfuse/internal/jcs"
+	"github.com/trustfuse/trustfuse/internal/jsonpos"
 	"github.com/trustfuse/trustfuse/internal/readlimit"
 	"github.com/trustfuse/trustfuse/pkg/keys"
 )
@@ -374,17 +375,17 @@ func Parse(data []byte, name, dir string, opts LoadOptions) (*FusionSet, error) 
 	if !ok {
 		return nil, ps.err(name)
 	}
-	ix, err := buildIndex(clean)
+	ix, err := jsonpos.Build(clean)
 	if err != nil {
-		if errors.Is(err, errTooDeep) {
-			ps.add("", "nested more than %d levels deep", maxDepth)
+		if errors.Is(err, jsonpos.ErrTooDeep) {
+			ps.add("", "nested more than %d levels deep", jsonpos.MaxDepth)
 			return nil, ps.err(name)
 		}
 		return nil, fmt.Errorf("fusionset: %s: indexing a valid document: %w", name, err)
 	}
 	ps.ix = ix
-	for _, d := range ix.dups {
-		ps.addKey(d.ptr, "duplicate field: the same key appears earlier in this object")
+	for _, d := range ix.Dups {
+		ps.addKey(d.Ptr, "duplicate field: the same key appears earlier in this object")
 	}
 	if err := schemaProblems(ps, doc); err != nil {
 		return nil, err
@@ -409,7 +410,7 @@ func decode(ps *problems, clean []byte) (any, bool) {
 	dec.UseNumber()
 	var doc any
 	if err := dec.Decode(&doc); err != nil {
-		off, ok := syntaxOffset(clean, err)
+		off, ok := jsonpos.SyntaxOffset(clean, err)
 		if !ok {
 			off = 0
 		}
@@ -417,7 +418,7 @@ func decode(ps *problems, clean []byte) (any, bool) {
 			off = 0
 		}
 		p := Problem{off: off, Message: "invalid JSON: " + syntaxMessage(err)}
-		p.Line, p.Col = lineCol(ps.raw, off)
+		p.Line, p.Col = jsonpos.LineCol(ps.raw, off)
 		ps.errs = append(ps.errs, p)
 		return nil, false
 	}
@@ -427,7 +428,7 @@ func decode(ps *problems, clean []byte) (any, bool) {
 			off++
 		}
 		p := Problem{off: off, Message: "invalid JSON: data after the end of the document"}
-		p.Line, p.Col = lineCol(ps.raw, off)
+		p.Line, p.Col = jsonpos.LineCol(ps.raw, off)
 		ps.errs = append(ps.errs, p)
 		return nil, false
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trustfuse/trustfuse/internal/jsonpos"
 	"github.com/trustfuse/trustfuse/pkg/keys"
 )
 
@@ -24,8 +25,8 @@ const expirySoon = 30 * 24 * time.Hour
 // password reference that cannot be resolved, is a credential problem;
 // everything else about the file is an invalid Fusion Set.
 func loadIdentity(ps *problems, fs *FusionSet, dir string, opts LoadOptions, now time.Time) {
-	certPtr := pointer("mtls", "clientCertificate")
-	passPtr := pointer("mtls", "password")
+	certPtr := jsonpos.Pointer("mtls", "clientCertificate")
+	passPtr := jsonpos.Pointer("mtls", "password")
 	if fs.MTLS.ClientCertificate == "" || ps.blocked(certPtr) || ps.blocked(passPtr) {
 		return
 	}
@@ -126,7 +127,7 @@ func ekuNames(c *x509.Certificate) string {
 // loadPins reads mtls.pinServerCA: PEM certificates (or one DER
 // certificate), each valid now. A private key in the file is refused.
 func loadPins(ps *problems, fs *FusionSet, dir string, now time.Time) {
-	ptr := pointer("mtls", "pinServerCA")
+	ptr := jsonpos.Pointer("mtls", "pinServerCA")
 	if fs.MTLS.PinServerCA == "" || ps.blocked(ptr) {
 		return
 	}

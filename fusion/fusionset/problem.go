@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/trustfuse/trustfuse/internal/jsonpos"
 )
 
 // ErrInvalid is the sentinel every *ValidationError matches with errors.Is.
@@ -92,8 +94,8 @@ func (e *ValidationError) Unwrap() []error {
 
 // problems collects the problems of one document.
 type problems struct {
-	ix       *index // nil before the document parsed
-	raw      []byte // the original file, for line:col
+	ix       *jsonpos.Index // nil before the document parsed
+	raw      []byte         // the original file, for line:col
 	errs     []Problem
 	warnings []Problem
 	cause    error
@@ -103,14 +105,14 @@ type problems struct {
 func (ps *problems) at(ptr string, useKey bool, format string, args ...any) Problem {
 	p := Problem{Path: "$", ptr: ptr, Message: fmt.Sprintf(format, args...)}
 	if ps.ix != nil {
-		p.Path = displayPath(ptr, ps.ix.kind)
+		p.Path = jsonpos.DisplayPath(ptr, ps.ix.Kind)
 		if useKey {
-			p.off = ps.ix.locateKey(ptr)
+			p.off = ps.ix.LocateKey(ptr)
 		} else {
-			p.off = ps.ix.locate(ptr)
+			p.off = ps.ix.Locate(ptr)
 		}
 	}
-	p.Line, p.Col = lineCol(ps.raw, p.off)
+	p.Line, p.Col = jsonpos.LineCol(ps.raw, p.off)
 	return p
 }
 

@@ -13,6 +13,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
+
+	"github.com/trustfuse/trustfuse/internal/jsonpos"
 )
 
 // SchemaID is the $id of the Fusion Set JSON Schema (draft 2020-12).
@@ -73,12 +75,12 @@ func schemaProblems(ps *problems, doc any) error {
 			}
 			return
 		}
-		ptr := pointer(e.InstanceLocation...)
+		ptr := jsonpos.Pointer(e.InstanceLocation...)
 		node := schemaNode(schemaDoc, e.SchemaURL)
 		switch k := e.ErrorKind.(type) {
 		case *kind.Required:
 			for _, name := range k.Missing {
-				ps.add(ptr+"/"+escapePointer(name), "missing required field %q", name)
+				ps.add(ptr+"/"+jsonpos.EscapePointer(name), "missing required field %q", name)
 			}
 		case *kind.AdditionalProperties:
 			known := propertyNames(node)
@@ -87,7 +89,7 @@ func schemaProblems(ps *problems, doc any) error {
 				if len(known) > 0 {
 					msg += "; known fields: " + strings.Join(known, ", ")
 				}
-				ps.addKey(ptr+"/"+escapePointer(name), "%s", msg)
+				ps.addKey(ptr+"/"+jsonpos.EscapePointer(name), "%s", msg)
 			}
 		case *kind.Type:
 			ps.add(ptr, "must be %s, not %s", article(strings.Join(k.Want, " or ")), article(k.Got))
@@ -144,7 +146,7 @@ func schemaNode(doc any, schemaURL string) map[string]any {
 			if !ok {
 				return nil
 			}
-			v = m[unescapePointer(tok)]
+			v = m[jsonpos.UnescapePointer(tok)]
 		}
 	}
 	m, _ := v.(map[string]any)

@@ -38,6 +38,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -52,6 +53,11 @@ import (
 )
 
 func main() {
+	// The generator shares the cores with the servers it measures: collect
+	// as seldom as serve does (cmd/trustfuse serve.go), unless GOGC is set.
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(400)
+	}
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: loadgen release|upstream|attest|certificate|guard|inproc [flags]")
 		os.Exit(2)

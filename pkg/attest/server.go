@@ -332,7 +332,7 @@ func httpError(w http.ResponseWriter, code int, msg string) {
 
 // readJSON enforces the content type and body limit and decodes strictly.
 func readJSON(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) bool {
-	if ct := r.Header.Get("Content-Type"); ct != "" || r.ContentLength != 0 {
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" && (ct != "" || r.ContentLength != 0) {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
 			httpError(w, http.StatusUnsupportedMediaType, "content type must be application/json")

@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +86,32 @@ func TestRuntimeDexDump(t *testing.T) {
 	desc := "L" + strings.ReplaceAll(androidrt.ProviderClass, ".", "/") + ";"
 	if !strings.Contains(out, "Class descriptor  : '"+desc+"'\n  Access flags      : 0x0001 (PUBLIC)\n  Superclass        : 'Landroid/content/ContentProvider;'") {
 		t.Errorf("ProviderClass %s is not a public ContentProvider in the dex", androidrt.ProviderClass)
+	}
+}
+
+// TestRuntimeDocSize: the size and class count docs/runtime.md gives are
+// those of the checked-in dex (bytes, and dexdump's class_defs_size), so a
+// rebuilt runtime cannot leave the page stale.
+func TestRuntimeDocSize(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(testenv.Root(t), "docs", "runtime.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`Size: ([0-9][0-9 ]*) bytes, ([0-9]+) classes`).FindSubmatch(doc)
+	if m == nil {
+		t.Fatal(`docs/runtime.md: no "Size: N bytes, N classes"`)
+	}
+	p := filepath.Join(t.TempDir(), "runtime.dex")
+	if err := os.WriteFile(p, androidrt.Dex(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defs := regexp.MustCompile(`(?m)^class_defs_size\s*:\s*([0-9]+)$`).FindStringSubmatch(testenv.Run(t, "dexdump", "-f", p))
+	if defs == nil {
+		t.Fatal("dexdump -f printed no class_defs_size")
+	}
+	if size := strings.ReplaceAll(string(m[1]), " ", ""); size != strconv.Itoa(len(androidrt.Dex())) || string(m[2]) != defs[1] {
+		t.Errorf("docs/runtime.md says %s bytes, %s classes; the dex has %d bytes, dexdump counts %s classes: update the page",
+			m[1], m[2], len(androidrt.Dex()), defs[1])
 	}
 }
 

@@ -1,0 +1,32 @@
+package main
+
+import "testing"
+
+// TestServeConfigPaths: relative paths and file: references move under the
+// configuration's directory; absolute paths, URLs (a PostgreSQL registry)
+// and env:/stdin references stay as written.
+func TestServeConfigPaths(t *testing.T) {
+	tests := []struct {
+		name, registry, key, wantRegistry, wantKey string
+	}{
+		{"relative", "reg.db", "file:rk.hex", "/etc/tf/reg.db", "file:/etc/tf/rk.hex"},
+		{"nested relative", "data/reg.db", "file:../keys/rk.hex", "/etc/tf/data/reg.db", "file:/etc/keys/rk.hex"},
+		{"absolute", "/var/lib/tf/reg.db", "file:/run/secrets/rk", "/var/lib/tf/reg.db", "file:/run/secrets/rk"},
+		{"postgres URL", "postgres://tf@db.internal:5432/tf?sslmode=verify-full", "env:TF_REGISTRY_KEY",
+			"postgres://tf@db.internal:5432/tf?sslmode=verify-full", "env:TF_REGISTRY_KEY"},
+		{"postgresql URL", "postgresql:///tf", "stdin", "postgresql:///tf", "stdin"},
+		{"colon in a file name", "reg:v2.db", "pass:x", "/etc/tf/reg:v2.db", "pass:x"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sc := serveConfig{Registry: tt.registry, RegistryKey: tt.key, SigningKey: "signing.pem", Redis: "redis://cache:6379/0"}
+			sc.resolvePaths("/etc/tf")
+			if sc.Registry != tt.wantRegistry || sc.RegistryKey != tt.wantKey {
+				t.Errorf("registry %q key %q, want %q %q", sc.Registry, sc.RegistryKey, tt.wantRegistry, tt.wantKey)
+			}
+			if sc.SigningKey != "/etc/tf/signing.pem" || sc.Redis != "redis://cache:6379/0" {
+				t.Errorf("signingKey %q redis %q", sc.SigningKey, sc.Redis)
+			}
+		})
+	}
+}
