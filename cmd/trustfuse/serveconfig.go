@@ -182,4 +182,8 @@ func (sc *serveConfig) resolvePaths(dir string) {
 		path(&k.Roots)
 		path(&k.Revocations)
 	}
+	if ci := sc.CertificateIssuer; ci != nil {
+		path(&ci.Cert)
+		secret(&ci.Key)
+	}
 }

@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"encoding/json"
+	"testing"
+)
 
 // TestServeConfigPaths: relative paths and file: references move under the
 // configuration's directory; absolute paths, URLs (a PostgreSQL registry)
@@ -28,5 +31,23 @@ func TestServeConfigPaths(t *testing.T) {
 				t.Errorf("signingKey %q redis %q", sc.SigningKey, sc.Redis)
 			}
 		})
+	}
+}
+
+// TestServeConfigIssuerPaths: certificateIssuer's certificate path and
+// file: key reference are relative to the configuration file too.
+func TestServeConfigIssuerPaths(t *testing.T) {
+	var sc serveConfig
+	if err := json.Unmarshal([]byte(`{"certificateIssuer":{"cert":"pki/client-ca.pem","key":"file:pki/client-ca.key"}}`), &sc); err != nil {
+		t.Fatal(err)
+	}
+	sc.resolvePaths("/etc/tf")
+	if ci := sc.CertificateIssuer; ci.Cert != "/etc/tf/pki/client-ca.pem" || ci.Key != "file:/etc/tf/pki/client-ca.key" {
+		t.Errorf("certificateIssuer = %+v, want both under /etc/tf/pki", *ci)
+	}
+	sc.CertificateIssuer.Key = "env:CA_KEY"
+	sc.resolvePaths("/etc/tf")
+	if sc.CertificateIssuer.Key != "env:CA_KEY" {
+		t.Errorf("env reference changed to %q", sc.CertificateIssuer.Key)
 	}
 }
