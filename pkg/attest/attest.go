@@ -168,6 +168,23 @@ func DeriveAttestKey(clientKeyPKCS8 []byte, measurementSum [32]byte) []byte {
 	return h.Sum(nil)
 }
 
+// attestKeyAttestedLabel prefixes the measurement in the attested-identity
+// key derivation.
+const attestKeyAttestedLabel = "trustfuse attest key v1 attested"
+
+// DeriveAttestKeyFromSigner returns the per-release attestation key of a
+// release fused with an attested identity (no client key in the package):
+// HMAC-SHA256(key = the package signing private key's PKCS#8 DER (the APK
+// signer, or a bundle's upload key), msg = "trustfuse attest key v1
+// attested" || the 32-byte measurement SHA-256). Deterministic, secret to
+// whoever holds the signing key, and different for every release.
+func DeriveAttestKeyFromSigner(signerPKCS8 []byte, sum [32]byte) []byte {
+	h := hmac.New(sha256.New, signerPKCS8)
+	h.Write([]byte(attestKeyAttestedLabel))
+	h.Write(sum[:])
+	return h.Sum(nil)
+}
+
 // Proof returns HMAC-SHA256(attestKey, nonceRaw || measurementSum), what the
 // app sends (base64url) to prove it holds the release's key.
 func Proof(attestKey, nonceRaw []byte, measurementSum [32]byte) []byte {

@@ -37,6 +37,50 @@ type Registration struct {
 	KeyAttestation *KeyAttestationPolicy `json:"keyAttestation,omitempty"`
 	// AppAttest is the release's App Attest demand (iOS; nil: off).
 	AppAttest *AppAttestPolicy `json:"appAttest,omitempty"`
+	// Identity is the release's attested client identity policy (nil:
+	// embedded identity; serve issues it no certificate).
+	Identity *IdentityPolicy `json:"identity,omitempty"`
+}
+
+// IdentityPolicy is how serve certifies an attested device key of a
+// release (POST /v1/certificate): the Fusion Set's mtls.identity and
+// mtls.attestedCertificate.
+type IdentityPolicy struct {
+	// Mode is attested or attested-or-embedded.
+	Mode string `json:"mode"`
+	// ValiditySeconds is the issued certificate's lifetime (at most 7 days).
+	ValiditySeconds int64 `json:"validitySeconds"`
+	// MinSecurityLevel is the least keystore security level of the device
+	// key: software, tee or strongbox.
+	MinSecurityLevel string `json:"minSecurityLevel"`
+	// RequireVerifiedBoot demands verified boot state Verified and a locked
+	// bootloader in the device key's attestation.
+	RequireVerifiedBoot bool `json:"requireVerifiedBoot"`
+}
+
+// Identity modes (IdentityPolicy.Mode).
+const (
+	IdentityAttested           = "attested"
+	IdentityAttestedOrEmbedded = "attested-or-embedded"
+)
+
+// MaxIdentityValidity bounds IdentityPolicy.ValiditySeconds: 7 days.
+const MaxIdentityValidity = 7 * 24 * 60 * 60
+
+// check reports what is wrong with p, or nil.
+func (p *IdentityPolicy) check() error {
+	switch p.Mode {
+	case IdentityAttested, IdentityAttestedOrEmbedded:
+	default:
+		return fmt.Errorf("identity mode %q (want attested or attested-or-embedded)", p.Mode)
+	}
+	if p.ValiditySeconds <= 0 || p.ValiditySeconds > MaxIdentityValidity {
+		return fmt.Errorf("identity validity %d s (want 1 to %d)", p.ValiditySeconds, MaxIdentityValidity)
+	}
+	if _, err := keyattest.ParseSecurityLevel(p.MinSecurityLevel); err != nil {
+		return err
+	}
+	return nil
 }
 
 // KeyAttestationPolicy is what serve demands of a release's Android Key
@@ -115,7 +159,9 @@ type Release struct {
 	KeyAttestation *KeyAttestationPolicy `json:"keyAttestation,omitempty"`
 	// AppAttest is copied from the registration (nil: off).
 	AppAttest *AppAttestPolicy `json:"appAttest,omitempty"`
-	AttestKey []byte           `json:"-"`
+	// Identity is copied from the registration (nil: embedded).
+	Identity  *IdentityPolicy `json:"identity,omitempty"`
+	AttestKey []byte          `json:"-"`
 }
 
 var bucket = []byte("releases")
@@ -215,13 +261,18 @@ func (r *Registry) Add(reg Registration, now time.Time) (*Release, error) {
 			return nil, fmt.Errorf("%w: registration %s: %w", ErrRegistry, id, err)
 		}
 	}
+	if reg.Identity != nil {
+		if err := reg.Identity.check(); err != nil {
+			return nil, fmt.Errorf("%w: registration %s: %w", ErrRegistry, id, err)
+		}
+	}
 	n := make([]byte, r.aead.NonceSize(), r.aead.NonceSize()+len(reg.AttestKey)+r.aead.Overhead())
 	if _, err := rand.Read(n); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrRegistry, err)
 	}
 	rel := &Release{ID: id, Measurement: reg.Measurement, IOS: reg.IOS, Added: now.UTC(),
 		SealedKey: r.aead.Seal(n, n, reg.AttestKey, []byte(id)), KeyAttestation: reg.KeyAttestation,
-		AppAttest: reg.AppAttest}
+		AppAttest: reg.AppAttest, Identity: reg.Identity}
 	b, err := json.Marshal(rel)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrRegistry, err)
