@@ -131,15 +131,8 @@ func loadPins(ps *problems, fs *FusionSet, dir string, now time.Time) {
 	if fs.MTLS.PinServerCA == "" || ps.blocked(ptr) {
 		return
 	}
-	path := resolveRef(dir, fs.MTLS.PinServerCA)
-	data, err := readCapped(path, maxPEMLen)
-	if err != nil {
-		ps.add(ptr, "%s", fileError(path, err))
-		return
-	}
-	certs, msg := parseCerts(data)
-	if msg != "" {
-		ps.add(ptr, "%s: %s", path, msg)
+	certs := loadCertFile(ps, ptr, resolveRef(dir, fs.MTLS.PinServerCA), "the pin file must hold only certificates")
+	if certs == nil {
 		return
 	}
 	n := len(ps.errs)
@@ -160,6 +153,27 @@ func loadPins(ps *problems, fs *FusionSet, dir string, now time.Time) {
 	if len(ps.errs) == n {
 		fs.PinnedCAs = certs
 	}
+}
+
+// loadCertFile reads the certificates of the file at path, PEM (or one
+// DER certificate), recording a problem at ptr and returning nil when it
+// cannot; onKey says why a private key in the file is refused.
+func loadCertFile(ps *problems, ptr, path, onKey string) []*x509.Certificate {
+	data, err := readCapped(path, maxPEMLen)
+	if err != nil {
+		ps.add(ptr, "%s", fileError(path, err))
+		return nil
+	}
+	if bytes.Contains(data, []byte("PRIVATE KEY-----")) {
+		ps.add(ptr, "%s: holds a private key: %s", path, onKey)
+		return nil
+	}
+	certs, msg := parseCerts(data)
+	if msg != "" {
+		ps.add(ptr, "%s: %s", path, msg)
+		return nil
+	}
+	return certs
 }
 
 // parseCerts reads PEM CERTIFICATE blocks, or one DER certificate.
@@ -260,19 +274,9 @@ func loadIssuerCA(ps *problems, fs *FusionSet, dir string, now time.Time) {
 	if fs.MTLS.IssuerCA == "" || ps.blocked(ptr) || !fs.MTLS.Identity.Attested() {
 		return
 	}
-	path := resolveRef(dir, fs.MTLS.IssuerCA)
-	data, err := readCapped(path, maxPEMLen)
-	if err != nil {
-		ps.add(ptr, "%s", fileError(path, err))
-		return
-	}
-	if bytes.Contains(data, []byte("PRIVATE KEY-----")) {
-		ps.add(ptr, "%s holds a private key: issuerCA must hold only the CA certificate(s), which are sealed into every copy of the app; the CA key belongs to serve (certificateIssuer.key)", path)
-		return
-	}
-	certs, msg := parseCerts(data)
-	if msg != "" {
-		ps.add(ptr, "%s: %s", path, msg)
+	certs := loadCertFile(ps, ptr, resolveRef(dir, fs.MTLS.IssuerCA),
+		"issuerCA must hold only the CA certificate(s), which are sealed into every copy of the app; the CA key belongs to serve (certificateIssuer.key)")
+	if certs == nil {
 		return
 	}
 	n := len(ps.errs)

@@ -36,23 +36,20 @@ func selfSigned(t testing.TB, key crypto.Signer, cn string) *x509.Certificate {
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return certify(t, key, tmpl)
 }
 
 // caCert returns a self-signed CA certificate for key.
 func caCert(t testing.TB, key crypto.Signer, cn string) *x509.Certificate {
 	t.Helper()
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(9), Subject: pkix.Name{CommonName: cn},
+	return certify(t, key, &x509.Certificate{SerialNumber: big.NewInt(9), Subject: pkix.Name{CommonName: cn},
 		NotBefore: time.Unix(1700000000, 0), NotAfter: time.Unix(1900000000, 0),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign})
+}
+
+// certify self-signs tmpl with key.
+func certify(t testing.TB, key crypto.Signer, tmpl *x509.Certificate) *x509.Certificate {
+	t.Helper()
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		t.Fatal(err)
