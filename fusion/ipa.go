@@ -228,7 +228,8 @@ func (t *ipaTarget) seal(c *Context) error {
 		return err
 	}
 	t.attestKey = attestKey
-	blob, err := vault.Seal(vault.Identity{Key: id.Key, Chain: id.Chain, AttestKey: attestKey}, androidrt.Pepper(), digest, c.policy)
+	vid := vault.Identity{Key: id.Key, Chain: id.Chain, AttestKey: attestKey}
+	blob, err := vault.Seal(vid, androidrt.Pepper(), digest, c.policy)
 	if err != nil {
 		return err
 	}
@@ -240,17 +241,13 @@ func (t *ipaTarget) seal(c *Context) error {
 		t.files[iosFrameworkDir+f.name] = f.data
 		c.Result.Injected = append(c.Result.Injected, injected(dir+f.name, f.data, "added"))
 	}
-	c.Result.MTLS = mtlsInfo(fs)
-	c.Result.Protections = append(c.Result.Protections, Protection{
-		ID: "mtls", Title: "Client certificate for mutual TLS (sealed, AES-256-GCM)", Mode: "on", Status: "applied",
-		Evidence: map[string]string{
-			"vault":       dir + "vault.bin",
-			"sealedTo":    "application identifier " + t.team + "." + app.ID + " (sha256 " + signer + ")",
-			"certificate": c.Result.MTLS.SHA256,
-			"hosts":       strings.Join(fs.MTLS.Hosts, ","),
-			"pinnedCAs":   strings.Join(pol.PinnedCASPKI, ","),
-		},
-	})
+	c.Result.MTLS = mtlsInfo(fs, vid)
+	c.Result.Protections = append(c.Result.Protections, mtlsProtection(fs, c.Result.MTLS, map[string]string{
+		"vault":     dir + "vault.bin",
+		"sealedTo":  "application identifier " + t.team + "." + app.ID + " (sha256 " + signer + ")",
+		"hosts":     strings.Join(fs.MTLS.Hosts, ","),
+		"pinnedCAs": strings.Join(pol.PinnedCASPKI, ","),
+	}))
 	for _, p := range threatProtections(fs, pol) {
 		p.Title = iosThreatTitles[fusionset.ThreatID(p.ID)]
 		p.Evidence["policy"] = dir + "policy.bin"

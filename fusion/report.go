@@ -106,6 +106,16 @@ func (r *Result) Limits() []string {
 		"Root, emulator, debugger and hooking checks are heuristics: they raise the cost of an attack and can be bypassed; they do not prove that a device is honest.",
 		"No Android device or emulator ran the fused app while this report was made: the runtime was exercised on a JVM host harness in the project's tests, not on ART.",
 	}
+	switch m := r.MTLS; {
+	case m == nil:
+	case m.PrivateKeyInPackage != nil && !*m.PrivateKeyInPackage:
+		l[0] = "No client private key is in the package: each device makes a non-exportable key in its Android keystore (TEE or StrongBox), and the attestation service certifies it only after the app's attestation and the key's Key Attestation succeed. " +
+			"An attacker who controls a device can still have the genuine app use that device's key, there, while its certificate lives (at most the configured validity); the key cannot be copied off the device."
+		l[1] = "The vault holds the issuer CA chain and the per-release attestation key (derived from the package signing key), sealed at rest (AES-256-GCM, key material split across the dex, an asset and the signer digest). " +
+			"Extracting it lets an attacker compute this release's attestation proof, not obtain a certificate: that also needs a Key Attestation chain from genuine hardware."
+	case m.AttestedCertificate != nil:
+		l = append(l, "Identity attested-or-embedded: devices that cannot attest a hardware key use the embedded client certificate, whose private key is in the package (sealed), as in embedded mode.")
+	}
 	const noClaim = "This report records what trustfuse changed in the input; it makes no claim about the input app's own code or behaviour."
 	if r.Output.Format == string(sniff.IPA) {
 		return r.withKeyLimits(iosLimits(noClaim), "IPA")

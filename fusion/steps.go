@@ -9,12 +9,15 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/trustfuse/trustfuse/fusion/fusionset"
 	androidrt "github.com/trustfuse/trustfuse/fusion/runtime/android"
 	"github.com/trustfuse/trustfuse/pkg/apk"
 	"github.com/trustfuse/trustfuse/pkg/apksig"
 	"github.com/trustfuse/trustfuse/pkg/attest"
+	"github.com/trustfuse/trustfuse/pkg/keys"
+	"github.com/trustfuse/trustfuse/pkg/report"
 	"github.com/trustfuse/trustfuse/pkg/sniff"
 	"github.com/trustfuse/trustfuse/pkg/vault"
 	"github.com/trustfuse/trustfuse/pkg/zipx"
@@ -43,7 +46,43 @@ func releaseAttestKey(key any, measurementSum [32]byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fusion: attestation key: %w", err)
 	}
+	defer clear(der)
 	return attest.DeriveAttestKey(der, measurementSum), nil
+}
+
+// sealedIdentity is what the vault holds for the Fusion Set's identity
+// mode, with the release's attestation key: the client key and chain
+// (embedded modes; the key derived from the client key), or no key and the
+// issuer CA chain (attested; the key derived from the package signing key,
+// attest.DeriveAttestKeyFromSigner, since the package holds no client key).
+func sealedIdentity(c *Context, measurementSum [32]byte) (vault.Identity, error) {
+	fs := c.FusionSet
+	if !fs.MTLS.Identity.Embeds() {
+		der, err := x509.MarshalPKCS8PrivateKey(c.Signer.Key)
+		if err != nil {
+			return vault.Identity{}, fmt.Errorf("fusion: attestation key from the signing key: %w", err)
+		}
+		defer clear(der)
+		return vault.Identity{Chain: fs.IssuerCAs, AttestKey: attest.DeriveAttestKeyFromSigner(der, measurementSum)}, nil
+	}
+	id := fs.ClientIdentity
+	k, err := releaseAttestKey(id.Key, measurementSum)
+	if err != nil {
+		return vault.Identity{}, err
+	}
+	return vault.Identity{Key: id.Key, Chain: id.Chain, AttestKey: k}, nil
+}
+
+// identityPolicy is the Fusion Set's attested identity as the registry
+// stores it, or nil in embedded mode.
+func identityPolicy(fs *fusionset.FusionSet) *attest.IdentityPolicy {
+	m := fs.MTLS
+	if !m.Identity.Attested() {
+		return nil
+	}
+	a := m.AttestedCertificate
+	return &attest.IdentityPolicy{Mode: string(m.Identity), ValiditySeconds: int64(a.Lifetime() / time.Second),
+		MinSecurityLevel: a.MinSecurityLevel, RequireVerifiedBoot: a.RequireVerifiedBoot == nil || *a.RequireVerifiedBoot}
 }
 
 // ---- open ----
@@ -96,6 +135,13 @@ func (planStep) Run(c *Context) error {
 				ErrFormat, filepath.Base(c.In), c.FusionSet.Attestation.AppAttest.Mode)
 		}
 		c.dexName = a.nextDex()
+	} else if m := c.FusionSet.MTLS.Identity; m.Attested() {
+		// The iOS runtime has no attested identity yet: refused rather
+		// than shipped with an identity the Fusion Set did not ask for.
+		return fmt.Errorf("%w: %s is an iOS app but the Fusion Set's mtls.identity is %q: the attested identity is built for Android "+
+			"(APK, App Bundle) only so far; on iOS it maps to a Secure Enclave key with App Attest, not yet in the iOS runtime "+
+			"(docs/attestation.md, \"Hardware-bound (attested) identity\"). Use \"identity\": \"embedded\" for this app",
+			ErrFormat, filepath.Base(c.In), m)
 	}
 	if err := c.target.plan(c); err != nil {
 		return err
@@ -223,17 +269,17 @@ func (vaultStep) Run(c *Context) error {
 	// other's (old key, Play App Signing certificates) under its own name
 	// (a vault only unseals for the signer it was sealed to; sealing needs
 	// only the digest).
-	id := fs.ClientIdentity
 	// The per-release attestation key (docs/attestation.md): derived from
-	// the client key and the measurement, so reproducible and unique per
-	// release; sealed in the vault and exported for the server's registry.
-	attestKey, err := releaseAttestKey(id.Key, sum)
+	// the client key (or, attested, the signing key) and the measurement,
+	// so reproducible and unique per release; sealed in the vault and
+	// exported for the server's registry.
+	vid, err := sealedIdentity(c, sum)
 	if err != nil {
 		return err
 	}
 	c.Result.Registration = &attest.Registration{Format: attest.RegistrationFormat,
-		ID: hex.EncodeToString(sum[:]), Measurement: c.Result.Measurement, AttestKey: attestKey,
-		KeyAttestation: keyAttestationPolicy(fs)}
+		ID: hex.EncodeToString(sum[:]), Measurement: c.Result.Measurement, AttestKey: vid.AttestKey,
+		KeyAttestation: keyAttestationPolicy(fs), Identity: identityPolicy(fs)}
 	c.Result.Injected = append(c.Result.Injected, injected(t.entry(androidrt.PolicyAsset), c.policy, "added"))
 	c.vaults = nil
 	for i, d := range signers {
@@ -241,7 +287,7 @@ func (vaultStep) Run(c *Context) error {
 		if _, err := hex.Decode(digest[:], []byte(d)); err != nil {
 			return fmt.Errorf("fusion: signer digest %q: %w", d, err)
 		}
-		blob, err := vault.Seal(vault.Identity{Key: id.Key, Chain: id.Chain, AttestKey: attestKey}, androidrt.Pepper(), digest, c.policy)
+		blob, err := vault.Seal(vid, androidrt.Pepper(), digest, c.policy)
 		if err != nil {
 			return err
 		}
@@ -254,36 +300,66 @@ func (vaultStep) Run(c *Context) error {
 		c.Result.Injected = append(c.Result.Injected, injected(name, blob, "added"))
 	}
 
-	c.Result.MTLS = mtlsInfo(fs)
-	c.Result.Protections = append(c.Result.Protections, Protection{
-		ID: "mtls", Title: "Client certificate for mutual TLS (sealed, AES-256-GCM)", Mode: "on", Status: "applied",
-		Evidence: map[string]string{
-			"vault":       t.entry(androidrt.VaultAsset),
-			"sealedTo":    "signer sha256 " + strings.Join(signers, ","),
-			"certificate": c.Result.MTLS.SHA256,
-			"hosts":       strings.Join(fs.MTLS.Hosts, ","),
-			"pinnedCAs":   strings.Join(pol.PinnedCASPKI, ","),
-		},
-	})
+	c.Result.MTLS = mtlsInfo(fs, vid)
+	c.Result.Protections = append(c.Result.Protections, mtlsProtection(fs, c.Result.MTLS, map[string]string{
+		"vault":     t.entry(androidrt.VaultAsset),
+		"sealedTo":  "signer sha256 " + strings.Join(signers, ","),
+		"hosts":     strings.Join(fs.MTLS.Hosts, ","),
+		"pinnedCAs": strings.Join(pol.PinnedCASPKI, ","),
+	}))
 	c.Result.Protections = append(c.Result.Protections, threatProtections(fs, pol)...)
 	return nil
 }
 
-// mtlsInfo is the public part of the Fusion Set's client certificate.
-func mtlsInfo(fs *fusionset.FusionSet) *MTLSInfo {
-	id := fs.ClientIdentity
-	leaf := id.Certificate
+// mtlsInfo is the public part of the client identity sealed as vid: the
+// client certificate's (or, attested, the issuer CA's) details, the
+// identity mode and what the vault holds.
+func mtlsInfo(fs *fusionset.FusionSet, vid vault.Identity) *MTLSInfo {
+	leaf := vid.Chain[0]
 	certSum := sha256.Sum256(leaf.Raw)
-	return &MTLSInfo{
-		Subject:            leaf.Subject.String(),
-		Issuer:             leaf.Issuer.String(),
-		Serial:             leaf.SerialNumber.Text(16),
-		NotBefore:          leaf.NotBefore.UTC(),
-		NotAfter:           leaf.NotAfter.UTC(),
-		SHA256:             hex.EncodeToString(certSum[:]),
-		PublicKeyAlgorithm: id.KeyDescription(),
-		Hosts:              fs.MTLS.Hosts,
+	hasKey := vid.Key != nil
+	info := &MTLSInfo{
+		Subject:             leaf.Subject.String(),
+		Issuer:              leaf.Issuer.String(),
+		Serial:              leaf.SerialNumber.Text(16),
+		NotBefore:           leaf.NotBefore.UTC(),
+		NotAfter:            leaf.NotAfter.UTC(),
+		SHA256:              hex.EncodeToString(certSum[:]),
+		PublicKeyAlgorithm:  keys.DescribePublicKey(leaf.PublicKey),
+		Hosts:               fs.MTLS.Hosts,
+		Identity:            string(fs.MTLS.Identity),
+		PrivateKeyInPackage: &hasKey,
+		Vault:               &report.VaultContents{HasPrivateKey: hasKey},
 	}
+	for _, c := range vid.Chain {
+		sum := sha256.Sum256(c.Raw)
+		info.Vault.Chain = append(info.Vault.Chain, report.CertRef{Subject: c.Subject.String(), SHA256: hex.EncodeToString(sum[:])})
+	}
+	if fs.MTLS.Identity.Attested() {
+		a := fs.MTLS.AttestedCertificate
+		info.AttestedCertificate = &report.AttestedCertificate{Validity: a.Validity, MinSecurityLevel: a.MinSecurityLevel,
+			StrongBox: a.StrongBox, RequireVerifiedBoot: a.RequireVerifiedBoot == nil || *a.RequireVerifiedBoot}
+	}
+	return info
+}
+
+// mtlsProtection records the client identity protection with ev, its
+// title and certificate evidence depending on the identity mode.
+func mtlsProtection(fs *fusionset.FusionSet, info *MTLSInfo, ev map[string]string) Protection {
+	ev["identity"] = info.Identity
+	title := "Client certificate for mutual TLS (sealed, AES-256-GCM)"
+	switch fs.MTLS.Identity {
+	case fusionset.IdentityAttested:
+		title = "Hardware-bound client identity (attested device key; no private key in the package)"
+		ev["issuerCA"] = info.SHA256
+	case fusionset.IdentityAttestedOrEmbedded:
+		title = "Hardware-bound client identity, embedded certificate where the device cannot attest (sealed, AES-256-GCM)"
+		ev["certificate"] = info.SHA256
+		ev["issuerCA"] = sha256Bytes(fs.IssuerCAs[0].Raw)
+	default:
+		ev["certificate"] = info.SHA256
+	}
+	return Protection{ID: "mtls", Title: title, Mode: "on", Status: "applied", Evidence: ev}
 }
 
 // fusedAppToken identifies this fused build: input, Fusion Set and signer.

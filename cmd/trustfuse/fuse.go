@@ -238,7 +238,15 @@ func printFuse(w io.Writer, o *fuseOptions, r *fusion.Result, reports []writtenR
 	for _, in := range r.Injected {
 		row("injected", "%s (%s, %d bytes)", in.Name, in.Action, in.Size)
 	}
-	if m := r.MTLS; m != nil {
+	switch m := r.MTLS; {
+	case m == nil:
+	case m.PrivateKeyInPackage != nil && !*m.PrivateKeyInPackage:
+		row("identity", "attested: no private key in the package; devices get certificates under issuer CA %s (%s), valid until %s, hosts %s",
+			m.Subject, m.PublicKeyAlgorithm, m.NotAfter.Format(time.DateOnly), strings.Join(m.Hosts, ", "))
+	default:
+		if m.Identity == "attested-or-embedded" {
+			row("identity", "attested-or-embedded: the client certificate below where the device cannot attest a key")
+		}
 		row("client cert", "%s (%s), valid until %s, hosts %s", m.Subject, m.PublicKeyAlgorithm,
 			m.NotAfter.Format(time.DateOnly), strings.Join(m.Hosts, ", "))
 	}

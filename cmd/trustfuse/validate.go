@@ -129,7 +129,9 @@ type fusionSetSummary struct {
 	Attestation       string            `json:"attestation,omitempty"`
 	Threats           map[string]string `json:"threats"`
 	ThreatEvents      bool              `json:"threatEvents"`
-	ClientCertificate certSummary       `json:"clientCertificate"`
+	Identity          string            `json:"identity"`
+	ClientCertificate *certSummary      `json:"clientCertificate,omitempty"`
+	IssuerCAs         []certSummary     `json:"issuerCAs,omitempty"`
 	PinnedCAs         []certSummary     `json:"pinnedCAs,omitempty"`
 }
 
@@ -146,13 +148,17 @@ func summarize(fs *fusionset.FusionSet) *fusionSetSummary {
 	s := &fusionSetSummary{
 		ID: fs.FusionSetID, Name: fs.Name, Version: fs.Version, SHA256: fs.SHA256(),
 		Hosts: fs.MTLS.Hosts, Attestation: fs.Attestation.Endpoint,
-		Threats: map[string]string{}, ThreatEvents: fs.ThreatEvents.Enabled,
+		Threats: map[string]string{}, ThreatEvents: fs.ThreatEvents.Enabled, Identity: string(fs.MTLS.Identity),
 	}
 	for id, t := range fs.Threats {
 		s.Threats[string(id)] = string(t.Mode)
 	}
 	if c := fs.ClientCertificate(); c != nil {
-		s.ClientCertificate = summarizeCert(c.Raw, c.Subject.String(), c.Issuer.String(), c.SerialNumber.Text(16), c.NotBefore, c.NotAfter)
+		cs := summarizeCert(c.Raw, c.Subject.String(), c.Issuer.String(), c.SerialNumber.Text(16), c.NotBefore, c.NotAfter)
+		s.ClientCertificate = &cs
+	}
+	for _, c := range fs.IssuerCAs {
+		s.IssuerCAs = append(s.IssuerCAs, summarizeCert(c.Raw, c.Subject.String(), c.Issuer.String(), c.SerialNumber.Text(16), c.NotBefore, c.NotAfter))
 	}
 	for _, c := range fs.PinnedCAs {
 		s.PinnedCAs = append(s.PinnedCAs, summarizeCert(c.Raw, c.Subject.String(), c.Issuer.String(), c.SerialNumber.Text(16), c.NotBefore, c.NotAfter))

@@ -30,9 +30,11 @@ func check(ps *problems, fs *FusionSet, doc any, dir string, opts LoadOptions) {
 		checkAttestation(ps, &fs.Attestation)
 	}
 	checkThreats(ps, fs, doc)
+	checkIdentityMode(ps, fs, doc)
 	now := opts.now()
 	loadPins(ps, fs, dir, now)
 	loadIdentity(ps, fs, dir, opts, now)
+	loadIssuerCA(ps, fs, dir, now)
 	fillDefaults(fs, doc)
 }
 
@@ -250,6 +252,23 @@ func fillDefaults(fs *FusionSet, doc any) {
 	}
 	if fs.ThreatEvents.FailSafeAfter == "" {
 		fs.ThreatEvents.FailSafeAfter = DefaultFailSafeAfter.String()
+	}
+	if fs.MTLS.Identity == "" {
+		fs.MTLS.Identity = IdentityEmbedded
+	}
+	ac := &fs.MTLS.AttestedCertificate
+	if ac.Validity == "" {
+		ac.Validity = shortDuration(DefaultAttestedValidity)
+	}
+	if ac.MinSecurityLevel == "" {
+		ac.MinSecurityLevel = "tee"
+	}
+	if ac.StrongBox == "" {
+		ac.StrongBox = "off"
+	}
+	if ac.RequireVerifiedBoot == nil {
+		yes := true
+		ac.RequireVerifiedBoot = &yes
 	}
 	if a := &fs.Attestation; has(doc, "attestation") {
 		if a.TokenHeader == "" {

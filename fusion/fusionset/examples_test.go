@@ -81,6 +81,17 @@ func TestExamples(t *testing.T) {
 	if len(prod.Warnings)+len(staging.Warnings) != 0 {
 		t.Errorf("warnings: %v %v", prod.Warnings, staging.Warnings)
 	}
+
+	// The attested example: the world's CA stands in for the client CA.
+	writePEM(t, w.dir, "client-ca.pem", certBlock(w.ca.cert))
+	att, err := Load(copyExample(t, w, "payments-attested.json"), opts)
+	if err != nil {
+		t.Fatalf("payments-attested.json: %v", err)
+	}
+	if m := att.MTLS; m.Identity != IdentityAttested || att.ClientIdentity != nil || len(att.IssuerCAs) != 1 ||
+		m.AttestedCertificate.StrongBox != "prefer" || m.AttestedCertificate.Lifetime() != DefaultAttestedValidity || len(att.Warnings) != 0 {
+		t.Errorf("payments-attested: mtls %+v, %d issuer CAs, warnings %v", m, len(att.IssuerCAs), att.Warnings)
+	}
 }
 
 // TestTemplate: what init-fusion-set prints validates once its files exist,
@@ -107,7 +118,8 @@ func TestTemplate(t *testing.T) {
 	// Every field the schema knows appears in the template.
 	for _, f := range []string{"fusionSetId", "name", "version", "clientCertificate", "password", "hosts", "pinServerCA",
 		"endpoint", "tokenHeader", "tokenTTL", "playSigningCertDigests", "keyAttestation", "minSecurityLevel", "requireVerifiedBoot", "appAttest", "allowDevelopment", "tamper", "debugger", "root", "emulator",
-		"hooking", "mitm", "message", "score", "enabled", "failSafeEnforce", "failSafeAfter", "exitOnDefend"} {
+		"hooking", "mitm", "message", "score", "enabled", "failSafeEnforce", "failSafeAfter", "exitOnDefend",
+		"identity", "issuerCA", "attestedCertificate", "validity", "strongBox"} {
 		if !strings.Contains(string(Template()), `"`+f+`"`) {
 			t.Errorf("template lacks %q", f)
 		}

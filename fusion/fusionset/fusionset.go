@@ -7,7 +7,9 @@
 // draft 2020-12), then checks what a schema cannot say: durations in range,
 // URLs and host names that mean what they look like, referenced files that
 // exist, and a client certificate that decodes with its password, has a
-// private key, is valid now and may be used for TLS client authentication.
+// private key, is valid now and may be used for TLS client authentication —
+// or, for an attested identity (mtls.identity), an issuer CA that is a CA
+// and no private key at all.
 // It reports every problem it finds, each with the line and column of the
 // value in the file, in one *[ValidationError].
 //
@@ -149,6 +151,10 @@ type FusionSet struct {
 	ClientIdentity *keys.Signer `json:"-"`
 	// PinnedCAs are the certificates of mtls.pinServerCA (nil without it).
 	PinnedCAs []*x509.Certificate `json:"-"`
+	// IssuerCAs are the certificates of mtls.issuerCA, as given (nil
+	// without it): the CA(s) serve issues attested device certificates
+	// under, sealed into the app in place of a client identity.
+	IssuerCAs []*x509.Certificate `json:"-"`
 	// Warnings are things worth telling the user that do not make the
 	// Fusion Set invalid (a literal password, a certificate expiring soon).
 	Warnings []Problem `json:"-"`
@@ -158,14 +164,80 @@ type FusionSet struct {
 
 // MTLS is the "mtls" object.
 type MTLS struct {
-	// ClientCertificate is the PKCS#12 file reference, "file:PATH".
-	ClientCertificate string `json:"clientCertificate"`
+	// Identity says where the client private key lives; Load sets "" to
+	// embedded.
+	Identity IdentityMode `json:"identity,omitempty"`
+	// ClientCertificate is the PKCS#12 file reference, "file:PATH" ("" in
+	// attested mode).
+	ClientCertificate string `json:"clientCertificate,omitempty"`
 	// Password is the secret reference of the PKCS#12 password.
 	Password SecretRef `json:"password,omitempty"`
 	// Hosts are the DNS names or IP addresses the certificate is presented to.
 	Hosts []string `json:"hosts"`
 	// PinServerCA is the file reference of the pinned server CA(s), or "".
 	PinServerCA string `json:"pinServerCA,omitempty"`
+	// IssuerCA is the file reference of the CA certificate(s) serve issues
+	// attested device certificates under ("" in embedded mode).
+	IssuerCA string `json:"issuerCA,omitempty"`
+	// AttestedCertificate is what serve certifies and how (attested modes).
+	AttestedCertificate AttestedCertificate `json:"attestedCertificate"`
+}
+
+// IdentityMode is where the app's mTLS client private key lives.
+type IdentityMode string
+
+// Identity modes (mtls.identity).
+const (
+	// IdentityEmbedded: the client certificate and its private key are
+	// sealed into the package (every copy carries the same key).
+	IdentityEmbedded IdentityMode = "embedded"
+	// IdentityAttested: no private key in the package; the device makes a
+	// non-exportable key in its keystore, proves it with Key Attestation,
+	// and serve certifies it (POST /v1/certificate).
+	IdentityAttested IdentityMode = "attested"
+	// IdentityAttestedOrEmbedded: attested where the device can attest its
+	// key, the embedded client certificate elsewhere.
+	IdentityAttestedOrEmbedded IdentityMode = "attested-or-embedded"
+)
+
+// Attested reports whether devices obtain their certificate from serve.
+func (m IdentityMode) Attested() bool {
+	return m == IdentityAttested || m == IdentityAttestedOrEmbedded
+}
+
+// Embeds reports whether the package carries a client private key.
+func (m IdentityMode) Embeds() bool { return m != IdentityAttested }
+
+// Bounds and defaults of mtls.attestedCertificate.
+const (
+	DefaultAttestedValidity = 24 * time.Hour
+	MinAttestedValidity     = 5 * time.Minute
+	MaxAttestedValidity     = 7 * 24 * time.Hour
+)
+
+// AttestedCertificate is the "mtls.attestedCertificate" object: the device
+// certificate serve issues in attested modes. Load fills every default.
+type AttestedCertificate struct {
+	// Validity is the certificate lifetime as written ("24h"); see Lifetime.
+	Validity string `json:"validity,omitempty"`
+	// MinSecurityLevel is the least keystore security level of the device
+	// key: software, tee or strongbox.
+	MinSecurityLevel string `json:"minSecurityLevel,omitempty"`
+	// StrongBox is prefer (generate the key in StrongBox when the device
+	// has one) or off.
+	StrongBox string `json:"strongBox,omitempty"`
+	// RequireVerifiedBoot demands verified boot state "verified" and a
+	// locked bootloader in the key's attestation (default true).
+	RequireVerifiedBoot *bool `json:"requireVerifiedBoot,omitempty"`
+}
+
+// Lifetime returns the certificate validity.
+func (a AttestedCertificate) Lifetime() time.Duration {
+	d, err := time.ParseDuration(a.Validity)
+	if err != nil {
+		return DefaultAttestedValidity
+	}
+	return d
 }
 
 // Attestation is the "attestation" object.
@@ -303,6 +375,12 @@ func (fs FusionSet) String() string {
 	fmt.Fprintf(&b, "%s %q v%d; threats", fs.FusionSetID, fs.Name, fs.Version)
 	for _, id := range ThreatIDs() {
 		fmt.Fprintf(&b, " %s=%s", id, fs.Threats[id].Mode)
+	}
+	if fs.MTLS.Identity.Attested() {
+		fmt.Fprintf(&b, "; identity %s", fs.MTLS.Identity)
+		if len(fs.IssuerCAs) > 0 {
+			fmt.Fprintf(&b, ", issuer CA %s", fs.IssuerCAs[0].Subject)
+		}
 	}
 	if c := fs.ClientCertificate(); c != nil {
 		fmt.Fprintf(&b, "; client cert %s, expires %s", c.Subject, c.NotAfter.UTC().Format(time.DateOnly))

@@ -18,7 +18,7 @@ import (
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(issueExample))
 	f.Add(Template())
-	for _, name := range []string{"demo.json", "payments-prod.json", "retail-staging.json"} {
+	for _, name := range []string{"demo.json", "payments-prod.json", "retail-staging.json", "payments-attested.json"} {
 		if data, err := os.ReadFile(filepath.Join("..", "examples", name)); err == nil {
 			f.Add(data)
 		}

@@ -1,6 +1,7 @@
 package fusionset
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -131,15 +132,8 @@ func loadPins(ps *problems, fs *FusionSet, dir string, now time.Time) {
 	if fs.MTLS.PinServerCA == "" || ps.blocked(ptr) {
 		return
 	}
-	path := resolveRef(dir, fs.MTLS.PinServerCA)
-	data, err := readCapped(path, maxPEMLen)
-	if err != nil {
-		ps.add(ptr, "%s", fileError(path, err))
-		return
-	}
-	certs, msg := parseCerts(data)
-	if msg != "" {
-		ps.add(ptr, "%s: %s", path, msg)
+	certs := loadCertFile(ps, ptr, resolveRef(dir, fs.MTLS.PinServerCA), "the pin file must hold only certificates")
+	if certs == nil {
 		return
 	}
 	n := len(ps.errs)
@@ -160,6 +154,27 @@ func loadPins(ps *problems, fs *FusionSet, dir string, now time.Time) {
 	if len(ps.errs) == n {
 		fs.PinnedCAs = certs
 	}
+}
+
+// loadCertFile reads the certificates of the file at path, PEM (or one
+// DER certificate), recording a problem at ptr and returning nil when it
+// cannot; onKey says why a private key in the file is refused.
+func loadCertFile(ps *problems, ptr, path, onKey string) []*x509.Certificate {
+	data, err := readCapped(path, maxPEMLen)
+	if err != nil {
+		ps.add(ptr, "%s", fileError(path, err))
+		return nil
+	}
+	if bytes.Contains(data, []byte("PRIVATE KEY-----")) {
+		ps.add(ptr, "%s: holds a private key: %s", path, onKey)
+		return nil
+	}
+	certs, msg := parseCerts(data)
+	if msg != "" {
+		ps.add(ptr, "%s: %s", path, msg)
+		return nil
+	}
+	return certs
 }
 
 // parseCerts reads PEM CERTIFICATE blocks, or one DER certificate.
@@ -194,4 +209,96 @@ func parseCerts(data []byte) ([]*x509.Certificate, string) {
 		certs = append(certs, c)
 	}
 	return certs, ""
+}
+
+// checkIdentityMode checks the fields mtls.identity asks for or rules out:
+// attested mode ships no private key (no clientCertificate or password),
+// embedded modes need the client certificate, attested modes need the
+// issuer CA and an attestation service, and the attestedCertificate values
+// are in range.
+func checkIdentityMode(ps *problems, fs *FusionSet, doc any) {
+	modePtr := pointer("mtls", "identity")
+	if ps.blocked(modePtr) || !has(doc, "mtls") || ps.blocked("/mtls") {
+		return
+	}
+	m := &fs.MTLS
+	mode := m.Identity
+	if mode == "" {
+		mode = IdentityEmbedded
+	}
+	if mode == IdentityAttested {
+		const remove = "attested mode ships no private key: remove mtls.clientCertificate/password, set mtls.issuerCA"
+		if has(doc, "mtls", "clientCertificate") {
+			ps.add(pointer("mtls", "clientCertificate"), "%s", remove)
+		}
+		if has(doc, "mtls", "password") {
+			ps.add(pointer("mtls", "password"), "%s", remove)
+		}
+	} else if !has(doc, "mtls", "clientCertificate") {
+		hint := ""
+		if mode == IdentityEmbedded {
+			hint = `, or set "identity": "attested" to ship no private key (devices then get their certificate from serve)`
+		}
+		ps.add(pointer("mtls", "clientCertificate"), "missing required field %q: identity %q seals a client certificate into the app%s", "clientCertificate", mode, hint)
+	}
+	if !mode.Attested() {
+		if has(doc, "mtls", "issuerCA") {
+			ps.warn(pointer("mtls", "issuerCA"), "issuerCA is used only when identity is attested or attested-or-embedded; identity is %s", mode)
+		}
+		if has(doc, "mtls", "attestedCertificate") {
+			ps.warn(pointer("mtls", "attestedCertificate"), "attestedCertificate is used only when identity is attested or attested-or-embedded; identity is %s", mode)
+		}
+		return
+	}
+	if !has(doc, "mtls", "issuerCA") {
+		ps.add(pointer("mtls", "issuerCA"), "missing required field %q: identity %q needs the CA certificate(s) serve issues device certificates under (PEM, public part only)", "issuerCA", mode)
+	}
+	if !has(doc, "attestation", "endpoint") && !ps.blocked("/attestation") {
+		ps.add(pointer("attestation", "endpoint"), "missing required field %q: identity %q gets device certificates from the attestation service (<endpoint>/v1/certificate)", "endpoint", mode)
+	}
+	ac := m.AttestedCertificate
+	if ptr := pointer("mtls", "attestedCertificate", "validity"); ac.Validity != "" && !ps.blocked(ptr) {
+		checkDuration(ps, ptr, ac.Validity, MinAttestedValidity, MaxAttestedValidity)
+	}
+	if ptr := pointer("mtls", "attestedCertificate", "minSecurityLevel"); ac.MinSecurityLevel == "strongbox" && ac.StrongBox != "prefer" &&
+		!ps.blocked(ptr) && !ps.blocked(pointer("mtls", "attestedCertificate", "strongBox")) {
+		ps.add(ptr, `strongbox needs "strongBox": "prefer": otherwise the device makes its key in the TEE and serve refuses it`)
+	}
+}
+
+// loadIssuerCA reads mtls.issuerCA: PEM certificates (or one DER
+// certificate), each a CA (basic constraints CA:true) that may sign
+// certificates, valid now, usable for TLS client authentication. A private
+// key in the file is refused: the file is sealed into every copy of the app.
+func loadIssuerCA(ps *problems, fs *FusionSet, dir string, now time.Time) {
+	ptr := pointer("mtls", "issuerCA")
+	if fs.MTLS.IssuerCA == "" || ps.blocked(ptr) || !fs.MTLS.Identity.Attested() {
+		return
+	}
+	certs := loadCertFile(ps, ptr, resolveRef(dir, fs.MTLS.IssuerCA),
+		"issuerCA must hold only the CA certificate(s), which are sealed into every copy of the app; the CA key belongs to serve (certificateIssuer.key)")
+	if certs == nil {
+		return
+	}
+	n := len(ps.errs)
+	for _, c := range certs {
+		subject := c.Subject.String()
+		switch {
+		case !c.BasicConstraintsValid || !c.IsCA:
+			ps.add(ptr, "issuer CA %q is not a CA certificate (basic constraints CA:true): give the CA that serve's certificateIssuer signs device certificates with", subject)
+		case c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageCertSign == 0:
+			ps.add(ptr, "issuer CA %q has key usage without keyCertSign: it cannot sign device certificates", subject)
+		case (len(c.ExtKeyUsage) > 0 || len(c.UnknownExtKeyUsage) > 0) && !slices.Contains(c.ExtKeyUsage, x509.ExtKeyUsageClientAuth) && !slices.Contains(c.ExtKeyUsage, x509.ExtKeyUsageAny):
+			ps.add(ptr, "issuer CA %q has extended key usage %s, which excludes clientAuth: TLS servers refuse the certificates it issues", subject, ekuNames(c))
+		case now.Before(c.NotBefore):
+			ps.add(ptr, "issuer CA %q is not valid before %s", subject, describeTime(c.NotBefore))
+		case now.After(c.NotAfter):
+			ps.add(ptr, "issuer CA %q expired on %s", subject, describeTime(c.NotAfter))
+		case c.NotAfter.Sub(now) < expirySoon:
+			ps.warn(ptr, "issuer CA %q expires in %s (%s): device certificates end then", subject, days(c.NotAfter.Sub(now)), describeTime(c.NotAfter))
+		}
+	}
+	if len(ps.errs) == n {
+		fs.IssuerCAs = certs
+	}
 }

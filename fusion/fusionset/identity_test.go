@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -291,5 +292,73 @@ func TestAllProblemsAtOnce(t *testing.T) {
 	}
 	if len(ve.Warnings) != 1 {
 		t.Errorf("warnings = %v, want the literal-password one", ve.Warnings)
+	}
+}
+
+// TestIssuerCAs loads mtls.issuerCA files of each class in attested mode:
+// a CA bundle (issuer first, as given), a DER CA, and each refusal — not
+// yet valid, expired, not a CA, keyCertSign missing, an extended key usage
+// without clientAuth — at the value's line and column; one close to expiry
+// warns.
+func TestIssuerCAs(t *testing.T) {
+	w := newWorld(t)
+	root := newCA(t, "Root CA", testNow.AddDate(-1, 0, 0), testNow.AddDate(5, 0, 0))
+	_, sub := root.issue(t, leafSpec{cn: "Issuing CA", isCA: true, ku: x509.KeyUsageCertSign})
+	_, leaf := w.ca.issue(t, leafSpec{cn: "Leaf", eku: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	_, noSign := w.ca.issue(t, leafSpec{cn: "CRL Only CA", isCA: true, ku: x509.KeyUsageCRLSign})
+	_, serverOnly := w.ca.issue(t, leafSpec{cn: "Server CA", isCA: true, ku: x509.KeyUsageCertSign, eku: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+	writePEM(t, w.dir, "bundle.pem", certBlock(sub), certBlock(root.cert))
+	writePEM(t, w.dir, "future.pem", certBlock(newCA(t, "Future CA", testNow.AddDate(0, 0, 1), testNow.AddDate(1, 0, 0)).cert))
+	writePEM(t, w.dir, "expired.pem", certBlock(newCA(t, "Old CA", testNow.AddDate(-5, 0, 0), testNow.AddDate(0, 0, -1)).cert))
+	writePEM(t, w.dir, "soon.pem", certBlock(newCA(t, "Soon CA", testNow.AddDate(-1, 0, 0), testNow.AddDate(0, 0, 10)).cert))
+	writePEM(t, w.dir, "leaf.pem", certBlock(leaf))
+	writePEM(t, w.dir, "nosign.pem", certBlock(noSign))
+	writePEM(t, w.dir, "server.pem", certBlock(serverOnly))
+	if err := os.WriteFile(filepath.Join(w.dir, "ca.der"), w.ca.cert.Raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		file, msg, warning string
+		subjects           []string
+	}{
+		{file: "bundle.pem", subjects: []string{"CN=Issuing CA", "CN=Root CA"}},
+		{file: "ca.der", subjects: []string{"CN=Test CA"}},
+		{file: "soon.pem", subjects: []string{"CN=Soon CA"}, warning: `issuer CA "CN=Soon CA" expires in 10 days`},
+		{file: "future.pem", msg: `issuer CA "CN=Future CA" is not valid before 2026-06-02T12:00:00Z`},
+		{file: "expired.pem", msg: `issuer CA "CN=Old CA" expired on 2026-05-31T12:00:00Z`},
+		{file: "leaf.pem", msg: `issuer CA "CN=Leaf" is not a CA certificate (basic constraints CA:true)`},
+		{file: "nosign.pem", msg: `issuer CA "CN=CRL Only CA" has key usage without keyCertSign`},
+		{file: "server.pem", msg: `issuer CA "CN=Server CA" has extended key usage serverAuth, which excludes clientAuth`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			ref := `"file:` + tt.file + `"`
+			doc := strings.Replace(attestedExample, `"file:./server-ca.pem"`, ref, 1)
+			fs, ve, err := loadProblems(t, w, doc, w.opts(nil))
+			if tt.msg != "" {
+				line, col := position(t, doc, ref)
+				if ve == nil || len(ve.Problems) != 1 {
+					t.Fatalf("Load = %v, want one problem", err)
+				}
+				p := ve.Problems[0]
+				if p.Path != "$.mtls.issuerCA" || p.Line != line || p.Col != col || !strings.Contains(p.Message, tt.msg) {
+					t.Errorf("problem %d:%d %s: %s\nwant %d:%d $.mtls.issuerCA containing %q", p.Line, p.Col, p.Path, p.Message, line, col, tt.msg)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, c := range fs.IssuerCAs {
+				got = append(got, c.Subject.String())
+			}
+			if !slices.Equal(got, tt.subjects) {
+				t.Errorf("issuer CAs %v, want %v", got, tt.subjects)
+			}
+			if (tt.warning == "") != (len(fs.Warnings) == 0) || (tt.warning != "" && !strings.Contains(fs.Warnings[0].Message, tt.warning)) {
+				t.Errorf("warnings = %v, want %q", fs.Warnings, tt.warning)
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -23,6 +24,17 @@ const issueExample = `{
   "threatEvents": { "failSafeEnforce": true, "exitOnDefend": false }
 }
 `
+
+// embeddedMTLS opens issueExample's mtls object; the identity cases edit it.
+const embeddedMTLS = `"mtls": { "clientCertificate": "file:client.p12", "password": "env:CLIENT_P12_PASS",`
+
+// attestationObject is issueExample's attestation object.
+const attestationObject = `"attestation": { "endpoint": "https://attest.example.com", "tokenHeader": "TrustFuse-Token",
+                   "tokenTTL": "5m", "playSigningCertDigests": [] },`
+
+// attestedExample is issueExample in attested mode: no client certificate,
+// the world's CA as issuer CA.
+var attestedExample = strings.Replace(issueExample, embeddedMTLS, `"mtls": { "identity": "attested", "issuerCA": "file:./server-ca.pem",`, 1)
 
 // position returns the 1-based line and character column where marker
 // first starts in doc, counted by hand (independently of lineCol).
@@ -89,6 +101,7 @@ func TestBadInput(t *testing.T) {
 		at       string // the problem's position is where this first starts in the edited document
 		msg      string // in the message
 		extra    int    // other problems expected besides this one
+		attested bool   // edit attestedExample instead
 	}{
 		// Missing required fields: the position is the object lacking it.
 		{name: "missing fusionSetId", old: `"fusionSetId": "fs-0001", `, new: ``, path: "$.fusionSetId", at: "{", msg: `missing required field "fusionSetId"`},
@@ -102,7 +115,7 @@ func TestBadInput(t *testing.T) {
 
 		// Unknown fields, at every level: the position is the key.
 		{name: "unknown top-level field", old: `"version": 1,`, new: `"version": 1, "versoin": 2,`, path: "$.versoin", at: `"versoin"`, msg: `unknown field "versoin"; known fields: attestation, fusionSetId, mtls, name, threatEvents, threats, version`},
-		{name: "unknown mtls field", old: `"password":`, new: `"pasword": "x", "password":`, path: "$.mtls.pasword", at: `"pasword"`, msg: `unknown field "pasword"; known fields: clientCertificate, hosts, password, pinServerCA`},
+		{name: "unknown mtls field", old: `"password":`, new: `"pasword": "x", "password":`, path: "$.mtls.pasword", at: `"pasword"`, msg: `unknown field "pasword"; known fields: attestedCertificate, clientCertificate, hosts, identity, issuerCA, password, pinServerCA`},
 		{name: "unknown attestation field", old: `"tokenTTL": "5m"`, new: `"tokenTtl": "5m"`, path: "$.attestation.tokenTtl", at: `"tokenTtl"`, msg: `unknown field "tokenTtl"`},
 		{name: "unknown threat", old: `"threats": {`, new: `"threats": { "jailbreak": {"mode": "off"},`, path: "$.threats.jailbreak", at: `"jailbreak"`, msg: `unknown field "jailbreak"; known fields: debugger, emulator, hooking, mitm, root, tamper`},
 		{name: "unknown threat field", old: `"tamper": {"mode": "defend"}`, new: `"tamper": {"mode": "defend", "mesage": "x"}`, path: "$.threats.tamper.mesage", at: `"mesage"`, msg: `unknown field "mesage"; known fields: message, mode, score`},
@@ -164,6 +177,31 @@ func TestBadInput(t *testing.T) {
 		{name: "clientCertificate missing file", old: `"file:client.p12"`, new: `"file:nope.p12"`, path: "$.mtls.clientCertificate", at: `"file:nope.p12"`, msg: "nope.p12: no such file or directory"},
 		{name: "pinServerCA missing file", old: `"file:server-ca.pem"`, new: `"file:nope.pem"`, path: "$.mtls.pinServerCA", at: `"file:nope.pem"`, msg: "nope.pem: no such file or directory"},
 
+		// Identity modes (mtls.identity); attested edits replace the client
+		// certificate and password with identity + issuerCA.
+		{name: "identity bad value", old: embeddedMTLS, new: `"mtls": { "identity": "hardware", ` + embeddedMTLS[10:], path: "$.mtls.identity", at: `"hardware"`, msg: `"hardware" is not one of: embedded, attested, attested-or-embedded`},
+		{name: "identity is a boolean", old: embeddedMTLS, new: `"mtls": { "identity": true, ` + embeddedMTLS[10:], path: "$.mtls.identity", at: `true`, msg: `true is not one of: embedded, attested, attested-or-embedded`},
+		{name: "attested with clientCertificate", old: embeddedMTLS, new: `"mtls": { "identity": "attested", "issuerCA": "file:server-ca.pem", ` + embeddedMTLS[10:], path: "$.mtls.clientCertificate", at: `"file:client.p12"`, msg: "attested mode ships no private key: remove mtls.clientCertificate/password, set mtls.issuerCA", extra: 1},
+		{name: "attested with password", old: embeddedMTLS, new: `"mtls": { "identity": "attested", "issuerCA": "file:server-ca.pem", "password": "env:X",`, path: "$.mtls.password", at: `"env:X"`, msg: "attested mode ships no private key"},
+		{name: "attested without issuerCA", old: embeddedMTLS, new: `"mtls": { "identity": "attested",`, path: "$.mtls.issuerCA", at: `{ "identity"`, msg: `missing required field "issuerCA": identity "attested" needs the CA certificate(s)`},
+		{name: "attested-or-embedded without issuerCA", old: embeddedMTLS, new: `"mtls": { "identity": "attested-or-embedded", ` + embeddedMTLS[10:], path: "$.mtls.issuerCA", at: `{ "identity"`, msg: `missing required field "issuerCA"`},
+		{name: "attested-or-embedded without clientCertificate", old: embeddedMTLS, new: `"mtls": { "identity": "attested-or-embedded", "issuerCA": "file:server-ca.pem",`, path: "$.mtls.clientCertificate", at: `{ "identity"`, msg: `missing required field "clientCertificate": identity "attested-or-embedded" seals a client certificate`},
+		{name: "attested without attestation", old: attestationObject, new: ``, path: "$.attestation.endpoint", at: "{", msg: `missing required field "endpoint": identity "attested" gets device certificates from the attestation service`, attested: true},
+		{name: "issuerCA not a file reference", old: `"file:./server-ca.pem"`, new: `"server-ca.pem"`, path: "$.mtls.issuerCA", at: `"server-ca.pem"`, msg: "must be a file reference", attested: true},
+		{name: "issuerCA missing file", old: `"file:./server-ca.pem"`, new: `"file:nope.pem"`, path: "$.mtls.issuerCA", at: `"file:nope.pem"`, msg: "nope.pem: no such file or directory", attested: true},
+		{name: "issuerCA not a CA", old: `"file:./server-ca.pem"`, new: `"file:client.p12.cert.pem"`, path: "$.mtls.issuerCA", at: `"file:client.p12.cert.pem"`, msg: `issuer CA "CN=client" is not a CA certificate (basic constraints CA:true)`, attested: true},
+		{name: "issuerCA holds a private key", old: `"file:./server-ca.pem"`, new: `"file:client.p12.key.pem"`, path: "$.mtls.issuerCA", at: `"file:client.p12.key.pem"`, msg: "holds a private key: issuerCA must hold only the CA certificate(s)", attested: true},
+		{name: "issuerCA not certificates", old: `"file:./server-ca.pem"`, new: `"file:client.p12"`, path: "$.mtls.issuerCA", at: `"file:client.p12"`, msg: "neither PEM certificates nor a DER certificate", attested: true},
+		{name: "attestedCertificate is a string", old: `"hosts":`, new: `"attestedCertificate": "24h", "hosts":`, path: "$.mtls.attestedCertificate", at: `"24h"`, msg: "must be an object, not a string", attested: true},
+		{name: "attestedCertificate unknown field", old: `"hosts":`, new: `"attestedCertificate": {"lifetime": "1h"}, "hosts":`, path: "$.mtls.attestedCertificate.lifetime", at: `"lifetime"`, msg: `unknown field "lifetime"; known fields: minSecurityLevel, requireVerifiedBoot, strongBox, validity`, attested: true},
+		{name: "validity not a duration", old: `"hosts":`, new: `"attestedCertificate": {"validity": "1 day"}, "hosts":`, path: "$.mtls.attestedCertificate.validity", at: `"1 day"`, msg: "must be a duration such as 30s, 5m or 1h30m", attested: true},
+		{name: "validity below 5m", old: `"hosts":`, new: `"attestedCertificate": {"validity": "4m59s"}, "hosts":`, path: "$.mtls.attestedCertificate.validity", at: `"4m59s"`, msg: "4m59s is out of range: must be between 5m and 168h", attested: true},
+		{name: "validity above 7 days", old: `"hosts":`, new: `"attestedCertificate": {"validity": "168h1s"}, "hosts":`, path: "$.mtls.attestedCertificate.validity", at: `"168h1s"`, msg: "168h1s is out of range: must be between 5m and 168h", attested: true},
+		{name: "minSecurityLevel bad", old: `"hosts":`, new: `"attestedCertificate": {"minSecurityLevel": "hardware"}, "hosts":`, path: "$.mtls.attestedCertificate.minSecurityLevel", at: `"hardware"`, msg: `"hardware" is not one of: software, tee, strongbox`, attested: true},
+		{name: "minSecurityLevel strongbox without strongBox", old: `"hosts":`, new: `"attestedCertificate": {"minSecurityLevel": "strongbox"}, "hosts":`, path: "$.mtls.attestedCertificate.minSecurityLevel", at: `"strongbox"`, msg: `strongbox needs "strongBox": "prefer"`, attested: true},
+		{name: "strongBox bad", old: `"hosts":`, new: `"attestedCertificate": {"strongBox": "on"}, "hosts":`, path: "$.mtls.attestedCertificate.strongBox", at: `"on"`, msg: `"on" is not one of: prefer, off`, attested: true},
+		{name: "requireVerifiedBoot is a string", old: `"hosts":`, new: `"attestedCertificate": {"requireVerifiedBoot": "yes"}, "hosts":`, path: "$.mtls.attestedCertificate.requireVerifiedBoot", at: `"yes"`, msg: "must be a boolean, not a string", attested: true},
+
 		// Rules between fields.
 		{name: "detect with events off", old: `"failSafeEnforce": true`, new: `"enabled": false`, path: "$.threats.debugger.mode", at: `"detect"`, msg: "threatEvents.enabled turns off", extra: 1},
 		{name: "failSafeEnforce with events off", old: `"failSafeEnforce": true`, new: `"failSafeEnforce": true, "enabled": false`, path: "$.threatEvents.failSafeEnforce", at: `true`, msg: "failSafeEnforce acts on Threat-Events", extra: 2},
@@ -173,10 +211,14 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if strings.Count(issueExample, tt.old) != 1 {
+			base := issueExample
+			if tt.attested {
+				base = attestedExample
+			}
+			if strings.Count(base, tt.old) != 1 {
 				t.Fatalf("edit %q does not occur exactly once", tt.old)
 			}
-			doc := strings.Replace(issueExample, tt.old, tt.new, 1)
+			doc := strings.Replace(base, tt.old, tt.new, 1)
 			name := strings.ReplaceAll(tt.name, " ", "-") + ".json"
 			_, err := Load(w.write(t, name, doc), w.opts(nil))
 			var ve *ValidationError
@@ -334,6 +376,67 @@ func TestAppAttestLoads(t *testing.T) {
 			}
 			if fs.Attestation.AppAttest != c.want {
 				t.Errorf("appAttest = %+v, want %+v", fs.Attestation.AppAttest, c.want)
+			}
+		})
+	}
+}
+
+// TestIdentityModesLoad loads each identity mode and checks what Load
+// fills in: the issuer CAs, the client identity (embedded modes only) and
+// the attestedCertificate defaults; an issuer CA in embedded mode is a
+// warning.
+func TestIdentityModesLoad(t *testing.T) {
+	w := newWorld(t)
+	custom := `"attestedCertificate": {"validity": "168h", "minSecurityLevel": "strongbox", "strongBox": "prefer", "requireVerifiedBoot": false}, "hosts":`
+	tests := []struct {
+		name      string
+		doc       string
+		mode      IdentityMode
+		issuers   int
+		client    bool
+		validity  time.Duration
+		level     string
+		strongBox string
+		boot      bool
+		warnings  []string
+	}{
+		{"embedded (default)", issueExample, IdentityEmbedded, 0, true, DefaultAttestedValidity, "tee", "off", true, nil},
+		{"attested, defaults", attestedExample, IdentityAttested, 1, false, 24 * time.Hour, "tee", "off", true, nil},
+		{"attested, every field", strings.Replace(attestedExample, `"hosts":`, custom, 1), IdentityAttested, 1, false, 7 * 24 * time.Hour, "strongbox", "prefer", false, nil},
+		{"attested-or-embedded", strings.Replace(issueExample, embeddedMTLS, `"mtls": { "identity": "attested-or-embedded", "issuerCA": "file:./server-ca.pem", `+embeddedMTLS[10:], 1),
+			IdentityAttestedOrEmbedded, 1, true, DefaultAttestedValidity, "tee", "off", true, nil},
+		{"embedded with issuerCA and attestedCertificate", strings.Replace(issueExample, embeddedMTLS, `"mtls": { "identity": "embedded", "issuerCA": "file:./server-ca.pem", "attestedCertificate": {}, `+embeddedMTLS[10:], 1),
+			IdentityEmbedded, 0, true, DefaultAttestedValidity, "tee", "off", true,
+			[]string{"$.mtls.issuerCA: issuerCA is used only when identity is attested", "$.mtls.attestedCertificate: attestedCertificate is used only when identity is attested"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs, err := Load(w.write(t, "fusion.json", tt.doc), w.opts(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := fs.MTLS
+			if m.Identity != tt.mode || len(fs.IssuerCAs) != tt.issuers || (fs.ClientIdentity != nil) != tt.client {
+				t.Errorf("identity %q, %d issuer CAs, client identity %v; want %q, %d, %v", m.Identity, len(fs.IssuerCAs), fs.ClientIdentity != nil, tt.mode, tt.issuers, tt.client)
+			}
+			if tt.issuers > 0 && !fs.IssuerCAs[0].Equal(w.ca.cert) {
+				t.Errorf("issuer CA %s, want the world's CA", fs.IssuerCAs[0].Subject)
+			}
+			ac := m.AttestedCertificate
+			if ac.Lifetime() != tt.validity || ac.MinSecurityLevel != tt.level || ac.StrongBox != tt.strongBox || *ac.RequireVerifiedBoot != tt.boot {
+				t.Errorf("attestedCertificate = %s %s %s %v", ac.Validity, ac.MinSecurityLevel, ac.StrongBox, *ac.RequireVerifiedBoot)
+			}
+			var got []string
+			for _, p := range fs.Warnings {
+				got = append(got, p.Path+": "+p.Message)
+			}
+			if len(got) != len(tt.warnings) {
+				t.Fatalf("warnings %q, want %q", got, tt.warnings)
+			}
+			for i := range got {
+				if !strings.HasPrefix(got[i], tt.warnings[i]) {
+					t.Errorf("warning %q, want %q…", got[i], tt.warnings[i])
+				}
 			}
 		})
 	}

@@ -57,7 +57,7 @@ func (s *Signer) IsDemo() bool { return s.demo }
 func (s *Signer) CertSHA256() [32]byte { return sha256.Sum256(s.Certificate.Raw) }
 
 // KeyDescription describes the key, e.g. "RSA 2048" or "ECDSA P-256".
-func (s *Signer) KeyDescription() string { return describeKey(s.Key.Public()) }
+func (s *Signer) KeyDescription() string { return DescribePublicKey(s.Key.Public()) }
 
 // Load reads the keystore at path and returns the identity stored under
 // alias. The format is detected from the content: PKCS#12, JKS (magic
@@ -161,7 +161,9 @@ func keyTypeName(key any) string {
 	return fmt.Sprintf("%T", key)
 }
 
-func describeKey(pub crypto.PublicKey) string {
+// DescribePublicKey names a public key's algorithm and size: "RSA 2048",
+// "ECDSA P-256".
+func DescribePublicKey(pub crypto.PublicKey) string {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
 		return fmt.Sprintf("RSA %d", k.N.BitLen())

@@ -795,10 +795,24 @@ func (d *pdfDoc) certificate() {
 		d.para("No client certificate was injected.", false, 9, pdfInk, 0)
 		return
 	}
-	d.para("The public part of the certificate sealed into the app. The private key is never in this report.",
-		false, 8.5, pdfMuted, 0)
+	attested := m.PrivateKeyInPackage != nil && !*m.PrivateKeyInPackage
+	if attested {
+		d.para("No private key is in the package. Each device makes a non-exportable key in its hardware keystore, proves it with "+
+			"Key Attestation, and the attestation service issues it a short-lived client certificate under the issuer CA below.",
+			false, 9, pdfInk, 0)
+	} else {
+		d.para("The public part of the certificate sealed into the app. The private key is never in this report.",
+			false, 8.5, pdfMuted, 0)
+	}
 	d.f.Ln(1)
-	d.kv("Subject", m.Subject, false)
+	if m.Identity != "" {
+		d.kv("Identity", m.Identity, false)
+	}
+	if attested {
+		d.kv("Issuer CA", m.Subject, false)
+	} else {
+		d.kv("Subject", m.Subject, false)
+	}
 	d.kv("Issuer", m.Issuer, false)
 	d.kv("Serial", m.Serial, true)
 	d.kv("Valid from", pdfDate(m.NotBefore), false)
@@ -806,6 +820,25 @@ func (d *pdfDoc) certificate() {
 	d.kv("SHA-256 fingerprint", m.SHA256, true)
 	d.kv("Public key", m.PublicKeyAlgorithm, false)
 	d.kvList("Hosts", m.Hosts, false)
+	if v := m.Vault; v != nil {
+		chain := make([]string, len(v.Chain))
+		for i, c := range v.Chain {
+			chain[i] = c.Subject + " sha256 " + c.SHA256
+		}
+		key := "no private key"
+		if v.HasPrivateKey {
+			key = "private key (sealed)"
+		}
+		d.kv("Vault holds", key, false)
+		d.kvList("Vault chain", chain, true)
+	}
+	if a := m.AttestedCertificate; a != nil {
+		boot := "verified boot not required"
+		if a.RequireVerifiedBoot {
+			boot = "verified boot and locked bootloader required"
+		}
+		d.kv("Device certificate", fmt.Sprintf("valid %s; keystore %s or better; StrongBox %s; %s", a.Validity, a.MinSecurityLevel, a.StrongBox, boot), false)
+	}
 }
 
 func (d *pdfDoc) attestation() {

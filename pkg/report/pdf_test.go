@@ -671,3 +671,49 @@ func TestPDFSize(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderPDFIdentity reads with pdftotext the client certificate
+// section of each identity mode: attested says no private key is in the
+// package and names the issuer CA and the device certificate policy;
+// embedded keeps the certificate's subject and says the vault holds a key.
+func TestRenderPDFIdentity(t *testing.T) {
+	no, yes := false, true
+	ca := CertRef{Subject: "CN=Example Client CA", SHA256: pdfHex("client-ca")}
+	tests := []struct {
+		name    string
+		mtls    MTLS
+		want    []string
+		notWant []string
+	}{
+		{"attested", MTLS{Subject: ca.Subject, Issuer: ca.Subject, Serial: "01", SHA256: ca.SHA256, PublicKeyAlgorithm: "ECDSA P-256",
+			Hosts: []string{"api.example.com"}, Identity: "attested", PrivateKeyInPackage: &no,
+			Vault:               &VaultContents{Chain: []CertRef{ca}},
+			AttestedCertificate: &AttestedCertificate{Validity: "24h", MinSecurityLevel: "tee", StrongBox: "prefer", RequireVerifiedBoot: true}},
+			[]string{"No private key is in the package", "Identity attested", "Issuer CA CN=Example Client CA", "Vault holds no private key",
+				"CN=Example Client CA sha256 " + ca.SHA256, "valid 24h; keystore tee or better; StrongBox prefer; verified boot and locked bootloader required"},
+			[]string{"The public part of the certificate sealed into the app"}},
+		{"embedded", MTLS{Subject: "CN=client", Issuer: ca.Subject, Serial: "02", SHA256: pdfHex("leaf"), PublicKeyAlgorithm: "ECDSA P-256",
+			Hosts: []string{"api.example.com"}, Identity: "embedded", PrivateKeyInPackage: &yes,
+			Vault: &VaultContents{Chain: []CertRef{{Subject: "CN=client", SHA256: pdfHex("leaf")}, ca}, HasPrivateKey: true}},
+			[]string{"The public part of the certificate sealed into the app", "Identity embedded", "Subject CN=client", "Vault holds private key (sealed)"},
+			[]string{"No private key is in the package", "Device certificate"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := realisticStatement()
+			st.Predicate.MTLS = &tt.mtls
+			path, _ := renderFile(t, st)
+			flat := noSpace(pdfText(t, path, "-layout")) // label and value on one line
+			for _, w := range tt.want {
+				if !strings.Contains(flat, noSpace(w)) {
+					t.Errorf("pdftotext output lacks %q", w)
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(flat, noSpace(w)) {
+					t.Errorf("pdftotext output has %q", w)
+				}
+			}
+		})
+	}
+}

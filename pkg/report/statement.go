@@ -142,6 +142,41 @@ type MTLS struct {
 	SHA256             string    `json:"sha256"`
 	PublicKeyAlgorithm string    `json:"publicKeyAlgorithm"`
 	Hosts              []string  `json:"hosts"`
+	// Identity is the Fusion Set's mtls.identity: embedded, attested or
+	// attested-or-embedded (absent in reports made before identity modes).
+	// In attested mode the certificate fields above are the issuer CA's.
+	Identity string `json:"identity,omitempty"`
+	// PrivateKeyInPackage says whether a client private key is sealed into
+	// the package (false only in attested mode).
+	PrivateKeyInPackage *bool `json:"privateKeyInPackage,omitempty"`
+	// Vault summarises what the sealed vault holds.
+	Vault *VaultContents `json:"vault,omitempty"`
+	// AttestedCertificate is the device certificate serve issues (attested
+	// modes only).
+	AttestedCertificate *AttestedCertificate `json:"attestedCertificate,omitempty"`
+}
+
+// VaultContents is what the sealed vault holds, by its public parts.
+type VaultContents struct {
+	// Chain is the vault's certificate chain: the client certificate and
+	// its CAs (embedded), or the issuer CA chain (attested).
+	Chain []CertRef `json:"chain"`
+	// HasPrivateKey says whether the vault holds a private key.
+	HasPrivateKey bool `json:"hasPrivateKey"`
+}
+
+// CertRef names a certificate.
+type CertRef struct {
+	Subject string `json:"subject"`
+	SHA256  string `json:"sha256"`
+}
+
+// AttestedCertificate is the Fusion Set's mtls.attestedCertificate.
+type AttestedCertificate struct {
+	Validity            string `json:"validity"`
+	MinSecurityLevel    string `json:"minSecurityLevel"`
+	StrongBox           string `json:"strongBox"`
+	RequireVerifiedBoot bool   `json:"requireVerifiedBoot"`
 }
 
 // Attestation is what the attestation service registers for this release.

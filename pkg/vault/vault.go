@@ -27,9 +27,14 @@
 //
 // Plaintext:
 //
-//	u32 len | PKCS#8 DER private key (RSA or EC)
+//	u32 len | PKCS#8 DER private key (RSA or EC), or empty (len 0)
 //	u16 count | count × (u32 len | DER X.509 certificate), leaf first
 //	u32 len | attestation key bytes (may be empty)
+//
+// An empty private key marks an attested identity ([Identity.Attested]):
+// the device generates its key in hardware and the attestation service
+// certifies it, so the package carries no private key and the chain is the
+// issuer CA chain those certificates chain to (CA certificates only).
 package vault
 
 import (
@@ -97,10 +102,15 @@ func (e *FormatError) Unwrap() error { return e.Err }
 
 // Identity is the client identity sealed into the vault.
 type Identity struct {
-	Key       crypto.Signer       // RSA or ECDSA private key of Chain[0]
-	Chain     []*x509.Certificate // leaf first
+	Key       crypto.Signer       // RSA or ECDSA private key of Chain[0]; nil for an attested identity
+	Chain     []*x509.Certificate // leaf first; an attested identity's issuer CA chain
 	AttestKey []byte              // key material for the attestation client (may be nil)
 }
+
+// Attested reports whether id is an attested identity: no private key, and
+// a chain of CA certificates the attestation service issues device
+// certificates under.
+func (id Identity) Attested() bool { return id.Key == nil && len(id.Chain) > 0 }
 
 // Seal encrypts id for the app signed by the certificate whose SHA-256 is
 // signerDigest and whose policy asset is policy. The output is a function of
@@ -207,18 +217,25 @@ func aad(prefix, policy []byte) []byte {
 
 // marshal encodes the plaintext; see the package FORMAT comment.
 func marshal(id Identity) ([]byte, error) {
-	if id.Key == nil || len(id.Chain) == 0 {
-		return nil, fmt.Errorf("%w: key and at least one certificate are required", ErrIdentity)
+	if len(id.Chain) == 0 {
+		return nil, fmt.Errorf("%w: at least one certificate is required", ErrIdentity)
 	}
 	if len(id.Chain) > 0xffff {
 		return nil, fmt.Errorf("%w: %d certificates", ErrIdentity, len(id.Chain))
 	}
-	if err := checkPair(id.Key.Public(), id.Chain[0]); err != nil {
-		return nil, err
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(id.Key)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrIdentity, err)
+	var der []byte
+	if id.Attested() {
+		if err := checkIssuers(id.Chain); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := checkPair(id.Key.Public(), id.Chain[0]); err != nil {
+			return nil, err
+		}
+		var err error
+		if der, err = x509.MarshalPKCS8PrivateKey(id.Key); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrIdentity, err)
+		}
 	}
 	var b bytes.Buffer
 	putBytes(&b, der)
@@ -249,6 +266,21 @@ func checkPair(pub crypto.PublicKey, leaf *x509.Certificate) error {
 	eq, ok := pub.(interface{ Equal(crypto.PublicKey) bool })
 	if leaf == nil || !ok || !eq.Equal(leaf.PublicKey) {
 		return fmt.Errorf("%w: private key does not match the leaf certificate", ErrIdentity)
+	}
+	return nil
+}
+
+// checkIssuers accepts the chain of an attested identity: CA certificates
+// only, since a keyless vault names who issues the device's certificate,
+// never a certificate to present.
+func checkIssuers(chain []*x509.Certificate) error {
+	for i, c := range chain {
+		if c == nil {
+			return fmt.Errorf("%w: nil certificate", ErrIdentity)
+		}
+		if !c.BasicConstraintsValid || !c.IsCA {
+			return fmt.Errorf("%w: no private key, and certificate %d (%s) is not a CA certificate: a keyless (attested) vault holds only the issuer CA chain", ErrIdentity, i, c.Subject)
+		}
 	}
 	return nil
 }
@@ -295,19 +327,11 @@ func unmarshal(pt []byte) (*Identity, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, err := x509.ParsePKCS8PrivateKey(der)
-	if err != nil {
-		return nil, r.fail(fmt.Sprintf("private key: %v", err))
-	}
-	signer, ok := k.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("%w: key type %T", ErrIdentity, k)
-	}
-	// Only the encoding Seal writes: the parser ignores parts of a key
-	// (an EC key's embedded public point), so another encoding could carry
-	// a public key that is not the private key's.
-	if again, err := x509.MarshalPKCS8PrivateKey(k); err != nil || !bytes.Equal(again, der) {
-		return nil, fmt.Errorf("%w: the private key is not in the canonical PKCS#8 form Seal writes", ErrIdentity)
+	var signer crypto.Signer
+	if len(der) > 0 {
+		if signer, err = parseKey(r, der); err != nil {
+			return nil, err
+		}
 	}
 	count, err := r.uint(2)
 	if err != nil {
@@ -337,7 +361,12 @@ func unmarshal(pt []byte) (*Identity, error) {
 	if r.off != len(pt) {
 		return nil, r.fail(fmt.Sprintf("%d trailing bytes", len(pt)-r.off))
 	}
-	if err := checkPair(signer.Public(), chain[0]); err != nil {
+	if signer == nil {
+		err = checkIssuers(chain)
+	} else {
+		err = checkPair(signer.Public(), chain[0])
+	}
+	if err != nil {
 		return nil, err
 	}
 	var ak []byte
@@ -345,4 +374,23 @@ func unmarshal(pt []byte) (*Identity, error) {
 		ak = bytes.Clone(attest)
 	}
 	return &Identity{Key: signer, Chain: chain, AttestKey: ak}, nil
+}
+
+// parseKey decodes the plaintext's private key.
+func parseKey(r *plainReader, der []byte) (crypto.Signer, error) {
+	k, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, r.fail(fmt.Sprintf("private key: %v", err))
+	}
+	signer, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("%w: key type %T", ErrIdentity, k)
+	}
+	// Only the encoding Seal writes: the parser ignores parts of a key
+	// (an EC key's embedded public point), so another encoding could carry
+	// a public key that is not the private key's.
+	if again, err := x509.MarshalPKCS8PrivateKey(k); err != nil || !bytes.Equal(again, der) {
+		return nil, fmt.Errorf("%w: the private key is not in the canonical PKCS#8 form Seal writes", ErrIdentity)
+	}
+	return signer, nil
 }

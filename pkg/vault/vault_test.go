@@ -36,6 +36,20 @@ func selfSigned(t testing.TB, key crypto.Signer, cn string) *x509.Certificate {
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
+	return certify(t, key, tmpl)
+}
+
+// caCert returns a self-signed CA certificate for key.
+func caCert(t testing.TB, key crypto.Signer, cn string) *x509.Certificate {
+	t.Helper()
+	return certify(t, key, &x509.Certificate{SerialNumber: big.NewInt(9), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Unix(1700000000, 0), NotAfter: time.Unix(1900000000, 0),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign})
+}
+
+// certify self-signs tmpl with key.
+func certify(t testing.TB, key crypto.Signer, tmpl *x509.Certificate) *x509.Certificate {
+	t.Helper()
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		t.Fatal(err)
@@ -65,6 +79,8 @@ func identities(t testing.TB) map[string]Identity {
 		"rsa":          {Key: rk, Chain: []*x509.Certificate{selfSigned(t, rk, "rsa client")}, AttestKey: []byte("attest-key")},
 		"ec-chain":     {Key: ek, Chain: []*x509.Certificate{selfSigned(t, ek, "ec client"), selfSigned(t, ca, "some ca")}},
 		"ec-no-attest": {Key: ek, Chain: []*x509.Certificate{selfSigned(t, ek, "ec client")}},
+		// An attested identity: no key, the issuer CA chain (CA first).
+		"attested": {Chain: []*x509.Certificate{caCert(t, ca, "client CA"), caCert(t, rk, "root CA")}, AttestKey: []byte("attest-key")},
 	}
 }
 
@@ -88,7 +104,12 @@ func TestSealOpenRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !got.Key.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(id.Key.Public()) {
+			switch {
+			case id.Key == nil:
+				if got.Key != nil || !got.Attested() {
+					t.Errorf("keyless identity opened with key %T (Attested %v)", got.Key, got.Attested())
+				}
+			case got.Attested() || !got.Key.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(id.Key.Public()):
 				t.Error("key differs after round trip")
 			}
 			if len(got.Chain) != len(id.Chain) {
@@ -159,9 +180,11 @@ func TestSealRejectsBadIdentity(t *testing.T) {
 	signer := [32]byte{}
 	mismatch := Identity{Key: ids["rsa"].Key, Chain: ids["ec-chain"].Chain}
 	tests := map[string]Identity{
-		"no chain":     {Key: ids["rsa"].Key},
-		"no key":       {Chain: ids["rsa"].Chain},
-		"key mismatch": mismatch,
+		"no chain":                    {Key: ids["rsa"].Key},
+		"no key, client certificate":  {Chain: ids["rsa"].Chain},
+		"no key, CA then client cert": {Chain: []*x509.Certificate{ids["attested"].Chain[0], ids["rsa"].Chain[0]}},
+		"nothing":                     {},
+		"key mismatch":                mismatch,
 	}
 	for name, id := range tests {
 		if _, err := Seal(id, testPepper, signer, nil); !errors.Is(err, ErrIdentity) {
@@ -173,8 +196,15 @@ func TestSealRejectsBadIdentity(t *testing.T) {
 // TestKeyDerivationMatchesOpenSSL derives K with `openssl kdf HKDF` (an
 // independent implementation), then decrypts the vault with plain AES-GCM
 // and checks the documented salt, nonce and plaintext layout byte by byte.
+// Run for an embedded identity and a keyless (attested) one.
 func TestKeyDerivationMatchesOpenSSL(t *testing.T) {
-	id := identities(t)["ec-chain"]
+	ids := identities(t)
+	for _, name := range []string{"ec-chain", "attested"} {
+		t.Run(name, func(t *testing.T) { checkLayoutWithOpenSSL(t, ids[name]) })
+	}
+}
+
+func checkLayoutWithOpenSSL(t *testing.T, id Identity) {
 	signer := sha256.Sum256([]byte("another signer"))
 	policy := []byte("a=b\n")
 	blob, err := Seal(id, testPepper, signer, policy)
@@ -212,7 +242,10 @@ func TestKeyDerivationMatchesOpenSSL(t *testing.T) {
 		t.Error("nonce is not HMAC-SHA256(K, plaintext)[:12]")
 	}
 	// Plaintext layout: u32+PKCS#8 | u16 count | (u32+DER)* | u32+attest.
-	der, _ := x509.MarshalPKCS8PrivateKey(id.Key)
+	var der []byte // empty for a keyless identity
+	if id.Key != nil {
+		der, _ = x509.MarshalPKCS8PrivateKey(id.Key)
+	}
 	var want bytes.Buffer
 	want.Write([]byte{0, 0, byte(len(der) >> 8), byte(len(der))})
 	want.Write(der)
@@ -221,9 +254,35 @@ func TestKeyDerivationMatchesOpenSSL(t *testing.T) {
 		want.Write([]byte{0, 0, byte(len(c.Raw) >> 8), byte(len(c.Raw))})
 		want.Write(c.Raw)
 	}
-	want.Write([]byte{0, 0, 0, 0})
+	want.Write([]byte{0, 0, byte(len(id.AttestKey) >> 8), byte(len(id.AttestKey))})
+	want.Write(id.AttestKey)
 	if !bytes.Equal(pt, want.Bytes()) {
 		t.Errorf("plaintext layout differs from the documented format")
+	}
+}
+
+// TestUnmarshalRejectsKeylessLeaf: a plaintext with no private key whose
+// chain holds a certificate that is not a CA (what a forged or corrupted
+// vault would hold: a client certificate without its key) is refused.
+func TestUnmarshalRejectsKeylessLeaf(t *testing.T) {
+	ids := identities(t)
+	for name, chain := range map[string][]*x509.Certificate{
+		"client certificate":     ids["rsa"].Chain,
+		"CA then client":         {ids["attested"].Chain[0], ids["rsa"].Chain[0]},
+		"client with a CA chain": ids["ec-chain"].Chain,
+	} {
+		t.Run(name, func(t *testing.T) {
+			var b bytes.Buffer
+			putBytes(&b, nil)
+			b.Write([]byte{0, byte(len(chain))})
+			for _, c := range chain {
+				putBytes(&b, c.Raw)
+			}
+			putBytes(&b, nil)
+			if id, err := unmarshal(b.Bytes()); !errors.Is(err, ErrIdentity) || !strings.Contains(err.Error(), "not a CA certificate") {
+				t.Fatalf("unmarshal = %v, %v; want ErrIdentity naming the non-CA certificate", id, err)
+			}
+		})
 	}
 }
 
@@ -238,7 +297,7 @@ func FuzzOpen(f *testing.F) {
 	f.Add([]byte("TFV1\x01"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, err := Open(b, testPepper, signer, nil)
-		if err == nil && (got.Key == nil || len(got.Chain) == 0) {
+		if err == nil && len(got.Chain) == 0 {
 			t.Fatal("Open succeeded without an identity")
 		}
 	})
@@ -252,6 +311,11 @@ func FuzzUnmarshal(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(pt)
+	keyless, err := marshal(identities(f)["attested"])
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(keyless)
 	f.Add([]byte{0, 0, 0, 5, 1})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		id, err := unmarshal(b)

@@ -109,6 +109,12 @@ type Policy struct {
 	// not off, so Android policies are unchanged (the Android runtime reads
 	// keys by name and ignores this one).
 	AppAttest string
+	// MTLSIdentity is the Fusion Set's mtls.identity: embedded (also for
+	// ""), attested or attested-or-embedded.
+	MTLSIdentity string
+	// MTLSStrongBox is mtls.attestedCertificate.strongBox (prefer or off),
+	// written only in the attested modes.
+	MTLSStrongBox string
 }
 
 // PolicyVersion is the value of the "version" key written by Encode.
@@ -146,6 +152,8 @@ var ErrPolicy = errors.New("androidrt: invalid policy")
 //	attest.skipManifest true: manifestDigest is not re-measured (only when set)
 //	attest.keyAttestation  off | optional | required ("" is written as off)
 //	attest.appAttest    optional | required (iOS; absent = off)
+//	mtls.identity       embedded | attested | attested-or-embedded ("" is written as embedded)
+//	mtls.strongBox      prefer | off (attested modes only)
 //	buildDate           RFC 3339;  fusedAppToken  hex
 func (p *Policy) Encode() []byte {
 	kv := map[string]string{
@@ -177,6 +185,10 @@ func (p *Policy) Encode() []byte {
 	}
 	if p.AppAttest != "" && p.AppAttest != attest.KeyAttestationOff {
 		kv["attest.appAttest"] = p.AppAttest
+	}
+	kv["mtls.identity"] = cmp.Or(p.MTLSIdentity, "embedded")
+	if p.MTLSIdentity == attest.IdentityAttested || p.MTLSIdentity == attest.IdentityAttestedOrEmbedded {
+		kv["mtls.strongBox"] = cmp.Or(p.MTLSStrongBox, "off")
 	}
 	for t, tp := range p.Threats {
 		kv["threat."+string(t)+".mode"] = tp.Mode
