@@ -163,7 +163,9 @@ func issue(t *testing.T, nb, na time.Time) []byte {
 // does, across UTCTime (1950-2049) and GeneralizedTime (other years) and
 // with and without a version field (openssl's v1 certificate).
 func TestCertValidity(t *testing.T) {
-	d := func(y int, mo time.Month, day, h, mi, s int) time.Time { return time.Date(y, mo, day, h, mi, s, 0, time.UTC) }
+	d := func(y int, mo time.Month, day, h, mi, s int) time.Time {
+		return time.Date(y, mo, day, h, mi, s, 0, time.UTC)
+	}
 	certs := map[string][]byte{
 		"now, 24 h":                   issue(t, time.Now().Add(-5*time.Minute).Truncate(time.Second), time.Now().Add(24*time.Hour).Truncate(time.Second)),
 		"UTCTime edges 1950 and 2049": issue(t, d(1950, 1, 1, 0, 0, 0), d(2049, 12, 31, 23, 59, 59)),
