@@ -282,8 +282,9 @@ static void fetch(void *ctx)
 	char *aa_object = NULL;
 	struct reply *c = NULL, *a = NULL;
 	long until = 0;
-	/* No vault, or an embedded identity that did not install: nothing to attest. */
-	if (!ep || !*ep || !tf_g_identity.nchain || (!tf_g_credential && tf_identity_mode() == TF_ID_EMBEDDED))
+	/* No vault, or no identity and none to certify (an embedded one that did
+	 * not install, a device that cannot attest): nothing to attest. */
+	if (!ep || !*ep || !tf_g_identity.nchain || (!tf_g_credential && !tf_identity_due()))
 		goto out;
 	snprintf(url, sizeof url, "%s/v1/challenge", ep);
 	c = post(url, "{}");

@@ -55,7 +55,7 @@ void tf_identity_restore(void);
 bool tf_identity_due(void);
 /* tf_identity_unable: the device cannot attest a key (no Secure Enclave or
  * App Attest): the embedded identity in attested-or-embedded mode, none in
- * attested mode. */
+ * attested mode; no further certificate is asked for in this process. */
 void tf_identity_unable(void);
 /* tf_identity_credential is the credential for a client-certificate
  * challenge (nil: none, or the attested certificate expired); it starts a

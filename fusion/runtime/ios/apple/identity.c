@@ -29,7 +29,7 @@
 
 static os_unfair_lock lock;
 static int64_t not_before, not_after; /* of the installed attested certificate; 0: none */
-static bool fell_back;                /* attested-or-embedded on a device that cannot attest */
+static bool unable;                   /* this device cannot attest a key (for the process's lifetime) */
 
 static CFDictionaryRef dict(const void **k, const void **v, CFIndex n)
 {
@@ -214,24 +214,24 @@ bool tf_identity_due(void)
 	if (tf_identity_mode() == TF_ID_EMBEDDED)
 		return false;
 	os_unfair_lock_lock(&lock);
-	bool due = !fell_back && (!not_after || tf_identity_renew(time(NULL), not_before, not_after));
+	bool due = !unable && (!not_after || tf_identity_renew(time(NULL), not_before, not_after));
 	os_unfair_lock_unlock(&lock);
 	return due;
 }
 
 void tf_identity_unable(void)
 {
-	if (tf_identity_mode() != TF_ID_EITHER) {
-		tf_log("identity: this device cannot attest a key (no Secure Enclave or App Attest); no client certificate", NULL);
-		return;
-	}
 	os_unfair_lock_lock(&lock);
-	bool first = !fell_back;
-	fell_back = true;
+	bool first = !unable;
+	unable = true;
 	os_unfair_lock_unlock(&lock);
-	if (first) {
+	if (!first)
+		return;
+	if (tf_identity_mode() == TF_ID_EITHER) {
 		tf_log("identity: this device cannot attest a key; embedded client certificate", NULL);
 		tf_install_embedded();
+	} else {
+		tf_log("identity: this device cannot attest a key (no Secure Enclave or App Attest); no client certificate", NULL);
 	}
 }
 
@@ -241,7 +241,7 @@ id tf_identity_credential(void)
 		return tf_g_credential;
 	os_unfair_lock_lock(&lock);
 	id cred = tf_g_credential;
-	bool expired = !fell_back && not_after && time(NULL) >= not_after;
+	bool expired = !unable && not_after && time(NULL) >= not_after;
 	os_unfair_lock_unlock(&lock);
 	if (tf_identity_due())
 		tf_attest_refresh();
