@@ -349,3 +349,25 @@ func TestCertificateResponse(t *testing.T) {
 		t.Errorf("100-byte buffer: exit %d (%s), want 1 (space)", code, out)
 	}
 }
+
+// TestIdentityHostileInputs: randomly corrupted /v1/certificate answers and
+// certificates never crash the core or read out of bounds (ASan/UBSan, see
+// run): parsed or refused as malformed.
+func TestIdentityHostileInputs(t *testing.T) {
+	now := time.Now()
+	cert := issue(t, now, now.Add(24*time.Hour))
+	b64 := base64.StdEncoding.EncodeToString
+	answer, err := json.Marshal(certificateAnswer{Certificate: b64(cert), Chain: []string{b64(cert)}, ExpiresAt: now,
+		Token: "a.b.c", TokenExpiresAt: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40 {
+		if _, code := run(t, "certificate-response", writeFile(t, "a.json", mutate(t, answer, 1+randN(t, 8)))); code != 0 && code != 2 {
+			t.Fatalf("answer mutation %d: exit %d", i, code)
+		}
+		if _, code := run(t, "cert-validity", writeFile(t, "c.der", mutate(t, cert, 1+randN(t, 8)))); code != 0 && code != 2 {
+			t.Fatalf("certificate mutation %d: exit %d", i, code)
+		}
+	}
+}
