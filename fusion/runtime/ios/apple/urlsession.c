@@ -71,8 +71,10 @@ static bool answer(id challenge, void *block)
 		return false;
 	if (!strcmp(method, "NSURLAuthenticationMethodClientCertificate")) {
 		id cred = tf_identity_credential();
-		if (tf_g_defended || !cred)
+		if (tf_g_defended || (!cred && tf_identity_mode() == TF_ID_EMBEDDED))
 			complete(block, TF_CancelAuthenticationChallenge, nil);
+		else if (!cred) /* attested, none yet or expired: on without one (/v1/certificate needs none; the API refuses) */
+			complete(block, TF_PerformDefaultHandling, nil);
 		else
 			complete(block, TF_UseCredential, cred);
 		return true;
