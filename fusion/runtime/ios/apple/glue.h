@@ -36,8 +36,7 @@ bool tf_pkcs8_to_seckey(const uint8_t *p8, size_t n, uint8_t **out, size_t *outl
 bool tf_cert_spki(const uint8_t *der, size_t n, const uint8_t **spki, size_t *len);
 
 /* The attested identity (identity.c). */
-enum { TF_ID_EMBEDDED, TF_ID_ATTESTED, TF_ID_EITHER };
-/* tf_identity_mode reads mtls.identity (absent: embedded). */
+/* tf_identity_mode is tf_policy_identity of the runtime's policy. */
 int tf_identity_mode(void);
 /* tf_install_embedded makes the vault's key and chain the client identity (init.c). */
 void tf_install_embedded(void);

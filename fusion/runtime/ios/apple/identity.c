@@ -38,12 +38,7 @@ static CFDictionaryRef dict(const void **k, const void **v, CFIndex n)
 
 int tf_identity_mode(void)
 {
-	const char *m = tf_g_policy ? tf_policy_get(tf_g_policy, "mtls.identity") : NULL;
-	if (m && !strcmp(m, "attested"))
-		return TF_ID_ATTESTED;
-	if (m && !strcmp(m, "attested-or-embedded"))
-		return TF_ID_EITHER;
-	return TF_ID_EMBEDDED; /* absent or unknown: today's behaviour */
+	return tf_g_policy ? tf_policy_identity(tf_g_policy) : TF_ID_EMBEDDED;
 }
 
 /* secure_enclave_key finds the identity key, or makes it (+1, NULL when the

@@ -8,6 +8,15 @@
 
 #include "tf_internal.h"
 
+int tf_policy_identity(const tf_policy *p) {
+	const char *m = tf_policy_get(p, "mtls.identity");
+	if (m != NULL && strcmp(m, "attested") == 0)
+		return TF_ID_ATTESTED;
+	if (m != NULL && strcmp(m, "attested-or-embedded") == 0)
+		return TF_ID_EITHER;
+	return TF_ID_EMBEDDED;
+}
+
 /* FORMAT (RFC 5480): SubjectPublicKeyInfo ::= SEQUENCE {
  *   AlgorithmIdentifier SEQUENCE { id-ecPublicKey 1.2.840.10045.2.1, prime256v1 1.2.840.10045.3.1.7 },
  *   subjectPublicKey BIT STRING (0 unused bits) 04 || X || Y } */

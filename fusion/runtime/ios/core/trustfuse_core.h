@@ -201,6 +201,12 @@ int tf_attest_request(const tf_ios_measurement *m, const char *nonce, const uint
  * the device; serve certifies it when App Attest vouches for the request
  * (clientDataHash = SHA-256(nonceRaw || SPKI DER of the key)). */
 #define TF_P256_SPKI_SIZE 91
+
+enum tf_identity_mode { TF_ID_EMBEDDED, TF_ID_ATTESTED, TF_ID_EITHER };
+/* tf_policy_identity reads mtls.identity: "attested" → TF_ID_ATTESTED,
+ * "attested-or-embedded" → TF_ID_EITHER, anything else or absent →
+ * TF_ID_EMBEDDED (as the Android runtime reads it). */
+int tf_policy_identity(const tf_policy *p);
 #define TF_ISSUED_MAX_CHAIN 8
 
 /* tf_p256_spki writes the DER SubjectPublicKeyInfo (id-ecPublicKey,

@@ -157,8 +157,8 @@ int main(int argc, char **argv) {
 		if (rc != TF_OK)
 			return fail(rc);
 		tf_ios_signer_digest(a[1], a[2], digest);
-		printf("{\"signerAllowed\":%d,\"hostProtected\":%d}", tf_policy_signer_allowed(&p, digest),
-			tf_policy_host_protected(&p, a[3]));
+		printf("{\"signerAllowed\":%d,\"hostProtected\":%d,\"identity\":%d}", tf_policy_signer_allowed(&p, digest),
+			tf_policy_host_protected(&p, a[3]), tf_policy_identity(&p));
 	} else if (strcmp(cmd, "unseal") == 0 && na == 5) {
 		/* unseal VAULT PEPPER_FILE TEAM BUNDLE POLICY */
 		uint8_t *v = readfile(a[0], &n1), *pepper = readfile(a[1], &n2), *pol = readfile(a[4], &n3);
