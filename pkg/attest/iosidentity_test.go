@@ -126,3 +126,38 @@ func TestVerifyIOSIdentity(t *testing.T) {
 		})
 	}
 }
+
+// FuzzVerifyIOSIdentity: arbitrary identity keys and App Attest objects
+// never panic and are accepted only with the key the object was minted
+// for.
+func FuzzVerifyIOSIdentity(f *testing.F) {
+	now := time.Now()
+	root, mid := keyattesttest.NewAppAttestCA(f)
+	v, err := keyattest.NewAppAttestVerifier([]*x509.Certificate{root.Cert})
+	if err != nil {
+		f.Fatal(err)
+	}
+	m := IOSMeasurement{Platform: PlatformIOS, BundleID: "com.example.demo", TeamID: "ABCDE12345"}
+	rel := &Release{IOS: &m}
+	idKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	spki, _ := x509.MarshalPKIXPublicKey(&idKey.PublicKey)
+	nonce := []byte("nonce")
+	aaKey := keyattesttest.NewKey(f, "p256").(*ecdsa.PrivateKey)
+	keyID := base64.StdEncoding.EncodeToString(keyattesttest.AppAttestKeyID(f, aaKey))
+	cdh := sha256.Sum256(append(append([]byte{}, nonce...), spki...))
+	obj := keyattesttest.MintAppAttest(f, mid, aaKey, keyattesttest.AppAttestSpec{TeamID: m.TeamID, BundleID: m.BundleID,
+		ClientDataHash: cdh[:], NotBefore: now.Add(-time.Minute)})
+	f.Add(spki, obj)
+	f.Add(spki[:10], obj[:10])
+	f.Fuzz(func(t *testing.T, key, object []byte) {
+		req := &AttestRequest{AppAttestKeyID: keyID, AppAttestation: base64.StdEncoding.EncodeToString(object),
+			IdentityPublicKey: base64.StdEncoding.EncodeToString(key)}
+		id, reason := VerifyIOSIdentity(v, req, rel, nonce, now)
+		if (id == nil) == (reason == "") {
+			t.Fatalf("identity %v with reason %q", id, reason)
+		}
+		if id != nil && string(id.SPKI) != string(spki) {
+			t.Fatalf("accepted another key %x", key)
+		}
+	})
+}
