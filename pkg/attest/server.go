@@ -283,6 +283,11 @@ type AttestRequest struct {
 	KeyAttestationChain []string          `json:"keyAttestationChain,omitempty"`
 	AppAttestKeyID      string            `json:"appAttestKeyId,omitempty"`
 	AppAttestation      string            `json:"appAttestation,omitempty"`
+	// IdentityPublicKey is sent to POST /v1/certificate by an iOS app in
+	// an attested identity mode: standard base64 of the DER
+	// SubjectPublicKeyInfo of its Secure Enclave P-256 key, which its App
+	// Attest object vouches for (VerifyIOSIdentity).
+	IdentityPublicKey string `json:"identityPublicKey,omitempty"`
 }
 
 // AttestResponse is the answer to POST /v1/attest.
@@ -523,24 +528,36 @@ func (s *Server) checkAppAttest(req *AttestRequest, rel *Release, nonce []byte, 
 		}
 		return "", ""
 	}
-	obj, err1 := base64.StdEncoding.DecodeString(req.AppAttestation)
-	keyID, err2 := base64.StdEncoding.DecodeString(req.AppAttestKeyID)
-	if err1 != nil || err2 != nil {
-		return "", reasonAppPrefix + keyattest.ReasonMalformed
-	}
 	cdh := sha256.Sum256(nonce)
 	bundle := rel.Measurement.Package
 	if rel.IOS != nil { // an iOS release: the measurement names the bundle
 		bundle = rel.IOS.BundleID
 	}
-	att, err := s.cfg.AppAttest.Verify(obj, keyattest.AppAttestPolicy{TeamID: pol.TeamID, BundleID: bundle,
-		ClientDataHash: cdh[:], KeyID: keyID, AllowDevelopment: pol.AllowDevelopment}, now)
+	env, reason := verifyAppAttestation(s.cfg.AppAttest, req, keyattest.AppAttestPolicy{TeamID: pol.TeamID, BundleID: bundle,
+		ClientDataHash: cdh[:], AllowDevelopment: pol.AllowDevelopment}, now)
+	if reason != "" {
+		return "", reasonAppPrefix + reason
+	}
+	return env, ""
+}
+
+// verifyAppAttestation verifies the App Attest key id and object in req
+// (standard base64) with v under p (its KeyID is req's) and returns the
+// environment proved, or the keyattest refusal reason.
+func verifyAppAttestation(v *keyattest.AppAttestVerifier, req *AttestRequest, p keyattest.AppAttestPolicy, now time.Time) (string, string) {
+	obj, err1 := base64.StdEncoding.DecodeString(req.AppAttestation)
+	keyID, err2 := base64.StdEncoding.DecodeString(req.AppAttestKeyID)
+	if err1 != nil || err2 != nil {
+		return "", keyattest.ReasonMalformed
+	}
+	p.KeyID = keyID
+	att, err := v.Verify(obj, p, now)
 	var ke *keyattest.Error
 	switch {
 	case errors.As(err, &ke):
-		return "", reasonAppPrefix + ke.Reason
+		return "", ke.Reason
 	case err != nil:
-		return "", reasonAppPrefix + keyattest.ReasonMalformed
+		return "", keyattest.ReasonMalformed
 	}
 	return att.Environment, ""
 }

@@ -205,6 +205,12 @@ func TestFrameworkImports(t *testing.T) {
 		{"_SecItemCopyMatching", "Security"},
 		{"_SecTrustSetAnchorCertificatesOnly", "Security"}, // pinning
 		{"_SecTrustEvaluateWithError", "Security"},
+		{"_SecKeyCreateRandomKey", "Security"}, // the attested identity: a Secure Enclave key
+		{"_kSecAttrTokenIDSecureEnclave", "Security"},
+		{"_SecAccessControlCreateWithFlags", "Security"},  // private-key-usage, this device only
+		{"_SecKeyCopyExternalRepresentation", "Security"}, // its public point, for the SPKI
+		{"_SecIdentityCopyCertificate", "Security"},       // the issued certificate's validity
+		{"_CFNumberCreate", "CoreFoundation"},
 		{"_CFNotificationCenterPostNotification", "CoreFoundation"}, // Threat-Events
 		{"___CFConstantStringClassReference", "CoreFoundation"},
 		{"_NSLog", "Foundation"},

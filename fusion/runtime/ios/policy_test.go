@@ -126,3 +126,30 @@ func TestPolicyChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestPolicyIdentity: mtls.identity as the Properties text says it (the
+// core's Properties reader, so escapes and separators count as on
+// Android); absent or any other value is embedded, today's behaviour.
+func TestPolicyIdentity(t *testing.T) {
+	for _, c := range []struct {
+		policy string
+		want   int // TF_ID_EMBEDDED, TF_ID_ATTESTED, TF_ID_EITHER
+	}{
+		{"fusionSetId=fs\n", 0},
+		{"mtls.identity=embedded\n", 0},
+		{"mtls.identity=attested\n", 1},
+		{"mtls.identity = attested-or-embedded\n", 2},
+		{"mtls\\u002eidentity:attest\\\n  ed\n", 1},
+		{"mtls.identity=ATTESTED\n", 0},
+		{"mtls.identity=attested \n", 0},
+		{"mtls.identity=attested\nmtls.identity=embedded\n", 0},
+	} {
+		var got struct{ Identity int }
+		if err := json.Unmarshal([]byte(mustRun(t, "policy-check", writeFile(t, "policy.bin", []byte(c.policy)), "T", "b", "h")), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Identity != c.want {
+			t.Errorf("%q: identity %d, want %d", c.policy, got.Identity, c.want)
+		}
+	}
+}

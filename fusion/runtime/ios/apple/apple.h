@@ -173,6 +173,9 @@ CFStringRef CFBundleGetIdentifier(CFBundleRef);
 CFTypeRef CFBundleGetValueForInfoDictionaryKey(CFBundleRef, CFStringRef);
 CFNotificationCenterRef CFNotificationCenterGetLocalCenter(void);
 void CFNotificationCenterPostNotification(CFNotificationCenterRef, CFStringRef, const void *, CFDictionaryRef, bool);
+typedef const struct __CFNumber *CFNumberRef;
+#define kCFNumberIntType 9
+CFNumberRef CFNumberCreate(CFAllocatorRef, CFIndex, const void *);
 #define CFSTR(s) ((CFStringRef)__builtin___CFStringMakeConstantString("" s ""))
 void NSLog(CFStringRef, ...); /* Foundation */
 
@@ -187,6 +190,17 @@ extern const CFStringRef kSecValueRef, kSecReturnRef, kSecAttrLabel, kSecAttrKey
 extern const CFStringRef kSecAttrKeyTypeRSA, kSecAttrKeyTypeECSECPrimeRandom, kSecAttrKeyClassPrivate;
 extern const CFStringRef kSecAttrAccessible, kSecAttrAccessibleAfterFirstUnlockThisDeviceOnly;
 SecCertificateRef SecCertificateCreateWithData(CFAllocatorRef, CFDataRef);
+CFDataRef SecCertificateCopyData(SecCertificateRef);
+OSStatus SecIdentityCopyCertificate(SecIdentityRef, SecCertificateRef *);
+/* The Secure Enclave identity key (SecKey.h, SecItem.h, SecAccessControl.h). */
+typedef struct __SecAccessControl *SecAccessControlRef;
+extern const CFStringRef kSecAttrApplicationTag, kSecAttrKeySizeInBits, kSecAttrTokenID, kSecAttrTokenIDSecureEnclave;
+extern const CFStringRef kSecAttrIsPermanent, kSecAttrAccessControl, kSecPrivateKeyAttrs;
+#define kSecAccessControlPrivateKeyUsage (1ul << 30)
+SecAccessControlRef SecAccessControlCreateWithFlags(CFAllocatorRef, CFTypeRef, unsigned long, CFErrorRef *);
+SecKeyRef SecKeyCreateRandomKey(CFDictionaryRef, CFErrorRef *);
+SecKeyRef SecKeyCopyPublicKey(SecKeyRef);
+CFDataRef SecKeyCopyExternalRepresentation(SecKeyRef, CFErrorRef *);
 SecKeyRef SecKeyCreateWithData(CFDataRef, CFDictionaryRef, CFErrorRef *);
 OSStatus SecItemAdd(CFDictionaryRef, CFTypeRef *);
 OSStatus SecItemDelete(CFDictionaryRef);

@@ -19,6 +19,12 @@
  * forgotten and one new key is made. No object is sent when the device
  * cannot make one; serve then refuses a required release
  * (app_attest_missing).
+ *
+ * Attested identity (mtls.identity attested or attested-or-embedded, when
+ * identity.c says a certificate is due): the challenge's nonce goes to POST
+ * /v1/certificate instead, with App Attest always (whatever
+ * attest.appAttest says) over SHA-256(nonceRaw || SPKI of the Secure
+ * Enclave identity key); its answer brings the certificate and the token.
  */
 #include "glue.h"
 
@@ -118,12 +124,13 @@ static bool aa_wait(struct aa_reply *r)
 	return dispatch_semaphore_wait(r->done, dispatch_time(DISPATCH_TIME_NOW, 30000 * NSEC_PER_MSEC)) == 0;
 }
 
-/* app_attest_service is DCAppAttestService.sharedService when the policy
- * asks for App Attest and the device supports it, else nil. */
-static id app_attest_service(void)
+/* app_attest_service is DCAppAttestService.sharedService when always (a
+ * certificate request) or the policy asks for App Attest, and the device
+ * supports it; else nil. */
+static id app_attest_service(bool always)
 {
 	const char *mode = tf_policy_get(tf_g_policy, "attest.appAttest");
-	if (!mode || (strcmp(mode, "optional") != 0 && strcmp(mode, "required") != 0))
+	if (!always && (!mode || (strcmp(mode, "optional") != 0 && strcmp(mode, "required") != 0)))
 		return nil;
 	if (!CLS("DCAppAttestService"))
 		dlopen("/System/Library/Frameworks/DeviceCheck.framework/DeviceCheck", RTLD_LAZY);
@@ -168,15 +175,9 @@ static struct aa_reply *attest_key(id svc, const char *key_id, const uint8_t cdh
 }
 
 /* app_attest fills key_id and *object (standard base64, the caller frees
- * it) for nonce, or returns false (not asked, unsupported, or failed). */
-static bool app_attest(const char *nonce, char *key_id, size_t cap, char **object)
+ * it) with svc for the clientDataHash cdh, or returns false. */
+static bool app_attest(id svc, const uint8_t cdh[32], char *key_id, size_t cap, char **object)
 {
-	id svc = app_attest_service();
-	uint8_t raw[128], cdh[32];
-	int n = svc ? tf_base64url_decode(nonce, strlen(nonce), raw, sizeof raw) : -1;
-	if (n < 0)
-		return false;
-	tf_sha256(raw, (size_t)n, cdh);
 	id defaults = MSG(id)(CLS("NSUserDefaults"), SEL_("standardUserDefaults"));
 	id dkey = tf_nsstring(APP_ATTEST_KEY_ID);
 	bool ok = false;
@@ -214,6 +215,62 @@ static bool app_attest(const char *nonce, char *key_id, size_t cap, char **objec
 	return ok;
 }
 
+/* attest_object is app_attest for /v1/attest: clientDataHash =
+ * SHA-256(nonceRaw), when the policy asks for App Attest. */
+static bool attest_object(const char *nonce, char *key_id, size_t cap, char **object)
+{
+	id svc = app_attest_service(false);
+	uint8_t raw[128], cdh[32];
+	int n = svc ? tf_base64url_decode(nonce, strlen(nonce), raw, sizeof raw) : -1;
+	if (n < 0)
+		return false;
+	tf_sha256(raw, (size_t)n, cdh);
+	return app_attest(svc, cdh, key_id, cap, object);
+}
+
+enum { CERT_OK, CERT_FAILED, CERT_UNABLE };
+
+/* certificate asks serve to certify the Secure Enclave identity key
+ * (identity.c): App Attest over SHA-256(nonceRaw || SPKI), POST the core's
+ * /v1/certificate body, install the answer and copy its token to tok
+ * (valid until *until). CERT_UNABLE: the device cannot attest a key;
+ * CERT_FAILED: refused, offline or malformed (the current identity stays). */
+static int certificate(const char *ep, const char *nonce, const tf_ios_measurement *m, char *tok, size_t cap, long *until)
+{
+	static char body[32768];
+	uint8_t spki[TF_P256_SPKI_SIZE], cdh[32];
+	char url[1024], aa_key[128];
+	char *aa_object = NULL;
+	id svc = app_attest_service(true);
+	if (!svc || !tf_identity_key(spki))
+		return CERT_UNABLE;
+	if (tf_identity_client_data_hash(nonce, spki, sizeof spki, cdh) != TF_OK ||
+	    !app_attest(svc, cdh, aa_key, sizeof aa_key, &aa_object))
+		return CERT_FAILED;
+	int rc = tf_certificate_request(m, nonce, tf_g_identity.attest_key, tf_g_identity.attest_keylen, tf_g_device_id,
+					tf_threats_fired(), aa_key, aa_object, spki, sizeof spki, body, sizeof body);
+	free(aa_object);
+	if (rc != TF_OK)
+		return CERT_FAILED;
+	snprintf(url, sizeof url, "%s/v1/certificate", ep);
+	struct reply *r = post(url, body);
+	uint8_t *buf = r && r->status == 200 && r->body ? malloc(r->len) : NULL;
+	tf_issued is;
+	int result = CERT_FAILED;
+	if (buf && tf_certificate_response(r->body, r->len, buf, r->len, &is) == TF_OK && tf_identity_install(&is, spki) &&
+	    snprintf(tok, cap, "%s", is.token) < (int)cap) {
+		long now = time(NULL);
+		*until = now + (long)(is.token_expires_at - now) * 3 / 4;
+		result = CERT_OK;
+	} else {
+		tf_log("identity: no certificate from ", ep);
+	}
+	free(buf);
+	if (r)
+		free(r->body), free(r);
+	return result;
+}
+
 static void fetch(void *ctx)
 {
 	(void)ctx;
@@ -224,7 +281,10 @@ static void fetch(void *ctx)
 	char url[1024], nonce[256], tok[2048], ver[64], build[64], aa_key[128];
 	char *aa_object = NULL;
 	struct reply *c = NULL, *a = NULL;
-	if (!ep || !*ep || !tf_g_credential)
+	long until = 0;
+	/* No vault, or no identity and none to certify (an embedded one that did
+	 * not install, a device that cannot attest): nothing to attest. */
+	if (!ep || !*ep || !tf_g_identity.nchain || (!tf_g_credential && !tf_identity_due()))
 		goto out;
 	snprintf(url, sizeof url, "%s/v1/challenge", ep);
 	c = post(url, "{}");
@@ -237,7 +297,17 @@ static void fetch(void *ctx)
 	tf_ios_measurement m = {.bundle_id = tf_g_bundle, .team_id = tf_g_app_sig.team_id, .version = ver, .build = build};
 	memcpy(m.app_cdhash, tf_g_app_sig.cdhash, 20);
 	memcpy(m.runtime_cdhash, tf_g_rt_sig.cdhash, 20);
-	if (!app_attest(nonce, aa_key, sizeof aa_key, &aa_object))
+	if (tf_identity_due()) {
+		int r = certificate(ep, nonce, &m, tok, sizeof tok, &until);
+		if (r == CERT_OK)
+			goto store;
+		if (r == CERT_FAILED)
+			goto out;
+		tf_identity_unable();
+		if (!tf_g_credential)
+			goto out;
+	}
+	if (!attest_object(nonce, aa_key, sizeof aa_key, &aa_object))
 		aa_key[0] = 0;
 	if (tf_attest_request(&m, nonce, tf_g_identity.attest_key, tf_g_identity.attest_keylen, tf_g_device_id,
 			      tf_threats_fired(), aa_key, aa_object, body, sizeof body) != TF_OK) {
@@ -250,9 +320,11 @@ static void fetch(void *ctx)
 		tf_log("attestation refused by ", ep);
 		goto out;
 	}
+	until = time(NULL) + (long)(ttl * 3 / 4000);
+store:
 	os_unfair_lock_lock(&lock);
 	snprintf(token, sizeof token, "%s", tok);
-	token_until = time(NULL) + (long)(ttl * 3 / 4000);
+	token_until = until;
 	os_unfair_lock_unlock(&lock);
 out:
 	free(aa_object);

@@ -34,4 +34,30 @@ bool tf_token_copy(char *buf, size_t len);
 bool tf_pkcs8_to_seckey(const uint8_t *p8, size_t n, uint8_t **out, size_t *outlen, bool *is_ec);
 /* tf_cert_spki finds a DER certificate's SubjectPublicKeyInfo (whole TLV). */
 bool tf_cert_spki(const uint8_t *der, size_t n, const uint8_t **spki, size_t *len);
+
+/* The attested identity (identity.c). */
+/* tf_identity_mode is tf_policy_identity of the runtime's policy. */
+int tf_identity_mode(void);
+/* tf_install_embedded makes the vault's key and chain the client identity (init.c). */
+void tf_install_embedded(void);
+/* tf_identity_key writes the SPKI of the Secure Enclave identity key, made
+ * on first use; false when the device cannot make one. */
+bool tf_identity_key(uint8_t spki[TF_P256_SPKI_SIZE]);
+/* tf_identity_install stores the certificate serve issued for spki in the
+ * keychain and makes the paired identity current; false when it is not for
+ * spki or the keychain refuses. */
+bool tf_identity_install(const tf_issued *is, const uint8_t spki[TF_P256_SPKI_SIZE]);
+/* tf_identity_restore makes the certificate of an earlier run current, if
+ * it has not expired. */
+void tf_identity_restore(void);
+/* tf_identity_due: an attested mode needs a (new) certificate now. */
+bool tf_identity_due(void);
+/* tf_identity_unable: the device cannot attest a key (no Secure Enclave or
+ * App Attest): the embedded identity in attested-or-embedded mode, none in
+ * attested mode; no further certificate is asked for in this process. */
+void tf_identity_unable(void);
+/* tf_identity_credential is the credential for a client-certificate
+ * challenge (nil: none, or the attested certificate expired); it starts a
+ * renewal when one is due. */
+id tf_identity_credential(void);
 #endif

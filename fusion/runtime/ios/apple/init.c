@@ -3,7 +3,7 @@
  * TrustFuse.framework (LC_LOAD_DYLIB added by fuse), before main. It reads
  * the framework's resources, reads the main executable's own code signature,
  * unseals the vault for (team id, bundle id), puts the client identity in
- * the keychain, installs the NSURLSession hooks and starts the checks on a
+ * the keychain (embedded mode; identity.c for the attested modes), installs the NSURLSession hooks and starts the checks on a
  * background queue. Every failure leaves the app running without the
  * identity (the server then refuses the handshake).
  */
@@ -129,11 +129,11 @@ static SecIdentityRef keychain_identity(SecKeyRef key, SecCertificateRef cert)
 	return s == errSecSuccess ? (SecIdentityRef)ident : NULL;
 }
 
-/* install_identity turns the unsealed identity into the NSURLCredential the
+/* tf_install_embedded turns the unsealed identity into the NSURLCredential the
  * challenge handler answers with (+[NSURLCredential
  * credentialWithIdentity:certificates:persistence:], the intermediates
  * after the leaf). */
-static void install_identity(void)
+void tf_install_embedded(void)
 {
 	uint8_t *raw;
 	size_t rawlen;
@@ -280,9 +280,14 @@ static void start(void)
 	/* The plaintext stays: the identity points into it. */
 	uint8_t *plain = vault && vlen > 65 ? malloc(vlen) : NULL;
 	if (plain && pepper && klen == TF_PEPPER_SIZE &&
-	    tf_vault_open(vault, vlen, pepper, digest, pol, polen, plain, vlen, &tf_g_identity) == TF_OK)
-		install_identity();
-	else {
+	    tf_vault_open(vault, vlen, pepper, digest, pol, polen, plain, vlen, &tf_g_identity) == TF_OK) {
+		/* Attested modes: the certificate of an earlier run, if still valid;
+		 * attest.c certifies the Secure Enclave key (identity.c). */
+		if (tf_identity_mode() == TF_ID_EMBEDDED)
+			tf_install_embedded();
+		else
+			tf_identity_restore();
+	} else {
 		tf_log("vault not unsealed (re-signed app or edited policy?); no client certificate", NULL);
 		free(plain);
 	}
@@ -294,6 +299,6 @@ static void start(void)
 	load_anchors();
 	tf_hooks_install();
 	tf_checks_start();
-	if (tf_g_credential)
+	if (tf_g_credential || (tf_g_identity.nchain && tf_identity_mode() != TF_ID_EMBEDDED))
 		tf_attest_refresh();
 }

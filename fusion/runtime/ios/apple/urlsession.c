@@ -70,10 +70,13 @@ static bool answer(id challenge, void *block)
 	if (!host || !method || !tf_policy_host_protected(tf_g_policy, host))
 		return false;
 	if (!strcmp(method, "NSURLAuthenticationMethodClientCertificate")) {
-		if (tf_g_defended || !tf_g_credential)
+		id cred = tf_identity_credential();
+		if (tf_g_defended || (!cred && tf_identity_mode() == TF_ID_EMBEDDED))
 			complete(block, TF_CancelAuthenticationChallenge, nil);
+		else if (!cred) /* attested, none yet or expired: on without one (/v1/certificate needs none; the API refuses) */
+			complete(block, TF_PerformDefaultHandling, nil);
 		else
-			complete(block, TF_UseCredential, tf_g_credential);
+			complete(block, TF_UseCredential, cred);
 		return true;
 	}
 	if (!strcmp(method, "NSURLAuthenticationMethodServerTrust")) {

@@ -19,6 +19,10 @@ void tf_buf_bytes(tf_buf *b, const void *p, size_t n);
 void tf_buf_jstring(tf_buf *b, const char *s);
 void tf_buf_hex(tf_buf *b, const uint8_t *p, size_t n);
 void tf_buf_base64url(tf_buf *b, const uint8_t *p, size_t n);
+/* Standard base64 with padding (RFC 4648 §4). */
+void tf_buf_base64(tf_buf *b, const uint8_t *p, size_t n);
+/* Standard base64 with padding decoded; the length or TF_ERR_FORMAT / TF_ERR_SPACE. */
+int tf_base64_decode(const char *s, size_t n, uint8_t *out, size_t cap);
 /* TF_OK, or TF_ERR_SPACE after an overflow. */
 int tf_buf_end(tf_buf *b);
 

@@ -97,8 +97,10 @@ void tf_buf_hex(tf_buf *b, const uint8_t *p, size_t n) {
 }
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char b64std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-void tf_buf_base64url(tf_buf *b, const uint8_t *p, size_t n) {
+/* base64 of p in alphabet, padded with '=' to a multiple of 4 when pad. */
+static void base64(tf_buf *b, const uint8_t *p, size_t n, const char *alphabet, int pad) {
 	for (size_t i = 0; i < n; i += 3) {
 		uint32_t v = (uint32_t)p[i] << 16;
 		size_t k = n - i < 3 ? n - i : 3;
@@ -106,24 +108,37 @@ void tf_buf_base64url(tf_buf *b, const uint8_t *p, size_t n) {
 			v |= (uint32_t)p[i + 1] << 8;
 		if (k > 2)
 			v |= p[i + 2];
-		char o[4];
-		for (int j = 0; j < 4; j++)
-			o[j] = b64url[(v >> (18 - 6 * j)) & 63];
-		tf_buf_bytes(b, o, k + 1);
+		char o[4] = {'=', '=', '=', '='};
+		for (size_t j = 0; j <= k; j++)
+			o[j] = alphabet[(v >> (18 - 6 * j)) & 63];
+		tf_buf_bytes(b, o, pad ? 4 : k + 1);
 	}
 }
 
-int tf_base64url_decode(const char *s, size_t n, uint8_t *out, size_t cap) {
+void tf_buf_base64url(tf_buf *b, const uint8_t *p, size_t n) { base64(b, p, n, b64url, 0); }
+
+void tf_buf_base64(tf_buf *b, const uint8_t *p, size_t n) { base64(b, p, n, b64std, 1); }
+
+/* decode64 decodes s in alphabet; padded: the length is a multiple of 4 and
+ * ends in the '=' padding it needs (else no padding). Non-zero trailing bits
+ * are refused (no encoder writes them). */
+static int decode64(const char *s, size_t n, uint8_t *out, size_t cap, const char *alphabet, int padded) {
 	uint32_t acc = 0;
 	int bits = 0;
 	size_t o = 0;
+	if (padded) {
+		if (n % 4 != 0)
+			return TF_ERR_FORMAT;
+		for (int i = 0; i < 2 && n > 0 && s[n - 1] == '='; i++)
+			n--;
+	}
 	if (n % 4 == 1)
 		return TF_ERR_FORMAT;
 	for (size_t i = 0; i < n; i++) {
-		const char *c = s[i] ? strchr(b64url, s[i]) : NULL;
+		const char *c = s[i] ? strchr(alphabet, s[i]) : NULL;
 		if (c == NULL)
 			return TF_ERR_FORMAT;
-		acc = acc << 6 | (uint32_t)(c - b64url);
+		acc = acc << 6 | (uint32_t)(c - alphabet);
 		bits += 6;
 		if (bits >= 8) {
 			bits -= 8;
@@ -132,9 +147,15 @@ int tf_base64url_decode(const char *s, size_t n, uint8_t *out, size_t cap) {
 			out[o++] = (uint8_t)(acc >> bits);
 		}
 	}
-	if (acc & ((1u << bits) - 1)) /* non-zero trailing bits: not what serve writes */
+	if (acc & ((1u << bits) - 1))
 		return TF_ERR_FORMAT;
 	return (int)o;
 }
+
+int tf_base64url_decode(const char *s, size_t n, uint8_t *out, size_t cap) {
+	return decode64(s, n, out, cap, b64url, 0);
+}
+
+int tf_base64_decode(const char *s, size_t n, uint8_t *out, size_t cap) { return decode64(s, n, out, cap, b64std, 1); }
 
 int tf_buf_end(tf_buf *b) { return b->overflow ? TF_ERR_SPACE : TF_OK; }

@@ -47,7 +47,8 @@ static int take(const uint8_t *pt, size_t len, size_t *off, int n, const uint8_t
 static int parse_plaintext(const uint8_t *pt, size_t len, tf_identity *id) {
 	size_t off = 0, count;
 	memset(id, 0, sizeof *id);
-	if (take(pt, len, &off, 4, &id->key, &id->keylen) != TF_OK || id->keylen == 0)
+	/* An empty key is an attested-mode vault: the chain is the issuer CA's. */
+	if (take(pt, len, &off, 4, &id->key, &id->keylen) != TF_OK)
 		return TF_ERR_FORMAT;
 	if (take(pt, len, &off, 2, NULL, &count) != TF_OK || count == 0 || count > 16)
 		return TF_ERR_FORMAT;

@@ -196,6 +196,62 @@ int tf_attest_request(const tf_ios_measurement *m, const char *nonce, const uint
 	const char *device_id, unsigned threats_mask, const char *app_attest_key_id, const char *app_attestation,
 	char *out, size_t cap);
 
+/* ---- attested identity (docs/runtime.md, "Attested identity on iOS") ----
+ * In the attested modes the client key is a Secure Enclave P-256 key made on
+ * the device; serve certifies it when App Attest vouches for the request
+ * (clientDataHash = SHA-256(nonceRaw || SPKI DER of the key)). */
+#define TF_P256_SPKI_SIZE 91
+
+enum tf_identity_mode { TF_ID_EMBEDDED, TF_ID_ATTESTED, TF_ID_EITHER };
+/* tf_policy_identity reads mtls.identity: "attested" → TF_ID_ATTESTED,
+ * "attested-or-embedded" → TF_ID_EITHER, anything else or absent →
+ * TF_ID_EMBEDDED (as the Android runtime reads it). */
+int tf_policy_identity(const tf_policy *p);
+#define TF_ISSUED_MAX_CHAIN 8
+
+/* tf_p256_spki writes the DER SubjectPublicKeyInfo (id-ecPublicKey,
+ * prime256v1) of a P-256 public key given as SecKeyCopyExternalRepresentation
+ * gives it: the 65-byte ANSI X9.63 point 04 || X || Y. TF_ERR_FORMAT for any
+ * other length or a compressed or infinity point (whether the point is on the
+ * curve is serve's check). */
+int tf_p256_spki(const uint8_t *point, size_t len, uint8_t out[TF_P256_SPKI_SIZE]);
+/* tf_identity_client_data_hash: SHA-256(nonceRaw || spki), nonceRaw being the
+ * base64url challenge nonce decoded; TF_ERR_FORMAT for a malformed nonce. */
+int tf_identity_client_data_hash(const char *nonce, const uint8_t *spki, size_t spkilen, uint8_t out[32]);
+/* tf_certificate_request: the POST /v1/certificate body: tf_attest_request's
+ * body plus "identityPublicKey" (standard base64 of spki). The App Attest
+ * key id and object are those attestKey made for
+ * tf_identity_client_data_hash(nonce, spki). TF_ERR_ARG when spki is empty. */
+int tf_certificate_request(const tf_ios_measurement *m, const char *nonce, const uint8_t *attest_key, size_t attest_keylen,
+	const char *device_id, unsigned threats_mask, const char *app_attest_key_id, const char *app_attestation,
+	const uint8_t *spki, size_t spkilen, char *out, size_t cap);
+
+/* The 200 answer of POST /v1/certificate; pointers into the caller's buffer. */
+typedef struct {
+	const uint8_t *cert; size_t certlen;                       /* the issued certificate, DER */
+	const uint8_t *chain[TF_ISSUED_MAX_CHAIN]; size_t chainlen[TF_ISSUED_MAX_CHAIN]; size_t nchain; /* issuer CA(s), DER */
+	int64_t expires_at;                                        /* Unix seconds */
+	const char *token;                                         /* NUL-terminated JWS */
+	int64_t token_expires_at;
+} tf_issued;
+
+/* tf_certificate_response parses {"certificate": base64, "chain": [base64,
+ * …], "expiresAt": RFC 3339, "token": s, "tokenExpiresAt": RFC 3339} (other
+ * keys with scalar values are skipped), decoding into buf (cap ≥ len always
+ * suffices, else TF_ERR_SPACE). TF_ERR_FORMAT: not such an object, a field
+ * missing, repeated or of the wrong type, an escape in a string (serve writes
+ * none in these fields), bad base64 or time, no chain or more than
+ * TF_ISSUED_MAX_CHAIN certificates. */
+int tf_certificate_response(const char *json, size_t len, uint8_t *buf, size_t cap, tf_issued *out);
+/* tf_cert_validity reads notBefore and notAfter (Unix seconds) of a DER
+ * X.509 certificate (UTCTime or GeneralizedTime, "Z" form as RFC 5280
+ * requires); TF_ERR_FORMAT otherwise. */
+int tf_cert_validity(const uint8_t *der, size_t len, int64_t *not_before, int64_t *not_after);
+/* tf_identity_renew: 1 when a certificate valid from not_before to
+ * not_after should be renewed at now: less than a third of its lifetime is
+ * left (or it has expired, or its validity is empty); else 0. */
+int tf_identity_renew(int64_t now, int64_t not_before, int64_t not_after);
+
 /* ---- Mach-O code signature ---- */
 typedef struct {
 	char team_id[64];    /* "" when the CodeDirectory has none */

@@ -157,8 +157,8 @@ int main(int argc, char **argv) {
 		if (rc != TF_OK)
 			return fail(rc);
 		tf_ios_signer_digest(a[1], a[2], digest);
-		printf("{\"signerAllowed\":%d,\"hostProtected\":%d}", tf_policy_signer_allowed(&p, digest),
-			tf_policy_host_protected(&p, a[3]));
+		printf("{\"signerAllowed\":%d,\"hostProtected\":%d,\"identity\":%d}", tf_policy_signer_allowed(&p, digest),
+			tf_policy_host_protected(&p, a[3]), tf_policy_identity(&p));
 	} else if (strcmp(cmd, "unseal") == 0 && na == 5) {
 		/* unseal VAULT PEPPER_FILE TEAM BUNDLE POLICY */
 		uint8_t *v = readfile(a[0], &n1), *pepper = readfile(a[1], &n2), *pol = readfile(a[4], &n3);
@@ -203,6 +203,60 @@ int main(int argc, char **argv) {
 		if (rc != TF_OK)
 			return fail(rc);
 		fputs(body, stdout);
+	} else if (strcmp(cmd, "certificate-request") == 0 && na == 13) {
+		/* certificate-request (attest-request's 12 arguments) SPKIHEX */
+		tf_ios_measurement m;
+		static char body[1 << 16];
+		measurement_args(a, &m);
+		uint8_t *ak = unhex(a[7], &n1), *spki = unhex(a[12], &n2);
+		int rc = tf_certificate_request(&m, a[6], ak, n1, a[8][0] ? a[8] : NULL, (unsigned)atoi(a[9]), a[10], a[11],
+						spki, n2, body, sizeof body);
+		if (rc != TF_OK)
+			return fail(rc);
+		fputs(body, stdout);
+	} else if (strcmp(cmd, "p256-spki") == 0 && na == 1) {
+		uint8_t *pt = unhex(a[0], &n1), spki[TF_P256_SPKI_SIZE];
+		int rc = tf_p256_spki(pt, n1, spki);
+		if (rc != TF_OK)
+			return fail(rc);
+		puthex(spki, sizeof spki);
+	} else if (strcmp(cmd, "client-data-hash") == 0 && na == 2) {
+		/* client-data-hash NONCE SPKIHEX */
+		uint8_t *spki = unhex(a[1], &n1);
+		int rc = tf_identity_client_data_hash(a[0], spki, n1, out);
+		if (rc != TF_OK)
+			return fail(rc);
+		puthex(out, 32);
+	} else if (strcmp(cmd, "certificate-response") == 0 && (na == 1 || na == 2)) {
+		/* certificate-response FILE [BUFSIZE] */
+		uint8_t *j = readfile(a[0], &n1);
+		size_t cap = na == 2 ? (size_t)atoi(a[1]) : n1;
+		uint8_t *buf = malloc(cap + 1);
+		tf_issued is;
+		int rc = tf_certificate_response((const char *)j, n1, buf, cap, &is);
+		if (rc != TF_OK)
+			return fail(rc);
+		printf("{\"certificate\":\"");
+		puthex(is.cert, is.certlen);
+		printf("\",\"chain\":[");
+		for (size_t i = 0; i < is.nchain; i++) {
+			printf(i ? ",\"" : "\"");
+			puthex(is.chain[i], is.chainlen[i]);
+			printf("\"");
+		}
+		printf("],\"expiresAt\":%lld,\"token\":", (long long)is.expires_at);
+		print_json_string(is.token);
+		printf(",\"tokenExpiresAt\":%lld}", (long long)is.token_expires_at);
+	} else if (strcmp(cmd, "cert-validity") == 0 && na == 1) {
+		uint8_t *c = readfile(a[0], &n1);
+		int64_t nb, nf;
+		int rc = tf_cert_validity(c, n1, &nb, &nf);
+		if (rc != TF_OK)
+			return fail(rc);
+		printf("%lld %lld", (long long)nb, (long long)nf);
+	} else if (strcmp(cmd, "renew") == 0 && na == 3) {
+		/* renew NOW NOTBEFORE NOTAFTER */
+		printf("%d", tf_identity_renew(strtoll(a[0], NULL, 10), strtoll(a[1], NULL, 10), strtoll(a[2], NULL, 10)));
 	} else if (strcmp(cmd, "threat") == 0 && na == 5) {
 		/* threat POLICY THREAT REASONCODE REASONDATA TOTAL; device values are fixed test strings */
 		tf_policy p;
@@ -233,7 +287,7 @@ int main(int argc, char **argv) {
 		puthex(cs.cdhash, 20);
 		printf("\",\"hashType\":%d,\"cputype\":%u}", cs.hash_type, cs.cputype);
 	} else {
-		fprintf(stderr, "usage: hosttest sha256|hmac|hkdf|aes|gcm-seal|gcm-open|policy|policy-check|unseal|measure|attest-request|threat|macho …\n");
+		fprintf(stderr, "usage: hosttest sha256|hmac|hkdf|aes|gcm-seal|gcm-open|policy|policy-check|unseal|measure|attest-request|certificate-request|p256-spki|client-data-hash|certificate-response|cert-validity|renew|threat|macho …\n");
 		return 1;
 	}
 	printf("\n");
