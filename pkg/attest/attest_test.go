@@ -38,7 +38,7 @@ func (c *clock) now() time.Time { return c.t }
 type fixture struct {
 	srv   *Server
 	h     http.Handler
-	reg   *Registry
+	reg   Registry
 	clk   *clock
 	key   *ecdsa.PrivateKey
 	nonce []byte
@@ -50,11 +50,11 @@ func newFixture(t testing.TB, debug bool, replay ReplayCache, regPath string) *f
 	if regPath == "" {
 		regPath = filepath.Join(t.TempDir(), "registry.db")
 	}
-	reg, err := OpenRegistry(regPath, bytes.Repeat([]byte{9}, 32))
+	reg, err := OpenRegistry(regPath, bytes.Repeat([]byte{9}, 32), true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := reg.Add(Registration{Format: RegistrationFormat, Measurement: testMeasurement, AttestKey: testAttestKey}, clk.t); err != nil {
+	if _, _, err := reg.Add(Registration{Format: RegistrationFormat, Measurement: testMeasurement, AttestKey: testAttestKey}, Event{At: clk.t}); err != nil {
 		t.Fatal(err)
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -156,7 +156,7 @@ func TestAttestVerdicts(t *testing.T) {
 			return request(t, f.challenge(t), testMeasurement, testMeasurement, bytes.Repeat([]byte{8}, 32))
 		}},
 		{"revoked release", reasonRevoked, func(t *testing.T, f *fixture) []byte {
-			if err := f.reg.Revoke(testMeasurement.SHA256(), f.clk.t); err != nil {
+			if _, _, err := f.reg.Revoke(testMeasurement.SHA256(), Event{At: f.clk.t}); err != nil {
 				t.Fatal(err)
 			}
 			return request(t, f.challenge(t), testMeasurement, testMeasurement, testAttestKey)

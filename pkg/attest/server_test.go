@@ -347,7 +347,7 @@ func BenchmarkLookup(b *testing.B) {
 	f := newFixture(b, false, nil, "")
 	id := testMeasurement.SHA256()
 	for b.Loop() {
-		if _, err := f.reg.Lookup(id); err != nil {
+		if _, err := f.reg.Lookup(context.Background(), id); err != nil {
 			b.Fatal(err)
 		}
 	}
