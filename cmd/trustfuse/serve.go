@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"os"
 	"os/signal"
@@ -157,9 +158,16 @@ func (sc *serveConfig) build(c *cli.Context) (attest.Config, func(), error) {
 	if err != nil {
 		return attest.Config{}, nop, err
 	}
-	if cfg.Registry, err = attest.OpenRegistry(sc.Registry, rk); err != nil {
+	if cfg.Registry, err = attest.OpenRegistry(sc.Registry, rk, false); err != nil {
 		return attest.Config{}, nop, err
 	}
+	cfg.ErrorLog = log.New(c.App.ErrWriter, appName+": ", log.LstdFlags|log.LUTC)
+	ok := false
+	defer func() {
+		if !ok {
+			cfg.Registry.Close()
+		}
+	}()
 	if _, cfg.SigningKey, err = loadP256(sc.SigningKey, "signing key", false); err != nil {
 		return attest.Config{}, nop, err
 	}
@@ -192,10 +200,12 @@ func (sc *serveConfig) build(c *cli.Context) (attest.Config, func(), error) {
 			return attest.Config{}, nop, err
 		}
 		cfg.Replay = r
-		return cfg, func() { r.Close() }, nil
+		ok = true
+		return cfg, func() { r.Close(); cfg.Registry.Close() }, nil
 	}
 	cfg.Replay = attest.NewMemoryReplay(1<<20, nil)
-	return cfg, nop, nil
+	ok = true
+	return cfg, func() { cfg.Registry.Close() }, nil
 }
 
 // keyAttestation builds the key attestation verifier (Google's roots and

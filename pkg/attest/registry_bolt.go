@@ -169,8 +169,11 @@ func (r *BoltRegistry) update(mode txMode, id string, fn func(old *Release) (*Re
 				return err
 			}
 		}
-		if out, changed, err = fn(old); err != nil || !changed {
+		if out, changed, err = fn(old); err != nil {
 			return err
+		}
+		if !changed {
+			return errUnchanged
 		}
 		b, err := json.Marshal(out)
 		if err != nil {
@@ -178,11 +181,15 @@ func (r *BoltRegistry) update(mode txMode, id string, fn func(old *Release) (*Re
 		}
 		return bk.Put([]byte(id), b)
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errUnchanged) {
 		return nil, false, err
 	}
 	return out, changed, nil
 }
+
+// errUnchanged rolls back a transaction that changed nothing: bbolt's
+// commit would still rewrite the file's meta page.
+var errUnchanged = errors.New("unchanged")
 
 // Add implements Registry; it creates the file if the registry was opened
 // with create.
