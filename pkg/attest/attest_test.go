@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"log"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -57,6 +58,14 @@ func newFixture(t testing.TB, debug bool, replay ReplayCache, regPath string) *f
 	if _, _, err := reg.Add(Registration{Format: RegistrationFormat, Measurement: testMeasurement, AttestKey: testAttestKey}, Event{At: clk.t}); err != nil {
 		t.Fatal(err)
 	}
+	return serverFixture(t, debug, replay, reg, clk, nil)
+}
+
+// serverFixture runs a Server on reg (replay nil: in memory; errLog nil:
+// the standard logger) with the test nonce key, so fixtures accept each
+// other's nonces.
+func serverFixture(t testing.TB, debug bool, replay ReplayCache, reg Registry, clk *clock, errLog *log.Logger) *fixture {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +75,7 @@ func newFixture(t testing.TB, debug bool, replay ReplayCache, regPath string) *f
 	}
 	nk := bytes.Repeat([]byte{5}, 32)
 	srv, err := NewServer(Config{Issuer: "https://attest.example", Audience: "api.example", TokenTTL: 5 * time.Minute,
-		SigningKey: key, NonceKey: nk, Registry: reg, Replay: replay, Debug: debug, Now: clk.now})
+		SigningKey: key, NonceKey: nk, Registry: reg, Replay: replay, Debug: debug, Now: clk.now, ErrorLog: errLog})
 	if err != nil {
 		t.Fatal(err)
 	}
