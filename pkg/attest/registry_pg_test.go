@@ -135,7 +135,7 @@ func TestPGRegistryOpen(t *testing.T) {
 // TestPGRegistryTwoServers: two serve instances on one PostgreSQL registry
 // and one Redis. A release added through A's registry is accepted by B;
 // revoked at A, it is refused by B within PGCacheTTL (the measured time is
-// logged); PostgreSQL stopped, attestations are answered 503 with a log
+// logged), also when the notification is lost; PostgreSQL stopped, attestations are answered 503 with a log
 // line (without the URL's password) and the server stays up; restarted, it
 // recovers, and revocation propagates again.
 func TestPGRegistryTwoServers(t *testing.T) {
@@ -205,6 +205,21 @@ func TestPGRegistryTwoServers(t *testing.T) {
 	t.Logf("revocation at A refused at B after %v (bound %v)", d, PGCacheTTL)
 	if d > PGCacheTTL {
 		t.Errorf("revocation took %v, over the stated bound %v", d, PGCacheTTL)
+	}
+	// A lost notification: reinstated (notified), then revoked by a write
+	// that sends none; the cache lifetime still bounds it.
+	propagation("reinstatement", func() {
+		if _, err := a.reg.Reinstate(id, Event{At: clk.t, By: "ops", Reason: "test"}); err != nil {
+			t.Fatal(err)
+		}
+	}, accepted)
+	d = propagation("silent revocation", func() {
+		pgExec(t, url, `UPDATE trustfuse_releases SET record = jsonb_set(record, '{revoked}', to_jsonb($1::text)) WHERE id = $2`,
+			clk.t.UTC().Format(time.RFC3339), id)
+	}, refused)
+	t.Logf("revocation without a notification refused at B after %v (bound %v)", d, PGCacheTTL)
+	if d > PGCacheTTL+100*time.Millisecond {
+		t.Errorf("revocation without a notification took %v, over the stated bound %v", d, PGCacheTTL)
 	}
 
 	// PostgreSQL down: 503 and a log line once the cached entry expires.
