@@ -173,6 +173,18 @@ func (p *PostgresServer) Start(t testing.TB) {
 	cmd := p.command("postgres", "-D", p.data, "-p", strconv.Itoa(p.port), "-c", "listen_addresses=127.0.0.1",
 		"-c", "unix_socket_directories=", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
 	p.d = startDaemon(t, "postgres", fmt.Sprintf("127.0.0.1:%d", p.port), cmd)
+	// It listens before it accepts sessions ("the database system is
+	// starting up"); pg_isready says when it does.
+	for i := 0; ; i++ {
+		out, err := p.command("pg_isready", "-q", "-h", "127.0.0.1", "-p", strconv.Itoa(p.port)).CombinedOutput()
+		if err == nil {
+			return
+		}
+		if i > 200 {
+			t.Fatalf("testenv: postgres not ready: %v %s", err, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // Stop shuts the server down (fast shutdown: sessions are ended).
