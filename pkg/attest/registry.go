@@ -180,14 +180,16 @@ type Registry interface {
 // is created on first write; a key that does not match an existing registry
 // is ErrRegistryKey.
 func OpenRegistry(location string, key []byte, create bool) (Registry, error) {
-	if isPostgresURL(location) {
+	if IsRegistryURL(location) {
 		return OpenPGRegistry(context.Background(), location, key, create)
 	}
 	return OpenBoltRegistry(location, key, create)
 }
 
-// isPostgresURL reports whether location names a PostgreSQL registry.
-func isPostgresURL(location string) bool {
+// IsRegistryURL reports whether a registry location (the --registry flag,
+// serve's "registry") is a PostgreSQL URL rather than a bbolt file path: a
+// URL must not be resolved as a path.
+func IsRegistryURL(location string) bool {
 	return strings.HasPrefix(location, "postgres://") || strings.HasPrefix(location, "postgresql://")
 }
 
