@@ -244,78 +244,66 @@ func releasesCommand() *cli.Command {
 					return printReleases(c.App.Writer, rels)
 				},
 			},
-			{
-				Name: "revoke",
-				Usage: "revoke a release (by id, or by its `fuse --register` export): its attestations are refused from now " +
-					"on, and adding it again is refused until `releases reinstate`",
-				ArgsUsage: "RELEASE-ID|EXPORT.json",
-				Flags:     append(o.flags(), a.flags(true)...),
-				Action: func(c *cli.Context) error {
-					if err := checkArgs(c, 1, 1); err != nil {
-						return err
-					}
-					now, err := buildNow(c)
-					if err != nil {
-						return err
-					}
-					ev, err := a.event(c, now, true)
-					if err != nil {
-						return err
-					}
-					id, err := releaseArg(c.Args().First())
-					if err != nil {
-						return err
-					}
-					r, err := o.open(c, false)
-					if err != nil {
-						return err
-					}
-					defer r.Close()
+			changeCommand(o, a, "revoke", "revoke a release (by id, or by its `fuse --register` export): its attestations are "+
+				"refused from now on, and adding it again is refused until `releases reinstate`",
+				func(r attest.Registry, id string, ev attest.Event) (string, error) {
 					rel, changed, err := r.Revoke(id, ev)
 					if err != nil {
-						return err
+						return "", err
 					}
 					if !changed {
-						fmt.Fprintf(c.App.Writer, "already revoked %s at %s\n", id, rel.Revoked.Format(time.RFC3339))
-						return nil
+						return "already revoked " + id + " at " + rel.Revoked.Format(time.RFC3339), nil
 					}
-					fmt.Fprintf(c.App.Writer, "revoked %s\n", id)
-					return nil
-				},
-			},
-			{
-				Name:      "reinstate",
-				Usage:     "re-activate a revoked release (by id, or by its `fuse --register` export)",
-				ArgsUsage: "RELEASE-ID|EXPORT.json",
-				Flags:     append(o.flags(), a.flags(true)...),
-				Action: func(c *cli.Context) error {
-					if err := checkArgs(c, 1, 1); err != nil {
-						return err
-					}
-					now, err := buildNow(c)
-					if err != nil {
-						return err
-					}
-					ev, err := a.event(c, now, true)
-					if err != nil {
-						return err
-					}
-					id, err := releaseArg(c.Args().First())
-					if err != nil {
-						return err
-					}
-					r, err := o.open(c, false)
-					if err != nil {
-						return err
-					}
-					defer r.Close()
+					return "revoked " + id, nil
+				}),
+			changeCommand(o, a, "reinstate", "re-activate a revoked release (by id, or by its `fuse --register` export)",
+				func(r attest.Registry, id string, ev attest.Event) (string, error) {
 					if _, err := r.Reinstate(id, ev); err != nil {
-						return err
+						return "", err
 					}
-					fmt.Fprintf(c.App.Writer, "reinstated %s\n", id)
-					return nil
-				},
-			},
+					return "reinstated " + id, nil
+				}),
+		},
+	}
+}
+
+// changeCommand is a `releases` subcommand changing one release's status
+// (revoke, reinstate), with a required --reason; change returns the line
+// printed.
+func changeCommand(o *registryOptions, a *auditOptions, name, usage string,
+	change func(r attest.Registry, id string, ev attest.Event) (string, error)) *cli.Command {
+	return &cli.Command{
+		Name:      name,
+		Usage:     usage,
+		ArgsUsage: "RELEASE-ID|EXPORT.json",
+		Flags:     append(o.flags(), a.flags(true)...),
+		Action: func(c *cli.Context) error {
+			if err := checkArgs(c, 1, 1); err != nil {
+				return err
+			}
+			now, err := buildNow(c)
+			if err != nil {
+				return err
+			}
+			ev, err := a.event(c, now, true)
+			if err != nil {
+				return err
+			}
+			id, err := releaseArg(c.Args().First())
+			if err != nil {
+				return err
+			}
+			r, err := o.open(c, false)
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			line, err := change(r, id, ev)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(c.App.Writer, line)
+			return nil
 		},
 	}
 }
