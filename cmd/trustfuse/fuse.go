@@ -202,7 +202,7 @@ func (o *fuseOptions) run(c *cli.Context) error {
 	if err := outs.Commit(); err != nil {
 		if registry != nil {
 			return fmt.Errorf("release %s was registered in %s, but the outputs could not be put in place, so none was written "+
-				"(revoke it with `trustfuse releases revoke`): %w", res.Registration.ID, o.register, err)
+				"(revoke it with `trustfuse releases revoke`): %w", res.Registration.ID, attest.RegistryName(o.register), err)
 		}
 		return err
 	}

@@ -193,6 +193,15 @@ func IsRegistryURL(location string) bool {
 	return strings.HasPrefix(location, "postgres://") || strings.HasPrefix(location, "postgresql://")
 }
 
+// RegistryName names a registry location for messages: a PostgreSQL URL
+// without its password and query, a path as it is.
+func RegistryName(location string) string {
+	if IsRegistryURL(location) {
+		return redactDSN(location)
+	}
+	return location
+}
+
 // keyCheckLabel is the message whose HMAC-SHA256 under the registry key is
 // the key check value a registry stores: it identifies the key without
 // revealing it.

@@ -91,7 +91,7 @@ func redactDSN(dsn string) string {
 // for changes. A database without the registry schema is ErrNoRegistry
 // unless create is set, when the schema and key check value are created.
 func OpenPGRegistry(ctx context.Context, dsn string, key []byte, create bool) (*PGRegistry, error) {
-	name := redactDSN(dsn)
+	name := RegistryName(dsn)
 	s, err := newSealer(key, name)
 	if err != nil {
 		return nil, err
