@@ -262,7 +262,8 @@ func (s *sealer) open(rel *Release) ([]byte, error) {
 	}
 	key, err := s.aead.Open(nil, rel.SealedKey[:ns], rel.SealedKey[ns:], []byte(rel.ID))
 	if err != nil {
-		return nil, s.errWrongKey(fmt.Sprintf(": it cannot open the key of release %s", rel.ID))
+		return nil, fmt.Errorf("%w: release %s in registry %s: its sealed key does not open (a tampered record, "+
+			"or one sealed under another key)", ErrRegistryKey, rel.ID, s.name)
 	}
 	return key, nil
 }

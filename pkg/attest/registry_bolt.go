@@ -126,7 +126,7 @@ func (r *BoltRegistry) checkKey(tx *bolt.Tx) error {
 				return err
 			}
 			if _, err := r.s.open(rel); err != nil {
-				return err
+				return r.s.errWrongKey(fmt.Sprintf(": it cannot open the key of release %s", rel.ID))
 			}
 			return nil
 		})

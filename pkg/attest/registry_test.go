@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,6 +128,9 @@ func TestBoltRegistryOldFormat(t *testing.T) {
 				t.Fatalf("open: %v, want %v", err, tc.wantErr)
 			}
 			if err != nil {
+				if !strings.Contains(err.Error(), "the key does not match registry "+path) {
+					t.Fatalf("open: %v, want it to name the registry", err)
+				}
 				after, _ := os.ReadFile(path)
 				if !bytes.Equal(before, after) {
 					t.Fatal("a refused key changed the file")
