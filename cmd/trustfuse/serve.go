@@ -34,6 +34,8 @@ type serveConfig struct {
 		Key      string `json:"key"`
 		ClientCA string `json:"clientCA,omitempty"`
 	} `json:"tls,omitempty"`
+	// Registry is a bbolt file path or a PostgreSQL URL (see
+	// attest.IsRegistryURL: a URL is not a path to resolve).
 	Registry    string `json:"registry"`
 	RegistryKey string `json:"registryKey"`
 	SigningKey  string `json:"signingKey"`
