@@ -334,7 +334,7 @@ func TestAttestBundle(t *testing.T) {
 	serverCert, demoCA := demoTLS(t)
 	regKey := make([]byte, 32)
 	rand.Read(regKey)
-	reg, err := attest.OpenRegistry(filepath.Join(t.TempDir(), "reg.db"), regKey)
+	reg, err := attest.OpenRegistry(filepath.Join(t.TempDir(), "reg.db"), regKey, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +360,7 @@ func TestAttestBundle(t *testing.T) {
 	dir := t.TempDir()
 	fused := filepath.Join(dir, "fused.aab")
 	res := fuse(t, filepath.Join(testenv.Root(t), "testdata", "aab", "bundle.aab"), fused, fs, upload)
-	rel, err := reg.Add(*res.Registration, time.Now())
+	rel, _, err := reg.Add(*res.Registration, attest.Event{At: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -105,7 +106,7 @@ func TestAttestEndToEnd(t *testing.T) {
 	// serve: attestation service on TLS, client certificates verified if given.
 	regKey := make([]byte, 32)
 	rand.Read(regKey)
-	reg, err := attest.OpenRegistry(filepath.Join(t.TempDir(), "reg.db"), regKey)
+	reg, err := attest.OpenRegistry(filepath.Join(t.TempDir(), "reg.db"), regKey, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +150,7 @@ func TestAttestEndToEnd(t *testing.T) {
 	if res.Registration == nil {
 		t.Fatal("fuse produced no registration record")
 	}
-	rel, err := reg.Add(*res.Registration, time.Now())
+	rel, _, err := reg.Add(*res.Registration, attest.Event{At: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +246,7 @@ func TestAttestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("revoked release is refused", func(t *testing.T) {
-		if err := reg.Revoke(rel.ID, time.Now()); err != nil {
+		if _, _, err := reg.Revoke(rel.ID, attest.Event{At: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 		// Opaque mode: serve answers with a token no JWKS key verifies, so
@@ -263,11 +264,18 @@ func TestAttestEndToEnd(t *testing.T) {
 
 	t.Run("key attestation required", func(t *testing.T) {
 		// The same app with keyAttestation required: registering it again
-		// (same measurement) clears the revocation and sets the policy.
+		// (same measurement) is refused while it is revoked; reinstated, it
+		// takes the new policy.
 		fs.Attestation.KeyAttestation.Mode = fusionset.KeyAttestationRequired
 		fused2 := filepath.Join(t.TempDir(), "ApiDemos.katt.apk")
 		res2 := fuse(t, testenv.RealApp(t, "ApiDemos-debug.apk"), fused2, fs, signer)
-		rel2, err := reg.Add(*res2.Registration, time.Now())
+		if _, _, err := reg.Add(*res2.Registration, attest.Event{At: time.Now()}); !errors.Is(err, attest.ErrRevoked) {
+			t.Fatalf("re-adding a revoked release: %v, want ErrRevoked", err)
+		}
+		if _, err := reg.Reinstate(rel.ID, attest.Event{At: time.Now(), Reason: "key attestation required"}); err != nil {
+			t.Fatal(err)
+		}
+		rel2, _, err := reg.Add(*res2.Registration, attest.Event{At: time.Now()})
 		if err != nil || rel2.ID != rel.ID || rel2.KeyAttestation == nil || rel2.KeyAttestation.Mode != "required" {
 			t.Fatalf("registration %+v %v", rel2, err)
 		}
@@ -324,7 +332,7 @@ func TestAttestEndToEnd(t *testing.T) {
 		fs.Threats[fusionset.ThreatTamper] = fusionset.Threat{Mode: fusionset.ModeOff}
 		fused3 := filepath.Join(t.TempDir(), "ApiDemos.notamper.apk")
 		res3 := fuse(t, testenv.RealApp(t, "ApiDemos-debug.apk"), fused3, fs, signer)
-		if _, err := reg.Add(*res3.Registration, time.Now()); err != nil {
+		if _, _, err := reg.Add(*res3.Registration, attest.Event{At: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 		r := harness.RunWith(t, harness.Options{APK: fused3, Package: pkg, SignerDER: signer.Certificate.Raw,

@@ -31,6 +31,10 @@
 #   PROFILE    1: CPU profiles (pprof in-process, perf on serve) (default 1)
 #   WRK        1: run the wrk baseline (default 1)
 #   LIFE       seconds after which every server stops by itself (default 600)
+#   PG         1: also run serve on a PostgreSQL registry (a throw-away
+#              postgres from the Debian package, on loopback) and print its
+#              pairs/s and p99 next to the bbolt registry's and the ratio
+#              (default 1 when /usr/lib/postgresql/*/bin/postgres exists)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,6 +44,8 @@ serve_tls="${SERVE_TLS:-1}"
 profile="${PROFILE:-1}"
 life="${LIFE:-600}"
 run_wrk="${WRK:-1}"
+pg_bins=(/usr/lib/postgresql/*/bin/postgres)
+run_pg="${PG:-$([[ -x ${pg_bins[-1]} ]] && echo 1 || echo 0)}"
 work=$(mktemp -d)
 # stop_all: SIGTERM to every server started (pids in $work/*.pid), then wait.
 stop_all() {
@@ -47,7 +53,8 @@ stop_all() {
   for f in "$work"/*.pid; do [[ -s $f ]] && kill -TERM "$(cat "$f")" 2>/dev/null; rm -f "$f"; done
   wait 2>/dev/null || true
 }
-cleanup() { stop_all; rm -rf "$work"; }
+pgdir=""
+cleanup() { stop_all; rm -rf "$work" ${pgdir:+"$pgdir"}; }
 trap cleanup EXIT
 
 sudo=""; [[ $(id -u) -eq 0 ]] || sudo=sudo
@@ -108,6 +115,25 @@ cpu_s() { awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t}' "/proc/$1/stat
 
 start serve "$tf" serve --config serve.json
 serve_addr=$(wait_for serve 's/.*serving on \([0-9.:]*\).*/\1/p')
+
+# The same serve on a PostgreSQL registry: postgres runs as the postgres
+# user (initdb and postgres refuse root) on a data dir outside $work (which
+# is 0700), trusting loopback connections; fsync off, as a bench.
+if [[ $run_pg == 1 ]]; then
+  pgbin=$(dirname "${pg_bins[-1]}")
+  pgdir=$(mktemp -d) && chmod 755 "$pgdir" && mkdir "$pgdir/data"
+  asuser=(); [[ $(id -u) -eq 0 ]] && { chown postgres: "$pgdir/data"; asuser=(setpriv --reuid=postgres --regid=postgres --init-groups); }
+  (cd / && "${asuser[@]}" "$pgbin/initdb" -D "$pgdir/data" -U postgres -A trust -E UTF8 --no-sync >/dev/null)
+  pgport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  start postgres "${asuser[@]}" "$pgbin/postgres" -D "$pgdir/data" -p "$pgport" -c listen_addresses=127.0.0.1 \
+    -c unix_socket_directories= -c fsync=off -c synchronous_commit=off
+  wait_for postgres '/ready to accept connections/p' >/dev/null
+  pgurl="postgres://postgres@127.0.0.1:$pgport/postgres?sslmode=disable"
+  "$tf" releases add --registry "$pgurl" --registry-key file:registry.key release.json >/dev/null
+  sed "s|\"registry\": \"reg.db\"|\"registry\": \"$pgurl\"|" serve.json >serve-pg.json
+  start servepg "$tf" serve --config serve-pg.json
+  servepg_addr=$(wait_for servepg 's/.*serving on \([0-9.:]*\).*/\1/p')
+fi
 scheme=http tls_flags=() jwks_ca=() binding=()
 [[ $serve_tls == 1 ]] && { scheme=https tls_flags=(-ca ca.pem -cert client.pem -key client.key) jwks_ca=(--jwks-ca ca.pem) binding=(--require-binding); }
 serve_url="$scheme://$serve_addr"
@@ -122,20 +148,36 @@ serve_pid=$(cat serve.pid) guard_pid=$(cat guard.pid)
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "serve $serve_url (tls=$serve_tls), guard https://$guard_addr, upstream http://$(cat upstream.addr); $(nproc) cores, $dur per run"
-for c in $concs; do
-  before=$(cpu_s "$serve_pid")
-  out=$(/usr/bin/time -f '%U %S' -o loadgen.time "$lg" attest -url "$serve_url" -release release.json -c "$c" -d "$dur" "${tls_flags[@]}")
-  after=$(cpu_s "$serve_pid")
+# pairs URL PID: challenge + attest pairs against serve at URL (process PID).
+pairs() {
+  local before after out n
+  before=$(cpu_s "$2")
+  out=$(/usr/bin/time -f '%U %S' -o loadgen.time "$lg" attest -url "$1" -release release.json -c "$c" -d "$dur" "${tls_flags[@]}")
+  after=$(cpu_s "$2")
   echo "$out"
   n=$(awk '$2 == "attest" {print $NF}' <<<"$out")
   awk -v b="$before" -v a="$after" -v v="$n" 'BEGIN {
     printf "serve    cpu        %.2f CPU-s for %d pairs: %.0f us per pair, %.0f pairs/s per core\n", a - b, v, (a - b) / v * 1e6, v / (a - b) }'
   awk -v v="$n" '{printf "loadgen  cpu        %.2f CPU-s for %d pairs: %.0f us per pair (on the same cores)\n", $1 + $2, v, ($1 + $2) / v * 1e6}' loadgen.time
+}
+for c in $concs; do
+  echo "registry bbolt"
+  bolt=$(pairs "$serve_url" "$serve_pid"); echo "$bolt"
+  if [[ $run_pg == 1 ]]; then
+    echo "registry PostgreSQL"
+    pgout=$(pairs "$scheme://$servepg_addr" "$(cat servepg.pid)"); echo "$pgout"
+    # attest rows: $5 is pairs/s ("6100/s"), $13 the p99 in ms; cpu rows: $8
+    # is serve's CPU time per pair in us (less sensitive to a loaded machine).
+    awk -v c="$c" 'FNR == 1 {f++} $2 == "attest" {r[f] = $5 + 0; p[f] = $13} $1 == "serve" && $2 == "cpu" {u[f] = $8}
+      END {printf "registry c=%-3d bbolt %.0f pairs/s p99 %s ms %s us/pair, PostgreSQL %.0f pairs/s p99 %s ms %s us/pair: " \
+        "PostgreSQL/bbolt %.3f (%+.1f%%)\n", c, r[1], p[1], u[1], r[2], p[2], u[2], r[2] / r[1], (r[2] / r[1] - 1) * 100}' \
+      <(echo "$bolt") <(echo "$pgout")
+  fi
   before=$(cpu_s "$serve_pid")
   cout=$("$lg" certificate -url "$serve_url" -release attested.json -root karoot.pem -root-key karoot.key -c "$c" -d "$dur" "${tls_flags[@]}")
   after=$(cpu_s "$serve_pid")
   echo "$cout"
-  awk -v p="$(awk '$2 == "attest" {print $5 + 0}' <<<"$out")" -v i="$(awk '$2 == "certificate" {print $5 + 0}' <<<"$cout")" \
+  awk -v p="$(awk '$2 == "attest" {print $5 + 0}' <<<"$bolt")" -v i="$(awk '$2 == "certificate" {print $5 + 0}' <<<"$cout")" \
     -v n="$(awk '$2 == "certificate" {print $NF}' <<<"$cout")" -v b="$before" -v a="$after" 'BEGIN {
     printf "serve    certificate issuances/s %.0f vs challenge+attest pairs/s %.0f: %.2f; %.0f us serve CPU per issuance\n", i, p, i / p, (a - b) / n * 1e6 }'
 done
@@ -190,7 +232,7 @@ fi
 # Stop the servers (graceful) and read their peak RSS.
 stop_all
 grep -h "upstream accepted" upstream.log || true
-for n in serve guard upstream; do
+for n in serve guard upstream $([[ $run_pg == 1 ]] && echo servepg); do
   awk -F': ' -v n="$n" '/Maximum resident set size/ {rss=$2} /User time/ {u=$2} /System time/ {s=$2}
     END {printf "rss      %-8s peak %6.1f MiB  cpu %.1f s user + %.1f s sys\n", n, rss/1024, u, s}' "$n.time"
 done

@@ -24,6 +24,10 @@ for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
 done
 [[ -f /usr/share/android-framework-res/framework-res.apk ]] || missing+=(android-framework-res)
+# PostgreSQL registry tests (pkg/attest) and scripts/bench-serve.sh run the
+# server's binaries, which are not on PATH; the package creates the postgres
+# user they run as under root.
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
 # macholib is an oracle for Debian's /usr/bin/python3 (not a pyenv one).
 /usr/bin/python3 -c 'import macholib' 2>/dev/null || missing+=(python3-macholib)
 # cbor2 is the App Attest CBOR oracle (pkg/keyattest), for the same python3.

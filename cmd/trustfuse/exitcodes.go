@@ -114,7 +114,9 @@ func exitRules() []exitRule {
 		{exitUsage, is(attest.ErrConfig), "invalid attestation server settings"},
 		{exitCredential, is(attest.ErrRegistryKey), "registry key wrong, malformed, or cannot open a release key"},
 		{exitUsage, is(attest.ErrUnknownRelease), "no such release in the registry"},
-		{exitUsage, is(attest.ErrRegistry), "registry file unreadable, or a bad release export"},
+		{exitUsage, is(attest.ErrNoRegistry), "no registry at the path or URL given (only adding a release creates one)"},
+		{exitUsage, is(attest.ErrRevoked), "release revoked: adding it again is refused until `releases reinstate`"},
+		{exitUsage, is(attest.ErrRegistry), "registry unreadable or unreachable, or a bad release export"},
 	}
 }
 

@@ -135,11 +135,12 @@ func (o *fuseOptions) run(c *cli.Context) error {
 	}
 	// The registry key is resolved before anything is written, so a bad
 	// one cannot leave an unregistered output behind.
-	var registry *attest.Registry
+	var registry attest.Registry
 	if o.register != "" && !strings.HasSuffix(o.register, ".json") {
-		if registry, err = (&registryOptions{path: o.register, keyRef: o.regKey}).open(c); err != nil {
+		if registry, err = (&registryOptions{path: o.register, keyRef: o.regKey}).open(c, true); err != nil {
 			return err
 		}
+		defer registry.Close()
 	}
 	// All outputs or none: the APK, its .idsig, the reports and the
 	// registration export are staged as temporary files beside their
@@ -193,14 +194,15 @@ func (o *fuseOptions) run(c *cli.Context) error {
 		if res.Registration == nil {
 			return fmt.Errorf("fuse: no registration record")
 		}
-		if _, err := registry.Add(*res.Registration, now); err != nil {
+		ev := attest.Event{At: now, By: defaultActor(), Reason: "fuse --register"}
+		if _, _, err := registry.Add(*res.Registration, ev); err != nil {
 			return fmt.Errorf("%w (the release was not registered, so nothing was written: all outputs or none)", err)
 		}
 	}
 	if err := outs.Commit(); err != nil {
 		if registry != nil {
 			return fmt.Errorf("release %s was registered in %s, but the outputs could not be put in place, so none was written "+
-				"(revoke it with `trustfuse releases revoke`): %w", res.Registration.ID, o.register, err)
+				"(revoke it with `trustfuse releases revoke`): %w", res.Registration.ID, attest.RegistryName(o.register), err)
 		}
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"os"
 	"os/signal"
@@ -40,6 +41,8 @@ type serveConfig struct {
 		// certificate.
 		ClientCA string `json:"clientCA,omitempty"`
 	} `json:"tls,omitempty"`
+	// Registry is a bbolt file path or a PostgreSQL URL (see
+	// attest.IsRegistryURL: a URL is not a path to resolve).
 	Registry    string `json:"registry"`
 	RegistryKey string `json:"registryKey"`
 	SigningKey  string `json:"signingKey"`
@@ -183,9 +186,16 @@ func (sc *serveConfig) build(c *cli.Context) (attest.Config, func(), error) {
 	if err != nil {
 		return attest.Config{}, nop, err
 	}
-	if cfg.Registry, err = attest.OpenRegistry(sc.Registry, rk); err != nil {
+	if cfg.Registry, err = attest.OpenRegistry(sc.Registry, rk, false); err != nil {
 		return attest.Config{}, nop, err
 	}
+	cfg.ErrorLog = log.New(c.App.ErrWriter, appName+": ", log.LstdFlags|log.LUTC)
+	ok := false
+	defer func() {
+		if !ok {
+			cfg.Registry.Close()
+		}
+	}()
 	if _, cfg.SigningKey, err = loadP256(sc.SigningKey, "signing key", false); err != nil {
 		return attest.Config{}, nop, err
 	}
@@ -221,10 +231,12 @@ func (sc *serveConfig) build(c *cli.Context) (attest.Config, func(), error) {
 			return attest.Config{}, nop, err
 		}
 		cfg.Replay = r
-		return cfg, func() { r.Close() }, nil
+		ok = true
+		return cfg, func() { r.Close(); cfg.Registry.Close() }, nil
 	}
 	cfg.Replay = attest.NewMemoryReplay(1<<20, nil)
-	return cfg, nop, nil
+	ok = true
+	return cfg, func() { cfg.Registry.Close() }, nil
 }
 
 // nonceKey resolves and decodes the nonceKey secret reference.

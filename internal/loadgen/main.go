@@ -757,11 +757,11 @@ func cmdInproc(args []string) error {
 	nk := make([]byte, 32)
 	_, _ = rand.Read(rk)
 	_, _ = rand.Read(nk)
-	registry, err := attest.OpenRegistry(filepath.Join(dir, "reg.db"), rk)
+	registry, err := attest.OpenRegistry(filepath.Join(dir, "reg.db"), rk, true)
 	if err != nil {
 		return err
 	}
-	if _, err := registry.Add(*reg, time.Now()); err != nil {
+	if _, _, err := registry.Add(*reg, attest.Event{At: time.Now()}); err != nil {
 		return err
 	}
 	sk, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

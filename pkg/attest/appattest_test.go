@@ -21,9 +21,9 @@ import (
 
 // appAttestServer returns a Debug server over a fresh registry at now
 // whose App Attest verifier trusts roots.
-func appAttestServer(t *testing.T, now time.Time, roots []*x509.Certificate) (*Server, *Registry) {
+func appAttestServer(t *testing.T, now time.Time, roots []*x509.Certificate) (*Server, Registry) {
 	t.Helper()
-	reg, err := OpenRegistry(filepath.Join(t.TempDir(), "reg.db"), bytes.Repeat([]byte{9}, 32))
+	reg, err := OpenRegistry(filepath.Join(t.TempDir(), "reg.db"), bytes.Repeat([]byte{9}, 32), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestAppAttest(t *testing.T) {
 	release := func(version int64, pol *AppAttestPolicy) Measurement {
 		m := testMeasurement
 		m.VersionCode = version
-		if _, err := reg.Add(Registration{Format: RegistrationFormat, Measurement: m, AttestKey: testAttestKey, AppAttest: pol}, now); err != nil {
+		if _, _, err := reg.Add(Registration{Format: RegistrationFormat, Measurement: m, AttestKey: testAttestKey, AppAttest: pol}, Event{At: now}); err != nil {
 			t.Fatal(err)
 		}
 		return m
@@ -98,8 +98,8 @@ func TestAppAttest(t *testing.T) {
 	optional := release(2, &AppAttestPolicy{Mode: KeyAttestationOptional, TeamID: "ABCDE12345", AllowDevelopment: true})
 	off := release(3, &AppAttestPolicy{Mode: KeyAttestationOff})
 	for _, bad := range []*AppAttestPolicy{{Mode: "sometimes", TeamID: "ABCDE12345"}, {Mode: KeyAttestationRequired, TeamID: "abc"}} {
-		if _, err := reg.Add(Registration{Format: RegistrationFormat, Measurement: testMeasurement, AttestKey: testAttestKey,
-			AppAttest: bad}, now); err == nil || !strings.Contains(err.Error(), "App Attest") {
+		if _, _, err := reg.Add(Registration{Format: RegistrationFormat, Measurement: testMeasurement, AttestKey: testAttestKey,
+			AppAttest: bad}, Event{At: now}); err == nil || !strings.Contains(err.Error(), "App Attest") {
 			t.Fatalf("bad policy %+v added: %v", bad, err)
 		}
 	}
@@ -198,8 +198,8 @@ func TestAppAttestRealObject(t *testing.T) {
 			srv, reg := appAttestServer(t, tc.at, keyattest.AppleAppAttestRoots())
 			m := testMeasurement
 			m.Package = vec.BundleID
-			if _, err := reg.Add(Registration{Format: RegistrationFormat, Measurement: m, AttestKey: testAttestKey,
-				AppAttest: &AppAttestPolicy{Mode: KeyAttestationRequired, TeamID: vec.TeamID, AllowDevelopment: true}}, tc.at); err != nil {
+			if _, _, err := reg.Add(Registration{Format: RegistrationFormat, Measurement: m, AttestKey: testAttestKey,
+				AppAttest: &AppAttestPolicy{Mode: KeyAttestationRequired, TeamID: vec.TeamID, AllowDevelopment: true}}, Event{At: tc.at}); err != nil {
 				t.Fatal(err)
 			}
 			reason, _ := attestWith(t, srv, m, func(_ []byte, req *AttestRequest) {

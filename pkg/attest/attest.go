@@ -30,11 +30,19 @@ import (
 
 // Sentinel errors.
 var (
-	// ErrRegistry: the registry file cannot be opened, read or written.
+	// ErrRegistry: the registry (file or database) cannot be opened, read
+	// or written, or a release export or transition is invalid.
 	ErrRegistry = errors.New("attest: registry")
-	// ErrRegistryKey: the server key cannot open a sealed release key (wrong
-	// key or tampered record), or it is not 32 bytes.
+	// ErrRegistryKey: the registry key does not match the registry's key
+	// check value, cannot open a sealed release key (wrong key or tampered
+	// record), or is not 32 bytes.
 	ErrRegistryKey = errors.New("attest: registry key")
+	// ErrNoRegistry: the registry named does not exist (only adding a
+	// release creates one).
+	ErrNoRegistry = errors.New("attest: no registry")
+	// ErrRevoked: the release is revoked; adding it again does not
+	// re-activate it (Reinstate does).
+	ErrRevoked = errors.New("attest: release revoked")
 	// ErrUnknownRelease: no release with that id.
 	ErrUnknownRelease = errors.New("attest: unknown release")
 	// ErrConfig: the server configuration is incomplete or invalid.

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"log"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -38,7 +39,7 @@ func (c *clock) now() time.Time { return c.t }
 type fixture struct {
 	srv   *Server
 	h     http.Handler
-	reg   *Registry
+	reg   Registry
 	clk   *clock
 	key   *ecdsa.PrivateKey
 	nonce []byte
@@ -50,13 +51,21 @@ func newFixture(t testing.TB, debug bool, replay ReplayCache, regPath string) *f
 	if regPath == "" {
 		regPath = filepath.Join(t.TempDir(), "registry.db")
 	}
-	reg, err := OpenRegistry(regPath, bytes.Repeat([]byte{9}, 32))
+	reg, err := OpenRegistry(regPath, bytes.Repeat([]byte{9}, 32), true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := reg.Add(Registration{Format: RegistrationFormat, Measurement: testMeasurement, AttestKey: testAttestKey}, clk.t); err != nil {
+	if _, _, err := reg.Add(Registration{Format: RegistrationFormat, Measurement: testMeasurement, AttestKey: testAttestKey}, Event{At: clk.t}); err != nil {
 		t.Fatal(err)
 	}
+	return serverFixture(t, debug, replay, reg, clk, nil)
+}
+
+// serverFixture runs a Server on reg (replay nil: in memory; errLog nil:
+// the standard logger) with the test nonce key, so fixtures accept each
+// other's nonces.
+func serverFixture(t testing.TB, debug bool, replay ReplayCache, reg Registry, clk *clock, errLog *log.Logger) *fixture {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +75,7 @@ func newFixture(t testing.TB, debug bool, replay ReplayCache, regPath string) *f
 	}
 	nk := bytes.Repeat([]byte{5}, 32)
 	srv, err := NewServer(Config{Issuer: "https://attest.example", Audience: "api.example", TokenTTL: 5 * time.Minute,
-		SigningKey: key, NonceKey: nk, Registry: reg, Replay: replay, Debug: debug, Now: clk.now})
+		SigningKey: key, NonceKey: nk, Registry: reg, Replay: replay, Debug: debug, Now: clk.now, ErrorLog: errLog})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +165,7 @@ func TestAttestVerdicts(t *testing.T) {
 			return request(t, f.challenge(t), testMeasurement, testMeasurement, bytes.Repeat([]byte{8}, 32))
 		}},
 		{"revoked release", reasonRevoked, func(t *testing.T, f *fixture) []byte {
-			if err := f.reg.Revoke(testMeasurement.SHA256(), f.clk.t); err != nil {
+			if _, _, err := f.reg.Revoke(testMeasurement.SHA256(), Event{At: f.clk.t}); err != nil {
 				t.Fatal(err)
 			}
 			return request(t, f.challenge(t), testMeasurement, testMeasurement, testAttestKey)

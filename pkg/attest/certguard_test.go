@@ -41,7 +41,7 @@ func TestAttestedCertThroughGuard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := attest.OpenRegistry(filepath.Join(t.TempDir(), "reg.db"), bytes.Repeat([]byte{7}, 32))
+	reg, err := attest.OpenRegistry(filepath.Join(t.TempDir(), "reg.db"), bytes.Repeat([]byte{7}, 32), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,8 +51,8 @@ func TestAttestedCertThroughGuard(t *testing.T) {
 		m := attest.Measurement{Package: "com.example.bank", VersionCode: version,
 			SignerDigests: []string{hex.EncodeToString(signer)}, DexDigests: map[string]string{"classes.dex": strings.Repeat("ab", 32)},
 			RuntimeDigest: strings.Repeat("cd", 32), ManifestDigest: strings.Repeat("ef", 32)}
-		if _, err := reg.Add(attest.Registration{Format: attest.RegistrationFormat, Measurement: m, AttestKey: attestKey,
-			Identity: &attest.IdentityPolicy{Mode: attest.IdentityAttested, MinSecurityLevel: "tee", RequireVerifiedBoot: true}}, time.Now()); err != nil {
+		if _, _, err := reg.Add(attest.Registration{Format: attest.RegistrationFormat, Measurement: m, AttestKey: attestKey,
+			Identity: &attest.IdentityPolicy{Mode: attest.IdentityAttested, MinSecurityLevel: "tee", RequireVerifiedBoot: true}}, attest.Event{At: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 		return m

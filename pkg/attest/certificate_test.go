@@ -2,6 +2,7 @@ package attest
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -67,13 +68,13 @@ func newCertFixture(t testing.TB, debug bool) *certFixture {
 	add := func(version int64, pol *IdentityPolicy) Measurement {
 		m := testMeasurement
 		m.VersionCode = version
-		if _, err := f.reg.Add(Registration{Format: RegistrationFormat, Measurement: m, AttestKey: testAttestKey, Identity: pol}, f.clk.t); err != nil {
+		if _, _, err := f.reg.Add(Registration{Format: RegistrationFormat, Measurement: m, AttestKey: testAttestKey, Identity: pol}, Event{At: f.clk.t}); err != nil {
 			t.Fatal(err)
 		}
 		return m
 	}
 	f.attested, f.embedded, f.revoked = add(100, identity), add(101, nil), add(102, identity)
-	if err := f.reg.Revoke(f.revoked.SHA256(), f.clk.t); err != nil {
+	if _, _, err := f.reg.Revoke(f.revoked.SHA256(), Event{At: f.clk.t, Reason: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	srv, err := NewServer(Config{Issuer: "https://attest.example", Audience: "api.example", TokenTTL: 5 * time.Minute,
@@ -666,14 +667,14 @@ func TestIdentityPolicy(t *testing.T) {
 			m := testMeasurement
 			m.VersionCode = 500 + int64(len(tc.name))
 			pol := tc.pol
-			_, err := f.reg.Add(Registration{Format: RegistrationFormat, Measurement: m, AttestKey: testAttestKey, Identity: &pol}, f.clk.t)
+			_, _, err := f.reg.Add(Registration{Format: RegistrationFormat, Measurement: m, AttestKey: testAttestKey, Identity: &pol}, Event{At: f.clk.t})
 			if tc.want != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.want) {
 					t.Fatalf("got %v, want %q", err, tc.want)
 				}
 				return
 			}
-			rel, err := f.reg.Lookup(m.SHA256())
+			rel, err := f.reg.Lookup(context.Background(), m.SHA256())
 			if err != nil || rel.Identity == nil || *rel.Identity != tc.pol {
 				t.Fatalf("lookup: %v %+v", err, rel)
 			}

@@ -98,11 +98,11 @@ func TestFusedAppAttests(t *testing.T) {
 	}
 
 	// Register and attest with what the app holds.
-	r, err := attest.OpenRegistry(filepath.Join(dir, "reg.db"), bytes.Repeat([]byte{3}, 32))
+	r, err := attest.OpenRegistry(filepath.Join(dir, "reg.db"), bytes.Repeat([]byte{3}, 32), true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Add(*reg, now); err != nil {
+	if _, _, err := r.Add(*reg, attest.Event{At: now}); err != nil {
 		t.Fatal(err)
 	}
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

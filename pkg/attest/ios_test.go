@@ -2,6 +2,7 @@ package attest
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -66,7 +67,7 @@ func iosRequest(t *testing.T, nonce string, send *IOSMeasurement, android Measur
 // SHA-256 and attests; each hostile variant is refused for its own reason.
 func TestIOSAttest(t *testing.T) {
 	f := newFixture(t, true, nil, "")
-	rel, err := f.reg.Add(Registration{Format: RegistrationFormat, IOS: &testIOS, AttestKey: testAttestKey}, f.clk.t)
+	rel, _, err := f.reg.Add(Registration{Format: RegistrationFormat, IOS: &testIOS, AttestKey: testAttestKey}, Event{At: f.clk.t})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,14 +143,14 @@ func TestIOSRegistration(t *testing.T) {
 		"both measurements": {IOS: &testIOS, Measurement: testMeasurement, AttestKey: testAttestKey},
 		"id of android":     {IOS: &testIOS, ID: testMeasurement.SHA256(), AttestKey: testAttestKey},
 	} {
-		if _, err := f.reg.Add(reg, f.clk.t); !errors.Is(err, ErrRegistry) {
+		if _, _, err := f.reg.Add(reg, Event{At: f.clk.t}); !errors.Is(err, ErrRegistry) {
 			t.Errorf("%s: %v, want ErrRegistry", name, err)
 		}
 	}
-	if _, err := f.reg.Add(Registration{IOS: &testIOS, ID: testIOS.SHA256(), AttestKey: testAttestKey}, f.clk.t); err != nil {
+	if _, _, err := f.reg.Add(Registration{IOS: &testIOS, ID: testIOS.SHA256(), AttestKey: testAttestKey}, Event{At: f.clk.t}); err != nil {
 		t.Fatal(err)
 	}
-	rel, err := f.reg.Lookup(testIOS.SHA256())
+	rel, err := f.reg.Lookup(context.Background(), testIOS.SHA256())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ func TestKeyAttestation(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	reg, err := OpenRegistry(filepath.Join(dir, "reg.db"), bytes.Repeat([]byte{9}, 32))
+	reg, err := OpenRegistry(filepath.Join(dir, "reg.db"), bytes.Repeat([]byte{9}, 32), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestKeyAttestation(t *testing.T) {
 	release := func(version int64, pol *KeyAttestationPolicy) Measurement {
 		m := testMeasurement
 		m.VersionCode = version
-		if _, err := reg.Add(Registration{Format: RegistrationFormat, Measurement: m, AttestKey: testAttestKey, KeyAttestation: pol}, now); err != nil {
+		if _, _, err := reg.Add(Registration{Format: RegistrationFormat, Measurement: m, AttestKey: testAttestKey, KeyAttestation: pol}, Event{At: now}); err != nil {
 			t.Fatal(err)
 		}
 		return m
@@ -61,8 +61,8 @@ func TestKeyAttestation(t *testing.T) {
 	required := release(1, &KeyAttestationPolicy{Mode: KeyAttestationRequired, MinSecurityLevel: "tee", RequireVerifiedBoot: true})
 	optional := release(2, &KeyAttestationPolicy{Mode: KeyAttestationOptional, MinSecurityLevel: "software"})
 	off := release(3, &KeyAttestationPolicy{Mode: KeyAttestationOff, MinSecurityLevel: "tee"})
-	if _, err := reg.Add(Registration{Format: RegistrationFormat, Measurement: testMeasurement, AttestKey: testAttestKey,
-		KeyAttestation: &KeyAttestationPolicy{Mode: "sometimes", MinSecurityLevel: "tee"}}, now); err == nil ||
+	if _, _, err := reg.Add(Registration{Format: RegistrationFormat, Measurement: testMeasurement, AttestKey: testAttestKey,
+		KeyAttestation: &KeyAttestationPolicy{Mode: "sometimes", MinSecurityLevel: "tee"}}, Event{At: now}); err == nil ||
 		!strings.Contains(err.Error(), `mode "sometimes"`) {
 		t.Fatalf("bad policy added: %v", err)
 	}

@@ -14,9 +14,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"mime"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -46,8 +48,12 @@ type Config struct {
 	PublishedKeys []*ecdsa.PublicKey
 	NonceKey      []byte        // ≥ 32 bytes, shared by replicas
 	NonceTTL      time.Duration // challenge lifetime (default 2 minutes)
-	Registry      *Registry
+	Registry      Registry
 	Replay        ReplayCache
+	// ErrorLog receives a line for each request answered 503 (registry or
+	// replay cache unavailable), at most one a second with a count of those
+	// left out; nil means the log package's standard logger.
+	ErrorLog *log.Logger
 	// KeyAttestation verifies Android Key Attestation chains for releases
 	// that ask for them; nil means Google's hardware attestation roots and
 	// no revocation list.
@@ -79,6 +85,32 @@ type Server struct {
 	latency *prometheus.HistogramVec
 	issuer  *certIssuer // nil: no certificate issuance
 	issued  prometheus.Counter
+	errs    errLog
+}
+
+// errLog writes at most one line a second to l, counting those left out.
+type errLog struct {
+	l       *log.Logger
+	mu      sync.Mutex
+	last    time.Time
+	dropped int
+}
+
+// printf logs the line unless one was logged less than a second ago.
+func (e *errLog) printf(format string, args ...any) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := time.Now()
+	if now.Sub(e.last) < time.Second {
+		e.dropped++
+		return
+	}
+	msg := fmt.Sprintf(format, args...)
+	if e.dropped > 0 {
+		msg += fmt.Sprintf(" (and %d more errors since the last line)", e.dropped)
+	}
+	e.l.Print(msg)
+	e.last, e.dropped = now, 0
 }
 
 // NewServer checks cfg and returns a Server.
@@ -91,6 +123,9 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	if cfg.NonceTTL == 0 {
 		cfg.NonceTTL = 2 * time.Minute
+	}
+	if cfg.ErrorLog == nil {
+		cfg.ErrorLog = log.Default()
 	}
 	switch {
 	case cfg.Issuer == "" || cfg.Audience == "":
@@ -120,7 +155,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, nonces: nonces}
+	s := &Server{cfg: cfg, nonces: nonces, errs: errLog{l: cfg.ErrorLog}}
 	var set jose.JSONWebKeySet
 	for i, pub := range append([]*ecdsa.PublicKey{&cfg.SigningKey.PublicKey}, cfg.PublishedKeys...) {
 		if pub == nil || pub.Curve != elliptic.P256() {
@@ -426,7 +461,7 @@ func (s *Server) verify(ctx context.Context, req *AttestRequest, sum [32]byte, i
 	if !fresh {
 		return nil, proven{}, reasonNonceReplay, nil
 	}
-	rel, err := s.cfg.Registry.Lookup(id)
+	rel, err := s.cfg.Registry.Lookup(ctx, id)
 	if errors.Is(err, ErrUnknownRelease) {
 		return nil, proven{}, reasonUnknown, nil
 	}
@@ -604,6 +639,7 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request, req *AttestReques
 	rel, got, reason, err := s.verify(r.Context(), req, sum, id, now)
 	if err != nil {
 		s.verdict.WithLabelValues("error").Inc()
+		s.errs.printf("attest: answering 503: %v", err)
 		httpError(w, http.StatusServiceUnavailable, "temporarily unavailable")
 		return v, false
 	}

@@ -13,14 +13,11 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
 	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,41 +25,11 @@ import (
 	"github.com/trustfuse/trustfuse/internal/testenv"
 )
 
-// startRedis runs a real redis-server on a free loopback port.
-func startRedis(t *testing.T) string {
-	t.Helper()
-	bin := testenv.Tool(t, "redis-server")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	for i := 0; ; i++ {
-		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if i > 100 {
-			t.Fatalf("redis-server did not start: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return "redis://" + addr + "/0"
-}
-
 // TestRedisReplayShared: two serve instances sharing a real Redis (and the
 // nonce key and registry) refuse at one a nonce already used at the other;
 // the Redis key expires with the nonce.
 func TestRedisReplayShared(t *testing.T) {
-	url := startRedis(t)
+	url := testenv.Redis(t)
 	newReplay := func() *RedisReplay {
 		r, err := NewRedisReplay(url, "tf:", nil)
 		if err != nil {
@@ -313,15 +280,38 @@ func TestConfirmationClaim(t *testing.T) {
 	}
 }
 
-// BenchmarkLookup measures one registry lookup (bbolt open + read + close,
-// AES-GCM open), the bulk of an attestation.
+// BenchmarkLookup measures one registry lookup: bbolt (the file re-read
+// when it changes, AES-GCM opened once per read) and PostgreSQL (a cached
+// entry, re-read every PGCacheTTL), the registry's share of an attestation.
 func BenchmarkLookup(b *testing.B) {
-	f := newFixture(b, false, nil, "")
+	key := bytes.Repeat([]byte{9}, 32)
+	registries := []struct {
+		name string
+		open func(b *testing.B) Registry
+	}{
+		{"bbolt", func(b *testing.B) Registry { return newFixture(b, false, nil, "").reg }},
+		{"postgres", func(b *testing.B) Registry {
+			r, err := OpenRegistry(testenv.Postgres(b).URL, key, true)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { r.Close() })
+			if _, _, err := r.Add(Registration{Measurement: testMeasurement, AttestKey: testAttestKey}, Event{At: time.Now()}); err != nil {
+				b.Fatal(err)
+			}
+			return r
+		}},
+	}
 	id := testMeasurement.SHA256()
-	for b.Loop() {
-		if _, err := f.reg.Lookup(id); err != nil {
-			b.Fatal(err)
-		}
+	for _, rc := range registries {
+		b.Run(rc.name, func(b *testing.B) {
+			reg := rc.open(b)
+			for b.Loop() {
+				if _, err := reg.Lookup(context.Background(), id); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

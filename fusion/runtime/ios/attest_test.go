@@ -61,11 +61,11 @@ func TestMeasurement(t *testing.T) {
 func TestAttestRequestGetsToken(t *testing.T) {
 	m := measurements["ascii"]
 	key := randBytes(t, 32)
-	reg, err := attest.OpenRegistry(filepath.Join(t.TempDir(), "reg.db"), randBytes(t, 32))
+	reg, err := attest.OpenRegistry(filepath.Join(t.TempDir(), "reg.db"), randBytes(t, 32), true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := reg.Add(attest.Registration{Format: attest.RegistrationFormat, ID: m.SHA256(), IOS: &m, AttestKey: key}, time.Now()); err != nil {
+	if _, _, err := reg.Add(attest.Registration{Format: attest.RegistrationFormat, ID: m.SHA256(), IOS: &m, AttestKey: key}, attest.Event{At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	sk, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -164,7 +164,7 @@ func TestAttestRequestAppAttest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := attest.OpenRegistry(filepath.Join(t.TempDir(), "reg.db"), randBytes(t, 32))
+	reg, err := attest.OpenRegistry(filepath.Join(t.TempDir(), "reg.db"), randBytes(t, 32), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,8 +172,8 @@ func TestAttestRequestAppAttest(t *testing.T) {
 	release := func(build string, pol *attest.AppAttestPolicy) attest.IOSMeasurement {
 		m := measurements["ascii"]
 		m.Build = build
-		if _, err := reg.Add(attest.Registration{Format: attest.RegistrationFormat, ID: m.SHA256(), IOS: &m, AttestKey: key,
-			AppAttest: pol}, now); err != nil {
+		if _, _, err := reg.Add(attest.Registration{Format: attest.RegistrationFormat, ID: m.SHA256(), IOS: &m, AttestKey: key,
+			AppAttest: pol}, attest.Event{At: now}); err != nil {
 			t.Fatal(err)
 		}
 		return m
