@@ -136,6 +136,8 @@ func goldenPolicy() *androidrt.Policy {
 		BuildDate:       "2025-01-02T03:04:05Z",
 		FusedAppToken:   "00ff",
 		KeyAttestation:  attest.KeyAttestationRequired,
+		Identity:        androidrt.IdentityAttested,
+		StrongBox:       androidrt.StrongBoxPrefer,
 	}
 }
 
@@ -194,6 +196,8 @@ func TestPolicyEncode(t *testing.T) {
 		"attest.keyAttestation": "required",
 		"buildDate":             "2025-01-02T03:04:05Z",
 		"fusedAppToken":         "00ff",
+		"mtls.identity":         "attested",
+		"mtls.strongBox":        "prefer",
 	}
 	for k, v := range wantKV {
 		if got[k] != v {
@@ -225,6 +229,11 @@ func TestPolicyValidate(t *testing.T) {
 		{"key attestation unknown", func(p *androidrt.Policy) { p.KeyAttestation = "always" }, `unknown key attestation mode "always"`},
 		{"app attest required", func(p *androidrt.Policy) { p.AppAttest = attest.KeyAttestationRequired }, ""},
 		{"app attest unknown", func(p *androidrt.Policy) { p.AppAttest = "always" }, `unknown App Attest mode "always"`},
+		{"attested", func(p *androidrt.Policy) { p.Identity, p.StrongBox = androidrt.IdentityAttested, androidrt.StrongBoxPrefer }, ""},
+		{"identity unknown", func(p *androidrt.Policy) { p.Identity = "hardware" }, `unknown identity mode "hardware"`},
+		{"attested without endpoint", func(p *androidrt.Policy) { p.Identity, p.AttestEndpoint = androidrt.IdentityAttestedOrEmbedded, "" }, "needs an attestation endpoint"},
+		{"strongBox for embedded", func(p *androidrt.Policy) { p.StrongBox = androidrt.StrongBoxPrefer }, "attested modes only"},
+		{"strongBox unknown", func(p *androidrt.Policy) { p.Identity, p.StrongBox = androidrt.IdentityAttested, "always" }, `unknown strongBox preference "always"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -257,6 +266,29 @@ func TestPolicyAppAttest(t *testing.T) {
 		}
 		if c.want == "" && !bytes.Equal(enc, base) {
 			t.Errorf("mode %q changed the policy bytes", c.mode)
+		}
+	}
+}
+
+// TestPolicyIdentity: mtls.identity is always written ("" as embedded),
+// mtls.strongBox only in the attested modes ("" as off); read back with
+// java.util.Properties.load.
+func TestPolicyIdentity(t *testing.T) {
+	for _, c := range []struct{ identity, strongBox, wantIdentity, wantStrongBox string }{
+		{"", "", "embedded", ""},
+		{androidrt.IdentityEmbedded, "", "embedded", ""},
+		{androidrt.IdentityAttested, "", "attested", "off"},
+		{androidrt.IdentityAttestedOrEmbedded, androidrt.StrongBoxPrefer, "attested-or-embedded", "prefer"},
+	} {
+		p := goldenPolicy()
+		p.Identity, p.StrongBox = c.identity, c.strongBox
+		got := harness.LoadProperties(t, p.Encode())
+		if got["mtls.identity"] != c.wantIdentity || got["mtls.strongBox"] != c.wantStrongBox {
+			t.Errorf("identity %q strongBox %q: read mtls.identity=%q mtls.strongBox=%q, want %q %q",
+				c.identity, c.strongBox, got["mtls.identity"], got["mtls.strongBox"], c.wantIdentity, c.wantStrongBox)
+		}
+		if _, ok := got["mtls.strongBox"]; ok != (c.wantStrongBox != "") {
+			t.Errorf("identity %q: mtls.strongBox present = %v", c.identity, ok)
 		}
 	}
 }
