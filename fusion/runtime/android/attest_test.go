@@ -55,6 +55,13 @@ func (rc *recorder) take() []seen {
 // world's policy) with a certificate from the pinned server CA, requiring a
 // client certificate from the client CA.
 func (w *world) mtlsServer(t *testing.T, h http.Handler) *httptest.Server {
+	return w.tlsServer(t, h, tls.RequireAndVerifyClientCert)
+}
+
+// tlsServer is mtlsServer with another client authentication policy. It
+// issues no session tickets, so every connection is a full handshake in
+// which the runtime's key manager chooses the client certificate afresh.
+func (w *world) tlsServer(t *testing.T, h http.Handler, auth tls.ClientAuthType) *httptest.Server {
 	t.Helper()
 	k := newKey(t, 0)
 	c := issue(t, w.serverCA, k, &x509.Certificate{Subject: pkix.Name{CommonName: "127.0.0.1"},
@@ -63,7 +70,7 @@ func (w *world) mtlsServer(t *testing.T, h http.Handler) *httptest.Server {
 	pool := x509.NewCertPool()
 	pool.AddCert(w.clientCA.cert)
 	srv := httptest.NewUnstartedServer(h)
-	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool,
+	srv.TLS = &tls.Config{ClientAuth: auth, ClientCAs: pool, SessionTicketsDisabled: true,
 		Certificates: []tls.Certificate{{Certificate: [][]byte{c.Raw}, PrivateKey: k, Leaf: c}}}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)

@@ -72,13 +72,17 @@ func TestRuntimeDexDump(t *testing.T) {
 		"Ljava/net/URL;.setURLStreamHandlerFactory:(Ljava/net/URLStreamHandlerFactory;)V",
 		"Ljava/net/URL;.<init>:(Ljava/net/URL;Ljava/lang/String;)V",
 		"Landroid/security/keystore/KeyGenParameterSpec$Builder;.setAttestationChallenge:([B)Landroid/security/keystore/KeyGenParameterSpec$Builder;",
+		// the attested identity (StrongBox, the issued chain on the keystore entry)
+		"Class descriptor  : 'Lio/trustfuse/runtime/Identity;'\n  Access flags      : 0x0011 (PUBLIC FINAL)",
+		"Landroid/security/keystore/KeyGenParameterSpec$Builder;.setIsStrongBoxBacked:(Z)Landroid/security/keystore/KeyGenParameterSpec$Builder;",
+		"Ljava/security/KeyStore;.setKeyEntry:(Ljava/lang/String;Ljava/security/Key;[C[Ljava/security/cert/Certificate;)V",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dexdump output lacks %q", want)
 		}
 	}
-	if got := strings.Count(out, "Class descriptor"); got != 19 {
-		t.Errorf("dexdump lists %d classes, want 19", got)
+	if got := strings.Count(out, "Class descriptor"); got != 20 {
+		t.Errorf("dexdump lists %d classes, want 20", got)
 	}
 	// The class the manifest names must be the provider in the dex.
 	desc := "L" + strings.ReplaceAll(androidrt.ProviderClass, ".", "/") + ";"

@@ -100,9 +100,12 @@
     return-void
 .end method
 
-# token() -> a token for this install: the cached one while fresh, else a new one
+# token() -> a token for this install: the cached one while fresh, else a new
+# one. In the attested modes it first waits for the first certificate, whose
+# response brings a token bound to it.
 .method public static token()Ljava/lang/String;
     .locals 8
+    invoke-static {}, Lio/trustfuse/runtime/Identity;->await()V
     sget-object v0, Lio/trustfuse/runtime/Attest;->cached:Ljava/lang/String;
     if-eqz v0, :fetch
     invoke-static {}, Ljava/lang/System;->currentTimeMillis()J

@@ -59,7 +59,8 @@
 .end method
 
 # state() -> "embedded", "embedded: <why the device cannot attest>",
-# "pending", "attested (TEE|StrongBox)" or "none: <why there is no certificate>"
+# "pending", "attested (TEE|StrongBox|keystore)" (keystore: loaded after a
+# restart) or "none: <why there is no certificate>"
 .method public static state()Ljava/lang/String;
     .locals 1
     sget-object v0, Lio/trustfuse/runtime/Identity;->state:Ljava/lang/String;
@@ -170,10 +171,13 @@
     return-void
 .end method
 
-# await(): a handshake waits (at most 20 s: challenge + certificate) for the
-# first identity, unless it is the identity thread's own request
+# await(): a handshake or a token request waits (at most 20 s: challenge +
+# certificate) for the first identity in the attested modes, unless it is
+# the identity thread's own request
 .method static await()V
     .locals 4
+    sget-boolean v0, Lio/trustfuse/runtime/Identity;->armed:Z
+    if-eqz v0, :done
     invoke-static {}, Lio/trustfuse/runtime/Attest;->fetching()Z
     move-result v0
     if-nez v0, :done
@@ -457,18 +461,20 @@
     move-result-object v2
     invoke-static {v0, v2}, Lio/trustfuse/runtime/Identity;->issued(Ljava/lang/String;Ljava/lang/String;)[Ljava/lang/Object;
     move-result-object v3
-    const-string v1, "issued"
-    invoke-static {v3, v1}, Lio/trustfuse/runtime/Identity;->use([Ljava/lang/Object;Ljava/lang/String;)V
     # the response's token is bound to the issued certificate: cache it
+    # before use() releases the requests waiting for it
     :try_start
     invoke-static {v2}, Lio/trustfuse/runtime/Attest;->remember(Ljava/lang/String;)V
     :try_end
     .catch Ljava/lang/Exception; {:try_start .. :try_end} :notoken
-    return-void
+    goto :use
     :notoken
     move-exception v1
     const-string v2, "trustfuse: identity: no token in the certificate response"
     invoke-static {v2, v1}, Lio/trustfuse/runtime/U;->log(Ljava/lang/String;Ljava/lang/Throwable;)V
+    :use
+    const-string v1, "issued"
+    invoke-static {v3, v1}, Lio/trustfuse/runtime/Identity;->use([Ljava/lang/Object;Ljava/lang/String;)V
     return-void
 .end method
 
@@ -813,6 +819,9 @@
     goto :alias
     :done
     if-eqz v1, :none
+    # the security level of a stored key is not looked up again
+    const-string v2, "keystore"
+    sput-object v2, Lio/trustfuse/runtime/Identity;->level:Ljava/lang/String;
     const-string v2, "stored"
     invoke-static {v1, v2}, Lio/trustfuse/runtime/Identity;->use([Ljava/lang/Object;Ljava/lang/String;)V
     :none
