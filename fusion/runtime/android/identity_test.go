@@ -370,13 +370,13 @@ func TestAttestedIdentity(t *testing.T) {
 	api := w.apiServer(t)
 	// same checks after every run: serve saw no bad request, and each
 	// certificate the API saw is one serve issued, for a minted key
-	checkServe := func(t *testing.T, s *certServe) []*x509.Certificate {
+	checkServe := func(t *testing.T, s *certServe, from int) []*x509.Certificate {
 		t.Helper()
 		issued, _, errs, _ := s.snapshot()
 		if len(errs) > 0 {
 			t.Errorf("stand-in serve refused the runtime's requests: %q", errs)
 		}
-		for _, c := range api.certs() {
+		for _, c := range api.certs()[from:] {
 			if c.Subject.CommonName != "TrustFuse attested device" {
 				continue
 			}
@@ -407,7 +407,7 @@ func TestAttestedIdentity(t *testing.T) {
 		if r.Status != 200 || r.Body != "hello TrustFuse attested device" {
 			t.Fatalf("status %d body %q error %q\n%s", r.Status, r.Body, r.Error, r.Stderr)
 		}
-		issued := checkServe(t, s)
+		issued := checkServe(t, s, from)
 		_, reqs, _, _ := s.snapshot()
 		if len(issued) != 1 || !slices.Equal(serials(from), []string{issued[0].SerialNumber.Text(16)}) {
 			t.Errorf("API saw %q, serve issued %d", serials(from), len(issued))
@@ -440,7 +440,7 @@ func TestAttestedIdentity(t *testing.T) {
 				t.Fatalf("request %d: status %d error %q\n%s", i, g.Status, g.Error, r.Stderr)
 			}
 		}
-		issued := checkServe(t, s)
+		issued := checkServe(t, s, from)
 		got := serials(from)
 		if len(issued) < 2 || got[0] != issued[0].SerialNumber.Text(16) || got[1] != got[0] || got[3] == got[0] {
 			t.Errorf("API saw serials %q; serve issued %d\n%s", got, len(issued), r.Stderr)
@@ -469,7 +469,7 @@ func TestAttestedIdentity(t *testing.T) {
 		u := api.srv.URL + "/offline"
 		r := w.run(t, harness.Options{APK: apk, URL: api.srv.URL + "/first", KeyAttestMintURL: mint.srv.URL,
 			Gets: []string{u, u, u, u}, GetsEvery: 2500 * time.Millisecond})
-		issued := checkServe(t, s)
+		issued := checkServe(t, s, from)
 		_, _, _, dropped := s.snapshot()
 		if r.Status != 200 || r.Gets[0].Status != 200 || r.Gets[1].Status != 200 {
 			t.Fatalf("status %d, gets %+v\n%s", r.Status, r.Gets, r.Stderr)
@@ -492,9 +492,10 @@ func TestAttestedIdentity(t *testing.T) {
 		apk, key := w.identityApp(t, androidrt.IdentityAttested, "", s.srv.URL)
 		s.key = key
 		s.refuse = "certificate_key_attestation_security_level"
+		from := len(api.certs())
 		r := w.run(t, harness.Options{APK: apk, URL: api.srv.URL + "/refused", KeyAttestMintURL: mint.srv.URL})
 		refused(t, r)
-		checkServe(t, s)
+		checkServe(t, s, from)
 		if !strings.HasPrefix(r.Identity, "none: ") || !strings.Contains(r.Identity, "HTTP status 403") ||
 			!strings.Contains(r.Stderr, "no client certificate") || !strings.Contains(r.Stderr, "certificate_key_attestation_security_level") {
 			t.Errorf("identity %q; log:\n%s", r.Identity, r.Stderr)
@@ -518,7 +519,7 @@ func TestAttestedIdentity(t *testing.T) {
 			t.Fatalf("after restart: status %d error %q\n%s", r.Status, r.Error, r.Stderr)
 		}
 		// serve is down: only the token requests reached it (and failed)
-		issued := checkServe(t, s)
+		issued := checkServe(t, s, from)
 		got := serials(from)
 		if len(issued) != 1 || len(got) != 2 || got[1] != got[0] || r.Identity != "attested (keystore)" {
 			t.Errorf("serials %q, issued %d, identity %q", got, len(issued), r.Identity)
@@ -548,10 +549,11 @@ func TestAttestedIdentity(t *testing.T) {
 			s := w.certServe(t, mint, nil, time.Hour)
 			apk, key := w.identityApp(t, tc.mode, "", s.srv.URL)
 			s.key = key
+			from := len(api.certs())
 			o := tc.o
 			o.APK, o.URL, o.KeyAttestMintURL = apk, api.srv.URL+"/mode", mint.srv.URL
 			r := w.run(t, o)
-			checkServe(t, s)
+			checkServe(t, s, from)
 			if tc.cn == "" {
 				refused(t, r)
 			} else if r.Status != 200 || r.Body != "hello "+tc.cn {

@@ -233,7 +233,9 @@ func TestPolicyValidate(t *testing.T) {
 		{"key attestation unknown", func(p *androidrt.Policy) { p.KeyAttestation = "always" }, `unknown key attestation mode "always"`},
 		{"app attest required", func(p *androidrt.Policy) { p.AppAttest = attest.KeyAttestationRequired }, ""},
 		{"app attest unknown", func(p *androidrt.Policy) { p.AppAttest = "always" }, `unknown App Attest mode "always"`},
-		{"attested", func(p *androidrt.Policy) { p.Identity, p.StrongBox = androidrt.IdentityAttested, androidrt.StrongBoxPrefer }, ""},
+		{"attested", func(p *androidrt.Policy) {
+			p.Identity, p.StrongBox = androidrt.IdentityAttested, androidrt.StrongBoxPrefer
+		}, ""},
 		{"identity unknown", func(p *androidrt.Policy) { p.Identity = "hardware" }, `unknown identity mode "hardware"`},
 		{"attested without endpoint", func(p *androidrt.Policy) { p.Identity, p.AttestEndpoint = androidrt.IdentityAttestedOrEmbedded, "" }, "needs an attestation endpoint"},
 		{"strongBox for embedded", func(p *androidrt.Policy) { p.StrongBox = androidrt.StrongBoxPrefer }, "attested modes only"},
