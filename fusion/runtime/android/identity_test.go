@@ -48,10 +48,11 @@ type minted struct {
 // harness's AndroidKeyStore POSTs {"challenge","publicKey","strongBox"} to
 // it and gets {"chain": [leaf, root]} for the new key.
 type keyMint struct {
-	srv  *httptest.Server
-	root *ca
-	mu   sync.Mutex
-	keys []minted
+	srv   *httptest.Server
+	root  *ca
+	mu    sync.Mutex
+	keys  []minted
+	token string // TrustFuse-Token header of the last request
 }
 
 func newKeyMint(t *testing.T) *keyMint {
@@ -80,11 +81,24 @@ func newKeyMint(t *testing.T) *keyMint {
 		}
 		m.mu.Lock()
 		m.keys = append(m.keys, minted{req.Challenge, req.PublicKey, req.StrongBox, [][]byte{leaf, m.root.cert.Raw}})
+		m.token = r.Header.Get("TrustFuse-Token")
 		m.mu.Unlock()
 		json.NewEncoder(rw).Encode(map[string][][]byte{"chain": {leaf, m.root.cert.Raw}})
 	}))
 	t.Cleanup(m.srv.Close)
 	return m
+}
+
+func (m *keyMint) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.keys)
+}
+
+func (m *keyMint) lastToken() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.token
 }
 
 // byKey returns the record of the key whose SubjectPublicKeyInfo is spki.
@@ -223,31 +237,47 @@ func (s *certServe) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// checkChain: the chain the mint issued for a P-256 key attested with nonce.
-func (s *certServe) checkChain(chain []string, nonce []byte) (*x509.Certificate, error) {
-	if len(chain) != 2 {
-		return nil, fmt.Errorf("%d certificates, want leaf and root", len(chain))
-	}
+// check returns the leaf of chain (keyAttestationChain: standard base64
+// DER, leaf first) when it is exactly what the mint issued for a key
+// attested with nonce as the challenge.
+func (m *keyMint) check(chain []string, nonce []byte) (*x509.Certificate, error) {
 	der := make([][]byte, len(chain))
 	for i, b := range chain {
 		d, err := base64.StdEncoding.DecodeString(b)
 		if err != nil {
-			return nil, fmt.Errorf("[%d]: %w", i, err)
+			return nil, fmt.Errorf("chain[%d]: %w", i, err)
 		}
 		der[i] = d
+	}
+	if len(der) == 0 {
+		return nil, errors.New("empty chain")
 	}
 	leaf, err := x509.ParseCertificate(der[0])
 	if err != nil {
 		return nil, err
 	}
-	m, ok := s.mint.byKey(leaf.RawSubjectPublicKeyInfo)
+	k, ok := m.byKey(leaf.RawSubjectPublicKeyInfo)
 	switch {
 	case !ok:
 		return nil, errors.New("leaf key was not generated in the keystore")
-	case !bytes.Equal(m.challenge, nonce):
-		return nil, fmt.Errorf("key attested with challenge %x, nonce is %x", m.challenge, nonce)
-	case !bytes.Equal(der[0], m.chain[0]) || !bytes.Equal(der[1], m.chain[1]):
-		return nil, errors.New("chain differs from the minted one")
+	case !bytes.Equal(k.challenge, nonce):
+		return nil, fmt.Errorf("key attested with challenge %x, nonce is %x", k.challenge, nonce)
+	case len(der) != len(k.chain):
+		return nil, fmt.Errorf("chain of %d certificates, minted %d", len(der), len(k.chain))
+	}
+	for i := range der {
+		if !bytes.Equal(der[i], k.chain[i]) {
+			return nil, fmt.Errorf("chain[%d] is not the minted certificate", i)
+		}
+	}
+	return leaf, nil
+}
+
+// checkChain: the chain the mint issued for a P-256 key attested with nonce.
+func (s *certServe) checkChain(chain []string, nonce []byte) (*x509.Certificate, error) {
+	leaf, err := s.mint.check(chain, nonce)
+	if err != nil {
+		return nil, err
 	}
 	if k, ok := leaf.PublicKey.(*ecdsa.PublicKey); !ok || k.Curve != elliptic.P256() {
 		return nil, fmt.Errorf("leaf key %T is not P-256", leaf.PublicKey)
