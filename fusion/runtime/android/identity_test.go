@@ -127,19 +127,21 @@ type certServe struct {
 	validity time.Duration
 	srv      *httptest.Server
 
-	mu       sync.Mutex
-	nonces   map[string]bool // issued, not yet used
-	refuse   string          // reason for a debug-mode 403, "" to issue
-	down     bool            // drop every connection (serve unreachable)
-	issued   []*x509.Certificate
-	requests []string // paths, in order
-	dropped  int      // requests dropped while down
-	tokens   int      // tokens issued by /v1/attest (att-1, …)
-	errs     []string // checks the runtime's requests failed
+	mu        sync.Mutex
+	nonces    map[string]bool // issued, not yet used
+	refuse    string          // reason for a debug-mode 403, "" to issue
+	opaque    bool            // refuse as opaque mode does: 200, a certificate from a throwaway CA
+	throwaway *ca
+	down      bool // drop every connection (serve unreachable)
+	issued    []*x509.Certificate
+	requests  []string // paths, in order
+	dropped   int      // requests dropped while down
+	tokens    int      // tokens issued by /v1/attest (att-1, …)
+	errs      []string // checks the runtime's requests failed
 }
 
 func (w *world) certServe(t *testing.T, mint *keyMint, key []byte, validity time.Duration) *certServe {
-	s := &certServe{w: w, mint: mint, key: key, validity: validity, nonces: map[string]bool{}}
+	s := &certServe{w: w, mint: mint, key: key, validity: validity, nonces: map[string]bool{}, throwaway: newCA(t, "Throwaway CA")}
 	s.srv = w.tlsServer(t, http.HandlerFunc(s.serveHTTP), tls.NoClientCert)
 	return s
 }
@@ -218,7 +220,11 @@ func (s *certServe) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(rw, `{"error":%q}`, s.refuse)
 			return
 		}
-		cert, err := s.issue(leaf)
+		issuer := s.w.clientCA
+		if s.opaque {
+			issuer = s.throwaway
+		}
+		cert, err := s.issue(leaf, issuer)
 		if err != nil {
 			fail("issue: %v", err)
 			return
@@ -287,7 +293,7 @@ func (s *certServe) checkChain(chain []string, nonce []byte) (*x509.Certificate,
 
 // issue makes the client certificate the contract describes for the
 // attested key.
-func (s *certServe) issue(leaf *x509.Certificate) (*x509.Certificate, error) {
+func (s *certServe) issue(leaf *x509.Certificate, issuer *ca) (*x509.Certificate, error) {
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
 	if err != nil {
 		return nil, err
@@ -299,7 +305,7 @@ func (s *certServe) issue(leaf *x509.Certificate) (*x509.Certificate, error) {
 		NotBefore: now.Add(-5 * time.Minute), NotAfter: now.Add(s.validity),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 		BasicConstraintsValid: true, URIs: []*url.URL{san}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, s.w.clientCA.cert, leaf.PublicKey, s.w.clientCA.key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer.cert, leaf.PublicKey, issuer.key)
 	if err != nil {
 		return nil, err
 	}
@@ -529,6 +535,21 @@ func TestAttestedIdentity(t *testing.T) {
 		if !strings.HasPrefix(r.Identity, "none: ") || !strings.Contains(r.Identity, "HTTP status 403") ||
 			!strings.Contains(r.Stderr, "no client certificate") || !strings.Contains(r.Stderr, "certificate_key_attestation_security_level") {
 			t.Errorf("identity %q; log:\n%s", r.Identity, r.Stderr)
+		}
+	})
+
+	t.Run("opaque refusal: certificate from another CA not used", func(t *testing.T) {
+		s := w.certServe(t, mint, nil, time.Hour)
+		apk, key := w.identityApp(t, androidrt.IdentityAttested, "", s.srv.URL)
+		s.key = key
+		s.opaque = true
+		r := w.run(t, harness.Options{APK: apk, URL: api.srv.URL + "/opaque", KeyAttestMintURL: mint.srv.URL})
+		refused(t, r)
+		if issued, _, errs, _ := s.snapshot(); len(issued) != 1 || len(errs) != 0 {
+			t.Errorf("issued %d, errors %q", len(issued), errs)
+		}
+		if !strings.Contains(r.Identity, "not issued by the issuer CA in the vault") {
+			t.Errorf("identity %q\n%s", r.Identity, r.Stderr)
 		}
 	})
 
