@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -54,13 +55,15 @@ func (rc *recorder) take() []seen {
 // world's policy) with a certificate from the pinned server CA, requiring a
 // client certificate from the client CA.
 func (w *world) mtlsServer(t *testing.T, h http.Handler) *httptest.Server {
-	return w.tlsServer(t, h, tls.RequireAndVerifyClientCert)
+	return w.tlsServer(t, h, tls.RequireAndVerifyClientCert, nil)
 }
 
-// tlsServer is mtlsServer with another client authentication policy. It
-// issues no session tickets, so every connection is a full handshake in
-// which the runtime's key manager chooses the client certificate afresh.
-func (w *world) tlsServer(t *testing.T, h http.Handler, auth tls.ClientAuthType) *httptest.Server {
+// tlsServer is mtlsServer with another client authentication policy and,
+// when errLog is not nil, the server's error log (failed handshakes) written
+// there. It issues no session tickets, so every connection is a full
+// handshake in which the runtime's key manager chooses the client
+// certificate afresh.
+func (w *world) tlsServer(t *testing.T, h http.Handler, auth tls.ClientAuthType, errLog io.Writer) *httptest.Server {
 	t.Helper()
 	k := newKey(t, 0)
 	c := issue(t, w.serverCA, k, &x509.Certificate{Subject: pkix.Name{CommonName: "127.0.0.1"},
@@ -71,6 +74,9 @@ func (w *world) tlsServer(t *testing.T, h http.Handler, auth tls.ClientAuthType)
 	srv := httptest.NewUnstartedServer(h)
 	srv.TLS = &tls.Config{ClientAuth: auth, ClientCAs: pool, SessionTicketsDisabled: true,
 		Certificates: []tls.Certificate{{Certificate: [][]byte{c.Raw}, PrivateKey: k, Leaf: c}}}
+	if errLog != nil {
+		srv.Config.ErrorLog = log.New(errLog, "", 0)
+	}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return srv

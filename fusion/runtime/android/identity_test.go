@@ -142,7 +142,7 @@ type certServe struct {
 
 func (w *world) certServe(t *testing.T, mint *keyMint, key []byte, validity time.Duration) *certServe {
 	s := &certServe{w: w, mint: mint, key: key, validity: validity, nonces: map[string]bool{}, throwaway: newCA(t, "Throwaway CA")}
-	s.srv = w.tlsServer(t, http.HandlerFunc(s.serveHTTP), tls.NoClientCert)
+	s.srv = w.tlsServer(t, http.HandlerFunc(s.serveHTTP), tls.NoClientCert, nil)
 	return s
 }
 
@@ -353,6 +353,7 @@ func (w *world) sealAttested(t *testing.T, cas [][]byte, attestKey, policy []byt
 // session tickets: each request is a new full handshake.
 type apiServer struct {
 	srv    *httptest.Server
+	log    syncBuffer // failed handshakes
 	mu     sync.Mutex
 	seen   []*x509.Certificate
 	tokens []string // TrustFuse-Token of each request
@@ -360,7 +361,7 @@ type apiServer struct {
 
 func (w *world) apiServer(t *testing.T) *apiServer {
 	a := &apiServer{}
-	a.srv = w.mtlsServer(t, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+	a.srv = w.tlsServer(t, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		c := r.TLS.PeerCertificates[0]
 		a.mu.Lock()
 		a.seen = append(a.seen, c)
@@ -368,7 +369,7 @@ func (w *world) apiServer(t *testing.T) *apiServer {
 		a.mu.Unlock()
 		rw.Header().Set("Connection", "close")
 		fmt.Fprintf(rw, "hello %s", c.Subject.CommonName)
-	}))
+	}), tls.RequireAndVerifyClientCert, &a.log)
 	return a
 }
 
@@ -486,40 +487,53 @@ func TestAttestedIdentity(t *testing.T) {
 		}
 	})
 
-	t.Run("offline until expiry", func(t *testing.T) {
-		// Serve goes down after the first certificate (8 s): renewals fail,
-		// the certificate is used until it expires, then none is offered.
-		s := w.certServe(t, mint, nil, 8*time.Second)
+	t.Run("offline until expiry, renewed when back", func(t *testing.T) {
+		// Serve goes down after the first certificate (9 s): renewals fail,
+		// the certificate is used until it expires, then none is offered;
+		// once a request has been refused for that, serve comes back and the
+		// runtime gets a new certificate, without a restart.
+		s := w.certServe(t, mint, nil, 9*time.Second)
 		apk, key := w.identityApp(t, androidrt.IdentityAttested, "", s.srv.URL)
 		s.key = key
 		from := len(api.certs())
+		refusedBefore := strings.Count(api.log.String(), "didn't provide a certificate")
 		go func() {
 			for {
 				time.Sleep(50 * time.Millisecond)
 				if issued, _, _, _ := s.snapshot(); len(issued) > 0 {
 					s.set(func(s *certServe) { s.down = true })
-					return
+					break
 				}
 			}
+			for strings.Count(api.log.String(), "didn't provide a certificate") == refusedBefore {
+				time.Sleep(50 * time.Millisecond)
+			}
+			s.set(func(s *certServe) { s.down = false })
 		}()
 		u := api.srv.URL + "/offline"
 		r := w.run(t, harness.Options{APK: apk, URL: api.srv.URL + "/first", KeyAttestMintURL: mint.srv.URL,
-			Gets: []string{u, u, u, u}, GetsEvery: 2500 * time.Millisecond})
+			Gets: []string{u, u, u, u, u, u, u}, GetsEvery: 2500 * time.Millisecond})
 		issued := checkServe(t, s, from)
 		_, _, _, dropped := s.snapshot()
-		if r.Status != 200 || r.Gets[0].Status != 200 || r.Gets[1].Status != 200 {
+		// at 0, 2.5, 5 and 7.5 s the first certificate
+		if r.Status != 200 || r.Gets[0].Status != 200 || r.Gets[1].Status != 200 || r.Gets[2].Status != 200 {
 			t.Fatalf("status %d, gets %+v\n%s", r.Status, r.Gets, r.Stderr)
 		}
 		got := serials(from)
-		if len(issued) != 1 || got[0] != got[1] || got[1] != got[2] {
-			t.Errorf("API saw serials %q, serve issued %d", got, len(issued))
+		if len(got) < 4 || got[0] != got[1] || got[1] != got[2] || got[2] != got[3] {
+			t.Errorf("API saw serials %q", got)
 		}
 		// 10 s after issuance: expired, nothing offered, the server refuses.
 		if last := r.Gets[3]; last.Status != 0 || last.Error == "" {
 			t.Errorf("request after expiry: status %d error %q", last.Status, last.Error)
 		}
-		if dropped == 0 || !strings.Contains(r.Stderr, "renewal failed, the current certificate stays in use until it expires") {
+		if dropped < 2 || !strings.Contains(r.Stderr, "renewal failed, the current certificate stays in use until it expires") ||
+			!strings.Contains(r.Stderr, "identity: no client certificate: java.net.") {
 			t.Errorf("%d renewal attempts reached the stand-in while down; log:\n%s", dropped, r.Stderr)
+		}
+		// serve back 10 s after issuance; 7.5 s later a new certificate is in use
+		if len(issued) < 2 || r.Gets[6].Status != 200 || got[len(got)-1] == got[0] {
+			t.Errorf("after serve came back: issued %d, last request %+v, serials %q\n%s", len(issued), r.Gets[6], got, r.Stderr)
 		}
 	})
 

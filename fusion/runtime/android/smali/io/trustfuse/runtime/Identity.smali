@@ -26,8 +26,10 @@
 # cur, prev: {String alias, PrivateKey, X509Certificate[], Long notAfter, Long renewAt}
 .field static volatile cur:[Ljava/lang/Object;
 .field static volatile prev:[Ljava/lang/Object;
-# next: no attempt before this time (after a failure)
+# next: no attempt before this time (after a failure); delay: the last
+# back-off without a valid certificate
 .field static volatile next:J
+.field static volatile delay:J
 .field static volatile level:Ljava/lang/String;
 .field static volatile armed:Z
 .field static volatile state:Ljava/lang/String;
@@ -327,8 +329,9 @@
 
 # run(): the identity thread. Obtains a certificate when there is none or
 # the renewal is due, then sleeps until the next renewal (or a handshake's
-# wake-up). After a failure: 60 s without a certificate, else a quarter of
-# what is left of it, between 1 s and 60 s.
+# wake-up). After a failure it waits a quarter of what is left of the
+# current certificate (1 s to 60 s), or, with none valid, 1 s doubling up
+# to 60 s.
 .method public run()V
     .locals 10
     :loop
@@ -352,6 +355,7 @@
     .catch Ljava/lang/Throwable; {:try_start .. :try_end} :failed
     const-wide/16 v3, 0x0
     sput-wide v3, Lio/trustfuse/runtime/Identity;->next:J
+    sput-wide v3, Lio/trustfuse/runtime/Identity;->delay:J
     goto :sleep
     :cannot
     move-exception v3
@@ -365,8 +369,17 @@
     move-exception v3
     invoke-static {v3}, Ljava/lang/String;->valueOf(Ljava/lang/Object;)Ljava/lang/String;
     move-result-object v3
+    # no certificate, or the current one expired: none; else it stays in use
     sget-object v4, Lio/trustfuse/runtime/Identity;->cur:[Ljava/lang/Object;
-    if-nez v4, :keep
+    if-eqz v4, :expired
+    const/4 v5, 0x3
+    invoke-static {v4, v5}, Lio/trustfuse/runtime/Identity;->at([Ljava/lang/Object;I)J
+    move-result-wide v4
+    invoke-static {}, Ljava/lang/System;->currentTimeMillis()J
+    move-result-wide v6
+    cmp-long v8, v6, v4
+    if-ltz v8, :keep
+    :expired
     invoke-static {v3}, Lio/trustfuse/runtime/Identity;->none(Ljava/lang/String;)V
     goto :retry
     :keep
@@ -375,28 +388,31 @@
     move-result-object v4
     invoke-static {v4}, Lio/trustfuse/runtime/U;->log(Ljava/lang/String;)V
     :retry
+    # with a valid certificate: a quarter of what is left of it, 1 s to 60 s;
+    # without one (none yet, or expired): 1 s, doubling up to 60 s
     sget-object v0, Lio/trustfuse/runtime/Identity;->cur:[Ljava/lang/Object;
     invoke-static {}, Ljava/lang/System;->currentTimeMillis()J
     move-result-wide v1
-    const-wide/32 v3, 0xea60
-    if-eqz v0, :backoff
+    if-eqz v0, :nocert
     const/4 v5, 0x3
     invoke-static {v0, v5}, Lio/trustfuse/runtime/Identity;->at([Ljava/lang/Object;I)J
     move-result-wide v6
     sub-long/2addr v6, v1
     const-wide/16 v8, 0x0
     cmp-long v5, v6, v8
-    if-lez v5, :left
-    goto :backoff
-    :left
+    if-lez v5, :nocert
     const-wide/16 v8, 0x4
     div-long/2addr v6, v8
-    cmp-long v5, v6, v3
-    if-gez v5, :backoff
-    const-wide/16 v3, 0x3e8
-    cmp-long v5, v6, v3
-    if-ltz v5, :backoff
-    move-wide v3, v6
+    invoke-static {v6, v7}, Lio/trustfuse/runtime/Identity;->clamp(J)J
+    move-result-wide v3
+    goto :backoff
+    :nocert
+    sget-wide v3, Lio/trustfuse/runtime/Identity;->delay:J
+    const-wide/16 v6, 0x2
+    mul-long/2addr v3, v6
+    invoke-static {v3, v4}, Lio/trustfuse/runtime/Identity;->clamp(J)J
+    move-result-wide v3
+    sput-wide v3, Lio/trustfuse/runtime/Identity;->delay:J
     :backoff
     add-long/2addr v3, v1
     sput-wide v3, Lio/trustfuse/runtime/Identity;->next:J
@@ -434,6 +450,20 @@
     goto :loop
     :stop
     return-void
+.end method
+
+# clamp(ms) -> ms bounded to [1 s, 60 s]
+.method static clamp(J)J
+    .locals 4
+    const-wide/16 v0, 0x3e8
+    cmp-long v2, p0, v0
+    if-ltz v2, :done
+    const-wide/32 v0, 0xea60
+    cmp-long v2, p0, v0
+    if-gtz v2, :done
+    move-wide v0, p0
+    :done
+    return-wide v0
 .end method
 
 # at(identity, i) -> the long at index i (3 notAfter, 4 renewAt)
