@@ -37,10 +37,10 @@ func policyFrom(fs *fusionset.FusionSet, pkg string, now time.Time) *androidrt.P
 		TokenTTL:        fs.Attestation.TTL(),
 		KeyAttestation:  string(fs.Attestation.KeyAttestation.Mode),
 		BuildDate:       now.UTC().Format(time.RFC3339),
-		MTLSIdentity:    string(fs.MTLS.Identity),
+		Identity:        string(fs.MTLS.Identity),
 	}
 	if fs.MTLS.Identity.Attested() {
-		p.MTLSStrongBox = fs.MTLS.AttestedCertificate.StrongBox
+		p.StrongBox = fs.MTLS.AttestedCertificate.StrongBox
 	}
 	for _, id := range fusionset.ThreatIDs() {
 		t := fs.Threats[id]

@@ -10,7 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/big"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -55,6 +55,15 @@ func (rc *recorder) take() []seen {
 // world's policy) with a certificate from the pinned server CA, requiring a
 // client certificate from the client CA.
 func (w *world) mtlsServer(t *testing.T, h http.Handler) *httptest.Server {
+	return w.tlsServer(t, h, tls.RequireAndVerifyClientCert, nil)
+}
+
+// tlsServer is mtlsServer with another client authentication policy and,
+// when errLog is not nil, the server's error log (failed handshakes) written
+// there. It issues no session tickets, so every connection is a full
+// handshake in which the runtime's key manager chooses the client
+// certificate afresh.
+func (w *world) tlsServer(t *testing.T, h http.Handler, auth tls.ClientAuthType, errLog io.Writer) *httptest.Server {
 	t.Helper()
 	k := newKey(t, 0)
 	c := issue(t, w.serverCA, k, &x509.Certificate{Subject: pkix.Name{CommonName: "127.0.0.1"},
@@ -63,8 +72,11 @@ func (w *world) mtlsServer(t *testing.T, h http.Handler) *httptest.Server {
 	pool := x509.NewCertPool()
 	pool.AddCert(w.clientCA.cert)
 	srv := httptest.NewUnstartedServer(h)
-	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool,
+	srv.TLS = &tls.Config{ClientAuth: auth, ClientCAs: pool, SessionTicketsDisabled: true,
 		Certificates: []tls.Certificate{{Certificate: [][]byte{c.Raw}, PrivateKey: k, Leaf: c}}}
+	if errLog != nil {
+		srv.Config.ErrorLog = log.New(errLog, "", 0)
+	}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return srv
@@ -290,43 +302,11 @@ func TestAttestTokenLifetime(t *testing.T) {
 // leaf first; with off, or on API 23, no key is made and no chain is sent.
 func TestKeyAttestation(t *testing.T) {
 	w := newWorld(t)
-	mintCA := newCA(t, "Test Attestation Root")
+	mint := newKeyMint(t)
 	var (
-		mu        sync.Mutex
-		minted    [][]byte // DER chain last issued
-		challenge []byte   // challenge the mint last saw
-		mintPub   []byte   // SPKI the mint last saw
-		mints     int
-		mintToken string
+		mu   sync.Mutex
+		sent []string // keyAttestationChain of the last attest request
 	)
-	mint := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		var req struct{ Challenge, PublicKey []byte }
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			http.Error(rw, err.Error(), 400)
-			return
-		}
-		pub, err := x509.ParsePKIXPublicKey(req.PublicKey)
-		if err != nil {
-			http.Error(rw, err.Error(), 400)
-			return
-		}
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "Android Keystore Key"},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
-		leaf, err := x509.CreateCertificate(rand.Reader, tmpl, mintCA.cert, pub, mintCA.key)
-		if err != nil {
-			http.Error(rw, err.Error(), 500)
-			return
-		}
-		mu.Lock()
-		minted, challenge, mintPub = [][]byte{leaf, mintCA.cert.Raw}, req.Challenge, req.PublicKey
-		mints++
-		mintToken = r.Header.Get("TrustFuse-Token")
-		mu.Unlock()
-		json.NewEncoder(rw).Encode(map[string][][]byte{"chain": {leaf, mintCA.cert.Raw}})
-	}))
-	defer mint.Close()
-
-	var sent []string // keyAttestationChain of the last attest request
 	check := func(req attest.AttestRequest, nonce []byte) error {
 		mu.Lock()
 		defer mu.Unlock()
@@ -334,23 +314,8 @@ func TestKeyAttestation(t *testing.T) {
 		if len(sent) == 0 {
 			return nil
 		}
-		if !bytes.Equal(challenge, nonce) {
-			return fmt.Errorf("key attested with challenge %x, nonce was %x", challenge, nonce)
-		}
-		if len(sent) != len(minted) {
-			return fmt.Errorf("chain of %d certificates, minted %d", len(sent), len(minted))
-		}
-		for i, b := range sent {
-			der, err := base64.StdEncoding.DecodeString(b)
-			if err != nil || !bytes.Equal(der, minted[i]) {
-				return fmt.Errorf("chain[%d] is not the minted certificate (%v)", i, err)
-			}
-		}
-		leaf, err := x509.ParseCertificate(minted[0])
-		if err != nil || !bytes.Equal(leaf.RawSubjectPublicKeyInfo, mintPub) {
-			return fmt.Errorf("leaf key differs from the generated key (%v)", err)
-		}
-		return nil
+		_, err := mint.check(sent, nonce)
+		return err
 	}
 	rc := &recorder{}
 	as := attestServer(t, rc, farFuture, check)
@@ -368,27 +333,29 @@ func TestKeyAttestation(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.mode+"/sdk"+tc.sdk, func(t *testing.T) {
 			mu.Lock()
-			sent, mints, minted = nil, 0, nil
+			sent = nil
 			mu.Unlock()
+			minted := mint.count()
 			p, key := w.attestPolicy(as.URL)
 			p.KeyAttestation = tc.mode
 			id := w.rsaClient
 			id.AttestKey = key
-			r := w.run(t, harness.Options{APK: w.apk(t, p, id, nil), Attest: true, KeyAttestMintURL: mint.URL + "/mint",
+			r := w.run(t, harness.Options{APK: w.apk(t, p, id, nil), Attest: true, KeyAttestMintURL: mint.srv.URL + "/mint",
 				URL: "https://localhost:1/", Props: map[string]string{"harness.build.sdk": tc.sdk}})
 			if r.Token == "" || r.AttestError != "" {
 				t.Fatalf("token %q error %q\n%s", r.Token, r.AttestError, r.Stderr)
 			}
 			mu.Lock()
 			defer mu.Unlock()
+			mints := mint.count() - minted
 			if tc.chain {
 				if len(sent) != 2 || mints != 1 {
 					t.Errorf("chain of %d sent after %d mints, want 2 after 1\n%s", len(sent), mints, r.Stderr)
 				}
 				// The mint (on a protected host) was called while the
 				// token was being fetched: no header, no recursion.
-				if mintToken != "" {
-					t.Errorf("mint request carried token %q", mintToken)
+				if tok := mint.lastToken(); tok != "" {
+					t.Errorf("mint request carried token %q", tok)
 				}
 			} else if len(sent) != 0 || mints != 0 {
 				t.Errorf("mode %s sdk %s: chain %q sent, %d keys minted; want none", tc.mode, tc.sdk, sent, mints)

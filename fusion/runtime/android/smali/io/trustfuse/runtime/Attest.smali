@@ -100,9 +100,12 @@
     return-void
 .end method
 
-# token() -> a token for this install: the cached one while fresh, else a new one
+# token() -> a token for this install: the cached one while fresh, else a new
+# one. In the attested modes it first waits for the first certificate, whose
+# response brings a token bound to it.
 .method public static token()Ljava/lang/String;
     .locals 8
+    invoke-static {}, Lio/trustfuse/runtime/Identity;->await()V
     sget-object v0, Lio/trustfuse/runtime/Attest;->cached:Ljava/lang/String;
     if-eqz v0, :fetch
     invoke-static {}, Ljava/lang/System;->currentTimeMillis()J
@@ -122,7 +125,9 @@
     sget-object v4, Ljava/lang/Boolean;->TRUE:Ljava/lang/Boolean;
     invoke-virtual {v3, v4}, Ljava/lang/ThreadLocal;->set(Ljava/lang/Object;)V
     :try_start
-    invoke-static {v0, v1}, Lio/trustfuse/runtime/Attest;->fetch(Lio/trustfuse/runtime/Guard;[B)Ljava/lang/String;
+    const-string v2, "/v1/attest"
+    const/4 v5, 0x0
+    invoke-static {v0, v1, v2, v5}, Lio/trustfuse/runtime/Attest;->fetch(Lio/trustfuse/runtime/Guard;[BLjava/lang/String;Ljava/lang/String;)Ljava/lang/String;
     move-result-object v2
     :try_end
     .catchall {:try_start .. :try_end} :fin
@@ -130,7 +135,8 @@
     const-string v1, "token"
     invoke-static {v2, v1}, Lio/trustfuse/runtime/Attest;->field(Ljava/lang/String;Ljava/lang/String;)Ljava/lang/String;
     move-result-object v1
-    invoke-static {v0, v2}, Lio/trustfuse/runtime/Attest;->lifetime(Lio/trustfuse/runtime/Guard;Ljava/lang/String;)J
+    const-string v4, "expiresAt"
+    invoke-static {v0, v2, v4}, Lio/trustfuse/runtime/Attest;->lifetime(Lio/trustfuse/runtime/Guard;Ljava/lang/String;Ljava/lang/String;)J
     move-result-wide v4
     invoke-static {}, Ljava/lang/System;->currentTimeMillis()J
     move-result-wide v6
@@ -149,18 +155,18 @@
     throw v0
 .end method
 
-# lifetime(guard, attestResponse) -> milliseconds to cache the token: 3/4 of
-# min(expiresAt - now, attest.tokenTtlMs); the policy's TTL alone when
-# expiresAt is absent, unparsable or already past (device clock ahead)
-.method static lifetime(Lio/trustfuse/runtime/Guard;Ljava/lang/String;)J
+# lifetime(guard, response, name) -> milliseconds to cache the token: 3/4 of
+# min(<name> - now, attest.tokenTtlMs), <name> being expiresAt (/v1/attest)
+# or tokenExpiresAt (/v1/certificate); the policy's TTL alone when it is
+# absent, unparsable or already past (device clock ahead)
+.method static lifetime(Lio/trustfuse/runtime/Guard;Ljava/lang/String;Ljava/lang/String;)J
     .locals 7
     iget-object v0, p0, Lio/trustfuse/runtime/Guard;->pol:Ljava/util/Properties;
     const-string v1, "attest.tokenTtlMs"
     invoke-static {v0, v1}, Lio/trustfuse/runtime/U;->propLong(Ljava/util/Properties;Ljava/lang/String;)J
     move-result-wide v0
     :try_start
-    const-string v2, "expiresAt"
-    invoke-static {p1, v2}, Lio/trustfuse/runtime/Attest;->field(Ljava/lang/String;Ljava/lang/String;)Ljava/lang/String;
+    invoke-static {p1, p2}, Lio/trustfuse/runtime/Attest;->field(Ljava/lang/String;Ljava/lang/String;)Ljava/lang/String;
     move-result-object v2
     invoke-static {v2}, Lio/trustfuse/runtime/Attest;->parseTime(Ljava/lang/String;)J
     move-result-wide v2
@@ -329,8 +335,10 @@
     return v0
 .end method
 
-# fetch(guard, attestKey) -> the attest response {"token","expiresAt"} (challenge, then attest)
-.method static fetch(Lio/trustfuse/runtime/Guard;[B)Ljava/lang/String;
+# fetch(guard, attestKey, path, alias) -> the response of path (challenge,
+# then /v1/attest {"token","expiresAt"}, or, with an alias, /v1/certificate
+# with the attestation chain of a new key under alias (Identity.generate))
+.method static fetch(Lio/trustfuse/runtime/Guard;[BLjava/lang/String;Ljava/lang/String;)Ljava/lang/String;
     .locals 8
     iget-object v0, p0, Lio/trustfuse/runtime/Guard;->pol:Ljava/util/Properties;
     const-string v1, "attest.endpoint"
@@ -403,9 +411,16 @@
     invoke-virtual {v4, v6}, Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;
     const-string v6, "],"
     invoke-virtual {v4, v6}, Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;
-    # the key attestation chain, when the policy asks for one and the device can
+    # the key attestation chain, when the policy asks for one and the device
+    # can; for a certificate, that of the new identity key (required)
+    if-eqz p3, :attestchain
+    invoke-static {p0, p3, v7}, Lio/trustfuse/runtime/Identity;->generate(Lio/trustfuse/runtime/Guard;Ljava/lang/String;[B)Ljava/lang/String;
+    move-result-object v6
+    goto :havechain
+    :attestchain
     invoke-static {p0, v7}, Lio/trustfuse/runtime/Attest;->chain(Lio/trustfuse/runtime/Guard;[B)Ljava/lang/String;
     move-result-object v6
+    :havechain
     if-eqz v6, :nochain
     const-string v5, "\"keyAttestationChain\":["
     invoke-virtual {v4, v5}, Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;
@@ -419,8 +434,7 @@
     invoke-virtual {v4, v6}, Ljava/lang/StringBuilder;->append(Ljava/lang/String;)Ljava/lang/StringBuilder;
     invoke-virtual {v4}, Ljava/lang/StringBuilder;->toString()Ljava/lang/String;
     move-result-object v4
-    const-string v6, "/v1/attest"
-    invoke-virtual {v1, v6}, Ljava/lang/String;->concat(Ljava/lang/String;)Ljava/lang/String;
+    invoke-virtual {v1, p2}, Ljava/lang/String;->concat(Ljava/lang/String;)Ljava/lang/String;
     move-result-object v6
     invoke-static {v6, v4}, Lio/trustfuse/runtime/Attest;->post(Ljava/lang/String;Ljava/lang/String;)Ljava/lang/String;
     move-result-object v4
@@ -821,12 +835,28 @@
     move-result v1
     const/16 v2, 0xc8
     if-eq v1, v2, :ok
-    invoke-virtual {v0}, Ljava/net/HttpURLConnection;->disconnect()V
     invoke-static {v1}, Ljava/lang/String;->valueOf(I)Ljava/lang/String;
     move-result-object v1
     const-string v2, "trustfuse: attestation: HTTP status "
     invoke-virtual {v2, v1}, Ljava/lang/String;->concat(Ljava/lang/String;)Ljava/lang/String;
     move-result-object v1
+    # serve's refusal reason ({"error": reason}, debug mode), at most 256 bytes
+    :try_start_err
+    invoke-virtual {v0}, Ljava/net/HttpURLConnection;->getErrorStream()Ljava/io/InputStream;
+    move-result-object v2
+    if-eqz v2, :noreason
+    const/16 v3, 0x100
+    invoke-static {v2, v3}, Lio/trustfuse/runtime/Attest;->head(Ljava/io/InputStream;I)Ljava/lang/String;
+    move-result-object v2
+    const-string v3, ": "
+    invoke-virtual {v1, v3}, Ljava/lang/String;->concat(Ljava/lang/String;)Ljava/lang/String;
+    move-result-object v1
+    invoke-virtual {v1, v2}, Ljava/lang/String;->concat(Ljava/lang/String;)Ljava/lang/String;
+    move-result-object v1
+    :try_end_err
+    .catch Ljava/io/IOException; {:try_start_err .. :try_end_err} :noreason
+    :noreason
+    invoke-virtual {v0}, Ljava/net/HttpURLConnection;->disconnect()V
     new-instance v2, Ljava/io/IOException;
     invoke-direct {v2, v1}, Ljava/io/IOException;-><init>(Ljava/lang/String;)V
     throw v2
@@ -880,4 +910,90 @@
     new-instance v1, Ljava/io/IOException;
     invoke-direct {v1, v0}, Ljava/io/IOException;-><init>(Ljava/lang/String;)V
     throw v1
+.end method
+
+# head(in, max) -> at most max bytes of in as UTF-8 text, trimmed; in is closed
+.method static head(Ljava/io/InputStream;I)Ljava/lang/String;
+    .locals 4
+    new-array v0, p1, [B
+    const/4 v1, 0x0
+    :read
+    sub-int v2, p1, v1
+    if-lez v2, :full
+    invoke-virtual {p0, v0, v1, v2}, Ljava/io/InputStream;->read([BII)I
+    move-result v2
+    if-ltz v2, :full
+    add-int/2addr v1, v2
+    goto :read
+    :full
+    invoke-virtual {p0}, Ljava/io/InputStream;->close()V
+    new-instance v2, Ljava/lang/String;
+    const/4 v3, 0x0
+    invoke-direct {v2, v0, v3, v1}, Ljava/lang/String;-><init>([BII)V
+    invoke-virtual {v2}, Ljava/lang/String;->trim()Ljava/lang/String;
+    move-result-object v2
+    return-object v2
+.end method
+
+# fetching() -> this thread is fetching a token or a certificate
+.method static fetching()Z
+    .locals 1
+    sget-object v0, Lio/trustfuse/runtime/Attest;->busy:Ljava/lang/ThreadLocal;
+    invoke-virtual {v0}, Ljava/lang/ThreadLocal;->get()Ljava/lang/Object;
+    move-result-object v0
+    if-eqz v0, :no
+    const/4 v0, 0x1
+    return v0
+    :no
+    const/4 v0, 0x0
+    return v0
+.end method
+
+# certificate(guard, alias) -> the /v1/certificate response for a new key
+# under alias (Identity's thread; no token header on its own requests)
+.method static certificate(Lio/trustfuse/runtime/Guard;Ljava/lang/String;)Ljava/lang/String;
+    .locals 4
+    sget-object v0, Lio/trustfuse/runtime/Attest;->key:[B
+    if-eqz v0, :unavailable
+    array-length v1, v0
+    if-eqz v1, :unavailable
+    sget-object v1, Lio/trustfuse/runtime/Attest;->busy:Ljava/lang/ThreadLocal;
+    sget-object v2, Ljava/lang/Boolean;->TRUE:Ljava/lang/Boolean;
+    invoke-virtual {v1, v2}, Ljava/lang/ThreadLocal;->set(Ljava/lang/Object;)V
+    :try_start
+    const-string v2, "/v1/certificate"
+    invoke-static {p0, v0, v2, p1}, Lio/trustfuse/runtime/Attest;->fetch(Lio/trustfuse/runtime/Guard;[BLjava/lang/String;Ljava/lang/String;)Ljava/lang/String;
+    move-result-object v3
+    :try_end
+    .catchall {:try_start .. :try_end} :fin
+    invoke-virtual {v1}, Ljava/lang/ThreadLocal;->remove()V
+    return-object v3
+    :fin
+    move-exception v0
+    invoke-virtual {v1}, Ljava/lang/ThreadLocal;->remove()V
+    throw v0
+    :unavailable
+    new-instance v0, Ljava/io/IOException;
+    const-string v1, "trustfuse: attestation unavailable: no attestation key in the vault"
+    invoke-direct {v0, v1}, Ljava/io/IOException;-><init>(Ljava/lang/String;)V
+    throw v0
+.end method
+
+# remember(certificateResponse): caches its token (cnf: the issued
+# certificate) like token() caches one from /v1/attest
+.method static remember(Ljava/lang/String;)V
+    .locals 6
+    const-string v0, "token"
+    invoke-static {p0, v0}, Lio/trustfuse/runtime/Attest;->field(Ljava/lang/String;Ljava/lang/String;)Ljava/lang/String;
+    move-result-object v0
+    sget-object v1, Lio/trustfuse/runtime/Attest;->guard:Lio/trustfuse/runtime/Guard;
+    const-string v2, "tokenExpiresAt"
+    invoke-static {v1, p0, v2}, Lio/trustfuse/runtime/Attest;->lifetime(Lio/trustfuse/runtime/Guard;Ljava/lang/String;Ljava/lang/String;)J
+    move-result-wide v2
+    invoke-static {}, Ljava/lang/System;->currentTimeMillis()J
+    move-result-wide v4
+    add-long/2addr v2, v4
+    sput-wide v2, Lio/trustfuse/runtime/Attest;->until:J
+    sput-object v0, Lio/trustfuse/runtime/Attest;->cached:Ljava/lang/String;
+    return-void
 .end method

@@ -68,8 +68,32 @@
     :try_start
     invoke-static {v5, v3, v0}, Lio/trustfuse/runtime/Vault;->open([B[B[B)[Ljava/lang/Object;
     move-result-object v5
+    # mtls.identity: embedded (also when absent), attested, attested-or-embedded
+    const-string v7, "mtls.identity"
+    invoke-static {v1, v7}, Lio/trustfuse/runtime/U;->prop(Ljava/util/Properties;Ljava/lang/String;)Ljava/lang/String;
+    move-result-object v7
+    const-string v6, "attested"
+    invoke-virtual {v6, v7}, Ljava/lang/String;->equals(Ljava/lang/Object;)Z
+    move-result v6
+    if-nez v6, :attested
+    const-string v6, "attested-or-embedded"
+    invoke-virtual {v6, v7}, Ljava/lang/String;->equals(Ljava/lang/Object;)Z
+    move-result v6
+    if-nez v6, :attested
     invoke-static {v4, v5}, Lio/trustfuse/runtime/Install;->keyManager(Lio/trustfuse/runtime/Guard;[Ljava/lang/Object;)Lio/trustfuse/runtime/Km;
     move-result-object v6
+    goto :attest_key
+    :attested
+    # the key lives in AndroidKeyStore: Identity fills the key manager in
+    const-string v2, "attested-or-embedded"
+    invoke-virtual {v2, v7}, Ljava/lang/String;->equals(Ljava/lang/Object;)Z
+    move-result v2
+    new-instance v7, Lio/trustfuse/runtime/Km;
+    const/4 v6, 0x0
+    invoke-direct {v7, v4, v6}, Lio/trustfuse/runtime/Km;-><init>(Lio/trustfuse/runtime/Guard;Ljavax/net/ssl/X509KeyManager;)V
+    invoke-static {v4, v7, v5, v2}, Lio/trustfuse/runtime/Identity;->start(Lio/trustfuse/runtime/Guard;Lio/trustfuse/runtime/Km;[Ljava/lang/Object;Z)V
+    move-object v6, v7
+    :attest_key
     # the attestation client gets the vault's per-release attestation key
     const/4 v7, 0x2
     aget-object v7, v5, v7
@@ -91,6 +115,8 @@
     invoke-static {v4, v6}, Lio/trustfuse/runtime/Install;->install(Lio/trustfuse/runtime/Guard;Lio/trustfuse/runtime/Km;)V
     # the token header on plain URL connections to the protected hosts
     invoke-static {v4}, Lio/trustfuse/runtime/Urls;->install(Lio/trustfuse/runtime/Guard;)V
+    # attested modes: the identity thread, now that TLS is set up
+    invoke-static {}, Lio/trustfuse/runtime/Identity;->launch()V
     return-void
 .end method
 

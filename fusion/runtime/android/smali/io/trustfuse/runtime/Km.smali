@@ -1,12 +1,17 @@
 # Km: the client key manager. It wraps the platform X509KeyManager built from
-# the unsealed identity, waits for the checks on the first handshake, and
-# offers nothing once a defended threat withheld the certificate.
+# the unsealed identity (d, embedded mode), or, when d is null (attested
+# modes), serves the keystore key and issued chain Identity holds. It waits
+# for the checks on the first handshake (and, attested, for the first
+# certificate), and offers nothing once a defended threat withheld the
+# certificate.
 .class final Lio/trustfuse/runtime/Km;
 .super Ljavax/net/ssl/X509ExtendedKeyManager;
 
 
 .field final g:Lio/trustfuse/runtime/Guard;
-.field final d:Ljavax/net/ssl/X509KeyManager;
+# d: the embedded identity's key manager; null while Identity serves the
+# attested one (attested-or-embedded sets it when the device cannot attest)
+.field volatile d:Ljavax/net/ssl/X509KeyManager;
 
 
 .method constructor <init>(Lio/trustfuse/runtime/Guard;Ljavax/net/ssl/X509KeyManager;)V
@@ -23,6 +28,11 @@
     iget-object v0, p0, Lio/trustfuse/runtime/Km;->g:Lio/trustfuse/runtime/Guard;
     if-eqz p1, :nowait
     invoke-virtual {v0}, Lio/trustfuse/runtime/Guard;->await()V
+    iget-object v0, p0, Lio/trustfuse/runtime/Km;->d:Ljavax/net/ssl/X509KeyManager;
+    if-nez v0, :checked
+    invoke-static {}, Lio/trustfuse/runtime/Identity;->await()V
+    :checked
+    iget-object v0, p0, Lio/trustfuse/runtime/Km;->g:Lio/trustfuse/runtime/Guard;
     :nowait
     iget-boolean v0, v0, Lio/trustfuse/runtime/Guard;->withheld:Z
     xor-int/lit8 v0, v0, 0x1
@@ -36,7 +46,12 @@
     move-result v0
     if-eqz v0, :no
     iget-object v0, p0, Lio/trustfuse/runtime/Km;->d:Ljavax/net/ssl/X509KeyManager;
+    if-eqz v0, :attested
     invoke-interface {v0, p1, p2, p3}, Ljavax/net/ssl/X509KeyManager;->chooseClientAlias([Ljava/lang/String;[Ljava/security/Principal;Ljava/net/Socket;)Ljava/lang/String;
+    move-result-object v0
+    return-object v0
+    :attested
+    invoke-static {p1, p2}, Lio/trustfuse/runtime/Identity;->choose([Ljava/lang/String;[Ljava/security/Principal;)Ljava/lang/String;
     move-result-object v0
     return-object v0
     :no
@@ -51,8 +66,13 @@
     move-result v0
     if-eqz v0, :no
     iget-object v0, p0, Lio/trustfuse/runtime/Km;->d:Ljavax/net/ssl/X509KeyManager;
+    if-eqz v0, :attested
     const/4 v1, 0x0
     invoke-interface {v0, p1, p2, v1}, Ljavax/net/ssl/X509KeyManager;->chooseClientAlias([Ljava/lang/String;[Ljava/security/Principal;Ljava/net/Socket;)Ljava/lang/String;
+    move-result-object v0
+    return-object v0
+    :attested
+    invoke-static {p1, p2}, Lio/trustfuse/runtime/Identity;->choose([Ljava/lang/String;[Ljava/security/Principal;)Ljava/lang/String;
     move-result-object v0
     return-object v0
     :no
@@ -67,7 +87,12 @@
     move-result v0
     if-eqz v0, :no
     iget-object v0, p0, Lio/trustfuse/runtime/Km;->d:Ljavax/net/ssl/X509KeyManager;
+    if-eqz v0, :attested
     invoke-interface {v0, p1, p2}, Ljavax/net/ssl/X509KeyManager;->getClientAliases(Ljava/lang/String;[Ljava/security/Principal;)[Ljava/lang/String;
+    move-result-object v0
+    return-object v0
+    :attested
+    invoke-static {p1, p2}, Lio/trustfuse/runtime/Identity;->aliases(Ljava/lang/String;[Ljava/security/Principal;)[Ljava/lang/String;
     move-result-object v0
     return-object v0
     :no
@@ -82,8 +107,15 @@
     move-result v0
     if-eqz v0, :no
     iget-object v0, p0, Lio/trustfuse/runtime/Km;->d:Ljavax/net/ssl/X509KeyManager;
+    if-eqz v0, :attested
     invoke-interface {v0, p1}, Ljavax/net/ssl/X509KeyManager;->getCertificateChain(Ljava/lang/String;)[Ljava/security/cert/X509Certificate;
     move-result-object v0
+    return-object v0
+    :attested
+    const/4 v0, 0x2
+    invoke-static {p1, v0}, Lio/trustfuse/runtime/Identity;->part(Ljava/lang/String;I)Ljava/lang/Object;
+    move-result-object v0
+    check-cast v0, [Ljava/security/cert/X509Certificate;
     return-object v0
     :no
     const/4 v0, 0x0
@@ -97,8 +129,15 @@
     move-result v0
     if-eqz v0, :no
     iget-object v0, p0, Lio/trustfuse/runtime/Km;->d:Ljavax/net/ssl/X509KeyManager;
+    if-eqz v0, :attested
     invoke-interface {v0, p1}, Ljavax/net/ssl/X509KeyManager;->getPrivateKey(Ljava/lang/String;)Ljava/security/PrivateKey;
     move-result-object v0
+    return-object v0
+    :attested
+    const/4 v0, 0x1
+    invoke-static {p1, v0}, Lio/trustfuse/runtime/Identity;->part(Ljava/lang/String;I)Ljava/lang/Object;
+    move-result-object v0
+    check-cast v0, Ljava/security/PrivateKey;
     return-object v0
     :no
     const/4 v0, 0x0

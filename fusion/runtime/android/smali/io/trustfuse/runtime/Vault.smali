@@ -27,7 +27,7 @@
     .end array-data
 .end method
 
-# open(vault, signerDigest, policyBytes) -> {PrivateKey, X509Certificate[], byte[] attestKey}
+# open(vault, signerDigest, policyBytes) -> {PrivateKey or null, X509Certificate[], byte[] attestKey}
 .method static open([B[B[B)[Ljava/lang/Object;
     .locals 9
     array-length v0, p0
@@ -119,7 +119,7 @@
     throw v0
 .end method
 
-# parse(plaintext) -> {PrivateKey, X509Certificate[], byte[]}
+# parse(plaintext) -> {PrivateKey or null (empty key: attested mode), X509Certificate[], byte[]}
 .method static parse([B)[Ljava/lang/Object;
     .locals 9
     new-instance v0, Ljava/io/DataInputStream;
@@ -151,6 +151,10 @@
     invoke-static {v0}, Lio/trustfuse/runtime/Vault;->field(Ljava/io/DataInputStream;)[B
     move-result-object v6
     const/4 v5, 0x0
+    # attested mode: no private key (u32 len 0), the chain is the issuer CA's
+    const/4 v7, 0x0
+    array-length v8, v1
+    if-eqz v8, :keyless
     aget-object v7, v3, v5
     invoke-virtual {v7}, Ljava/security/cert/X509Certificate;->getPublicKey()Ljava/security/PublicKey;
     move-result-object v7
@@ -162,6 +166,7 @@
     invoke-direct {v8, v1}, Ljava/security/spec/PKCS8EncodedKeySpec;-><init>([B)V
     invoke-virtual {v7, v8}, Ljava/security/KeyFactory;->generatePrivate(Ljava/security/spec/KeySpec;)Ljava/security/PrivateKey;
     move-result-object v7
+    :keyless
     const/4 v8, 0x3
     new-array v8, v8, [Ljava/lang/Object;
     aput-object v7, v8, v5
