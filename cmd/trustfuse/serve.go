@@ -186,16 +186,6 @@ func (sc *serveConfig) build(c *cli.Context) (attest.Config, func(), error) {
 	if err != nil {
 		return attest.Config{}, nop, err
 	}
-	if cfg.Registry, err = attest.OpenRegistry(sc.Registry, rk, false); err != nil {
-		return attest.Config{}, nop, err
-	}
-	cfg.ErrorLog = log.New(c.App.ErrWriter, appName+": ", log.LstdFlags|log.LUTC)
-	ok := false
-	defer func() {
-		if !ok {
-			cfg.Registry.Close()
-		}
-	}()
 	if _, cfg.SigningKey, err = loadP256(sc.SigningKey, "signing key", false); err != nil {
 		return attest.Config{}, nop, err
 	}
@@ -225,6 +215,18 @@ func (sc *serveConfig) build(c *cli.Context) (attest.Config, func(), error) {
 			return attest.Config{}, nop, err
 		}
 	}
+	// The registry is opened once everything local has been checked, so
+	// a configuration mistake is reported whatever the registry's state.
+	if cfg.Registry, err = attest.OpenRegistry(sc.Registry, rk, false); err != nil {
+		return attest.Config{}, nop, err
+	}
+	cfg.ErrorLog = log.New(c.App.ErrWriter, appName+": ", log.LstdFlags|log.LUTC)
+	ok := false
+	defer func() {
+		if !ok {
+			cfg.Registry.Close()
+		}
+	}()
 	if sc.Redis != "" {
 		r, err := attest.NewRedisReplay(sc.Redis, "trustfuse:", nil)
 		if err != nil {

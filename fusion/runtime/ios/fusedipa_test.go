@@ -185,15 +185,20 @@ func serveCLI(t *testing.T, bin, dir string) (string, *ecdsa.PublicKey) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// The first line says where it listens; the rest is kept for a failure.
+	// A line says where it listens; every line is kept for a failure.
 	sc := bufio.NewScanner(stderr)
-	if !sc.Scan() {
+	serving := regexp.MustCompile(`serving on (127\.0\.0\.1:\d+) `)
+	var log bytes.Buffer
+	var m []string
+	for m == nil && sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+		m = serving.FindStringSubmatch(sc.Text())
+	}
+	if m == nil {
 		cmd.Process.Kill()
 		cmd.Wait()
-		t.Fatalf("trustfuse serve printed nothing: %v", sc.Err())
+		t.Fatalf("trustfuse serve did not say where it listens: %v\n%s", sc.Err(), log.String())
 	}
-	first := sc.Text()
-	var log bytes.Buffer
 	read := make(chan struct{})
 	go func() {
 		for sc.Scan() {
@@ -208,10 +213,6 @@ func serveCLI(t *testing.T, bin, dir string) (string, *ecdsa.PublicKey) {
 			t.Errorf("trustfuse serve: %v\n%s", err, log.String())
 		}
 	})
-	m := regexp.MustCompile(`serving on (127\.0\.0\.1:\d+) `).FindStringSubmatch(first)
-	if m == nil {
-		t.Fatalf("trustfuse serve: %s", first)
-	}
 	return "http://" + m[1], &sk.PublicKey
 }
 
