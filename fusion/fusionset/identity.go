@@ -217,7 +217,7 @@ func parseCerts(data []byte) ([]*x509.Certificate, string) {
 // issuer CA and an attestation service, and the attestedCertificate values
 // are in range.
 func checkIdentityMode(ps *problems, fs *FusionSet, doc any) {
-	modePtr := pointer("mtls", "identity")
+	modePtr := jsonpos.Pointer("mtls", "identity")
 	if ps.blocked(modePtr) || !has(doc, "mtls") || ps.blocked("/mtls") {
 		return
 	}
@@ -229,39 +229,39 @@ func checkIdentityMode(ps *problems, fs *FusionSet, doc any) {
 	if mode == IdentityAttested {
 		const remove = "attested mode ships no private key: remove mtls.clientCertificate/password, set mtls.issuerCA"
 		if has(doc, "mtls", "clientCertificate") {
-			ps.add(pointer("mtls", "clientCertificate"), "%s", remove)
+			ps.add(jsonpos.Pointer("mtls", "clientCertificate"), "%s", remove)
 		}
 		if has(doc, "mtls", "password") {
-			ps.add(pointer("mtls", "password"), "%s", remove)
+			ps.add(jsonpos.Pointer("mtls", "password"), "%s", remove)
 		}
 	} else if !has(doc, "mtls", "clientCertificate") {
 		hint := ""
 		if mode == IdentityEmbedded {
 			hint = `, or set "identity": "attested" to ship no private key (devices then get their certificate from serve)`
 		}
-		ps.add(pointer("mtls", "clientCertificate"), "missing required field %q: identity %q seals a client certificate into the app%s", "clientCertificate", mode, hint)
+		ps.add(jsonpos.Pointer("mtls", "clientCertificate"), "missing required field %q: identity %q seals a client certificate into the app%s", "clientCertificate", mode, hint)
 	}
 	if !mode.Attested() {
 		if has(doc, "mtls", "issuerCA") {
-			ps.warn(pointer("mtls", "issuerCA"), "issuerCA is used only when identity is attested or attested-or-embedded; identity is %s", mode)
+			ps.warn(jsonpos.Pointer("mtls", "issuerCA"), "issuerCA is used only when identity is attested or attested-or-embedded; identity is %s", mode)
 		}
 		if has(doc, "mtls", "attestedCertificate") {
-			ps.warn(pointer("mtls", "attestedCertificate"), "attestedCertificate is used only when identity is attested or attested-or-embedded; identity is %s", mode)
+			ps.warn(jsonpos.Pointer("mtls", "attestedCertificate"), "attestedCertificate is used only when identity is attested or attested-or-embedded; identity is %s", mode)
 		}
 		return
 	}
 	if !has(doc, "mtls", "issuerCA") {
-		ps.add(pointer("mtls", "issuerCA"), "missing required field %q: identity %q needs the CA certificate(s) serve issues device certificates under (PEM, public part only)", "issuerCA", mode)
+		ps.add(jsonpos.Pointer("mtls", "issuerCA"), "missing required field %q: identity %q needs the CA certificate(s) serve issues device certificates under (PEM, public part only)", "issuerCA", mode)
 	}
 	if !has(doc, "attestation", "endpoint") && !ps.blocked("/attestation") {
-		ps.add(pointer("attestation", "endpoint"), "missing required field %q: identity %q gets device certificates from the attestation service (<endpoint>/v1/certificate)", "endpoint", mode)
+		ps.add(jsonpos.Pointer("attestation", "endpoint"), "missing required field %q: identity %q gets device certificates from the attestation service (<endpoint>/v1/certificate)", "endpoint", mode)
 	}
 	ac := m.AttestedCertificate
-	if ptr := pointer("mtls", "attestedCertificate", "validity"); ac.Validity != "" && !ps.blocked(ptr) {
+	if ptr := jsonpos.Pointer("mtls", "attestedCertificate", "validity"); ac.Validity != "" && !ps.blocked(ptr) {
 		checkDuration(ps, ptr, ac.Validity, MinAttestedValidity, MaxAttestedValidity)
 	}
-	if ptr := pointer("mtls", "attestedCertificate", "minSecurityLevel"); ac.MinSecurityLevel == "strongbox" && ac.StrongBox != "prefer" &&
-		!ps.blocked(ptr) && !ps.blocked(pointer("mtls", "attestedCertificate", "strongBox")) {
+	if ptr := jsonpos.Pointer("mtls", "attestedCertificate", "minSecurityLevel"); ac.MinSecurityLevel == "strongbox" && ac.StrongBox != "prefer" &&
+		!ps.blocked(ptr) && !ps.blocked(jsonpos.Pointer("mtls", "attestedCertificate", "strongBox")) {
 		ps.add(ptr, `strongbox needs "strongBox": "prefer": otherwise the device makes its key in the TEE and serve refuses it`)
 	}
 }
@@ -271,7 +271,7 @@ func checkIdentityMode(ps *problems, fs *FusionSet, doc any) {
 // certificates, valid now, usable for TLS client authentication. A private
 // key in the file is refused: the file is sealed into every copy of the app.
 func loadIssuerCA(ps *problems, fs *FusionSet, dir string, now time.Time) {
-	ptr := pointer("mtls", "issuerCA")
+	ptr := jsonpos.Pointer("mtls", "issuerCA")
 	if fs.MTLS.IssuerCA == "" || ps.blocked(ptr) || !fs.MTLS.Identity.Attested() {
 		return
 	}
