@@ -418,7 +418,7 @@ func TestCertificateRefused(t *testing.T) {
 				if out, err := runOpenSSL(t, "verify", "-CAfile", f.caFile, cert); err == nil || !strings.Contains(out, "signature failure") {
 					t.Fatalf("openssl verify accepted an opaque refusal's certificate (or failed otherwise): %v\n%s", err, out)
 				}
-				if k := sentKey([]string{base64.StdEncoding.EncodeToString(firstOf(chain))}); k != nil {
+				if k := sentKey(&AttestRequest{KeyAttestationChain: []string{base64.StdEncoding.EncodeToString(firstOf(chain))}}); k != nil {
 					if c, _ := x509.ParseCertificate(der); c == nil || !k.Equal(c.PublicKey) {
 						t.Fatal("opaque certificate is not for the key sent")
 					}
