@@ -185,15 +185,22 @@ func serveCLI(t *testing.T, bin, dir string) (string, *ecdsa.PublicKey) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// The first line says where it listens; the rest is kept for a failure.
+	// The line saying where it listens comes after the start-up notes
+	// (such as certificate issuance being off); everything is kept for a
+	// failure.
 	sc := bufio.NewScanner(stderr)
-	if !sc.Scan() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("trustfuse serve printed nothing: %v", sc.Err())
-	}
-	first := sc.Text()
 	var log bytes.Buffer
+	listening := regexp.MustCompile(`serving on (127\.0\.0\.1:\d+) `)
+	var m []string
+	for m == nil {
+		if !sc.Scan() {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("trustfuse serve did not say where it listens: %v\n%s", sc.Err(), log.String())
+		}
+		log.WriteString(sc.Text() + "\n")
+		m = listening.FindStringSubmatch(sc.Text())
+	}
 	read := make(chan struct{})
 	go func() {
 		for sc.Scan() {
@@ -208,10 +215,6 @@ func serveCLI(t *testing.T, bin, dir string) (string, *ecdsa.PublicKey) {
 			t.Errorf("trustfuse serve: %v\n%s", err, log.String())
 		}
 	})
-	m := regexp.MustCompile(`serving on (127\.0\.0\.1:\d+) `).FindStringSubmatch(first)
-	if m == nil {
-		t.Fatalf("trustfuse serve: %s", first)
-	}
 	return "http://" + m[1], &sk.PublicKey
 }
 
