@@ -411,7 +411,8 @@ func TestFuseAttestedDeterministic(t *testing.T) {
 // the registration carries it and the identity policy, the policy says
 // mtls.identity=attested, and the signed report says no private key is in
 // the package. Attested-or-embedded: the client key is in the vault
-// plaintext (the embedded fallback) and nowhere else.
+// plaintext (the embedded fallback) and nowhere else. A second attested
+// fuse writes the same bytes.
 func TestFuseIPAAttested(t *testing.T) {
 	w := newIdentityWorld(t)
 	fx := loadIOSFixture(t)
@@ -505,6 +506,14 @@ func TestFuseIPAAttested(t *testing.T) {
 			}
 			if l := st.Predicate.Limits; !strings.HasPrefix(l[0], "No client private key is in the package") || !strings.Contains(l[0], "Secure Enclave") {
 				t.Errorf("limits do not say the package holds no private key: %q", l[0])
+			}
+			// Same inputs and build time: the same bytes.
+			again := filepath.Join(t.TempDir(), "again.ipa")
+			if _, err := Fuse(Request{In: testenv.IOSFixture(t, "Demo.ipa"), Out: again, FusionSet: fs, Signer: fx.signer, Now: buildTime, ToolVersion: "trustfuse test", IOS: fx.opts}); err != nil {
+				t.Fatal(err)
+			}
+			if fileSum(t, again) != fileSum(t, out) {
+				t.Error("two attested fuses of the same IPA differ")
 			}
 		})
 	}
