@@ -1,14 +1,11 @@
 package iosrt_test
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -107,19 +104,6 @@ func TestFusedIPAAttested(t *testing.T) {
 	}
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
-	post := func(path string, body []byte) (int, []byte) {
-		resp, err := http.Post(hs.URL+path, "application/json", bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp.StatusCode, b
-	}
-
 	aaKey := keyattesttest.NewKey(t, "p256").(*ecdsa.PrivateKey)
 	keyID := base64.StdEncoding.EncodeToString(keyattesttest.AppAttestKeyID(t, aaKey))
 	spkiOf := func(k *ecdsa.PrivateKey) string {
@@ -136,7 +120,7 @@ func TestFusedIPAAttested(t *testing.T) {
 		{"object made for another key", spkiOf(other), spkiOf(identity), "certificate_app_attest_challenge_mismatch"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			code, b := post("/v1/challenge", nil)
+			code, b := postJSON(t, hs.URL, "/v1/challenge", nil)
 			var ch attest.ChallengeResponse
 			if err := json.Unmarshal(b, &ch); code != 200 || err != nil {
 				t.Fatalf("challenge: %d %s", code, b)
@@ -146,7 +130,7 @@ func TestFusedIPAAttested(t *testing.T) {
 				TeamID: l.m.TeamID, BundleID: l.m.BundleID, ClientDataHash: cdh, NotBefore: time.Now().Add(-time.Minute)}))
 			body := mustRun(t, append(append([]string{"certificate-request"}, measureArgs(l.m)...), ch.Nonce, l.identity.AttestKey,
 				"device-1", "0", keyID, obj, c.sent)...)
-			code, b = post("/v1/certificate", []byte(body))
+			code, b = postJSON(t, hs.URL, "/v1/certificate", []byte(body))
 			if c.reason != "" {
 				if code != 403 || !strings.Contains(string(b), c.reason) {
 					t.Fatalf("got %d %s, want 403 %s", code, b, c.reason)

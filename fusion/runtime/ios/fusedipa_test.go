@@ -225,19 +225,7 @@ func serveCLI(t *testing.T, bin, dir string) (string, *ecdsa.PublicKey) {
 // raw bytes. It returns serve's status and body, and the request body.
 func attestOnce(t *testing.T, base string, m attest.IOSMeasurement, attestKey, device, threats string, app func(raw []byte) (keyID, object string)) (int, []byte, string) {
 	t.Helper()
-	post := func(path string, body []byte) (int, []byte) {
-		resp, err := http.Post(base+path, "application/json", bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp.StatusCode, b
-	}
-	code, b := post("/v1/challenge", nil)
+	code, b := postJSON(t, base, "/v1/challenge", nil)
 	var ch attest.ChallengeResponse
 	if err := json.Unmarshal(b, &ch); code != 200 || err != nil {
 		t.Fatalf("challenge: %d %s", code, b)
@@ -251,8 +239,24 @@ func attestOnce(t *testing.T, base string, m attest.IOSMeasurement, attestKey, d
 		kid, obj = app(raw)
 	}
 	body := mustRun(t, append(append([]string{"attest-request"}, measureArgs(m)...), ch.Nonce, attestKey, device, threats, kid, obj)...)
-	code, b = post("/v1/attest", []byte(body))
+	code, b = postJSON(t, base, "/v1/attest", []byte(body))
 	return code, b, body
+}
+
+// postJSON posts body (JSON) to base+path and returns the status and the
+// answer.
+func postJSON(t *testing.T, base, path string, body []byte) (int, []byte) {
+	t.Helper()
+	resp, err := http.Post(base+path, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
 }
 
 // TestFusedIPA is the host half of the acceptance on real

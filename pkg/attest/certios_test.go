@@ -54,14 +54,7 @@ func newIOSCertFixture(t testing.TB, debug bool) *iosCertFixture {
 	if err := f.reg.Revoke(f.iosRevok.SHA256(), f.clk.t); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := NewServer(Config{Issuer: "https://attest.example", Audience: "api.example", TokenTTL: 5 * time.Minute,
-		SigningKey: f.key, NonceKey: f.nonce, Registry: f.reg, Replay: NewMemoryReplay(1<<20, f.clk.now),
-		AppAttest: aa, Debug: debug, Now: f.clk.now,
-		CertificateIssuer: &CertificateIssuer{Chain: []*x509.Certificate{f.ca.Cert}, Key: f.ca.Key}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.srv, f.h = srv, srv.Handler()
+	f.serve(t, Config{AppAttest: aa, Debug: debug})
 	return f
 }
 
