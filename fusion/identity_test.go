@@ -31,8 +31,11 @@ import (
 	"github.com/trustfuse/trustfuse/internal/reporttest"
 	"github.com/trustfuse/trustfuse/internal/testenv"
 	"github.com/trustfuse/trustfuse/pkg/attest"
+	"github.com/trustfuse/trustfuse/pkg/ipa"
 	"github.com/trustfuse/trustfuse/pkg/keys"
+	"github.com/trustfuse/trustfuse/pkg/provision"
 	"github.com/trustfuse/trustfuse/pkg/report"
+	"github.com/trustfuse/trustfuse/pkg/vault"
 )
 
 // identityWorld is a directory with an issuer CA (client-ca.pem, its key
@@ -179,9 +182,9 @@ func (s scanned) has(needle, haystack string) bool {
 
 // scanPackage inflates every entry of the package at out (archive/zip,
 // not our reader), reads its raw bytes and unseals each vault with the
-// signer digests it may be sealed to, and searches all of them for every
-// encoding of every private key of the world. It returns the hits and the
-// vault plaintexts by entry name.
+// signer digests it may be sealed to (an IPA's: team id + bundle id), and
+// searches all of them for every encoding of every private key of the
+// world. It returns the hits and the vault plaintexts by entry name.
 func (w *identityWorld) scanPackage(t *testing.T, out string, res *Result) (scanned, map[string][]byte) {
 	t.Helper()
 	entries := testenv.ZipEntries(t, out)
@@ -193,21 +196,36 @@ func (w *identityWorld) scanPackage(t *testing.T, out string, res *Result) (scan
 	for name, data := range entries {
 		haystacks["entry "+name] = data
 	}
-	policy := entries[policyEntry(t, entries)]
+	isVault := func(name string) bool { return strings.Contains(name, "assets/trustfuse/vault") }
+	var digests [][32]byte
+	for _, d := range res.Measurement.SignerDigests {
+		digests = append(digests, digestBytes(t, d))
+	}
+	var policy []byte
+	if m := res.IOSMeasurement; m != nil {
+		isVault = func(name string) bool { return name == iosTFDir+"vault.bin" }
+		digests = [][32]byte{vault.IOSSignerDigest(m.TeamID, m.BundleID)}
+		policy = entries[iosTFDir+"policy.bin"]
+	} else {
+		policy = entries[policyEntry(t, entries)]
+	}
 	plaintexts := map[string][]byte{}
 	for name, blob := range entries {
-		if !strings.Contains(name, "assets/trustfuse/vault") {
+		if !isVault(name) {
 			continue
 		}
-		for _, d := range res.Measurement.SignerDigests {
-			if pt, err := vaultPlaintext(t, blob, digestBytes(t, d), policy); err == nil {
+		for _, d := range digests {
+			if pt, err := vaultPlaintext(t, blob, d, policy); err == nil {
 				plaintexts[name] = pt
 				haystacks["plaintext of "+name] = pt
 			}
 		}
 		if plaintexts[name] == nil {
-			t.Fatalf("%s unseals for none of the signers %v", name, res.Measurement.SignerDigests)
+			t.Fatalf("%s unseals for none of the signers %x", name, digests)
 		}
+	}
+	if len(plaintexts) == 0 {
+		t.Fatal("no vault in the package")
 	}
 	var hits scanned
 	for hn, h := range haystacks {
@@ -381,22 +399,180 @@ func TestFuseAttestedDeterministic(t *testing.T) {
 	}
 }
 
-// TestFuseIPARefusesAttested: an .ipa with an attested mode is refused as
-// bad input (exit 2) before anything is written, naming the docs.
-func TestFuseIPARefusesAttested(t *testing.T) {
+// TestFuseIPAAttested fuses Demo.ipa with each attested identity mode,
+// signed with the fixture profile that grants App Attest, and checks the
+// output with ipa.Verify and Python's plistlib (the app's CodeResources
+// seals the framework's policy and vault), then scans every inflated entry,
+// the file and the unsealed vault plaintext (opened for team + bundle id
+// by the vault's documented FORMAT, not pkg/vault) for every encoding of
+// every private key of the test, the Apple signing key included. Attested:
+// none is there, the vault holds exactly the issuer CA chain and the
+// attestation key DeriveAttestKeyFromSigner(Apple key, SHA-256(policy)),
+// the registration carries it and the identity policy, the policy says
+// mtls.identity=attested, and the signed report says no private key is in
+// the package. Attested-or-embedded: the client key is in the vault
+// plaintext (the embedded fallback) and nowhere else. A second attested
+// fuse writes the same bytes.
+func TestFuseIPAAttested(t *testing.T) {
 	w := newIdentityWorld(t)
 	fx := loadIOSFixture(t)
+	w.keys["Apple signing key"] = fx.signer.Key
+	fx.opts.Profiles[""] = mustReadFile(t, testenv.IOSFixture(t, "appattest.mobileprovision"))
+	caFingerprint := opensslFingerprint(t, filepath.Join(w.dir, "client-ca.pem"))
 	for _, mode := range []fusionset.IdentityMode{fusionset.IdentityAttested, fusionset.IdentityAttestedOrEmbedded} {
 		t.Run(string(mode), func(t *testing.T) {
+			fs := w.fusionSet(t, mode, false, `, "attestedCertificate": {"validity": "12h"}`)
+			out := filepath.Join(t.TempDir(), "fused.ipa")
+			res, err := Fuse(Request{In: testenv.IOSFixture(t, "Demo.ipa"), Out: out, FusionSet: fs, Signer: fx.signer, Now: buildTime, ToolVersion: "trustfuse test", IOS: fx.opts})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Warnings) != 0 {
+				t.Errorf("warnings with a profile granting App Attest: %v", res.Warnings)
+			}
+			f, err := ipa.Open(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = ipa.Verify(f.IPA, ipa.VerifyOptions{Roots: fx.opts.Roots, Now: iosClock})
+			f.Close()
+			if err != nil || !res.Verification.Verified {
+				t.Fatalf("ipa.Verify: %v", err)
+			}
+			entries := testenv.ZipEntries(t, out)
+			seal := writeTemp(t, entries[iosAppDir+"_CodeSignature/CodeResources"])
+			for _, n := range []string{"policy.bin", "vault.bin"} {
+				got := testenv.Run(t, "python3", "-c", "import plistlib,sys; print(plistlib.load(open(sys.argv[1],'rb'))['files2'][sys.argv[2]]['hash2'].hex())",
+					seal, "Frameworks/TrustFuse.framework/"+n)
+				if want := sha256.Sum256(entries[iosTFDir+n]); strings.TrimSpace(got) != fmt.Sprintf("%x", want) {
+					t.Errorf("the app seals %s as %s, the file's SHA-256 is %x", n, got, want)
+				}
+			}
+			props := harness.LoadProperties(t, entries[iosTFDir+"policy.bin"])
+			if props["mtls.identity"] != string(mode) {
+				t.Errorf("policy mtls.identity=%q", props["mtls.identity"])
+			}
+			if got, want := res.Registration.Identity, (&attest.IdentityPolicy{Mode: string(mode), ValiditySeconds: 12 * 3600,
+				MinSecurityLevel: "tee", RequireVerifiedBoot: true}); got == nil || *got != *want || res.Registration.IOS == nil {
+				t.Errorf("registration identity %+v, want %+v (iOS %v)", got, want, res.Registration.IOS)
+			}
+
+			hits, plaintexts := w.scanPackage(t, out, res)
+			st := res.Statement(report.Build{Version: "test", Commit: "none"}, fs)
+			data, err := report.Sign(st, fx.signer.Key, fx.signer.Chain)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := report.Open(data); err != nil {
+				t.Fatalf("report: %v", err)
+			}
+			m := st.Predicate.MTLS
+			if mode == fusionset.IdentityAttestedOrEmbedded {
+				want := scanned{"client key PKCS#8 in plaintext of " + iosTFDir + "vault.bin", "client key scalar in plaintext of " + iosTFDir + "vault.bin"}
+				for _, h := range want {
+					if !slices.Contains(hits, h) {
+						t.Errorf("the scan does not find %q; hits:\n%s", h, strings.Join(hits, "\n"))
+					}
+				}
+				for _, h := range hits {
+					if !strings.HasPrefix(h, "client key") || !strings.HasSuffix(h, " in plaintext of "+iosTFDir+"vault.bin") {
+						t.Errorf("unexpected hit: %s", h)
+					}
+				}
+				if m.Identity != string(mode) || m.PrivateKeyInPackage == nil || !*m.PrivateKeyInPackage {
+					t.Errorf("report mtls = %+v", m)
+				}
+				return
+			}
+			if len(hits) > 0 {
+				t.Fatalf("private key material in the attested IPA:\n%s", strings.Join(hits, "\n"))
+			}
+			signerDER, _ := x509.MarshalPKCS8PrivateKey(fx.signer.Key)
+			wantKey := attest.DeriveAttestKeyFromSigner(signerDER, sha256.Sum256(entries[iosTFDir+"policy.bin"]))
+			// u32 0 (no key) | u16 1 | u32 len | the CA's DER | u32 32 | attest key.
+			want := []byte{0, 0, 0, 0, 0, 1}
+			want = append(want, byte(len(w.ca.Raw)>>24), byte(len(w.ca.Raw)>>16), byte(len(w.ca.Raw)>>8), byte(len(w.ca.Raw)))
+			want = append(append(want, w.ca.Raw...), 0, 0, 0, 32)
+			want = append(want, wantKey...)
+			if !bytes.Equal(plaintexts[iosTFDir+"vault.bin"], want) {
+				t.Error("vault plaintext is not (no key, the issuer CA, the attest key from the Apple signing key)")
+			}
+			if !bytes.Equal(res.Registration.AttestKey, wantKey) {
+				t.Error("registered attestation key is not DeriveAttestKeyFromSigner of the Apple signing key over the policy")
+			}
+			if m.Identity != "attested" || m.PrivateKeyInPackage == nil || *m.PrivateKeyInPackage || m.Vault == nil || m.Vault.HasPrivateKey ||
+				!slices.Equal(m.Vault.Chain, []report.CertRef{{Subject: w.ca.Subject.String(), SHA256: caFingerprint}}) || m.SHA256 != caFingerprint {
+				t.Errorf("report mtls = %+v", m)
+			}
+			if l := st.Predicate.Limits; !strings.HasPrefix(l[0], "No client private key is in the package") || !strings.Contains(l[0], "Secure Enclave") {
+				t.Errorf("limits do not say the package holds no private key: %q", l[0])
+			}
+			// Same inputs and build time: the same bytes.
+			again := filepath.Join(t.TempDir(), "again.ipa")
+			if _, err := Fuse(Request{In: testenv.IOSFixture(t, "Demo.ipa"), Out: again, FusionSet: fs, Signer: fx.signer, Now: buildTime, ToolVersion: "trustfuse test", IOS: fx.opts}); err != nil {
+				t.Fatal(err)
+			}
+			if fileSum(t, again) != fileSum(t, out) {
+				t.Error("two attested fuses of the same IPA differ")
+			}
+		})
+	}
+}
+
+// TestFuseIPAAppAttestEntitlement: an attested identity needs the profile
+// (or the entitlements given) to grant App Attest. Attested without it is
+// refused as a profile problem (exit 4) naming the entitlement and the
+// profile, before anything is written; attested-or-embedded goes on with a
+// warning that every device falls back; entitlements given that include
+// it are enough.
+func TestFuseIPAAppAttestEntitlement(t *testing.T) {
+	w := newIdentityWorld(t)
+	appattest := mustReadFile(t, testenv.IOSFixture(t, "appattest.mobileprovision"))
+	ents := func(extra string) []byte {
+		return []byte(`<?xml version="1.0" encoding="UTF-8"?><plist version="1.0"><dict>` +
+			`<key>application-identifier</key><string>ABCDE12345.com.example.demo</string>` +
+			`<key>com.apple.developer.team-identifier</key><string>ABCDE12345</string>` + extra + `</dict></plist>`)
+	}
+	for _, tc := range []struct {
+		name    string
+		mode    fusionset.IdentityMode
+		profile []byte // nil: app.mobileprovision (no App Attest)
+		ents    []byte
+		refused bool
+		warned  bool
+	}{
+		{"attested, profile without App Attest", fusionset.IdentityAttested, nil, nil, true, false},
+		{"attested, profile grants it, entitlements given without it", fusionset.IdentityAttested, appattest, ents(""), true, false},
+		{"attested, profile grants it, entitlements given with it", fusionset.IdentityAttested, appattest,
+			ents(`<key>` + AppAttestEntitlement + `</key><string>production</string>`), false, false},
+		{"attested-or-embedded, profile without App Attest", fusionset.IdentityAttestedOrEmbedded, nil, nil, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := loadIOSFixture(t)
+			if tc.profile != nil {
+				fx.opts.Profiles[""] = tc.profile
+			}
+			fx.opts.Entitlements = tc.ents
 			dir := t.TempDir()
 			out := filepath.Join(dir, "out.ipa")
-			_, err := Fuse(Request{In: testenv.IOSFixture(t, "Demo.ipa"), Out: out, FusionSet: w.fusionSet(t, mode, false, ""), Signer: fx.signer, Now: buildTime, IOS: fx.opts})
-			if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), `mtls.identity is "`+string(mode)+`"`) ||
-				!strings.Contains(err.Error(), "Secure Enclave key with App Attest") || !strings.Contains(err.Error(), "docs/attestation.md") {
-				t.Fatalf("Fuse = %v, want ErrFormat explaining the iOS mapping", err)
+			res, err := Fuse(Request{In: testenv.IOSFixture(t, "Demo.ipa"), Out: out, FusionSet: w.fusionSet(t, tc.mode, false, ""), Signer: fx.signer, Now: buildTime, IOS: fx.opts})
+			if tc.refused {
+				var pe *provision.ProfileError
+				if !errors.As(err, &pe) || pe.Reason != provision.ReasonEntitlement || !strings.Contains(err.Error(), AppAttestEntitlement) ||
+					(tc.ents == nil && !strings.Contains(err.Error(), "profile Demo (")) {
+					t.Fatalf("Fuse = %v, want a ProfileError naming %s and the profile", err, AppAttestEntitlement)
+				}
+				if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+					t.Fatalf("files left behind: %v", entries)
+				}
+				return
 			}
-			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
-				t.Fatalf("files left behind: %v", entries)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if warned := len(res.Warnings) == 1 && strings.Contains(res.Warnings[0], AppAttestEntitlement) &&
+				strings.Contains(res.Warnings[0], "every device falls back"); warned != tc.warned || (!tc.warned && len(res.Warnings) != 0) {
+				t.Fatalf("warnings %q, want a fallback warning: %v", res.Warnings, tc.warned)
 			}
 		})
 	}

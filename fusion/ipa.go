@@ -12,7 +12,9 @@ import (
 	"github.com/trustfuse/trustfuse/fusion/fusionset"
 	androidrt "github.com/trustfuse/trustfuse/fusion/runtime/android"
 	iosrt "github.com/trustfuse/trustfuse/fusion/runtime/ios"
+	"github.com/trustfuse/trustfuse/internal/plistx"
 	"github.com/trustfuse/trustfuse/pkg/attest"
+	"github.com/trustfuse/trustfuse/pkg/codesign"
 	"github.com/trustfuse/trustfuse/pkg/ipa"
 	"github.com/trustfuse/trustfuse/pkg/macho"
 	"github.com/trustfuse/trustfuse/pkg/provision"
@@ -173,6 +175,62 @@ func (t *ipaTarget) plan(c *Context) error {
 			return &ipa.FormatError{Path: b.Executable, Detail: "cannot fuse", Err: macho.ErrEncrypted}
 		}
 	}
+	if c.FusionSet.MTLS.Identity.Attested() {
+		return t.checkAppAttestEntitlement(c)
+	}
+	return nil
+}
+
+// AppAttestEntitlement is the entitlement that lets an app use App Attest
+// (DCAppAttestService); its value is the environment, development or
+// production.
+const AppAttestEntitlement = "com.apple.developer.devicecheck.appattest-environment"
+
+// checkAppAttestEntitlement checks, for an attested identity mode, that the
+// app will be signed with AppAttestEntitlement: in the entitlements given
+// (IOSOptions.Entitlements), else in its profile's. Without it the device
+// cannot attest the identity key: attested is refused (a ProfileError:
+// exit 4), attested-or-embedded gets a warning (every device falls back to
+// the embedded identity).
+func (t *ipaTarget) checkAppAttestEntitlement(c *Context) error {
+	app := t.f.App
+	p := app.Profile
+	der, ok := c.IOS.Profiles[app.ID]
+	if !ok {
+		der, ok = c.IOS.Profiles[""]
+	}
+	if ok {
+		var err error
+		if p, err = provision.Parse(der); err != nil {
+			return fmt.Errorf("fusion: profile for %s: %w", app.ID, err)
+		}
+	}
+	var name string
+	var ents map[string]any
+	if p != nil {
+		name, ents = fmt.Sprintf("%s (%s)", p.Name, p.UUID), p.Entitlements
+	}
+	where := "its profile " + name
+	if c.IOS.Entitlements != nil {
+		ents = nil // not the profile's map: decoding would merge into it
+		if err := plistx.Unmarshal(c.IOS.Entitlements, &ents, codesign.MaxEntitlementsSize); err != nil {
+			return &ipa.FormatError{Path: app.Dir, Detail: "entitlements plist", Err: err}
+		}
+		where = "the entitlements given"
+	}
+	if p == nil && c.IOS.Entitlements == nil {
+		where = "no profile"
+	}
+	if env, _ := ents[AppAttestEntitlement].(string); env != "" {
+		return nil
+	}
+	detail := fmt.Sprintf("mtls.identity %q needs App Attest, but %s does not grant %s: "+
+		"enable the App Attest capability for %s in the Apple Developer portal and sign with a profile made after it (--profile)",
+		c.FusionSet.MTLS.Identity, where, AppAttestEntitlement, app.ID)
+	if c.FusionSet.MTLS.Identity == fusionset.IdentityAttested {
+		return &provision.ProfileError{Bundle: app.ID, Profile: name, Reason: provision.ReasonEntitlement, Detail: detail}
+	}
+	c.Result.Warnings = append(c.Result.Warnings, detail+"; until then every device falls back to the embedded client certificate")
 	return nil
 }
 
@@ -200,13 +258,15 @@ func (t *ipaTarget) runtime(c *Context) error {
 	return nil
 }
 
-// seal writes the policy, the vault sealed to vault.IOSSignerDigest (SHA-256
-// of the application identifier "<TEAMID>.<bundle id>": a copy re-signed by
-// another team cannot open it), and the
-// pepper. The per-release attestation key in the vault is derived from the
-// client key and the policy's SHA-256 (the measurement, which names the
-// signed cdhashes, cannot be known before the vault is sealed into the
-// app).
+// seal writes the policy (mtls.identity included), the vault sealed to
+// vault.IOSSignerDigest (SHA-256 of the application identifier
+// "<TEAMID>.<bundle id>": a copy re-signed by another team cannot open it),
+// and the pepper. The vault holds what sealedIdentity gives for the
+// identity mode: the client identity (embedded, attested-or-embedded) or
+// only the issuer CA chain (attested). The per-release attestation key in
+// it is derived from the client key (or, attested, the Apple signing key)
+// and the policy's SHA-256 (the measurement, which names the signed
+// cdhashes, cannot be known before the vault is sealed into the app).
 func (t *ipaTarget) seal(c *Context) error {
 	fs := c.FusionSet
 	app := t.f.App
@@ -222,13 +282,13 @@ func (t *ipaTarget) seal(c *Context) error {
 		return fmt.Errorf("fusion: runtime policy: %w", err)
 	}
 	c.policy = pol.Encode()
-	id := fs.ClientIdentity
-	attestKey, err := releaseAttestKey(id.Key, sha256.Sum256(c.policy))
+	// The attestation key comes from the policy's SHA-256: the measurement
+	// names the signed cdhashes, unknown until the vault is sealed in.
+	vid, err := sealedIdentity(c, sha256.Sum256(c.policy))
 	if err != nil {
 		return err
 	}
-	t.attestKey = attestKey
-	vid := vault.Identity{Key: id.Key, Chain: id.Chain, AttestKey: attestKey}
+	t.attestKey = vid.AttestKey
 	blob, err := vault.Seal(vid, androidrt.Pepper(), digest, c.policy)
 	if err != nil {
 		return err
@@ -331,7 +391,7 @@ func (t *ipaTarget) verify(c *Context, path string) error {
 	// Android Key Attestation does not apply to an iOS release; its
 	// counterpart, App Attest, names the team id of the new signature.
 	reg := &attest.Registration{Format: attest.RegistrationFormat, IOS: &im, AttestKey: t.attestKey,
-		AppAttest: appAttestPolicy(c.FusionSet, m.TeamID)}
+		AppAttest: appAttestPolicy(c.FusionSet, m.TeamID), Identity: identityPolicy(c.FusionSet)}
 	reg.ID = reg.ReleaseID()
 	c.Result.Registration = reg
 	return nil

@@ -118,7 +118,7 @@ func (r *Result) Limits() []string {
 	}
 	const noClaim = "This report records what trustfuse changed in the input; it makes no claim about the input app's own code or behaviour."
 	if r.Output.Format == string(sniff.IPA) {
-		return r.withKeyLimits(iosLimits(noClaim), "IPA")
+		return r.withKeyLimits(iosLimits(noClaim, r.MTLS), "IPA")
 	}
 	if r.Output.Format == string(sniff.AAB) {
 		l = append(l,
@@ -152,8 +152,8 @@ func (r *Result) withKeyLimits(l []string, what string) []string {
 }
 
 // iosLimits are an IPA's limits (DESIGN §5, §12): no device ran it.
-func iosLimits(noClaim string) []string {
-	return []string{
+func iosLimits(noClaim string, m *MTLSInfo) []string {
+	l := []string{
 		"A determined attacker with a jailbroken device and a hooking framework can read the client key from memory while the app runs; the backend should also require the short-lived attestation token (trustfuse serve + guard), and the client certificate should be rotated per release.",
 		"The client key is sealed at rest (AES-256-GCM) to the application identifier (team id + bundle id): a copy re-signed by another team cannot unseal it. The runtime and its key part are the same for every app, so on a jailbroken device a copy that keeps the team id and bundle id (or a patched runtime) can still unseal it.",
 		"Jailbreak, debugger and hooking checks are heuristics: they raise the cost of an attack and can be bypassed; they do not prove that a device is honest.",
@@ -161,4 +161,18 @@ func iosLimits(noClaim string) []string {
 		"Self-verification re-read the output and verified every code signature (CodeDirectory pages and special slots, CMS), every CodeResources seal and every embedded profile; Apple's own tools (codesign, installd) did not run here.",
 		noClaim,
 	}
+	switch {
+	case m == nil:
+	case m.PrivateKeyInPackage != nil && !*m.PrivateKeyInPackage:
+		l[0] = "No client private key is in the package: each device makes a non-exportable P-256 key in its Secure Enclave, and the attestation service certifies it only after the app's attestation and an App Attest object over the nonce and that key succeed. " +
+			"App Attest proves a genuine, unmodified copy of the app on a genuine Apple device asked for the certificate; that the key is in the Secure Enclave rests on that app's code (the runtime) making it there, not on a hardware statement about the key. " +
+			"An attacker who controls a device can still have the genuine app use that device's key while its certificate lives (at most the configured validity); the key cannot be copied off the device."
+		l[1] = "The vault holds the issuer CA chain and the per-release attestation key (derived from the Apple signing key), sealed at rest (AES-256-GCM) to the application identifier (team id + bundle id). " +
+			"Extracting it lets an attacker compute this release's attestation proof, not obtain a certificate: that also needs an App Attest object from a genuine device running the genuine app."
+		l = append(l, "mtls.attestedCertificate.minSecurityLevel, strongBox and requireVerifiedBoot are Android Key Attestation settings: they do not apply to an iOS app (only validity does).")
+	case m.AttestedCertificate != nil:
+		l = append(l, "Identity attested-or-embedded: devices that cannot use App Attest use the embedded client certificate, whose private key is in the package (sealed), as in embedded mode. "+
+			"mtls.attestedCertificate.minSecurityLevel, strongBox and requireVerifiedBoot are Android Key Attestation settings: they do not apply to an iOS app (only validity does).")
+	}
+	return l
 }

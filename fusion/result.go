@@ -30,6 +30,9 @@ type Result struct {
 	// APK): whether the input had one that signs it (it cannot sign the
 	// output), and the output's, written or removed as stale.
 	V4 V4Outcome `json:"v4"`
+	// Warnings are what the run went on despite, in words (such as an
+	// attested-or-embedded IPA whose profile does not grant App Attest).
+	Warnings []string `json:"warnings,omitempty"`
 	// Registration is the release record for the attestation registry
 	// (`fuse --register`). It holds the secret per-release attestation key,
 	// so it is never part of the JSON result or the report.

@@ -135,13 +135,6 @@ func (planStep) Run(c *Context) error {
 				ErrFormat, filepath.Base(c.In), c.FusionSet.Attestation.AppAttest.Mode)
 		}
 		c.dexName = a.nextDex()
-	} else if m := c.FusionSet.MTLS.Identity; m.Attested() {
-		// The iOS runtime has no attested identity yet: refused rather
-		// than shipped with an identity the Fusion Set did not ask for.
-		return fmt.Errorf("%w: %s is an iOS app but the Fusion Set's mtls.identity is %q: the attested identity is built for Android "+
-			"(APK, App Bundle) only so far; on iOS it maps to a Secure Enclave key with App Attest, not yet in the iOS runtime "+
-			"(docs/attestation.md, \"Hardware-bound (attested) identity\"). Use \"identity\": \"embedded\" for this app",
-			ErrFormat, filepath.Base(c.In), m)
 	}
 	if err := c.target.plan(c); err != nil {
 		return err

@@ -224,7 +224,7 @@ EOF
 fi
 
 # --- Provisioning profiles: CMS SignedData (by the WWDR key) around a plist ----
-profile() { # OUT NAME APP-ID CERT-PEM EXPIRATION DEVICES-XML
+profile() { # OUT NAME APP-ID CERT-PEM EXPIRATION DEVICES-XML [EXTRA-ENTITLEMENTS-XML]
   local der
   der=$(openssl x509 -in "$4" -outform DER | base64 -w0)
   cat >"$work/profile.plist" <<EOF
@@ -259,7 +259,7 @@ profile() { # OUT NAME APP-ID CERT-PEM EXPIRATION DEVICES-XML
 		<key>keychain-access-groups</key>
 		<array>
 			<string>$TEAM.*</string>
-		</array>
+		</array>${7-}
 	</dict>
 	<key>ExpirationDate</key>
 	<date>$5</date>
@@ -297,6 +297,10 @@ profile widget.mobileprovision "Demo Widget" com.example.demo.widget "$pki/dist.
 profile expired.mobileprovision "Demo Expired" com.example.demo "$pki/dist.pem" 2020-01-01T00:00:00Z "$all"
 profile othercert.mobileprovision "Demo Other Cert" com.example.demo "$pki/other.pem" 2099-01-01T00:00:00Z "$all"
 profile watch.mobileprovision "Demo Watch" com.example.demo.watchkitapp "$pki/dist.pem" 2099-01-01T00:00:00Z "$all"
+# The app's profile granting App Attest (fuse in an attested identity mode).
+profile appattest.mobileprovision "Demo App Attest" com.example.demo "$pki/dist.pem" 2099-01-01T00:00:00Z "$all" '
+		<key>com.apple.developer.devicecheck.appattest-environment</key>
+		<string>production</string>'
 
 # --- Self-check with independent tools -------------------------------------------
 for f in Demo DemoWidget libdemo.dylib DemoKit.fat Legacy.fat DemoWatch; do
@@ -320,7 +324,7 @@ for f in "$app/Info.plist" "$app/PlugIns/DemoWidget.appex/Info.plist" "$app/Fram
   "$fapp/Watch/DemoWatch.app/Info.plist"; do
   plistutil -i "$f" -f xml | grep -q CFBundleIdentifier
 done
-for p in app widget expired othercert watch; do
+for p in app widget expired othercert watch appattest; do
   openssl cms -verify -binary -inform DER -in "$out/$p.mobileprovision" -CAfile "$pki/root.pem" \
     -purpose any -out "$work/$p.plist" 2>/dev/null
   plistutil -i "$work/$p.plist" -f bin -o /dev/null

@@ -176,6 +176,9 @@ func (o *fuseOptions) run(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(c.App.ErrWriter, "trustfuse: warning: %s\n", w)
+	}
 	reports, err := o.report.stage(&outs, o.out, res, fs, signer)
 	if err != nil {
 		return fmt.Errorf("%w (nothing was written: all outputs or none)", err)

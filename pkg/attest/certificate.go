@@ -248,13 +248,13 @@ func (s *Server) certificate(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, "temporarily unavailable")
 		return
 	}
-	v, ok := s.check(w, r, &req, now)
+	v, ok := s.check(w, r, &req, now, true)
 	if !ok {
 		return
 	}
 	var pub *ecdsa.PublicKey
 	if v.reason == "" {
-		pub, v.claims.KeyAttestation, v.reason = s.checkIdentity(&req, v.rel, now)
+		pub, v.reason = s.checkIdentity(&req, v.rel, &v.claims, now)
 	}
 	if s.refused(w, v.reason) {
 		return
@@ -266,7 +266,7 @@ func (s *Server) certificate(w http.ResponseWriter, r *http.Request) {
 		validity = DefaultCertificateValidity
 	}
 	if pub == nil { // opaque refusal: a certificate for the key sent, if any
-		pub = sentKey(req.KeyAttestationChain)
+		pub = sentKey(&req)
 	}
 	if pub == nil {
 		k, err := ecdsa.GenerateKey(elliptic.P256(), s.cfg.Rand)
@@ -296,54 +296,78 @@ func (s *Server) certificate(w http.ResponseWriter, r *http.Request) {
 		TokenExpiresAt: time.Unix(v.claims.Expiry, 0).UTC()})
 }
 
-// checkIdentity applies rel's identity policy to the device key's
-// attestation chain in req (challenge = the raw nonce) and returns the
-// attested P-256 key and the security level proved, or a refusal reason.
-func (s *Server) checkIdentity(req *AttestRequest, rel *Release, now time.Time) (*ecdsa.PublicKey, string, string) {
+// checkIdentity applies rel's identity policy to the device key's proof in
+// req and returns the P-256 key to certify, or a refusal reason. It records
+// what the proof showed in c: for Android the Key Attestation chain's
+// security level (challenge = the raw nonce), for iOS the App Attest
+// environment (VerifyIOSIdentity).
+func (s *Server) checkIdentity(req *AttestRequest, rel *Release, c *Claims, now time.Time) (*ecdsa.PublicKey, string) {
 	pol := rel.Identity
 	if pol == nil {
-		return nil, "", reasonIdentity
-	}
-	if len(req.KeyAttestationChain) == 0 {
-		return nil, "", reasonCertKeyPrefix + "missing"
+		return nil, reasonIdentity
 	}
 	nonce, err := base64.RawURLEncoding.DecodeString(req.Nonce)
 	if err != nil { // verify accepted it
-		return nil, "", reasonNonceForged
+		return nil, reasonNonceForged
+	}
+	if rel.IOS != nil {
+		id, reason := VerifyIOSIdentity(s.cfg.AppAttest, req, rel, nonce, now)
+		if reason != "" {
+			return nil, reason
+		}
+		c.AppAttest = id.AppAttest
+		return id.PublicKey, ""
+	}
+	if len(req.KeyAttestationChain) == 0 {
+		return nil, reasonCertKeyPrefix + "missing"
 	}
 	rec, leaf, reason := s.verifyKeyChain(req.KeyAttestationChain, rel, nonce, pol.MinSecurityLevel, pol.RequireVerifiedBoot, now)
 	if reason != "" {
-		return nil, "", reasonCertKeyPrefix + reason
+		return nil, reasonCertKeyPrefix + reason
 	}
 	if !slices.Contains(rec.Purposes, keyattest.PurposeSign) {
-		return nil, "", reasonCertPurpose
+		return nil, reasonCertPurpose
 	}
-	c, err := x509.ParseCertificate(leaf)
+	cert, err := x509.ParseCertificate(leaf)
 	if err != nil { // verifyKeyChain parsed it
-		return nil, "", reasonCertKeyPrefix + keyattest.ReasonMalformed
+		return nil, reasonCertKeyPrefix + keyattest.ReasonMalformed
 	}
-	pub, ok := c.PublicKey.(*ecdsa.PublicKey)
+	pub, ok := cert.PublicKey.(*ecdsa.PublicKey)
 	if !ok || pub.Curve != elliptic.P256() {
-		return nil, "", reasonCertNotP256
+		return nil, reasonCertNotP256
 	}
-	return pub, provenLevel(rec), ""
+	c.KeyAttestation = provenLevel(rec)
+	return pub, ""
 }
 
-// sentKey is the P-256 public key of the first certificate of chain
-// (standard base64 DER), or nil.
-func sentKey(chain []string) *ecdsa.PublicKey {
-	if len(chain) == 0 {
-		return nil
+// sentKey is the P-256 public key req asked a certificate for: the iOS
+// identityPublicKey, else the first certificate of the key attestation
+// chain (standard base64 DER); or nil.
+func sentKey(req *AttestRequest) *ecdsa.PublicKey {
+	var key any
+	if req.IdentityPublicKey != "" {
+		der, err := base64.StdEncoding.DecodeString(req.IdentityPublicKey)
+		if err != nil {
+			return nil
+		}
+		if key, err = x509.ParsePKIXPublicKey(der); err != nil {
+			return nil
+		}
+	} else {
+		if len(req.KeyAttestationChain) == 0 {
+			return nil
+		}
+		der, err := base64.StdEncoding.DecodeString(req.KeyAttestationChain[0])
+		if err != nil {
+			return nil
+		}
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil
+		}
+		key = c.PublicKey
 	}
-	der, err := base64.StdEncoding.DecodeString(chain[0])
-	if err != nil {
-		return nil
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil
-	}
-	if pub, ok := c.PublicKey.(*ecdsa.PublicKey); ok && pub.Curve == elliptic.P256() {
+	if pub, ok := key.(*ecdsa.PublicKey); ok && pub.Curve == elliptic.P256() {
 		return pub
 	}
 	return nil

@@ -77,15 +77,22 @@ func newCertFixture(t testing.TB, debug bool) *certFixture {
 	if _, _, err := f.reg.Revoke(f.revoked.SHA256(), Event{At: f.clk.t, Reason: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := NewServer(Config{Issuer: "https://attest.example", Audience: "api.example", TokenTTL: 5 * time.Minute,
-		SigningKey: f.key, NonceKey: f.nonce, Registry: f.reg, Replay: NewMemoryReplay(1<<20, f.clk.now),
-		KeyAttestation: verifier, Debug: debug, Now: f.clk.now,
-		CertificateIssuer: &CertificateIssuer{Chain: []*x509.Certificate{f.ca.Cert}, Key: f.ca.Key}})
+	f.serve(t, Config{KeyAttestation: verifier, Debug: debug})
+	return f
+}
+
+// serve replaces f's server with one on f's registry, keys and clock,
+// issuing under f's client CA, with cfg's verifiers and debug mode.
+func (f *certFixture) serve(t testing.TB, cfg Config) {
+	t.Helper()
+	cfg.Issuer, cfg.Audience, cfg.TokenTTL = "https://attest.example", "api.example", 5*time.Minute
+	cfg.SigningKey, cfg.NonceKey, cfg.Registry, cfg.Replay, cfg.Now = f.key, f.nonce, f.reg, NewMemoryReplay(1<<20, f.clk.now), f.clk.now
+	cfg.CertificateIssuer = &CertificateIssuer{Chain: []*x509.Certificate{f.ca.Cert}, Key: f.ca.Key}
+	srv, err := NewServer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.srv, f.h = srv, srv.Handler()
-	return f
 }
 
 // body is a /v1/certificate request for m over nonce, carrying chain.
@@ -419,7 +426,7 @@ func TestCertificateRefused(t *testing.T) {
 				if out, err := runOpenSSL(t, "verify", "-CAfile", f.caFile, cert); err == nil || !strings.Contains(out, "signature failure") {
 					t.Fatalf("openssl verify accepted an opaque refusal's certificate (or failed otherwise): %v\n%s", err, out)
 				}
-				if k := sentKey([]string{base64.StdEncoding.EncodeToString(firstOf(chain))}); k != nil {
+				if k := sentKey(&AttestRequest{KeyAttestationChain: []string{base64.StdEncoding.EncodeToString(firstOf(chain))}}); k != nil {
 					if c, _ := x509.ParseCertificate(der); c == nil || !k.Equal(c.PublicKey) {
 						t.Fatal("opaque certificate is not for the key sent")
 					}

@@ -33,19 +33,12 @@ func TestVerifyIOSIdentity(t *testing.T) {
 	other := m
 	other.BundleID = "com.example.other"
 	iosRel := &Release{ID: m.SHA256(), IOS: &m}
-	spkiOf := func(pub any) []byte {
-		b, err := x509.MarshalPKIXPublicKey(pub)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
 	idKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	otherKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
 	edPub, _, _ := ed25519.GenerateKey(rand.Reader)
-	spki := spkiOf(&idKey.PublicKey)
+	spki := spkiOf(t, &idKey.PublicKey)
 	compressed := append(append([]byte{}, spki[:26]...), elliptic.MarshalCompressed(elliptic.P256(), idKey.X, idKey.Y)...)
 	compressed[1], compressed[24] = byte(len(compressed)-2), 34 // SEQUENCE and BIT STRING lengths
 
@@ -82,7 +75,7 @@ func TestVerifyIOSIdentity(t *testing.T) {
 			"certificate_app_attest_challenge_mismatch"},
 		{"object for the SHA-256 of the nonce alone (a /v1/attest object)", iosRel,
 			req(object(mid, nil, nonce, "ABCDE12345", m.BundleID), spki), "certificate_app_attest_challenge_mismatch"},
-		{"another identity key than the one hashed", iosRel, req(good, spkiOf(&otherKey.PublicKey)),
+		{"another identity key than the one hashed", iosRel, req(good, spkiOf(t, &otherKey.PublicKey)),
 			"certificate_app_attest_challenge_mismatch"},
 		{"app id of another team", iosRel, req(object(mid, nonce, spki, "ZZZZZ99999", m.BundleID), spki),
 			"certificate_app_attest_application_mismatch"},
@@ -96,10 +89,10 @@ func TestVerifyIOSIdentity(t *testing.T) {
 		{"missing object", iosRel, req("", spki), "certificate_app_attest_missing"},
 		{"missing identity key", iosRel, &AttestRequest{AppAttestation: good, AppAttestKeyID: keyID},
 			"certificate_identity_key_missing"},
-		{"P-384 key", iosRel, req(object(mid, nonce, spkiOf(&p384.PublicKey), "ABCDE12345", m.BundleID), spkiOf(&p384.PublicKey)),
+		{"P-384 key", iosRel, req(object(mid, nonce, spkiOf(t, &p384.PublicKey), "ABCDE12345", m.BundleID), spkiOf(t, &p384.PublicKey)),
 			"certificate_key_not_p256"},
-		{"RSA key", iosRel, req(good, spkiOf(&rsaKey.PublicKey)), "certificate_key_not_p256"},
-		{"Ed25519 key", iosRel, req(good, spkiOf(edPub)), "certificate_key_not_p256"},
+		{"RSA key", iosRel, req(good, spkiOf(t, &rsaKey.PublicKey)), "certificate_key_not_p256"},
+		{"Ed25519 key", iosRel, req(good, spkiOf(t, edPub)), "certificate_key_not_p256"},
 		{"SPKI with a trailing byte", iosRel, req(good, append(append([]byte{}, spki...), 0)), "certificate_key_malformed"},
 		{"SPKI truncated", iosRel, req(good, spki[:len(spki)-1]), "certificate_key_malformed"},
 		{"compressed point", iosRel, req(good, compressed), "certificate_key_malformed"},

@@ -445,8 +445,11 @@ type proven struct {
 
 // verify checks req, whose measurement hashes to sum (hex: id, the release
 // id), at time now and returns the release with what its device
-// attestations proved, or a refusal reason. It consumes the nonce.
-func (s *Server) verify(ctx context.Context, req *AttestRequest, sum [32]byte, id string, now time.Time) (*Release, proven, string, error) {
+// attestations proved, or a refusal reason. It consumes the nonce. For a
+// certificate request of an iOS release it leaves out the release's App
+// Attest check: the object there is over the identity key too
+// (VerifyIOSIdentity).
+func (s *Server) verify(ctx context.Context, req *AttestRequest, sum [32]byte, id string, now time.Time, certificate bool) (*Release, proven, string, error) {
 	raw, exp, err := s.nonces.Parse(req.Nonce, now)
 	switch {
 	case errors.Is(err, errNonceExpired):
@@ -479,6 +482,9 @@ func (s *Server) verify(ctx context.Context, req *AttestRequest, sum [32]byte, i
 	var reason string
 	if got.keyLevel, reason = s.checkKeyAttestation(req, rel, raw, now); reason != "" {
 		return nil, proven{}, reason, nil
+	}
+	if certificate && rel.IOS != nil { // VerifyIOSIdentity checks App Attest over the identity key
+		return rel, got, "", nil
 	}
 	if got.appEnv, reason = s.checkAppAttest(req, rel, raw, now); reason != "" {
 		return nil, proven{}, reason, nil
@@ -602,7 +608,7 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &req, false) {
 		return
 	}
-	v, ok := s.check(w, r, &req, s.cfg.Now())
+	v, ok := s.check(w, r, &req, s.cfg.Now(), false)
 	if !ok || s.refused(w, v.reason) {
 		return
 	}
@@ -622,10 +628,11 @@ type checked struct {
 }
 
 // check runs every /v1/attest check on req at now (consuming its nonce)
-// and returns the outcome. When ok is false it has answered the request
+// and returns the outcome; certificate says req is a POST /v1/certificate
+// (see verify). When ok is false it has answered the request
 // itself (400 for a malformed iOS measurement, 503 when the replay cache or
 // registry failed).
-func (s *Server) check(w http.ResponseWriter, r *http.Request, req *AttestRequest, now time.Time) (v checked, ok bool) {
+func (s *Server) check(w http.ResponseWriter, r *http.Request, req *AttestRequest, now time.Time, certificate bool) (v checked, ok bool) {
 	sum := req.Measurement.Sum()
 	pkg, ver := req.Package, req.VersionCode
 	if req.IOS != nil {
@@ -636,7 +643,7 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request, req *AttestReques
 		sum, pkg, ver = req.IOS.Sum(), req.IOS.BundleID, 0
 	}
 	id := hex.EncodeToString(sum[:])
-	rel, got, reason, err := s.verify(r.Context(), req, sum, id, now)
+	rel, got, reason, err := s.verify(r.Context(), req, sum, id, now, certificate)
 	if err != nil {
 		s.verdict.WithLabelValues("error").Inc()
 		s.errs.printf("attest: answering 503: %v", err)

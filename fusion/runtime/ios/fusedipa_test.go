@@ -185,19 +185,21 @@ func serveCLI(t *testing.T, bin, dir string) (string, *ecdsa.PublicKey) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// A line says where it listens; every line is kept for a failure.
+	// The line saying where it listens comes after the start-up notes
+	// (such as certificate issuance being off); everything is kept for a
+	// failure.
 	sc := bufio.NewScanner(stderr)
-	serving := regexp.MustCompile(`serving on (127\.0\.0\.1:\d+) `)
 	var log bytes.Buffer
+	listening := regexp.MustCompile(`serving on (127\.0\.0\.1:\d+) `)
 	var m []string
-	for m == nil && sc.Scan() {
+	for m == nil {
+		if !sc.Scan() {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("trustfuse serve did not say where it listens: %v\n%s", sc.Err(), log.String())
+		}
 		log.WriteString(sc.Text() + "\n")
-		m = serving.FindStringSubmatch(sc.Text())
-	}
-	if m == nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("trustfuse serve did not say where it listens: %v\n%s", sc.Err(), log.String())
+		m = listening.FindStringSubmatch(sc.Text())
 	}
 	read := make(chan struct{})
 	go func() {
@@ -223,19 +225,7 @@ func serveCLI(t *testing.T, bin, dir string) (string, *ecdsa.PublicKey) {
 // raw bytes. It returns serve's status and body, and the request body.
 func attestOnce(t *testing.T, base string, m attest.IOSMeasurement, attestKey, device, threats string, app func(raw []byte) (keyID, object string)) (int, []byte, string) {
 	t.Helper()
-	post := func(path string, body []byte) (int, []byte) {
-		resp, err := http.Post(base+path, "application/json", bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp.StatusCode, b
-	}
-	code, b := post("/v1/challenge", nil)
+	code, b := postJSON(t, base, "/v1/challenge", nil)
 	var ch attest.ChallengeResponse
 	if err := json.Unmarshal(b, &ch); code != 200 || err != nil {
 		t.Fatalf("challenge: %d %s", code, b)
@@ -249,8 +239,24 @@ func attestOnce(t *testing.T, base string, m attest.IOSMeasurement, attestKey, d
 		kid, obj = app(raw)
 	}
 	body := mustRun(t, append(append([]string{"attest-request"}, measureArgs(m)...), ch.Nonce, attestKey, device, threats, kid, obj)...)
-	code, b = post("/v1/attest", []byte(body))
+	code, b = postJSON(t, base, "/v1/attest", []byte(body))
 	return code, b, body
+}
+
+// postJSON posts body (JSON) to base+path and returns the status and the
+// answer.
+func postJSON(t *testing.T, base, path string, body []byte) (int, []byte) {
+	t.Helper()
+	resp, err := http.Post(base+path, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
 }
 
 // TestFusedIPA is the host half of the issue's acceptance on real
