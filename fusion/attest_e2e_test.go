@@ -23,7 +23,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -363,19 +362,7 @@ func TestAttestEndToEnd(t *testing.T) {
 // its /metrics page (0 when absent).
 func verdicts(t *testing.T, srv *attest.Server, reason string) float64 {
 	t.Helper()
-	w := httptest.NewRecorder()
-	srv.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
-	prefix := `trustfuse_attest_verdicts_total{verdict="` + reason + `"} `
-	for _, line := range strings.Split(w.Body.String(), "\n") {
-		if v, ok := strings.CutPrefix(line, prefix); ok {
-			n, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("metrics line %q: %v", line, err)
-			}
-			return n
-		}
-	}
-	return 0
+	return metric(t, srv, `trustfuse_attest_verdicts_total{verdict="`+reason+`"}`)
 }
 
 // tokenClaims decodes (without verifying: guard did) a JWS's payload.

@@ -1,0 +1,382 @@
+package fusion
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/trustfuse/trustfuse/fusion/fusionset"
+	"github.com/trustfuse/trustfuse/fusion/runtime/android/harness"
+	"github.com/trustfuse/trustfuse/internal/keyattesttest"
+	"github.com/trustfuse/trustfuse/internal/testenv"
+	"github.com/trustfuse/trustfuse/pkg/attest"
+	"github.com/trustfuse/trustfuse/pkg/guard"
+	"github.com/trustfuse/trustfuse/pkg/keyattest"
+	"github.com/trustfuse/trustfuse/pkg/keys"
+)
+
+// TestAttestedIdentityEndToEnd is issue 18's hardware-bound identity with
+// every real piece: ApiDemos fused by Fuse with an attested Fusion Set
+// (issuer CA = the world's test client CA, no private key in the package:
+// the key scan of TestFuseAttestedKeyScan runs on this very output), its
+// registration added to a bbolt registry, the in-process `serve`
+// (pkg/attest: keyAttestation roots = the mint's test root,
+// certificateIssuer = the client CA and its key, opaque refusals), the
+// fused runtime on the JVM harness whose AndroidKeyStore stand-in gets
+// each key's chain, with a real attestation extension, from a mint under
+// that root, and `guard` (pkg/guard with RequireAttestedCert and
+// RequireBinding, client CA = the issuer CA, keys from serve's JWKS) in
+// front of an upstream. The app gets a certificate from /v1/certificate
+// and reaches the upstream; the certificate guard saw passes `openssl
+// verify -CAfile` against the client CA for client use, and its public
+// key is the one the keystore generated. Then one case per refusal: no
+// certificate is issued (serve's metrics: issued count unchanged, the
+// refusal's verdict counted) and guard refuses the request.
+//
+// Renewal without restart is not run here: the shortest identity validity
+// a release may have is 5 minutes and the runtime renews on the device's
+// own (the JVM's) clock, which serve's Config.Now cannot move; the
+// runtime's renewal is TestAttestedIdentity/renewed_without_restart in
+// fusion/runtime/android against a stand-in serve issuing 6 s certificates.
+func TestAttestedIdentityEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts JVMs")
+	}
+	w := newIdentityWorld(t)
+	serverCert, serverCA := demoTLS(t)
+	issuerPool := x509.NewCertPool()
+	issuerPool.AddCert(w.ca)
+	logs := &testenv.SyncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, nil))
+
+	// The device: a mint under a test attestation root. spec says what
+	// the extension of the next key's leaf claims, given the challenge the
+	// runtime asked for; minted records every key the keystore generated.
+	kaRoot := keyattesttest.NewRoot(t, "ecdsa", "identity-e2e-root")
+	var (
+		mintMu sync.Mutex
+		spec   func(challenge []byte) keyattesttest.Spec
+		minted [][]byte // SubjectPublicKeyInfo DER of each key
+	)
+	mint := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		var in struct{ Challenge, PublicKey []byte }
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			http.Error(rw, err.Error(), 400)
+			return
+		}
+		pub, err := x509.ParsePKIXPublicKey(in.PublicKey)
+		if err != nil {
+			http.Error(rw, err.Error(), 400)
+			return
+		}
+		mintMu.Lock()
+		s := spec(in.Challenge)
+		minted = append(minted, in.PublicKey)
+		mintMu.Unlock()
+		json.NewEncoder(rw).Encode(map[string][][]byte{"chain": keyattesttest.Mint(t, kaRoot, pub, s)})
+	}))
+	defer mint.Close()
+	setSpec := func(f func(challenge []byte) keyattesttest.Spec) {
+		mintMu.Lock()
+		defer mintMu.Unlock()
+		spec = f
+	}
+	wasMinted := func(spki []byte) bool {
+		mintMu.Lock()
+		defer mintMu.Unlock()
+		for _, k := range minted {
+			if string(k) == string(spki) {
+				return true
+			}
+		}
+		return false
+	}
+
+	// serve.
+	regKey := make([]byte, 32)
+	rand.Read(regKey)
+	reg, err := attest.OpenRegistry(filepath.Join(t.TempDir(), "reg.db"), regKey, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signingKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonceKey := make([]byte, 32)
+	rand.Read(nonceKey)
+	const issuer, audience = "https://attest.test", "api.test"
+	kaVerifier, err := keyattest.NewVerifier([]*x509.Certificate{kaRoot.Cert}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := attest.NewServer(attest.Config{Issuer: issuer, Audience: audience, TokenTTL: 5 * time.Minute,
+		SigningKey: signingKey, NonceKey: nonceKey, Registry: reg, Replay: attest.NewMemoryReplay(1024, nil),
+		KeyAttestation: kaVerifier, CertificateIssuer: &attest.CertificateIssuer{Chain: []*x509.Certificate{w.ca}, Key: w.caKey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := httptest.NewUnstartedServer(srv.Handler())
+	serve.TLS = &tls.Config{Certificates: []tls.Certificate{serverCert}, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: issuerPool}
+	serve.StartTLS()
+	defer serve.Close()
+
+	// The Fusion Set: payments-attested.json's identity on loopback, with
+	// the demo server CA pinned (it issued serve's and guard's server
+	// certificates).
+	pin, err := os.ReadFile(filepath.Join(testenv.Root(t), "fusion", "examples", "demo", "server-ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(w.dir, "server-ca.pem"), pin, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	doc := fmt.Sprintf(`{"fusionSetId": "fs-identity-e2e", "name": "attested identity end to end", "version": 1,
+  "mtls": {"identity": "attested", "issuerCA": "file:client-ca.pem",
+    "attestedCertificate": {"validity": "1h", "minSecurityLevel": "tee", "requireVerifiedBoot": true},
+    "hosts": ["127.0.0.1", "localhost"], "pinServerCA": "file:server-ca.pem"},
+  "attestation": {"endpoint": %q},
+  "threats": {"tamper": {"mode": "detect"}, "hooking": {"mode": "defend"}, "mitm": {"mode": "defend"}}}`, serve.URL)
+	fsPath := filepath.Join(w.dir, "e2e.json")
+	if err := os.WriteFile(fsPath, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fs, err := fusionset.Load(fsPath, fusionset.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fused := filepath.Join(t.TempDir(), "ApiDemos.attested.apk")
+	res := fuse(t, testenv.RealApp(t, "ApiDemos-debug.apk"), fused, fs, w.signer)
+	if hits, _ := w.scanPackage(t, fused, res); len(hits) > 0 {
+		t.Fatalf("private key material in the fused package:\n%s", strings.Join(hits, "\n"))
+	}
+	rel, _, err := reg.Add(*res.Registration, attest.Event{At: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg := res.Output.Package
+	signerSum := sha256.Sum256(w.signer.Certificate.Raw)
+
+	// guard in front of the upstream; seen keeps the client certificate
+	// of each request guard got, by path.
+	upstream := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(rw, "upstream %s rel=%s", r.URL.Path, r.Header.Get(guard.HeaderRelease))
+	}))
+	defer upstream.Close()
+	upURL, _ := url.Parse(upstream.URL)
+	g, err := guard.New(t.Context(), guard.Config{ClientCAs: issuerPool, JWKSURL: serve.URL + "/.well-known/jwks.json",
+		Issuer: issuer, Audience: audience, Packages: []string{pkg}, TokenHeader: fs.Attestation.TokenHeader,
+		RequireBinding: true, RequireAttestedCert: true, Logger: logger,
+		HTTPClient: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: serverCA}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		seenMu sync.Mutex
+		seen   = map[string]*x509.Certificate{}
+	)
+	protected := g.Middleware(guard.NewReverseProxy(upURL, logger))
+	gw := httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if len(r.TLS.PeerCertificates) > 0 {
+			seenMu.Lock()
+			seen[r.URL.Path] = r.TLS.PeerCertificates[0]
+			seenMu.Unlock()
+		}
+		protected.ServeHTTP(rw, r)
+	}))
+	gw.TLS = &tls.Config{Certificates: []tls.Certificate{serverCert}, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: issuerPool}
+	gw.StartTLS()
+	defer gw.Close()
+
+	run := func(path string, signerDER []byte) harness.Result {
+		return harness.RunWith(t, harness.Options{APK: fused, Package: pkg, SignerDER: signerDER,
+			URL: gw.URL + path, KeyAttestMintURL: mint.URL, Attest: true})
+	}
+	issued := func() float64 { return metric(t, srv, "trustfuse_attest_certificates_issued_total") }
+
+	t.Run("attested app passes guard", func(t *testing.T) {
+		setSpec(func(c []byte) keyattesttest.Spec { return keyattesttest.GoodSpec(c, pkg, signerSum[:]) })
+		r := run("/api/orders", w.signer.Certificate.Raw)
+		if want := "upstream /api/orders rel=" + rel.ID; r.Status != 200 || r.Body != want {
+			t.Fatalf("status %d body %q error %q, want 200 %q\nidentity %q\n%s\nguard/proxy log:\n%s",
+				r.Status, r.Body, r.Error, want, r.Identity, r.Stderr, logs.String())
+		}
+		if n := issued(); n != 1 || r.Identity != "attested (TEE)" {
+			t.Errorf("serve issued %v certificates, identity %q; want 1, attested (TEE)", n, r.Identity)
+		}
+		seenMu.Lock()
+		cert := seen["/api/orders"]
+		seenMu.Unlock()
+		if cert == nil {
+			t.Fatal("guard saw no client certificate")
+		}
+		// openssl: chains to the client CA, fit for TLS client use.
+		dir := t.TempDir()
+		certPath := filepath.Join(dir, "issued.pem")
+		if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out := testenv.Run(t, "openssl", "verify", "-purpose", "sslclient", "-CAfile", filepath.Join(w.dir, "client-ca.pem"), certPath); !strings.Contains(out, ": OK") {
+			t.Errorf("openssl verify: %s", out)
+		}
+		// its public key, as openssl reads it, is a key the keystore generated
+		spkiPEM := testenv.Run(t, "openssl", "x509", "-noout", "-pubkey", "-in", certPath)
+		blk, _ := pem.Decode([]byte(spkiPEM))
+		if blk == nil || !wasMinted(blk.Bytes) {
+			t.Errorf("the issued certificate's public key (openssl: %q) is not a keystore key", spkiPEM)
+		}
+		// the configured validity (1 h, from 5 min back), clientAuth, the
+		// release and key hash in the URI SAN, the token bound to it
+		keyHash := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+		wantSAN := "urn:trustfuse:release:" + rel.ID + ":key:" + hex.EncodeToString(keyHash[:])
+		if d := cert.NotAfter.Sub(cert.NotBefore); d != time.Hour+5*time.Minute || len(cert.URIs) != 1 || cert.URIs[0].String() != wantSAN ||
+			len(cert.ExtKeyUsage) != 1 || cert.ExtKeyUsage[0] != x509.ExtKeyUsageClientAuth {
+			t.Errorf("certificate: lifetime %v, URIs %v, EKU %v; want 1h5m, %s, clientAuth", d, cert.URIs, cert.ExtKeyUsage, wantSAN)
+		}
+		x5t := sha256.Sum256(cert.Raw)
+		if c := tokenClaims(t, r.Token); c.Release != rel.ID || c.Confirm["x5t#S256"] != base64.RawURLEncoding.EncodeToString(x5t[:]) {
+			t.Errorf("token claims %+v, want rel %s bound to the issued certificate", c, rel.ID)
+		}
+	})
+
+	// Each refusal: the runtime logs why it has no certificate, serve
+	// issues none (opaque mode: it answers /v1/certificate with a
+	// certificate from a throwaway CA, which the runtime does not use) and
+	// counts the reason, and guard refuses the request, which arrives
+	// without a client certificate.
+	other := keys.Demo()
+	otherSum := sha256.Sum256(other.Certificate.Raw)
+	notIssued := "identity: no client certificate: java.security.cert.CertificateException: trustfuse: the certificate was not issued by the issuer CA in the vault"
+	refusals := []struct {
+		name string
+		// signer is the certificate PackageManager reports for the app.
+		signer []byte
+		spec   func(challenge []byte) keyattesttest.Spec
+		before func(t *testing.T)
+		// certRequests is how many /v1/certificate requests the run makes.
+		certRequests float64
+		// verdict is serve's refusal reason and verdicts how often the run
+		// gets it.
+		verdict  string
+		verdicts float64
+		// logged is in the runtime's log.
+		logged string
+	}{
+		// The vault is sealed to the signer: a re-signed app cannot unseal
+		// the attestation key, so it asks serve nothing. (With tamper at
+		// defend the runtime would not even send the request to guard.)
+		{name: "re-signed app", signer: other.Certificate.Raw,
+			spec:   func(c []byte) keyattesttest.Spec { return keyattesttest.GoodSpec(c, pkg, otherSum[:]) },
+			logged: "vault not unsealed (re-signed app or edited policy?); no client certificate"},
+		{name: "key attested at software level", signer: w.signer.Certificate.Raw,
+			spec: func(c []byte) keyattesttest.Spec {
+				s := keyattesttest.GoodSpec(c, pkg, signerSum[:])
+				s.AttestationLevel, s.KeyMintLevel = keyattest.Software, keyattest.Software
+				return s
+			},
+			certRequests: 1, verdict: "certificate_key_attestation_security_level", verdicts: 1, logged: notIssued},
+		{name: "chain for another package", signer: w.signer.Certificate.Raw,
+			spec: func(c []byte) keyattesttest.Spec {
+				return keyattesttest.GoodSpec(c, "com.example.other", signerSum[:])
+			},
+			certRequests: 1, verdict: "certificate_key_attestation_application_mismatch", verdicts: 1, logged: notIssued},
+		{name: "challenge of another nonce", signer: w.signer.Certificate.Raw,
+			spec: func([]byte) keyattesttest.Spec {
+				c := make([]byte, 56)
+				rand.Read(c)
+				return keyattesttest.GoodSpec(c, pkg, signerSum[:])
+			},
+			certRequests: 1, verdict: "certificate_key_attestation_challenge_mismatch", verdicts: 1, logged: notIssued},
+		// Revoked: /v1/certificate refuses, and so does the /v1/attest the
+		// runtime falls back to for Attest.token() without a certificate.
+		{name: "revoked release", signer: w.signer.Certificate.Raw,
+			spec: func(c []byte) keyattesttest.Spec { return keyattesttest.GoodSpec(c, pkg, signerSum[:]) },
+			before: func(t *testing.T) {
+				if _, _, err := reg.Revoke(rel.ID, attest.Event{At: time.Now(), Reason: "identity e2e"}); err != nil {
+					t.Fatal(err)
+				}
+			},
+			certRequests: 1, verdict: "release_revoked", verdicts: 2, logged: notIssued},
+	}
+	certRequests := func() float64 {
+		return metric(t, srv, `trustfuse_attest_requests_total{code="200",endpoint="certificate"}`)
+	}
+	for i, tc := range refusals {
+		t.Run(tc.name, func(t *testing.T) {
+			setSpec(tc.spec)
+			if tc.before != nil {
+				tc.before(t)
+			}
+			issuedBefore, requestsBefore := issued(), certRequests()
+			var verdictsBefore float64
+			if tc.verdict != "" {
+				verdictsBefore = verdicts(t, srv, tc.verdict)
+			}
+			path := fmt.Sprintf("/api/refused-%d", i)
+			r := run(path, tc.signer)
+			if r.Status != http.StatusUnauthorized {
+				t.Errorf("status %d body %q error %q, want 401 from guard\n%s", r.Status, r.Body, r.Error, r.Stderr)
+			}
+			if n := issued() - issuedBefore; n != 0 {
+				t.Errorf("serve issued %v certificates, want none", n)
+			}
+			if n := certRequests() - requestsBefore; n != tc.certRequests {
+				t.Errorf("%v /v1/certificate requests, want %v", n, tc.certRequests)
+			}
+			if tc.verdict != "" {
+				if n := verdicts(t, srv, tc.verdict) - verdictsBefore; n != tc.verdicts {
+					t.Errorf("serve counted %v %s verdicts, want %v", n, tc.verdict, tc.verdicts)
+				}
+			}
+			seenMu.Lock()
+			cert := seen[path]
+			seenMu.Unlock()
+			if cert != nil {
+				t.Errorf("the app presented a client certificate from %s", cert.Issuer)
+			}
+			if !strings.Contains(logs.String(), `msg="guard: refused"`) || !strings.Contains(logs.String(), "path="+path+" code=no_client_cert") {
+				t.Errorf("guard did not log the refusal of %s for want of a client certificate:\n%s", path, logs.String())
+			}
+			if !strings.Contains(r.Stderr, tc.logged) {
+				t.Errorf("the runtime's log does not say %q:\n%s", tc.logged, r.Stderr)
+			}
+		})
+	}
+}
+
+// metric reads the value of the metric line starting with name (with its
+// labels, if any) from serve's /metrics page (0 when absent).
+func metric(t *testing.T, srv *attest.Server, name string) float64 {
+	t.Helper()
+	w := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	for _, line := range strings.Split(w.Body.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("metrics line %q: %v", line, err)
+			}
+			return n
+		}
+	}
+	return 0
+}
