@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,11 +53,9 @@ import (
 // certificate is issued (serve's metrics: issued count unchanged, the
 // refusal's verdict counted) and guard refuses the request.
 //
-// Renewal without restart is not run here: the shortest identity validity
-// a release may have is 5 minutes and the runtime renews on the device's
-// own (the JVM's) clock, which serve's Config.Now cannot move; the
-// runtime's renewal is TestAttestedIdentity/renewed_without_restart in
-// fusion/runtime/android against a stand-in serve issuing 6 s certificates.
+// Renewal without restart runs against serve with its clock set back
+// (Config.Now), so a 5-minute certificate expires seconds after it is
+// issued on the device's clock.
 func TestAttestedIdentityEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts JVMs")
@@ -129,7 +128,10 @@ func TestAttestedIdentityEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := attest.NewServer(attest.Config{Issuer: issuer, Audience: audience, TokenTTL: 5 * time.Minute,
+	// serve's clock runs behind by lag (0 but for the renewal case).
+	var lag atomic.Int64
+	srv, err := attest.NewServer(attest.Config{Issuer: issuer, Audience: audience, TokenTTL: 15 * time.Minute,
+		Now: func() time.Time { return time.Now().Add(-time.Duration(lag.Load())) },
 		SigningKey: signingKey, NonceKey: nonceKey, Registry: reg, Replay: attest.NewMemoryReplay(1024, nil),
 		KeyAttestation: kaVerifier, CertificateIssuer: &attest.CertificateIssuer{Chain: []*x509.Certificate{w.ca}, Key: w.caKey}})
 	if err != nil {
@@ -152,7 +154,7 @@ func TestAttestedIdentityEndToEnd(t *testing.T) {
 	}
 	doc := fmt.Sprintf(`{"fusionSetId": "fs-identity-e2e", "name": "attested identity end to end", "version": 1,
   "mtls": {"identity": "attested", "issuerCA": "file:client-ca.pem",
-    "attestedCertificate": {"validity": "1h", "minSecurityLevel": "tee", "requireVerifiedBoot": true},
+    "attestedCertificate": {"validity": "5m", "minSecurityLevel": "tee", "requireVerifiedBoot": true},
     "hosts": ["127.0.0.1", "localhost"], "pinServerCA": "file:server-ca.pem"},
   "attestation": {"endpoint": %q},
   "threats": {"tamper": {"mode": "detect"}, "hooking": {"mode": "defend"}, "mitm": {"mode": "defend"}}}`, serve.URL)
@@ -244,17 +246,51 @@ func TestAttestedIdentityEndToEnd(t *testing.T) {
 		if blk == nil || !wasMinted(blk.Bytes) {
 			t.Errorf("the issued certificate's public key (openssl: %q) is not a keystore key", spkiPEM)
 		}
-		// the configured validity (1 h, from 5 min back), clientAuth, the
+		// the configured validity (5 min, from 5 min back), clientAuth, the
 		// release and key hash in the URI SAN, the token bound to it
 		keyHash := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
 		wantSAN := "urn:trustfuse:release:" + rel.ID + ":key:" + hex.EncodeToString(keyHash[:])
-		if d := cert.NotAfter.Sub(cert.NotBefore); d != time.Hour+5*time.Minute || len(cert.URIs) != 1 || cert.URIs[0].String() != wantSAN ||
+		if d := cert.NotAfter.Sub(cert.NotBefore); d != 10*time.Minute || len(cert.URIs) != 1 || cert.URIs[0].String() != wantSAN ||
 			len(cert.ExtKeyUsage) != 1 || cert.ExtKeyUsage[0] != x509.ExtKeyUsageClientAuth {
-			t.Errorf("certificate: lifetime %v, URIs %v, EKU %v; want 1h5m, %s, clientAuth", d, cert.URIs, cert.ExtKeyUsage, wantSAN)
+			t.Errorf("certificate: lifetime %v, URIs %v, EKU %v; want 10m, %s, clientAuth", d, cert.URIs, cert.ExtKeyUsage, wantSAN)
 		}
 		x5t := sha256.Sum256(cert.Raw)
 		if c := tokenClaims(t, r.Token); c.Release != rel.ID || c.Confirm["x5t#S256"] != base64.RawURLEncoding.EncodeToString(x5t[:]) {
 			t.Errorf("token claims %+v, want rel %s bound to the issued certificate", c, rel.ID)
+		}
+	})
+
+	t.Run("renewed without restart", func(t *testing.T) {
+		// The shortest validity a release may have is 5 minutes. serve's
+		// clock 5 min - 6 s behind makes each certificate expire 6 s after
+		// it is issued (its token lives 15 min from serve's now); the
+		// runtime renews at two thirds of what is left (4 s) on the
+		// device's clock. Requests at 0 and 2.5 s use the first
+		// certificate, the one at 7.5 s a new one, for a new key, with a
+		// token bound to it: guard lets all through.
+		setSpec(func(c []byte) keyattesttest.Spec { return keyattesttest.GoodSpec(c, pkg, signerSum[:]) })
+		lag.Store(int64(5*time.Minute - 6*time.Second))
+		defer lag.Store(0)
+		before := issued()
+		paths := []string{"/api/renew-0", "/api/renew-1", "/api/renew-2", "/api/renew-3"}
+		r := harness.RunWith(t, harness.Options{APK: fused, Package: pkg, SignerDER: w.signer.Certificate.Raw,
+			URL: gw.URL + paths[0], KeyAttestMintURL: mint.URL, GetsEvery: 2500 * time.Millisecond,
+			Gets: []string{gw.URL + paths[1], gw.URL + paths[2], gw.URL + paths[3]}})
+		for i, g := range append([]harness.Get{{Status: r.Status, Body: r.Body, Error: r.Error}}, r.Gets...) {
+			if want := "upstream " + paths[i] + " rel=" + rel.ID; g.Status != 200 || g.Body != want {
+				t.Errorf("request %d: status %d body %q error %q, want 200 %q", i, g.Status, g.Body, g.Error, want)
+			}
+		}
+		seenMu.Lock()
+		first, again, last := seen[paths[0]], seen[paths[1]], seen[paths[3]]
+		seenMu.Unlock()
+		if first == nil || again == nil || last == nil {
+			t.Fatalf("guard saw certificates %v, %v, %v\n%s\n%s", first, again, last, r.Stderr, logs.String())
+		}
+		if n := issued() - before; n < 2 || !first.Equal(again) || first.Equal(last) ||
+			string(first.RawSubjectPublicKeyInfo) == string(last.RawSubjectPublicKeyInfo) || !wasMinted(last.RawSubjectPublicKeyInfo) {
+			t.Errorf("serve issued %v; serials %x, %x, %x: want the first twice, then a new one for a new keystore key\n%s",
+				n, first.SerialNumber, again.SerialNumber, last.SerialNumber, r.Stderr+logs.String())
 		}
 	})
 
