@@ -131,7 +131,7 @@ func TestAttestedIdentityEndToEnd(t *testing.T) {
 	// serve's clock runs behind by lag (0 but for the renewal case).
 	var lag atomic.Int64
 	srv, err := attest.NewServer(attest.Config{Issuer: issuer, Audience: audience, TokenTTL: 15 * time.Minute,
-		Now: func() time.Time { return time.Now().Add(-time.Duration(lag.Load())) },
+		Now:        func() time.Time { return time.Now().Add(-time.Duration(lag.Load())) },
 		SigningKey: signingKey, NonceKey: nonceKey, Registry: reg, Replay: attest.NewMemoryReplay(1024, nil),
 		KeyAttestation: kaVerifier, CertificateIssuer: &attest.CertificateIssuer{Chain: []*x509.Certificate{w.ca}, Key: w.caKey}})
 	if err != nil {
