@@ -144,7 +144,8 @@ func TestAttestedIdentityEndToEnd(t *testing.T) {
 
 	// The Fusion Set: payments-attested.json's identity on loopback, with
 	// the demo server CA pinned (it issued serve's and guard's server
-	// certificates).
+	// certificates); tamper at detect, so a re-signed app's request gets
+	// as far as guard.
 	pin, err := os.ReadFile(filepath.Join(testenv.Root(t), "fusion", "examples", "demo", "server-ca.pem"))
 	if err != nil {
 		t.Fatal(err)
@@ -301,7 +302,8 @@ func TestAttestedIdentityEndToEnd(t *testing.T) {
 	// without a client certificate.
 	other := keys.Demo()
 	otherSum := sha256.Sum256(other.Certificate.Raw)
-	notIssued := "identity: no client certificate: java.security.cert.CertificateException: trustfuse: the certificate was not issued by the issuer CA in the vault"
+	notIssuedState := "none: java.security.cert.CertificateException: trustfuse: the certificate was not issued by the issuer CA in the vault"
+	notIssued := "identity: no client certificate: " + strings.TrimPrefix(notIssuedState, "none: ")
 	refusals := []struct {
 		name string
 		// signer is the certificate PackageManager reports for the app.
@@ -314,34 +316,34 @@ func TestAttestedIdentityEndToEnd(t *testing.T) {
 		// gets it.
 		verdict  string
 		verdicts float64
-		// logged is in the runtime's log.
-		logged string
+		// logged is in the runtime's log, identity its Identity.state().
+		logged, identity string
 	}{
 		// The vault is sealed to the signer: a re-signed app cannot unseal
 		// the attestation key, so it asks serve nothing. (With tamper at
 		// defend the runtime would not even send the request to guard.)
 		{name: "re-signed app", signer: other.Certificate.Raw,
 			spec:   func(c []byte) keyattesttest.Spec { return keyattesttest.GoodSpec(c, pkg, otherSum[:]) },
-			logged: "vault not unsealed (re-signed app or edited policy?); no client certificate"},
+			logged: "vault not unsealed (re-signed app or edited policy?); no client certificate", identity: "none: vault not unsealed"},
 		{name: "key attested at software level", signer: w.signer.Certificate.Raw,
 			spec: func(c []byte) keyattesttest.Spec {
 				s := keyattesttest.GoodSpec(c, pkg, signerSum[:])
 				s.AttestationLevel, s.KeyMintLevel = keyattest.Software, keyattest.Software
 				return s
 			},
-			certRequests: 1, verdict: "certificate_key_attestation_security_level", verdicts: 1, logged: notIssued},
+			certRequests: 1, verdict: "certificate_key_attestation_security_level", verdicts: 1, logged: notIssued, identity: notIssuedState},
 		{name: "chain for another package", signer: w.signer.Certificate.Raw,
 			spec: func(c []byte) keyattesttest.Spec {
 				return keyattesttest.GoodSpec(c, "com.example.other", signerSum[:])
 			},
-			certRequests: 1, verdict: "certificate_key_attestation_application_mismatch", verdicts: 1, logged: notIssued},
+			certRequests: 1, verdict: "certificate_key_attestation_application_mismatch", verdicts: 1, logged: notIssued, identity: notIssuedState},
 		{name: "challenge of another nonce", signer: w.signer.Certificate.Raw,
 			spec: func([]byte) keyattesttest.Spec {
 				c := make([]byte, 56)
 				rand.Read(c)
 				return keyattesttest.GoodSpec(c, pkg, signerSum[:])
 			},
-			certRequests: 1, verdict: "certificate_key_attestation_challenge_mismatch", verdicts: 1, logged: notIssued},
+			certRequests: 1, verdict: "certificate_key_attestation_challenge_mismatch", verdicts: 1, logged: notIssued, identity: notIssuedState},
 		// Revoked: /v1/certificate refuses, and so does the /v1/attest the
 		// runtime falls back to for Attest.token() without a certificate.
 		{name: "revoked release", signer: w.signer.Certificate.Raw,
@@ -351,7 +353,7 @@ func TestAttestedIdentityEndToEnd(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
-			certRequests: 1, verdict: "release_revoked", verdicts: 2, logged: notIssued},
+			certRequests: 1, verdict: "release_revoked", verdicts: 2, logged: notIssued, identity: notIssuedState},
 	}
 	certRequests := func() float64 {
 		return metric(t, srv, `trustfuse_attest_requests_total{code="200",endpoint="certificate"}`)
@@ -392,8 +394,8 @@ func TestAttestedIdentityEndToEnd(t *testing.T) {
 			if !strings.Contains(logs.String(), `msg="guard: refused"`) || !strings.Contains(logs.String(), "path="+path+" code=no_client_cert") {
 				t.Errorf("guard did not log the refusal of %s for want of a client certificate:\n%s", path, logs.String())
 			}
-			if !strings.Contains(r.Stderr, tc.logged) {
-				t.Errorf("the runtime's log does not say %q:\n%s", tc.logged, r.Stderr)
+			if !strings.Contains(r.Stderr, tc.logged) || !strings.HasPrefix(r.Identity, tc.identity) {
+				t.Errorf("identity %q, want %q…; the runtime's log should say %q:\n%s", r.Identity, tc.identity, tc.logged, r.Stderr)
 			}
 		})
 	}
