@@ -1,15 +1,13 @@
 package fusion
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"log/slog"
@@ -18,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,80 +66,26 @@ func TestAttestedIdentityEndToEnd(t *testing.T) {
 	logs := &testenv.SyncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 
-	// The device: a mint under a test attestation root. spec says what
-	// the extension of the next key's leaf claims, given the challenge the
-	// runtime asked for; minted records every key the keystore generated.
+	// The device's attestation CA: a mint under a test root; each case
+	// sets what the next keys' chains claim.
 	kaRoot := keyattesttest.NewRoot(t, "ecdsa", "identity-e2e-root")
-	var (
-		mintMu sync.Mutex
-		spec   func(challenge []byte) keyattesttest.Spec
-		minted [][]byte // SubjectPublicKeyInfo DER of each key
-	)
-	mint := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		var in struct{ Challenge, PublicKey []byte }
-		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-			http.Error(rw, err.Error(), 400)
-			return
-		}
-		pub, err := x509.ParsePKIXPublicKey(in.PublicKey)
-		if err != nil {
-			http.Error(rw, err.Error(), 400)
-			return
-		}
-		mintMu.Lock()
-		s := spec(in.Challenge)
-		minted = append(minted, in.PublicKey)
-		mintMu.Unlock()
-		json.NewEncoder(rw).Encode(map[string][][]byte{"chain": keyattesttest.Mint(t, kaRoot, pub, s)})
-	}))
-	defer mint.Close()
-	setSpec := func(f func(challenge []byte) keyattesttest.Spec) {
-		mintMu.Lock()
-		defer mintMu.Unlock()
-		spec = f
-	}
+	dev := startMint(t, kaRoot, nil)
 	wasMinted := func(spki []byte) bool {
-		mintMu.Lock()
-		defer mintMu.Unlock()
-		for _, k := range minted {
-			if string(k) == string(spki) {
-				return true
-			}
-		}
-		return false
+		return slices.ContainsFunc(dev.minted(), func(k mintedKey) bool { return bytes.Equal(k.spki, spki) })
 	}
 
-	// serve.
-	regKey := make([]byte, 32)
-	rand.Read(regKey)
-	reg, err := attest.OpenRegistry(filepath.Join(t.TempDir(), "reg.db"), regKey, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signingKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nonceKey := make([]byte, 32)
-	rand.Read(nonceKey)
-	const issuer, audience = "https://attest.test", "api.test"
+	// serve; its clock runs behind by lag (0 but for the renewal case).
 	kaVerifier, err := keyattest.NewVerifier([]*x509.Certificate{kaRoot.Cert}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// serve's clock runs behind by lag (0 but for the renewal case).
 	var lag atomic.Int64
-	srv, err := attest.NewServer(attest.Config{Issuer: issuer, Audience: audience, TokenTTL: 15 * time.Minute,
-		Now:        func() time.Time { return time.Now().Add(-time.Duration(lag.Load())) },
-		SigningKey: signingKey, NonceKey: nonceKey, Registry: reg, Replay: attest.NewMemoryReplay(1024, nil),
-		KeyAttestation: kaVerifier, CertificateIssuer: &attest.CertificateIssuer{Chain: []*x509.Certificate{w.ca}, Key: w.caKey}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	serve := httptest.NewUnstartedServer(srv.Handler())
-	serve.TLS = &tls.Config{Certificates: []tls.Certificate{serverCert}, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: issuerPool}
-	serve.StartTLS()
-	defer serve.Close()
+	srv, reg, serve := startServe(t, serverCert, issuerPool, func(c *attest.Config) {
+		c.TokenTTL = 15 * time.Minute
+		c.Now = func() time.Time { return time.Now().Add(-time.Duration(lag.Load())) }
+		c.KeyAttestation = kaVerifier
+		c.CertificateIssuer = &attest.CertificateIssuer{Chain: []*x509.Certificate{w.ca}, Key: w.caKey}
+	})
 
 	// The Fusion Set: payments-attested.json's identity on loopback, with
 	// the demo server CA pinned (it issued serve's and guard's server
@@ -187,7 +132,7 @@ func TestAttestedIdentityEndToEnd(t *testing.T) {
 	defer upstream.Close()
 	upURL, _ := url.Parse(upstream.URL)
 	g, err := guard.New(t.Context(), guard.Config{ClientCAs: issuerPool, JWKSURL: serve.URL + "/.well-known/jwks.json",
-		Issuer: issuer, Audience: audience, Packages: []string{pkg}, TokenHeader: fs.Attestation.TokenHeader,
+		Issuer: e2eIssuer, Audience: e2eAudience, Packages: []string{pkg}, TokenHeader: fs.Attestation.TokenHeader,
 		RequireBinding: true, RequireAttestedCert: true, Logger: logger,
 		HTTPClient: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: serverCA}}}})
 	if err != nil {
@@ -212,12 +157,12 @@ func TestAttestedIdentityEndToEnd(t *testing.T) {
 
 	run := func(path string, signerDER []byte) harness.Result {
 		return harness.RunWith(t, harness.Options{APK: fused, Package: pkg, SignerDER: signerDER,
-			URL: gw.URL + path, KeyAttestMintURL: mint.URL, Attest: true})
+			URL: gw.URL + path, KeyAttestMintURL: dev.srv.URL, Attest: true})
 	}
 	issued := func() float64 { return metric(t, srv, "trustfuse_attest_certificates_issued_total") }
 
 	t.Run("attested app passes guard", func(t *testing.T) {
-		setSpec(func(c []byte) keyattesttest.Spec { return keyattesttest.GoodSpec(c, pkg, signerSum[:]) })
+		dev.setSpec(func(c []byte) keyattesttest.Spec { return keyattesttest.GoodSpec(c, pkg, signerSum[:]) })
 		r := run("/api/orders", w.signer.Certificate.Raw)
 		if want := "upstream /api/orders rel=" + rel.ID; r.Status != 200 || r.Body != want {
 			t.Fatalf("status %d body %q error %q, want 200 %q\nidentity %q\n%s\nguard/proxy log:\n%s",
@@ -269,13 +214,13 @@ func TestAttestedIdentityEndToEnd(t *testing.T) {
 		// device's clock. Requests at 0 and 2.5 s use the first
 		// certificate, the one at 7.5 s a new one, for a new key, with a
 		// token bound to it: guard lets all through.
-		setSpec(func(c []byte) keyattesttest.Spec { return keyattesttest.GoodSpec(c, pkg, signerSum[:]) })
+		dev.setSpec(func(c []byte) keyattesttest.Spec { return keyattesttest.GoodSpec(c, pkg, signerSum[:]) })
 		lag.Store(int64(5*time.Minute - 6*time.Second))
 		defer lag.Store(0)
 		before := issued()
 		paths := []string{"/api/renew-0", "/api/renew-1", "/api/renew-2", "/api/renew-3"}
 		r := harness.RunWith(t, harness.Options{APK: fused, Package: pkg, SignerDER: w.signer.Certificate.Raw,
-			URL: gw.URL + paths[0], KeyAttestMintURL: mint.URL, GetsEvery: 2500 * time.Millisecond,
+			URL: gw.URL + paths[0], KeyAttestMintURL: dev.srv.URL, GetsEvery: 2500 * time.Millisecond,
 			Gets: []string{gw.URL + paths[1], gw.URL + paths[2], gw.URL + paths[3]}})
 		for i, g := range append([]harness.Get{{Status: r.Status, Body: r.Body, Error: r.Error}}, r.Gets...) {
 			if want := "upstream " + paths[i] + " rel=" + rel.ID; g.Status != 200 || g.Body != want {
@@ -289,7 +234,7 @@ func TestAttestedIdentityEndToEnd(t *testing.T) {
 			t.Fatalf("guard saw certificates %v, %v, %v\n%s\n%s", first, again, last, r.Stderr, logs.String())
 		}
 		if n := issued() - before; n < 2 || !first.Equal(again) || first.Equal(last) ||
-			string(first.RawSubjectPublicKeyInfo) == string(last.RawSubjectPublicKeyInfo) || !wasMinted(last.RawSubjectPublicKeyInfo) {
+			bytes.Equal(first.RawSubjectPublicKeyInfo, last.RawSubjectPublicKeyInfo) || !wasMinted(last.RawSubjectPublicKeyInfo) {
 			t.Errorf("serve issued %v; serials %x, %x, %x: want the first twice, then a new one for a new keystore key\n%s",
 				n, first.SerialNumber, again.SerialNumber, last.SerialNumber, r.Stderr+logs.String())
 		}
@@ -360,7 +305,7 @@ func TestAttestedIdentityEndToEnd(t *testing.T) {
 	}
 	for i, tc := range refusals {
 		t.Run(tc.name, func(t *testing.T) {
-			setSpec(tc.spec)
+			dev.setSpec(tc.spec)
 			if tc.before != nil {
 				tc.before(t)
 			}
