@@ -3,15 +3,10 @@ package fusion
 import (
 	"bytes"
 	"cmp"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
-	"crypto/tls"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -332,27 +327,7 @@ func TestAttestBundle(t *testing.T) {
 		t.Skip("starts JVMs")
 	}
 	serverCert, demoCA := demoTLS(t)
-	regKey := make([]byte, 32)
-	rand.Read(regKey)
-	reg, err := attest.OpenRegistry(filepath.Join(t.TempDir(), "reg.db"), regKey, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signingKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nonceKey := make([]byte, 32)
-	rand.Read(nonceKey)
-	srv, err := attest.NewServer(attest.Config{Issuer: "https://attest.test", Audience: "api.test", TokenTTL: 5 * time.Minute,
-		SigningKey: signingKey, NonceKey: nonceKey, Registry: reg, Replay: attest.NewMemoryReplay(1024, nil)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	serve := httptest.NewUnstartedServer(srv.Handler())
-	serve.TLS = &tls.Config{Certificates: []tls.Certificate{serverCert}, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: demoCA}
-	serve.StartTLS()
-	defer serve.Close()
+	_, reg, serve := startServe(t, serverCert, demoCA, nil)
 
 	fs := playFusionSet(t)
 	fs.Attestation.Endpoint = serve.URL

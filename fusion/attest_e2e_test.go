@@ -23,8 +23,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -104,35 +105,13 @@ func TestAttestEndToEnd(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 
 	// serve: attestation service on TLS, client certificates verified if given.
-	regKey := make([]byte, 32)
-	rand.Read(regKey)
-	reg, err := attest.OpenRegistry(filepath.Join(t.TempDir(), "reg.db"), regKey, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signingKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nonceKey := make([]byte, 32)
-	rand.Read(nonceKey)
-	const issuer, audience = "https://attest.test", "api.test"
 	kaRoot := keyattesttest.NewRoot(t, "ecdsa", "e2e-attestation-root")
 	kaVerifier, err := keyattest.NewVerifier([]*x509.Certificate{kaRoot.Cert}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := attest.NewServer(attest.Config{Issuer: issuer, Audience: audience, TokenTTL: 5 * time.Minute,
-		SigningKey: signingKey, NonceKey: nonceKey, Registry: reg, Replay: attest.NewMemoryReplay(1024, nil),
-		KeyAttestation: kaVerifier})
-	if err != nil {
-		t.Fatal(err)
-	}
-	serve := httptest.NewUnstartedServer(srv.Handler())
-	serve.TLS = &tls.Config{Certificates: []tls.Certificate{serverCert},
-		ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: demoCA}
-	serve.StartTLS()
-	defer serve.Close()
+	srv, reg, serve := startServe(t, serverCert, demoCA, func(c *attest.Config) { c.KeyAttestation = kaVerifier })
+	const issuer, audience = e2eIssuer, e2eAudience
 
 	// upstream behind guard: echoes what guard vouches for.
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -280,35 +259,19 @@ func TestAttestEndToEnd(t *testing.T) {
 			t.Fatalf("registration %+v %v", rel2, err)
 		}
 		signerSum := sha256.Sum256(signer.Certificate.Raw)
-		challenges := make(chan []byte, 8)
-		mint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			var in struct{ Challenge, PublicKey []byte }
-			if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-				http.Error(w, err.Error(), 400)
-				return
-			}
-			pub, err := x509.ParsePKIXPublicKey(in.PublicKey)
-			if err != nil {
-				http.Error(w, err.Error(), 400)
-				return
-			}
-			challenges <- in.Challenge
-			chain := keyattesttest.Mint(t, kaRoot, pub, keyattesttest.GoodSpec(in.Challenge, pkg, signerSum[:]))
-			json.NewEncoder(w).Encode(map[string][][]byte{"chain": chain})
-		}))
-		defer mint.Close()
+		mint := startMint(t, kaRoot, func(c []byte) keyattesttest.Spec { return keyattesttest.GoodSpec(c, pkg, signerSum[:]) })
 
 		r := harness.RunWith(t, harness.Options{APK: fused2, Package: pkg, SignerDER: signer.Certificate.Raw,
-			URL: gw.URL + "/api/plain", Attest: true, KeyAttestMintURL: mint.URL})
+			URL: gw.URL + "/api/plain", Attest: true, KeyAttestMintURL: mint.srv.URL})
 		if r.Token == "" || r.Status != 200 {
 			t.Fatalf("with a chain: token %q status %d error %q attest %q\n%s", r.Token, r.Status, r.Error, r.AttestError, r.Stderr)
 		}
 		if c := tokenClaims(t, r.Token); c.KeyAttestation != "tee" || c.Release != rel.ID {
 			t.Errorf("claims %+v, want kat tee for %s", c, rel.ID)
 		}
-		if len(challenges) != 1 {
-			t.Errorf("mint called %d times, want once", len(challenges))
-		} else if c := <-challenges; len(c) != 56 {
+		if got := mint.minted(); len(got) != 1 {
+			t.Errorf("mint called %d times, want once", len(got))
+		} else if c := got[0].challenge; len(c) != 56 {
 			t.Errorf("mint saw challenge %x, want a raw 56-byte nonce", c)
 		}
 
@@ -359,23 +322,99 @@ func TestAttestEndToEnd(t *testing.T) {
 	})
 }
 
+// mint is the JVM harness's AndroidKeyStore's attestation CA: for each key
+// the keystore generates it returns a chain under root whose leaf's
+// KeyDescription is what spec gives for the challenge asked for.
+type mint struct {
+	srv  *httptest.Server
+	mu   sync.Mutex
+	spec func(challenge []byte) keyattesttest.Spec
+	keys []mintedKey
+}
+
+// mintedKey is a key the mint certified: the challenge the keystore asked
+// for and the key's SubjectPublicKeyInfo DER.
+type mintedKey struct{ challenge, spki []byte }
+
+func startMint(t *testing.T, root *keyattesttest.CA, spec func(challenge []byte) keyattesttest.Spec) *mint {
+	m := &mint{spec: spec}
+	m.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Challenge, PublicKey []byte }
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		pub, err := x509.ParsePKIXPublicKey(in.PublicKey)
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		m.mu.Lock()
+		s := m.spec(in.Challenge)
+		m.keys = append(m.keys, mintedKey{in.Challenge, in.PublicKey})
+		m.mu.Unlock()
+		json.NewEncoder(w).Encode(map[string][][]byte{"chain": keyattesttest.Mint(t, root, pub, s)})
+	}))
+	t.Cleanup(m.srv.Close)
+	return m
+}
+
+// setSpec changes what the next chains claim.
+func (m *mint) setSpec(spec func(challenge []byte) keyattesttest.Spec) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.spec = spec
+}
+
+// minted returns the keys certified so far.
+func (m *mint) minted() []mintedKey {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.keys)
+}
+
+// Issuer and audience of the tokens of startServe's serve.
+const e2eIssuer, e2eAudience = "https://attest.test", "api.test"
+
+// startServe runs an in-process serve (pkg/attest) on TLS with serverCert,
+// verifying client certificates from clientCAs if given, over a new bbolt
+// registry, with fresh ES256 and nonce keys, a 5-minute token TTL and an
+// in-memory replay cache; edit, if not nil, completes its configuration.
+func startServe(t *testing.T, serverCert tls.Certificate, clientCAs *x509.CertPool, edit func(*attest.Config)) (*attest.Server, attest.Registry, *httptest.Server) {
+	t.Helper()
+	regKey := make([]byte, 32)
+	rand.Read(regKey)
+	reg, err := attest.OpenRegistry(filepath.Join(t.TempDir(), "reg.db"), regKey, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signingKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonceKey := make([]byte, 32)
+	rand.Read(nonceKey)
+	cfg := attest.Config{Issuer: e2eIssuer, Audience: e2eAudience, TokenTTL: 5 * time.Minute,
+		SigningKey: signingKey, NonceKey: nonceKey, Registry: reg, Replay: attest.NewMemoryReplay(1024, nil)}
+	if edit != nil {
+		edit(&cfg)
+	}
+	srv, err := attest.NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := httptest.NewUnstartedServer(srv.Handler())
+	serve.TLS = &tls.Config{Certificates: []tls.Certificate{serverCert}, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: clientCAs}
+	serve.StartTLS()
+	t.Cleanup(serve.Close)
+	return srv, reg, serve
+}
+
 // verdicts reads serve's trustfuse_attest_verdicts_total for reason from
 // its /metrics page (0 when absent).
 func verdicts(t *testing.T, srv *attest.Server, reason string) float64 {
 	t.Helper()
-	w := httptest.NewRecorder()
-	srv.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
-	prefix := `trustfuse_attest_verdicts_total{verdict="` + reason + `"} `
-	for _, line := range strings.Split(w.Body.String(), "\n") {
-		if v, ok := strings.CutPrefix(line, prefix); ok {
-			n, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("metrics line %q: %v", line, err)
-			}
-			return n
-		}
-	}
-	return 0
+	return metric(t, srv, `trustfuse_attest_verdicts_total{verdict="`+reason+`"}`)
 }
 
 // tokenClaims decodes (without verifying: guard did) a JWS's payload.

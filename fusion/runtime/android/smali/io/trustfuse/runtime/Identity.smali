@@ -509,12 +509,16 @@
 .end method
 
 # use(identity, how): make it current; the previous one stays reachable by
-# alias for handshakes already under way
+# alias for handshakes already under way. New connections get a new TLS
+# context (Install.refresh), so none made under the previous certificate is
+# reused.
 .method static use([Ljava/lang/Object;Ljava/lang/String;)V
     .locals 4
     sget-object v0, Lio/trustfuse/runtime/Identity;->cur:[Ljava/lang/Object;
     sput-object v0, Lio/trustfuse/runtime/Identity;->prev:[Ljava/lang/Object;
     sput-object p0, Lio/trustfuse/runtime/Identity;->cur:[Ljava/lang/Object;
+    sget-object v0, Lio/trustfuse/runtime/Identity;->g:Lio/trustfuse/runtime/Guard;
+    invoke-static {v0}, Lio/trustfuse/runtime/Install;->refresh(Lio/trustfuse/runtime/Guard;)V
     const-string v0, "attested ("
     sget-object v1, Lio/trustfuse/runtime/Identity;->level:Ljava/lang/String;
     invoke-virtual {v0, v1}, Ljava/lang/String;->concat(Ljava/lang/String;)Ljava/lang/String;

@@ -106,6 +106,9 @@
     move-exception v5
     const-string v7, "trustfuse: vault not unsealed (re-signed app or edited policy?); no client certificate"
     invoke-static {v7, v5}, Lio/trustfuse/runtime/U;->log(Ljava/lang/String;Ljava/lang/Throwable;)V
+    # Identity.state(): no client certificate in any mode
+    const-string v7, "none: vault not unsealed"
+    sput-object v7, Lio/trustfuse/runtime/Identity;->state:Ljava/lang/String;
     const/4 v6, 0x0
     goto :install
     :no_vault

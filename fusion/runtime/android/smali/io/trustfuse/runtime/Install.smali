@@ -3,6 +3,11 @@
 .class final Lio/trustfuse/runtime/Install;
 .super Ljava/lang/Object;
 
+# kms, tms: what install() built the SSLContext from (kms null without an
+# identity), for refresh()
+.field static volatile kms:[Ljavax/net/ssl/KeyManager;
+.field static volatile tms:[Ljavax/net/ssl/TrustManager;
+
 
 .method private constructor <init>()V
     .locals 0
@@ -89,6 +94,8 @@
     new-array v6, v6, [Ljavax/net/ssl/KeyManager;
     aput-object p1, v6, v5
     :nokm
+    sput-object v6, Lio/trustfuse/runtime/Install;->kms:[Ljavax/net/ssl/KeyManager;
+    sput-object v4, Lio/trustfuse/runtime/Install;->tms:[Ljavax/net/ssl/TrustManager;
     const-string v7, "TLS"
     invoke-static {v7}, Ljavax/net/ssl/SSLContext;->getInstance(Ljava/lang/String;)Ljavax/net/ssl/SSLContext;
     move-result-object v7
@@ -105,6 +112,39 @@
     const/4 v5, 0x1
     invoke-static {v2, v5}, Ljava/security/Security;->insertProviderAt(Ljava/security/Provider;I)I
     :done
+    return-void
+.end method
+
+# refresh(guard): a new SSLContext over the same key and trust managers,
+# installed as install() does. Called when the attested identity changes:
+# keep-alive pools are per socket factory and TLS sessions per context, so
+# no connection or session made under the previous client certificate is
+# reused with the token bound to the new one. No-op before install().
+.method static refresh(Lio/trustfuse/runtime/Guard;)V
+    .locals 4
+    sget-object v0, Lio/trustfuse/runtime/Install;->tms:[Ljavax/net/ssl/TrustManager;
+    if-nez v0, :go
+    return-void
+    :go
+    sget-object v1, Lio/trustfuse/runtime/Install;->kms:[Ljavax/net/ssl/KeyManager;
+    :try_start
+    const-string v2, "TLS"
+    invoke-static {v2}, Ljavax/net/ssl/SSLContext;->getInstance(Ljava/lang/String;)Ljavax/net/ssl/SSLContext;
+    move-result-object v2
+    const/4 v3, 0x0
+    invoke-virtual {v2, v1, v0, v3}, Ljavax/net/ssl/SSLContext;->init([Ljavax/net/ssl/KeyManager;[Ljavax/net/ssl/TrustManager;Ljava/security/SecureRandom;)V
+    iput-object v2, p0, Lio/trustfuse/runtime/Guard;->ssl:Ljavax/net/ssl/SSLContext;
+    invoke-static {v2}, Ljavax/net/ssl/SSLContext;->setDefault(Ljavax/net/ssl/SSLContext;)V
+    invoke-virtual {v2}, Ljavax/net/ssl/SSLContext;->getSocketFactory()Ljavax/net/ssl/SSLSocketFactory;
+    move-result-object v2
+    invoke-static {v2}, Ljavax/net/ssl/HttpsURLConnection;->setDefaultSSLSocketFactory(Ljavax/net/ssl/SSLSocketFactory;)V
+    :try_end
+    .catch Ljava/security/GeneralSecurityException; {:try_start .. :try_end} :err
+    return-void
+    :err
+    move-exception v0
+    const-string v1, "trustfuse: identity: TLS context not renewed"
+    invoke-static {v1, v0}, Lio/trustfuse/runtime/U;->log(Ljava/lang/String;Ljava/lang/Throwable;)V
     return-void
 .end method
 
