@@ -85,7 +85,8 @@ func (t *apkTarget) plan(c *Context) error {
 	if c.MinSDK > 0 {
 		minSDK = c.MinSDK
 	}
-	c.signOpts = apksig.Options{V1: c.V1, MinSDK: minSDK, CreatedBy: c.ToolVersion, Modified: c.Now, Lineage: c.Lineage}
+	c.signOpts = apksig.Options{V1: c.V1, MinSDK: minSDK, CreatedBy: c.ToolVersion, Modified: c.Now, Lineage: c.Lineage,
+		Source: t.a.Zip.Reader}
 	if c.OldSigner != nil {
 		c.signOpts.OldSigner = &apksig.Signer{Key: c.OldSigner.Key, Certs: c.OldSigner.Chain}
 	}
