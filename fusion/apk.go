@@ -111,6 +111,7 @@ func (t *apkTarget) verify(c *Context, path string) error {
 		return fmt.Errorf("fusion: output does not read back: %w", err)
 	}
 	defer a.Close()
+	defer hashInBackground(a.Zip.Reader)()
 	opts := a.VerifyOptions()
 	minSDK := max(c.signOpts.MinSDK, apksig.MinSDKv2)
 	opts.MinSDK = minSDK

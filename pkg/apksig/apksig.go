@@ -183,27 +183,58 @@ func Sign(out Output, inputs []Input, s *Signer, opts Options) error {
 			kept = append(kept, in)
 		}
 	}
+	// The JAR signature files come after the entries, so the entries are
+	// copied while the v1 digests are computed: the copy (mostly the
+	// kernel's copy_file_range) overlaps the inflating and hashing.
+	type v1Result struct {
+		files []v1File
+		err   error
+	}
+	v1Done := make(chan v1Result, 1)
 	if schemes[0] == V1 {
-		var known map[*zipx.Entry][]byte
-		if opts.Source != nil {
-			known = v1KnownDigests(opts.Source, v1SignAlg(opts.MinSDK))
-		}
-		files, err := signV1(v1Entries(kept, known), past, v1Config{
-			SignerName:    "CERT",
-			MinSDK:        opts.MinSDK,
-			AndroidSigned: []int{2, 3},
-			CreatedBy:     opts.CreatedBy,
-		})
-		if err != nil {
-			return err
-		}
-		for _, f := range files {
-			kept = append(kept, Input{Name: f.Name, Data: f.Data, Method: zipx.Deflate})
-		}
+		go func() {
+			var known map[*zipx.Entry][]byte
+			if opts.Source != nil {
+				known = v1KnownDigests(opts.Source, v1SignAlg(opts.MinSDK))
+			}
+			files, err := signV1(v1Entries(kept, known), past, v1Config{
+				SignerName:    "CERT",
+				MinSDK:        opts.MinSDK,
+				AndroidSigned: []int{2, 3},
+				CreatedBy:     opts.CreatedBy,
+			})
+			v1Done <- v1Result{files, err}
+		}()
+	} else {
+		v1Done <- v1Result{}
 	}
 
 	w := zipx.NewWriter(out, zipx.Options{Modified: opts.Modified, SoAlign: opts.SoAlign})
-	for _, in := range kept {
+	err = writeInputs(w, kept)
+	v1 := <-v1Done
+	if v1.err != nil { // first, as when the digests were computed before writing
+		return v1.err
+	}
+	if err != nil {
+		return err
+	}
+	var sigFiles []Input
+	for _, f := range v1.files {
+		sigFiles = append(sigFiles, Input{Name: f.Name, Data: f.Data, Method: zipx.Deflate})
+	}
+	if err := writeInputs(w, sigFiles); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return insertSigningBlock(out, w, s, rot, opts)
+}
+
+// writeInputs writes inputs to w: entries copied raw, new content added.
+func writeInputs(w *zipx.Writer, inputs []Input) error {
+	for _, in := range inputs {
+		var err error
 		if in.Entry != nil {
 			err = w.Copy(in.Entry)
 		} else {
@@ -213,10 +244,7 @@ func Sign(out Output, inputs []Input, s *Signer, opts Options) error {
 			return err
 		}
 	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	return insertSigningBlock(out, w, s, rot, opts)
+	return nil
 }
 
 // v1Entries returns the inputs JAR signing covers, with the digest known

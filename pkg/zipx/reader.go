@@ -56,6 +56,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/klauspost/compress/flate"
 )
@@ -300,6 +301,10 @@ type Reader struct {
 	eocd     Span
 	sigBlock Span   // Size 0 if absent
 	hidden   []Span // gaps holding non-zero bytes
+
+	sumOnce sync.Once // FileSHA256, computed once
+	sum     string
+	sumErr  error
 }
 
 // NewReader parses the archive of the given size read from r. It refuses
