@@ -70,9 +70,10 @@ type Request struct {
 type Context struct {
 	Request
 	target        target
-	manifestEntry string // the manifest's entry name
-	manifest      []byte // the edited manifest
-	dexName       string // installed name of the runtime dex
+	manifestEntry string          // the manifest's entry name
+	manifest      []byte          // the edited manifest
+	dexDigests    *pendingDigests // the app's dex digests (Android), from the open step
+	dexName       string          // installed name of the runtime dex
 	policy        []byte
 	vaults        []apksig.Input // sealed identities, one per allowed signer
 	signOpts      apksig.Options // APK only
@@ -110,6 +111,9 @@ func Fuse(req Request) (*Result, error) {
 		defer c.outputs.Abort()
 	}
 	defer func() {
+		if c.dexDigests != nil {
+			c.dexDigests.wait() // it reads the target
+		}
 		if c.target != nil {
 			c.target.close()
 		}
