@@ -167,6 +167,7 @@ func (t *aabTarget) verify(c *Context, p string) error {
 		return fmt.Errorf("fusion: output does not read back: %w", err)
 	}
 	defer b.Close()
+	defer hashInBackground(b.Zip)()
 	res, err := apksig.VerifyJARCopies(b.Zip, func(e *zipx.Entry) bool {
 		in := t.b.Zip.Entry(e.Name)
 		return in != nil && sameStoredBytes(in, e)

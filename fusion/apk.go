@@ -85,7 +85,8 @@ func (t *apkTarget) plan(c *Context) error {
 	if c.MinSDK > 0 {
 		minSDK = c.MinSDK
 	}
-	c.signOpts = apksig.Options{V1: c.V1, MinSDK: minSDK, CreatedBy: c.ToolVersion, Modified: c.Now, Lineage: c.Lineage}
+	c.signOpts = apksig.Options{V1: c.V1, MinSDK: minSDK, CreatedBy: c.ToolVersion, Modified: c.Now, Lineage: c.Lineage,
+		Source: t.a.Zip.Reader}
 	if c.OldSigner != nil {
 		c.signOpts.OldSigner = &apksig.Signer{Key: c.OldSigner.Key, Certs: c.OldSigner.Chain}
 	}
@@ -110,6 +111,7 @@ func (t *apkTarget) verify(c *Context, path string) error {
 		return fmt.Errorf("fusion: output does not read back: %w", err)
 	}
 	defer a.Close()
+	defer hashInBackground(a.Zip.Reader)()
 	opts := a.VerifyOptions()
 	minSDK := max(c.signOpts.MinSDK, apksig.MinSDKv2)
 	opts.MinSDK = minSDK

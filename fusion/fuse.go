@@ -20,6 +20,7 @@ import (
 	"github.com/trustfuse/trustfuse/internal/atomicfile"
 	"github.com/trustfuse/trustfuse/pkg/apksig"
 	"github.com/trustfuse/trustfuse/pkg/keys"
+	"github.com/trustfuse/trustfuse/pkg/zipx"
 )
 
 // ErrAlreadyFused reports an input that already carries the TrustFuse runtime.
@@ -69,9 +70,10 @@ type Request struct {
 type Context struct {
 	Request
 	target        target
-	manifestEntry string // the manifest's entry name
-	manifest      []byte // the edited manifest
-	dexName       string // installed name of the runtime dex
+	manifestEntry string          // the manifest's entry name
+	manifest      []byte          // the edited manifest
+	dexDigests    *pendingDigests // the app's dex digests (Android), from the open step
+	dexName       string          // installed name of the runtime dex
 	policy        []byte
 	vaults        []apksig.Input // sealed identities, one per allowed signer
 	signOpts      apksig.Options // APK only
@@ -109,6 +111,9 @@ func Fuse(req Request) (*Result, error) {
 		defer c.outputs.Abort()
 	}
 	defer func() {
+		if c.dexDigests != nil {
+			c.dexDigests.wait() // it reads the target
+		}
 		if c.target != nil {
 			c.target.close()
 		}
@@ -139,6 +144,20 @@ func Fuse(req Request) (*Result, error) {
 
 // outName is the output's name in the record.
 func (c *Context) outName() string { return filepath.Base(c.Out) }
+
+// hashInBackground starts computing z's file SHA-256 (for the report) while
+// the caller verifies z: the sequential hash then runs beside the
+// verification's parallel work instead of after it, and describe finds it
+// done (zipx.Reader.FileSHA256 computes it once). The returned function
+// waits for it; defer it before z is closed.
+func hashInBackground(z *zipx.Reader) (wait func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		z.FileSHA256() // an error is returned again to describe's call
+	}()
+	return func() { <-done }
+}
 
 // sha256Hex digests everything r yields.
 func sha256Hex(r io.Reader) (string, error) {

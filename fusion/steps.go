@@ -106,12 +106,51 @@ func (openStep) Run(c *Context) error {
 	if t.alreadyFused() {
 		return ErrAlreadyFused
 	}
+	if a, ok := t.(androidTarget); ok {
+		// The vault step needs the dex digests; both they and describe's
+		// file hash are sequential reads, so they run side by side.
+		c.dexDigests = startDexDigests(a.appDex())
+	}
 	info, err := t.describe(filepath.Base(c.In))
 	if err != nil {
 		return err
 	}
 	c.Result.Input = *info
 	return nil
+}
+
+// pendingDigests is the SHA-256 of the app's dex files, computed in the
+// background (startDexDigests).
+type pendingDigests struct {
+	done chan struct{}
+	sums map[string]string // by installed name
+	err  error
+}
+
+// startDexDigests starts hashing the uncompressed content of dex, keyed by
+// installed name.
+func startDexDigests(dex map[string]*zipx.Entry) *pendingDigests {
+	p := &pendingDigests{done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		sums := map[string]string{}
+		for name, e := range dex {
+			d, err := sha256Hex(e.Open())
+			if err != nil {
+				p.err = fmt.Errorf("fusion: digest %s: %w", e.Name, err)
+				return
+			}
+			sums[name] = d
+		}
+		p.sums = sums
+	}()
+	return p
+}
+
+// wait returns the digests once computed.
+func (p *pendingDigests) wait() (map[string]string, error) {
+	<-p.done
+	return p.sums, p.err
 }
 
 // ---- plan ----
@@ -225,13 +264,9 @@ func (vaultStep) Run(c *Context) error {
 	}
 	signer := c.Signer.CertSHA256()
 
-	dexDigests := map[string]string{}
-	for name, e := range t.appDex() {
-		d, err := sha256Hex(e.Open())
-		if err != nil {
-			return fmt.Errorf("fusion: digest %s: %w", e.Name, err)
-		}
-		dexDigests[name] = d
+	dexDigests, err := c.dexDigests.wait()
+	if err != nil {
+		return err
 	}
 	meas := &c.Result.Measurement
 	meas.Package, meas.VersionCode = m.Package, m.VersionCode

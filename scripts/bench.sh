@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks `trustfuse sign` and `trustfuse fuse` against the reference
 # signer on the same inputs in the same run (DESIGN §10):
-#   apk  `apksigner sign` on the real ApiDemos app and a generated APK of
-#        >= 200 MB (the real app plus large stored and deflated assets);
+#   apk  `apksigner sign` on the real ApiDemos app, a generated APK of
+#        >= 200 MB (the real app plus large stored and deflated assets), and
+#        that APK signed by apksigner (a signed release: JAR digests reusable);
 #   aab  `jarsigner` (what signs an App Bundle for upload) on a generated
 #        bundle of about 150 MiB: testdata/aab/bundle.aab plus ApiDemos'
 #        classes.dex as base/dex/classes2.dex and large stored and deflated
@@ -25,6 +26,9 @@
 #              half deflated (default 200: a file of about 150 MiB)
 #   IPA_EXE_MB IPA_RES_MB  MiB of executable and of resources in the generated
 #              IPA (defaults 50 and 150: a file of about 150 MB)
+#   TF         the trustfuse binary to measure (default: built from this
+#              tree); a binary built from another commit gives a before/after
+#              table in one session
 #   ZSIGN      the zsign binary (default: zsign on PATH); to build it:
 #              git clone https://github.com/zhlynn/zsign && make -C zsign/build/linux
 #              (needs g++, pkg-config and libssl-dev; first measured at commit
@@ -89,7 +93,20 @@ PY
 
 big="$cache/bench-${big_mb}m.apk"
 bundle="$cache/bench-${bundle_mb}m.aab"
-[[ " $bench " == *" apk "* ]] && generate "$apidemos" "$big" "$big_mb" assets/bench
+if [[ " $bench " == *" apk "* ]]; then
+  generate "$apidemos" "$big" "$big_mb" assets/bench
+  # The same APK as a signed release (v1 + v2 + v3 by apksigner, as a
+  # build hands it over for re-signing or fusing): its JAR manifest's
+  # digests, vouched for by its v2/v3 signature, can be reused.
+  bigsigned="$cache/bench-${big_mb}m-signed.apk"
+  if [[ ! -s $bigsigned ]]; then
+    echo "bench: generating $bigsigned" >&2
+    BENCH_KS_PASS=fixture-pass apksigner sign --ks testdata/keys/rsa-keytool.p12 --ks-pass env:BENCH_KS_PASS \
+      --v1-signing-enabled true --v2-signing-enabled true --v3-signing-enabled true --v4-signing-enabled false \
+      --in "$big" --out "$bigsigned.part.apk"
+    mv "$bigsigned.part.apk" "$bigsigned"
+  fi
+fi
 if [[ " $bench " == *" aab "* ]]; then
   [[ -s testdata/aab/bundle.aab ]] || scripts/make-aab-fixtures.sh
   unzip -p "$apidemos" classes.dex >"$work/apidemos.dex"
@@ -107,7 +124,11 @@ if [[ " $bench " == *" ipa "* ]]; then
   fi
 fi
 
-go build -o "$work/trustfuse" ./cmd/trustfuse
+if [[ -n ${TF:-} ]]; then
+  cp "$TF" "$work/trustfuse"
+else
+  go build -o "$work/trustfuse" ./cmd/trustfuse
+fi
 ks=testdata/keys/rsa-keytool.p12
 export BENCH_KS_PASS=fixture-pass
 
@@ -137,7 +158,7 @@ row() {
 
 if [[ " $bench " == *" apk "* ]]; then
   printf '%-34s %10s %10s %12s %12s %8s\n' input/schemes "trustfuse" "apksigner" "tf RSS MiB" "as RSS MiB" ratio
-  for input in "$apidemos" "$big"; do
+  for input in "$apidemos" "$big" "$bigsigned"; do
     size=$(( $(stat -c %s "$input") / 1048576 ))
     for v1 in off on; do
       # ApiDemos has minSdk 17: without v1 both tools sign for API 24+.

@@ -85,6 +85,7 @@ func (o *signOptions) run(c *cli.Context) error {
 		return err
 	}
 	opts := o.signing.apksigOptions(a.Manifest.MinSDK, when)
+	opts.Source = a.Zip.Reader
 	sg := apksigSigner(signer)
 	schemes, err := opts.Schemes(sg)
 	if err != nil {

@@ -110,6 +110,14 @@ type Options struct {
 	// supported.
 	Lineage   []byte
 	OldSigner *Signer // the lineage's first signer; only with Lineage
+
+	// Source is the archive the inputs' entries are copied from, if any.
+	// When its v2 or v3 signature verifies, the JAR (v1) digests of the
+	// entries copied unchanged are taken from its MANIFEST.MF instead of
+	// inflating and hashing them (v1reuse.go says why that is safe and
+	// when it falls back); the output is the same. nil: every entry is
+	// digested from its content.
+	Source *zipx.Reader
 }
 
 // ErrOptions reports signing options that cannot work together.
@@ -175,23 +183,58 @@ func Sign(out Output, inputs []Input, s *Signer, opts Options) error {
 			kept = append(kept, in)
 		}
 	}
+	// The JAR signature files come after the entries, so the entries are
+	// copied while the v1 digests are computed: the copy (mostly the
+	// kernel's copy_file_range) overlaps the inflating and hashing.
+	type v1Result struct {
+		files []v1File
+		err   error
+	}
+	v1Done := make(chan v1Result, 1)
 	if schemes[0] == V1 {
-		files, err := signV1(v1Entries(kept), past, v1Config{
-			SignerName:    "CERT",
-			MinSDK:        opts.MinSDK,
-			AndroidSigned: []int{2, 3},
-			CreatedBy:     opts.CreatedBy,
-		})
-		if err != nil {
-			return err
-		}
-		for _, f := range files {
-			kept = append(kept, Input{Name: f.Name, Data: f.Data, Method: zipx.Deflate})
-		}
+		go func() {
+			var known map[*zipx.Entry][]byte
+			if opts.Source != nil {
+				known = v1KnownDigests(opts.Source, v1SignAlg(opts.MinSDK))
+			}
+			files, err := signV1(v1Entries(kept, known), past, v1Config{
+				SignerName:    "CERT",
+				MinSDK:        opts.MinSDK,
+				AndroidSigned: []int{2, 3},
+				CreatedBy:     opts.CreatedBy,
+			})
+			v1Done <- v1Result{files, err}
+		}()
+	} else {
+		v1Done <- v1Result{}
 	}
 
 	w := zipx.NewWriter(out, zipx.Options{Modified: opts.Modified, SoAlign: opts.SoAlign})
-	for _, in := range kept {
+	err = writeInputs(w, kept)
+	v1 := <-v1Done
+	if v1.err != nil { // first, as when the digests were computed before writing
+		return v1.err
+	}
+	if err != nil {
+		return err
+	}
+	var sigFiles []Input
+	for _, f := range v1.files {
+		sigFiles = append(sigFiles, Input{Name: f.Name, Data: f.Data, Method: zipx.Deflate})
+	}
+	if err := writeInputs(w, sigFiles); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return insertSigningBlock(out, w, s, rot, opts)
+}
+
+// writeInputs writes inputs to w: entries copied raw, new content added.
+func writeInputs(w *zipx.Writer, inputs []Input) error {
+	for _, in := range inputs {
+		var err error
 		if in.Entry != nil {
 			err = w.Copy(in.Entry)
 		} else {
@@ -201,37 +244,35 @@ func Sign(out Output, inputs []Input, s *Signer, opts Options) error {
 			return err
 		}
 	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	return insertSigningBlock(out, w.Offset(), s, rot, opts)
+	return nil
 }
 
-func v1Entries(inputs []Input) []v1Entry {
+// v1Entries returns the inputs JAR signing covers, with the digest known
+// for an entry copied unchanged under its own name (v1KnownDigests).
+func v1Entries(inputs []Input, known map[*zipx.Entry][]byte) []v1Entry {
 	out := make([]v1Entry, 0, len(inputs))
 	for _, in := range inputs {
 		if strings.HasSuffix(in.Name, "/") {
 			continue
 		}
-		out = append(out, v1Entry{Name: in.Name, Open: in.open})
+		e := v1Entry{Name: in.Name, Open: in.open}
+		if in.Entry != nil && in.Entry.Name == in.Name {
+			e.Digest = known[in.Entry]
+		}
+		out = append(out, e)
 	}
 	return out
 }
 
-// insertSigningBlock computes the v2/v3 signatures of the size-byte archive
-// in out and rewrites its tail as signing block, central directory, end record.
-// With a rotation, v2 is signed by its past signer and v3 carries its
-// proof-of-rotation attribute.
-func insertSigningBlock(out Output, size int64, s *Signer, rot *rotation, opts Options) error {
-	z, err := zipx.NewReader(out, size)
-	if err != nil {
-		return fmt.Errorf("apksig: reading back the written archive: %w", err)
-	}
-	cd, eocd, err := archiveSections(z)
-	if err != nil {
-		return err
-	}
-	entriesEnd := z.CentralDirectory().Offset
+// insertSigningBlock computes the v2/v3 signatures of the archive w wrote
+// to out and closed, and rewrites its tail as signing block, central
+// directory, end record. With a rotation, v2 is signed by its past signer
+// and v3 carries its proof-of-rotation attribute. The central directory and
+// end record are the ones w kept: reading the archive back to find them
+// would check every local header again for nothing.
+func insertSigningBlock(out Output, w *zipx.Writer, s *Signer, rot *rotation, opts Options) error {
+	entriesEnd, cd, end := w.CentralDirectory()
+	eocd := append([]byte(nil), end...)
 	digest, err := contentDigest(out, entriesEnd, cd, eocd, crypto.SHA256)
 	if err != nil {
 		return err

@@ -75,7 +75,7 @@ func SignJAR(out io.Writer, inputs []Input, s *Signer, opts JAROptions) error {
 			kept = append(kept, in)
 		}
 	}
-	files, err := signV1(v1Entries(kept), s, v1Config{
+	files, err := signV1(v1Entries(kept, nil), s, v1Config{
 		SignerName: opts.SignerName,
 		MinSDK:     jarSDK,
 		CreatedBy:  opts.CreatedBy,

@@ -424,7 +424,7 @@ func signWithRotation(t *testing.T, src, dst string, v3 *Signer, rot *rotation) 
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := insertSigningBlock(out, w.Offset(), v3, rot, Options{MinSDK: 24}); err != nil {
+	if err := insertSigningBlock(out, w, v3, rot, Options{MinSDK: 24}); err != nil {
 		t.Fatal(err)
 	}
 }

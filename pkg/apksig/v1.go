@@ -73,6 +73,9 @@ const (
 type v1Entry struct {
 	Name string
 	Open func() (io.ReadCloser, error) // uncompressed content
+	// Digest, if set, is the content's digest in the algorithm signV1
+	// uses, known without reading it (v1KnownDigests); Open is not called.
+	Digest []byte
 }
 
 // v1Config selects how signV1 signs.
@@ -191,10 +194,7 @@ func signV1(entries []v1Entry, s *Signer, cfg v1Config) ([]v1File, error) {
 		return nil, fmt.Errorf("%w: ECDSA JAR signatures need minSdkVersion %d or higher (have %d)",
 			ErrUnsupportedKey, sdkJellyBeanMR2, cfg.MinSDK)
 	}
-	alg := v1AlgFor(crypto.SHA1)
-	if cfg.MinSDK >= sdkJellyBeanMR2 {
-		alg = v1AlgFor(crypto.SHA256)
-	}
+	alg := v1SignAlg(cfg.MinSDK)
 	createdBy := cfg.CreatedBy
 	if createdBy == "" {
 		createdBy = "trustfuse"
@@ -222,6 +222,10 @@ func signV1(entries []v1Entry, s *Signer, cfg v1Config) ([]v1File, error) {
 
 	digests := make([][]byte, len(covered))
 	err := v1Parallel(len(covered), func(i int, buf []byte) error {
+		if d := covered[i].Digest; d != nil {
+			digests[i] = d
+			return nil
+		}
 		rc, err := covered[i].Open()
 		if err != nil {
 			return fmt.Errorf("apksig: open %q: %w", covered[i].Name, err)
@@ -297,6 +301,15 @@ func signV1(entries []v1Entry, s *Signer, cfg v1Config) ([]v1File, error) {
 		{Name: "META-INF/" + name + ".SF", Data: sfBytes},
 		{Name: "META-INF/" + name + ext, Data: block},
 	}, nil
+}
+
+// v1SignAlg is the digest algorithm of the JAR signatures signV1 makes for
+// minSDK: SHA-256 from API 18, SHA-1 below (as apksig).
+func v1SignAlg(minSDK int) v1Alg {
+	if minSDK >= sdkJellyBeanMR2 {
+		return v1AlgFor(crypto.SHA256)
+	}
+	return v1AlgFor(crypto.SHA1)
 }
 
 // v1Writer writes manifest-format sections.

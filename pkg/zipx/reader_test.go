@@ -458,3 +458,57 @@ func TestAcceptedOddities(t *testing.T) {
 		})
 	}
 }
+
+// TestLyingDeflatedContent checks that a deflated entry whose data does not
+// match its headers fails the same way whether it is read with Read (a
+// buffer loop) or io.Copy (checkedReader.WriteTo, straight from the
+// inflater), and that an honest one reads back the same both ways.
+func TestLyingDeflatedContent(t *testing.T) {
+	body := strings.Repeat("hello, deflate ", 5000)
+	honest := func() []byte {
+		var buf bytes.Buffer
+		w := NewWriter(&buf, Options{})
+		if err := w.Add(Header{Name: "a.txt", Method: Deflate}, []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	// both patches the local (offset off) and the central (off+2) field.
+	both := func(b []byte, off int, v uint32) []byte {
+		cd := sigOffsets(b, centralHeaderSig)[0]
+		return patch32(patch32(b, off, v), cd+off+2, v)
+	}
+	tests := []struct {
+		name string
+		data []byte
+		want error
+	}{
+		{"honest", honest(), nil},
+		{"wrong CRC-32", both(honest(), 14, 1), ErrChecksum},
+		{"declared size too small", both(honest(), 22, uint32(len(body)-1)), ErrSizeMismatch},
+		{"declared size too large", both(honest(), 22, uint32(len(body)+1)), ErrSizeMismatch},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			z, err := NewReader(bytes.NewReader(tc.data), int64(len(tc.data)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := z.Entries[0]
+			var viaRead, viaWriteTo bytes.Buffer
+			_, errRead := io.CopyBuffer(struct{ io.Writer }{&viaRead}, struct{ io.Reader }{e.Open()}, make([]byte, 4096))
+			_, errWriteTo := io.Copy(&viaWriteTo, e.Open())
+			for _, err := range []error{errRead, errWriteTo} {
+				if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+					t.Fatalf("Read: %v, WriteTo: %v; want %v", errRead, errWriteTo, tc.want)
+				}
+			}
+			if tc.want == nil && (viaRead.String() != body || viaWriteTo.String() != body) {
+				t.Fatal("content read back differs from what was written")
+			}
+		})
+	}
+}

@@ -76,6 +76,8 @@ type Writer struct {
 	dosDate uint16
 	names   map[string]bool
 	central bytes.Buffer
+	end     []byte // after Close: the records after the central directory
+	cdOff   int64  // after Close: where the central directory starts
 	count   int
 	closed  bool
 	open    *entryWriter // the entry Create returned, until it is closed
@@ -468,9 +470,7 @@ func (w *Writer) Close() error {
 		le.PutUint32(loc[0:], zip64LocatorSig)
 		le.PutUint64(loc[8:], uint64(w.off))
 		le.PutUint32(loc[16:], 1)
-		if err := w.put(rec[:]); err != nil {
-			return err
-		}
+		w.end = append(w.end, rec[:]...)
 		if w.count >= max16 {
 			count = max16
 		}
@@ -487,11 +487,23 @@ func (w *Writer) Close() error {
 	le.PutUint16(eocd[10:], count)
 	le.PutUint32(eocd[12:], size)
 	le.PutUint32(eocd[16:], off)
-	if err := w.put(eocd[:]); err != nil {
+	w.end = append(w.end, eocd[:]...)
+	if err := w.put(w.end); err != nil {
 		return err
 	}
 	if err := w.bw.Flush(); err != nil {
 		return fmt.Errorf("zip: write: %w", err)
 	}
+	w.cdOff = cdOff
 	return nil
+}
+
+// CentralDirectory returns, after Close, the offset of the central directory
+// and the bytes written from there: the central directory, and the end
+// records (in a ZIP64 archive, the ZIP64 end record and locator, then the
+// end of central directory record), as Reader.CentralDirectory and
+// Reader.EOCD would find them. A signer patching the archive's tail needs
+// them without reading the archive back.
+func (w *Writer) CentralDirectory() (off int64, cd, end []byte) {
+	return w.cdOff, w.central.Bytes(), w.end
 }
