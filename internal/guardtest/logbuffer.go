@@ -1,36 +1,14 @@
 package guardtest
 
 import (
-	"bytes"
 	"log/slog"
-	"sync"
+
+	"github.com/trustfuse/trustfuse/internal/testenv"
 )
 
 // LogBuffer collects a guard's log lines; it is safe for concurrent use.
 type LogBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-// Write appends p.
-func (l *LogBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// String returns what was written so far.
-func (l *LogBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// Reset forgets what was written.
-func (l *LogBuffer) Reset() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.b.Reset()
+	testenv.SyncBuffer
 }
 
 // Logger is a text logger at debug level writing to l.

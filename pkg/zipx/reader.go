@@ -266,14 +266,7 @@ func (r *checkedReader) Read(p []byte) (int, error) {
 		return n, r.err
 	}
 	if err == io.EOF {
-		switch {
-		case r.n != r.e.UncompressedSize:
-			r.err = formatErr(r.e.DataOffset, r.e.Name, ErrSizeMismatch, "%d bytes, central directory says %d", r.n, r.e.UncompressedSize)
-		case r.crc.Sum32() != r.e.CRC32:
-			r.err = formatErr(r.e.DataOffset, r.e.Name, ErrChecksum, "")
-		default:
-			r.err = io.EOF
-		}
+		r.finish()
 		return n, r.err
 	}
 	if err != nil {
@@ -297,15 +290,26 @@ func (r *checkedReader) WriteTo(w io.Writer) (int64, error) {
 	case r.err != nil: // too many bytes, or w failed
 	case err != nil:
 		r.err = fmt.Errorf("zip: %s: %w", r.e.Name, err)
+	default:
+		r.finish()
+	}
+	if r.err == io.EOF {
+		return cw.written, nil
+	}
+	return cw.written, r.err
+}
+
+// finish checks the entry's size and CRC-32 once its data has ended: r.err
+// becomes io.EOF when both match, the mismatch otherwise.
+func (r *checkedReader) finish() {
+	switch {
 	case r.n != r.e.UncompressedSize:
 		r.err = formatErr(r.e.DataOffset, r.e.Name, ErrSizeMismatch, "%d bytes, central directory says %d", r.n, r.e.UncompressedSize)
 	case r.crc.Sum32() != r.e.CRC32:
 		r.err = formatErr(r.e.DataOffset, r.e.Name, ErrChecksum, "")
 	default:
 		r.err = io.EOF
-		return cw.written, nil
 	}
-	return cw.written, r.err
 }
 
 // checkedWriter passes a checkedReader's content to w, counting it and

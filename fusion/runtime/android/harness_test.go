@@ -32,6 +32,7 @@ import (
 
 	androidrt "github.com/trustfuse/trustfuse/fusion/runtime/android"
 	"github.com/trustfuse/trustfuse/fusion/runtime/android/harness"
+	"github.com/trustfuse/trustfuse/internal/testenv"
 	"github.com/trustfuse/trustfuse/pkg/attest"
 	"github.com/trustfuse/trustfuse/pkg/vault"
 )
@@ -104,25 +105,8 @@ type world struct {
 	rsaClient, ecClient         vault.Identity
 	signer, resigner            []byte // DER of the app signer and of a repackager's cert
 	url                         string
-	serverLog                   *syncBuffer
+	serverLog                   *testenv.SyncBuffer
 	dir                         string
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func newWorld(t *testing.T) *world {
@@ -147,7 +131,7 @@ func newWorld(t *testing.T) *world {
 		ClientCAs:    pool,
 		Certificates: []tls.Certificate{{Certificate: [][]byte{srvCert.Raw}, PrivateKey: srvKey, Leaf: srvCert}},
 	}
-	w.serverLog = &syncBuffer{}
+	w.serverLog = &testenv.SyncBuffer{}
 	srv.Config.ErrorLog = log.New(w.serverLog, "", 0)
 	srv.StartTLS()
 	t.Cleanup(srv.Close)

@@ -353,7 +353,7 @@ func (w *world) sealAttested(t *testing.T, cas [][]byte, attestKey, policy []byt
 // session tickets: each request is a new full handshake.
 type apiServer struct {
 	srv    *httptest.Server
-	log    syncBuffer // failed handshakes
+	log    testenv.SyncBuffer // failed handshakes
 	mu     sync.Mutex
 	seen   []*x509.Certificate
 	tokens []string // TrustFuse-Token of each request
