@@ -196,9 +196,16 @@ if [[ $run_wrk == 1 ]] && command -v wrk >/dev/null; then
   for c in $concs; do
     for target in "$serve_url/healthz" "http://$(cat upstream.addr)/"; do
       hdr=(); [[ $target == http://$(cat upstream.addr)/ ]] && hdr=(-H "X-TrustFuse-Package: bench")
-      wrk -t2 -c"$c" -d"$dur" --latency "${hdr[@]}" "$target" |
-        awk -v t="$target" -v c="$c" '/Requests\/sec/ {r=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} /Non-2xx|Socket errors/ {e=e $0}
-          END {printf "wrk      %-30s c=%-3d %9.0f/s  p50 %8s  p99 %8s  %s\n", t, c, r, p50, p99, (e == "" ? "errors 0" : e)}'
+      before=$(cpu_s "$serve_pid")
+      /usr/bin/time -f '%U %S' -o wrk.time wrk -t2 -c"$c" -d"$dur" --latency "${hdr[@]}" "$target" >wrk.out
+      after=$(cpu_s "$serve_pid")
+      # On serve's /healthz: serve's and wrk's CPU per request, to set
+      # against the pairs' (serve's and the generator's CPU per pair).
+      awk -v t="$target" -v c="$c" -v s="$(awk -v b="$before" -v a="$after" 'BEGIN {print a - b}')" -v w="$(awk '{print $1 + $2}' wrk.time)" \
+        -v on_serve="$([[ $target == "$serve_url/healthz" ]] && echo 1)" '/Requests\/sec/ {r=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
+          /Non-2xx|Socket errors/ {e=e $0} /^ +[0-9]+ requests in/ {n=$1}
+          END {printf "wrk      %-30s c=%-3d %9.0f/s  p50 %8s  p99 %8s  %s\n", t, c, r, p50, p99, (e == "" ? "errors 0" : e)
+            if (on_serve) printf "wrk      cpu        serve %.0f us + wrk %.0f us per request\n", s / n * 1e6, w / n * 1e6}' wrk.out
     done
   done
   echo "wrk      (not through guard: wrk cannot present a TLS client certificate, guard refuses the handshake)"

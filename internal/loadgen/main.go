@@ -210,8 +210,8 @@ func (o *loadFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&o.maxSamples, "max-samples", 4<<20, "latency samples kept per run")
 }
 
-// client returns an HTTP/1.1 keep-alive client for 127.0.0.1 URLs.
-func (o *loadFlags) client() (*http.Client, error) {
+// tlsConfig returns the TLS client configuration of o's flags.
+func (o *loadFlags) tlsConfig() (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if o.ca != "" {
 		b, err := os.ReadFile(o.ca)
@@ -229,6 +229,15 @@ func (o *loadFlags) client() (*http.Client, error) {
 			return nil, err
 		}
 		tc.Certificates = []tls.Certificate{c}
+	}
+	return tc, nil
+}
+
+// client returns an HTTP/1.1 keep-alive client for 127.0.0.1 URLs.
+func (o *loadFlags) client() (*http.Client, error) {
+	tc, err := o.tlsConfig()
+	if err != nil {
+		return nil, err
 	}
 	d := &net.Dialer{Timeout: 5 * time.Second}
 	tr := &http.Transport{
@@ -540,7 +549,8 @@ func (a *attester) pair(w *worker, id int) {
 	w.done("attest", t, err)
 }
 
-// cmdAttest runs challenge + attest pairs against serve.
+// cmdAttest runs challenge + attest pairs against serve, each worker on
+// its own lean keep-alive connection (lean.go).
 func cmdAttest(args []string) error {
 	fs := flag.NewFlagSet("attest", flag.ExitOnError)
 	var o loadFlags
@@ -551,7 +561,19 @@ func cmdAttest(args []string) error {
 	if err != nil {
 		return err
 	}
-	st, el := run(o.conc, o.dur, o.maxSamples, a.pair)
+	tc, err := o.tlsConfig()
+	if err != nil {
+		return err
+	}
+	lp, err := newLeanPairs(a, o.serveURL, tc, &o.dials)
+	if err != nil {
+		return err
+	}
+	workers := make([]*leanWorker, o.conc)
+	for i := range workers {
+		workers[i] = lp.worker(i)
+	}
+	st, el := run(o.conc, o.dur, o.maxSamples, func(w *worker, id int) { workers[id].pair(w) })
 	st.print("serve", el, o.conc)
 	fmt.Printf("serve    connections opened: %d\n", o.dials.Load())
 	return nil

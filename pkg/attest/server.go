@@ -17,6 +17,7 @@ import (
 	"log"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -82,6 +83,7 @@ type Server struct {
 	reg     *prometheus.Registry
 	reqs    *prometheus.CounterVec
 	verdict *prometheus.CounterVec
+	ok      func() prometheus.Counter // verdict "ok", looked up when first used
 	latency *prometheus.HistogramVec
 	issuer  *certIssuer // nil: no certificate issuance
 	issued  prometheus.Counter
@@ -183,6 +185,7 @@ func NewServer(cfg Config) (*Server, error) {
 		Help: "Attestation verdicts by outcome (ok or the refusal reason)."}, []string{"verdict"})
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "trustfuse_attest_request_duration_seconds",
 		Help: "Request latency by endpoint.", Buckets: prometheus.ExponentialBuckets(0.0001, 4, 8)}, []string{"endpoint"})
+	s.ok = sync.OnceValue(func() prometheus.Counter { return s.verdict.WithLabelValues("ok") })
 	s.reg.MustRegister(s.reqs, s.verdict, s.latency)
 	s.issued = prometheus.NewCounter(prometheus.CounterOpts{Name: "trustfuse_attest_certificates_issued_total",
 		Help: "Client certificates issued for attested device keys."})
@@ -284,13 +287,22 @@ type statusWriter struct {
 
 func (w *statusWriter) WriteHeader(c int) { w.code = c; w.ResponseWriter.WriteHeader(c) }
 
+// instrument counts and times the requests h serves as endpoint name. The
+// series of the latency and of the 200 answers are looked up once, when
+// first used (a series appears in /metrics with its first request).
 func (s *Server) instrument(name string, h http.HandlerFunc) http.Handler {
+	latency := sync.OnceValue(func() prometheus.Observer { return s.latency.WithLabelValues(name) })
+	ok := sync.OnceValue(func() prometheus.Counter { return s.reqs.WithLabelValues(name, "200") })
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		h(sw, r)
-		s.latency.WithLabelValues(name).Observe(time.Since(start).Seconds())
-		s.reqs.WithLabelValues(name, strconv.Itoa(sw.code)).Inc()
+		latency().Observe(time.Since(start).Seconds())
+		if sw.code == http.StatusOK {
+			ok().Inc()
+		} else {
+			s.reqs.WithLabelValues(name, strconv.Itoa(sw.code)).Inc()
+		}
 	})
 }
 
@@ -354,7 +366,16 @@ type Claims struct {
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
-	b, err := json.Marshal(v)
+	var b []byte
+	var err error
+	switch r := v.(type) { // the two answers of every attestation, without reflection
+	case ChallengeResponse:
+		b, err = appendStringTimeJSON(nil, `{"nonce":`, r.Nonce, `,"expiresAt":`, r.ExpiresAt, v)
+	case AttestResponse:
+		b, err = appendStringTimeJSON(nil, `{"token":`, r.Token, `,"expiresAt":`, r.ExpiresAt, v)
+	default:
+		b, err = json.Marshal(v)
+	}
 	if err != nil { // only our own response types: cannot fail
 		code, b = http.StatusInternalServerError, []byte(`{"error":"internal error"}`)
 	}
@@ -364,6 +385,40 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	h["Content-Length"] = []string{strconv.Itoa(len(b) + 1)}
 	w.WriteHeader(code)
 	_, _ = w.Write(append(b, '\n'))
+}
+
+// appendStringTimeJSON appends to b the JSON object open + str + mid + t +
+// "}" where str and t are encoded as json.Marshal encodes a string and a
+// time.Time: str verbatim in quotes when it holds only characters JSON and
+// encoding/json's HTML escaping leave alone (base64url and dots: nonces and
+// tokens), t in RFC 3339 with nanoseconds when it is in UTC (offset 0) and
+// its year has four digits.
+// Otherwise it returns json.Marshal(v), v being that object.
+func appendStringTimeJSON(b []byte, open, str, mid string, t time.Time, v any) ([]byte, error) {
+	if _, off := t.Zone(); off != 0 || t.Year() < 0 || t.Year() > 9999 || !plainJSONString(str) {
+		return json.Marshal(v)
+	}
+	b = slices.Grow(b, len(open)+len(str)+len(mid)+48) // the time, quotes, brace and writeJSON's newline
+	b = append(b, open...)
+	b = append(b, '"')
+	b = append(b, str...)
+	b = append(b, '"')
+	b = append(b, mid...)
+	b = append(b, '"')
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"', '}'), nil
+}
+
+// plainJSONString reports whether s has only ASCII letters, digits, '-',
+// '_' and '.', which json.Marshal writes as they are.
+func plainJSONString(s string) bool {
+	for i := range len(s) {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 func httpError(w http.ResponseWriter, code int, msg string) {
@@ -669,7 +724,7 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request, req *AttestReques
 // done. In opaque mode a refusal goes on to a throwaway answer.
 func (s *Server) refused(w http.ResponseWriter, reason string) bool {
 	if reason == "" {
-		s.verdict.WithLabelValues("ok").Inc()
+		s.ok().Inc()
 		return false
 	}
 	s.verdict.WithLabelValues(reason).Inc()

@@ -13,11 +13,13 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -336,5 +338,51 @@ func TestReplayCacheDown(t *testing.T) {
 	}
 	if w := do(f.h, "GET", "/healthz", "", nil); w.Code != 200 {
 		t.Fatalf("healthz %d", w.Code)
+	}
+}
+
+// TestResponseEncoding: the challenge and attest answers, encoded without
+// reflection, are byte for byte what encoding/json writes for the same
+// values (and a newline), one case per class of string and time.
+func TestResponseEncoding(t *testing.T) {
+	exp := time.Date(2026, 12, 6, 9, 30, 0, 0, time.UTC)
+	nonce := base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{0xfb, 0xff, 0x01}, 19))
+	cases := []struct {
+		name string
+		str  string
+		at   time.Time
+		code int
+	}{
+		{"base64url nonce, whole second", nonce, exp, 200},
+		{"compact JWS", "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJ4In0.c2lnbmF0dXJl", exp, 200},
+		{"empty string", "", exp, 200},
+		{"nanoseconds", nonce, exp.Add(123456789), 200},
+		{"trailing zero nanoseconds", nonce, exp.Add(120 * time.Millisecond), 200},
+		{"zero time", nonce, time.Time{}, 200},
+		{"JSON and HTML escapes", "a\"b\\c<d>&e\u2028f\x01g", exp, 200},
+		{"non-ASCII", "nonce-é", exp, 200},
+		{"offset zone", nonce, exp.In(time.FixedZone("X", 3600+30*60)), 200},
+		{"zero offset, not UTC", nonce, exp.In(time.FixedZone("GMT", 0)), 200},
+		{"year beyond 9999", nonce, time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), 500},
+		{"negative year", nonce, time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC), 500},
+	}
+	for _, tc := range cases {
+		for _, v := range []any{ChallengeResponse{Nonce: tc.str, ExpiresAt: tc.at}, AttestResponse{Token: tc.str, ExpiresAt: tc.at}} {
+			t.Run(tc.name+"/"+strings.TrimPrefix(strings.TrimPrefix(fmt.Sprintf("%T", v), "attest."), "Response"), func(t *testing.T) {
+				rec := httptest.NewRecorder()
+				writeJSON(rec, 200, v)
+				want, err := json.Marshal(v)
+				if err != nil {
+					want = []byte(`{"error":"internal error"}`)
+				}
+				want = append(want, '\n')
+				if rec.Code != tc.code || !bytes.Equal(rec.Body.Bytes(), want) {
+					t.Errorf("got %d %q, want %d %q", rec.Code, rec.Body.Bytes(), tc.code, want)
+				}
+				if cl := rec.Header().Get("Content-Length"); cl != strconv.Itoa(len(want)) {
+					t.Errorf("Content-Length %s, want %d", cl, len(want))
+				}
+			})
+		}
 	}
 }
