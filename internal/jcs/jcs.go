@@ -140,6 +140,15 @@ func AppendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	for i := 0; i < len(s); i++ {
 		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' { // a run written as it is (UTF-8 too: the decoder already replaced invalid bytes)
+			j := i + 1
+			for j < len(s) && s[j] >= 0x20 && s[j] != '"' && s[j] != '\\' {
+				j++
+			}
+			b = append(b, s[i:j]...)
+			i = j - 1
+			continue
+		}
 		switch {
 		case c == '"' || c == '\\':
 			b = append(b, '\\', c)
@@ -153,10 +162,8 @@ func AppendString(b []byte, s string) []byte {
 			b = append(b, '\\', 'f')
 		case c == '\r':
 			b = append(b, '\\', 'r')
-		case c < 0x20:
+		default: // the other control characters
 			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-		default:
-			b = append(b, c) // UTF-8 as is; the decoder already replaced invalid bytes
 		}
 	}
 	return append(b, '"')

@@ -221,11 +221,19 @@ func newJWTSigner(key *ecdsa.PrivateKey, kid string) *jwtSigner {
 	return &jwtSigner{key: key, header: base64.RawURLEncoding.EncodeToString(h)}
 }
 
-// sign returns the compact JWT of claims c.
+// sign returns the compact JWT of claims c. The claims are encoded into a
+// pooled scratch buffer and the token is assembled in one buffer.
 func (j *jwtSigner) sign(c *Claims, rnd io.Reader) (string, error) {
-	payload, err := json.Marshal(c)
-	if err != nil {
-		return "", fmt.Errorf("attest: claims: %w", err)
+	sp := scratchPool.Get().(*[]byte)
+	defer scratchPool.Put(sp)
+	payload, ok := appendClaimsJSON((*sp)[:0], c)
+	if !ok {
+		var err error
+		if payload, err = json.Marshal(c); err != nil {
+			return "", fmt.Errorf("attest: claims: %w", err)
+		}
+	} else {
+		*sp = payload
 	}
 	enc := base64.RawURLEncoding
 	b := make([]byte, 0, len(j.header)+2+enc.EncodedLen(len(payload))+enc.EncodedLen(64))
@@ -242,6 +250,94 @@ func (j *jwtSigner) sign(c *Claims, rnd io.Reader) (string, error) {
 	sv.FillBytes(sig[32:])
 	b = append(b, '.')
 	return string(enc.AppendEncode(b, sig[:])), nil
+}
+
+// scratchPool holds *[]byte buffers for encoding token claims.
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// appendClaimsJSON appends to b the bytes json.Marshal writes for c, without
+// reflection, and reports true; it reports false (leaving the work to
+// json.Marshal) when a string in c needs escaping (see asciiJSONString) or
+// c.Confirm has more than one entry.
+func appendClaimsJSON(b []byte, c *Claims) ([]byte, bool) {
+	strs := [...]string{c.Issuer, c.Subject, c.Audience, c.Package, c.Release, c.KeyAttestation, c.AppAttest}
+	for _, s := range strs {
+		if !asciiJSONString(s) {
+			return b, false
+		}
+	}
+	for _, s := range c.Threats {
+		if !asciiJSONString(s) {
+			return b, false
+		}
+	}
+	if len(c.Confirm) > 1 {
+		return b, false
+	}
+	for k, v := range c.Confirm {
+		if !asciiJSONString(k) || !asciiJSONString(v) {
+			return b, false
+		}
+	}
+	b = appendField(b, `{"iss":`, c.Issuer)
+	b = appendField(b, `,"sub":`, c.Subject)
+	b = appendField(b, `,"aud":`, c.Audience)
+	b = append(b, `,"iat":`...)
+	b = strconv.AppendInt(b, c.IssuedAt, 10)
+	b = append(b, `,"exp":`...)
+	b = strconv.AppendInt(b, c.Expiry, 10)
+	b = appendField(b, `,"pkg":`, c.Package)
+	b = append(b, `,"ver":`...)
+	b = strconv.AppendInt(b, c.Version, 10)
+	b = appendField(b, `,"rel":`, c.Release)
+	b = append(b, `,"thr":`...)
+	if c.Threats == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, s := range c.Threats {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendField(b, "", s)
+		}
+		b = append(b, ']')
+	}
+	if len(c.Confirm) > 0 {
+		for k, v := range c.Confirm {
+			b = appendField(b, `,"cnf":{`, k)
+			b = appendField(b, ":", v)
+		}
+		b = append(b, '}')
+	}
+	if c.KeyAttestation != "" {
+		b = appendField(b, `,"kat":`, c.KeyAttestation)
+	}
+	if c.AppAttest != "" {
+		b = appendField(b, `,"aat":`, c.AppAttest)
+	}
+	return append(b, '}'), true
+}
+
+// appendField appends prefix and s in quotes (s must pass asciiJSONString).
+func appendField(b []byte, prefix, s string) []byte {
+	b = append(b, prefix...)
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// asciiJSONString reports whether json.Marshal writes s as it is between
+// quotes: printable ASCII other than '"', '\\' and the HTML-escaped '<', '>'
+// and '&'.
+func asciiJSONString(s string) bool {
+	for i := range len(s) {
+		c := s[i]
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // KeyID returns the kid of the signing key (its RFC 7638 thumbprint).

@@ -386,3 +386,52 @@ func TestResponseEncoding(t *testing.T) {
 		}
 	}
 }
+
+// TestClaimsEncoding: the token claims, encoded without reflection, are
+// byte for byte what encoding/json writes, one case per class of claims;
+// claims the fast path leaves to encoding/json say so.
+func TestClaimsEncoding(t *testing.T) {
+	base := Claims{Issuer: "https://attest.example:8443/v1", Subject: strings.Repeat("ab", 32), Audience: "api.example",
+		IssuedAt: 1796549400, Expiry: 1796549700, Package: "com.example.app", Version: 42,
+		Release: strings.Repeat("0f", 32), Threats: []string{},
+		Confirm: map[string]string{"x5t#S256": "q1w2e3r4t5y6u7i8o9p0-_"}}
+	with := func(f func(*Claims)) Claims { c := base; f(&c); return c }
+	cases := []struct {
+		name string
+		c    Claims
+		fast bool
+	}{
+		{"typical", base, true},
+		{"nil threats, no cnf", with(func(c *Claims) { c.Threats, c.Confirm = nil, nil }), true},
+		{"threats", with(func(c *Claims) { c.Threats = []string{"root", "debugger", ""} }), true},
+		{"empty cnf map", with(func(c *Claims) { c.Confirm = map[string]string{} }), true},
+		{"key and app attestation", with(func(c *Claims) { c.KeyAttestation, c.AppAttest = "strongbox", "production" }), true},
+		{"negative and zero numbers", with(func(c *Claims) { c.IssuedAt, c.Expiry, c.Version = -1, 0, -9223372036854775808 }), true},
+		{"empty strings", Claims{}, true},
+		{"JSON escapes", with(func(c *Claims) { c.Issuer = "a\"b\\c\x01" }), false},
+		{"HTML escapes", with(func(c *Claims) { c.Package = "a<b>&c" }), false},
+		{"non-ASCII and U+2028", with(func(c *Claims) { c.Audience = "é\u2028" }), false},
+		{"invalid UTF-8 threat", with(func(c *Claims) { c.Threats = []string{"\xff"} }), false},
+		{"escaped cnf value", with(func(c *Claims) { c.Confirm = map[string]string{"x5t#S256": "<"} }), false},
+		{"two cnf entries", with(func(c *Claims) { c.Confirm = map[string]string{"b": "1", "a": "2"} }), false},
+		{"DEL byte", with(func(c *Claims) { c.Release = "\x7f" }), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			want, err := json.Marshal(&tc.c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok := appendClaimsJSON([]byte("prefix"), &tc.c)
+			if ok != tc.fast {
+				t.Fatalf("fast path %v, want %v", ok, tc.fast)
+			}
+			if ok && !bytes.Equal(got, append([]byte("prefix"), want...)) {
+				t.Errorf("got  %s\nwant prefix%s", got, want)
+			}
+			if !ok && string(got) != "prefix" {
+				t.Errorf("refused fast path wrote %q", got)
+			}
+		})
+	}
+}
