@@ -239,7 +239,7 @@ func (s *Server) certificate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req AttestRequest
-	if !readJSON(w, r, &req, false) {
+	if !readAttestRequest(w, r, &req) {
 		return
 	}
 	now := s.cfg.Now()

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -523,33 +522,11 @@ func httpError(w http.ResponseWriter, code int, msg string) {
 
 // readJSON enforces the content type and body limit and decodes strictly.
 func readJSON(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) bool {
-	if ct := r.Header.Get("Content-Type"); ct != "application/json" && (ct != "" || r.ContentLength != 0) {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != "application/json" {
-			httpError(w, http.StatusUnsupportedMediaType, "content type must be application/json")
-			return false
-		}
+	if !contentTypeJSON(w, r) {
+		return false
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			httpError(w, http.StatusRequestEntityTooLarge, "body too large")
-			return false
-		}
-		if errors.Is(err, io.EOF) && allowEmpty {
-			return true
-		}
-		httpError(w, http.StatusBadRequest, "malformed JSON")
-		return false
-	}
-	if dec.More() {
-		httpError(w, http.StatusBadRequest, "trailing data after JSON")
-		return false
-	}
-	return true
+	return decodeStrict(w, r.Body, v, allowEmpty)
 }
 
 func (s *Server) challenge(w http.ResponseWriter, r *http.Request) {
@@ -756,7 +733,7 @@ func verifyAppAttestation(v *keyattest.AppAttestVerifier, req *AttestRequest, p 
 
 func (s *Server) attest(w http.ResponseWriter, r *http.Request) {
 	var req AttestRequest
-	if !readJSON(w, r, &req, false) {
+	if !readAttestRequest(w, r, &req) {
 		return
 	}
 	v, ok := s.check(w, r, &req, s.cfg.Now(), false)
