@@ -220,8 +220,9 @@ func newJWTSigner(key *ecdsa.PrivateKey, kid string) *jwtSigner {
 	return &jwtSigner{key: key, header: base64.RawURLEncoding.EncodeToString(h)}
 }
 
-// sign returns the compact JWT of claims c. The claims are encoded into a
-// pooled scratch buffer and the token is assembled in one buffer.
+// sign returns the compact JWT of claims c. The claims and the token are
+// assembled in pooled scratch buffers; only the returned string is
+// allocated.
 func (j *jwtSigner) sign(c *Claims, rnd io.Reader) (string, error) {
 	sp := scratchPool.Get().(*[]byte)
 	defer scratchPool.Put(sp)
@@ -235,7 +236,10 @@ func (j *jwtSigner) sign(c *Claims, rnd io.Reader) (string, error) {
 		*sp = payload
 	}
 	enc := base64.RawURLEncoding
-	b := make([]byte, 0, len(j.header)+2+enc.EncodedLen(len(payload))+enc.EncodedLen(64))
+	tp := scratchPool.Get().(*[]byte)
+	defer scratchPool.Put(tp)
+	b := slices.Grow((*tp)[:0], len(j.header)+2+enc.EncodedLen(len(payload))+enc.EncodedLen(64))
+	defer func() { *tp = b }()
 	b = append(b, j.header...)
 	b = append(b, '.')
 	b = enc.AppendEncode(b, payload)
@@ -248,7 +252,8 @@ func (j *jwtSigner) sign(c *Claims, rnd io.Reader) (string, error) {
 	r.FillBytes(sig[:32])
 	sv.FillBytes(sig[32:])
 	b = append(b, '.')
-	return string(enc.AppendEncode(b, sig[:])), nil
+	b = enc.AppendEncode(b, sig[:])
+	return string(b), nil
 }
 
 // scratchPool holds *[]byte buffers for encoding token claims.
@@ -508,13 +513,20 @@ func appendStringTimeJSON(b []byte, open, str, mid string, t time.Time, v any) (
 // '_' and '.', which json.Marshal writes as they are.
 func plainJSONString(s string) bool {
 	for i := range len(s) {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+		if !plainJSONByte[s[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// plainJSONByte marks the bytes plainJSONString accepts.
+var plainJSONByte = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.'
+	}
+	return t
+}()
 
 func httpError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, map[string]string{"error": msg})
