@@ -7,12 +7,13 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"sync"
 )
 
-// bodyPool holds *[]byte buffers of MaxBodyBytes capacity for request
-// bodies read whole.
-var bodyPool = sync.Pool{New: func() any { b := make([]byte, MaxBodyBytes); return &b }}
+// bodyPool holds *[]byte buffers for request bodies read whole, grown to
+// the largest body each has held (at most MaxBodyBytes).
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
 
 // readAttestRequest is readJSON(w, r, req, false) for the body of
 // POST /v1/attest and /v1/certificate, with the same answers for every
@@ -30,6 +31,7 @@ func readAttestRequest(w http.ResponseWriter, r *http.Request, req *AttestReques
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	bp := bodyPool.Get().(*[]byte)
 	defer bodyPool.Put(bp)
+	*bp = slices.Grow((*bp)[:0], int(r.ContentLength))
 	buf := (*bp)[:r.ContentLength]
 	n, err := io.ReadFull(r.Body, buf)
 	if err == nil && decodeAttestFast(buf, req) {
