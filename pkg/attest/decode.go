@@ -98,27 +98,12 @@ func decodeStrict(w http.ResponseWriter, body io.Reader, v any, allowEmpty bool)
 func decodeAttestFast(b []byte, req *AttestRequest) bool {
 	d := fastDecoder{b: b}
 	d.space()
-	if !d.byte('{') {
-		return false
-	}
 	var seen uint16
-	d.space()
-	if d.byte('}') {
-		d.space()
-		return d.i == len(d.b)
-	}
-	for {
-		d.space()
-		key, ok := d.str()
-		if !ok {
-			return false
-		}
-		d.space()
-		if !d.byte(':') {
-			return false
-		}
-		d.space()
-		var bit uint16
+	ok := d.object(func(key []byte) bool {
+		var (
+			bit uint16
+			ok  bool
+		)
 		switch string(key) {
 		case "nonce":
 			bit, ok = 1<<0, d.strInto(&req.Nonce)
@@ -155,15 +140,10 @@ func decodeAttestFast(b []byte, req *AttestRequest) bool {
 			return false
 		}
 		seen |= bit
-		d.space()
-		if d.byte('}') {
-			d.space()
-			return d.i == len(d.b)
-		}
-		if !d.byte(',') {
-			return false
-		}
-	}
+		return true
+	})
+	d.space()
+	return ok && d.i == len(d.b)
 }
 
 // fastDecoder is decodeAttestFast's cursor over the body.
@@ -267,26 +247,8 @@ func (d *fastDecoder) strs(dst *[]string) bool {
 // strMap consumes an object of strings (see str) with distinct keys; {} is
 // an empty, non-nil map as encoding/json makes it.
 func (d *fastDecoder) strMap(dst *map[string]string) bool {
-	if !d.byte('{') {
-		return false
-	}
 	out := map[string]string{}
-	d.space()
-	if d.byte('}') {
-		*dst = out
-		return true
-	}
-	for {
-		d.space()
-		k, ok := d.str()
-		if !ok {
-			return false
-		}
-		d.space()
-		if !d.byte(':') {
-			return false
-		}
-		d.space()
+	ok := d.object(func(k []byte) bool {
 		v, ok := d.str()
 		if !ok {
 			return false
@@ -295,9 +257,41 @@ func (d *fastDecoder) strMap(dst *map[string]string) bool {
 			return false
 		}
 		out[string(k)] = string(v)
+		return true
+	})
+	if ok {
+		*dst = out
+	}
+	return ok
+}
+
+// object consumes an object whose keys are strings (see str), calling
+// member with each key once the cursor is on its value (whitespace
+// skipped); member consumes the value and says whether it was acceptable.
+func (d *fastDecoder) object(member func(key []byte) bool) bool {
+	if !d.byte('{') {
+		return false
+	}
+	d.space()
+	if d.byte('}') {
+		return true
+	}
+	for {
+		d.space()
+		key, ok := d.str()
+		if !ok {
+			return false
+		}
+		d.space()
+		if !d.byte(':') {
+			return false
+		}
+		d.space()
+		if !member(key) {
+			return false
+		}
 		d.space()
 		if d.byte('}') {
-			*dst = out
 			return true
 		}
 		if !d.byte(',') {
