@@ -60,6 +60,17 @@ static void puthex(const uint8_t *p, size_t n) {
 		printf("%02x", p[i]);
 }
 
+/* puthexes prints a JSON array of the n byte strings p[i] (lengths len[i]) as hex. */
+static void puthexes(const uint8_t *const *p, const size_t *len, size_t n) {
+	printf("[");
+	for (size_t i = 0; i < n; i++) {
+		printf(i ? ",\"" : "\"");
+		puthex(p[i], len[i]);
+		printf("\"");
+	}
+	printf("]");
+}
+
 static void print_json_string(const char *s) {
 	char out[1 << 16];
 	tf_buf b;
@@ -173,13 +184,9 @@ int main(int argc, char **argv) {
 			return fail(rc);
 		printf("{\"key\":\"");
 		puthex(id.key, id.keylen);
-		printf("\",\"chain\":[");
-		for (size_t i = 0; i < id.nchain; i++) {
-			printf(i ? ",\"" : "\"");
-			puthex(id.chain[i], id.chainlen[i]);
-			printf("\"");
-		}
-		printf("],\"attestKey\":\"");
+		printf("\",\"chain\":");
+		puthexes(id.chain, id.chainlen, id.nchain);
+		printf(",\"attestKey\":\"");
 		puthex(id.attest_key, id.attest_keylen);
 		printf("\"}");
 	} else if (strcmp(cmd, "measure") == 0 && na == 6) {
@@ -238,13 +245,9 @@ int main(int argc, char **argv) {
 			return fail(rc);
 		printf("{\"certificate\":\"");
 		puthex(is.cert, is.certlen);
-		printf("\",\"chain\":[");
-		for (size_t i = 0; i < is.nchain; i++) {
-			printf(i ? ",\"" : "\"");
-			puthex(is.chain[i], is.chainlen[i]);
-			printf("\"");
-		}
-		printf("],\"expiresAt\":%lld,\"token\":", (long long)is.expires_at);
+		printf("\",\"chain\":");
+		puthexes(is.chain, is.chainlen, is.nchain);
+		printf(",\"expiresAt\":%lld,\"token\":", (long long)is.expires_at);
 		print_json_string(is.token);
 		printf(",\"tokenExpiresAt\":%lld}", (long long)is.token_expires_at);
 	} else if (strcmp(cmd, "cert-validity") == 0 && na == 1) {
