@@ -2,11 +2,8 @@ package fusion
 
 import (
 	"bytes"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -159,17 +156,7 @@ func (w *identityWorld) keyBytes(t *testing.T) map[string][]byte {
 // pkg/vault's parser, so the scan sees every plaintext byte.
 func vaultPlaintext(t *testing.T, blob []byte, signer [32]byte, policy []byte) ([]byte, error) {
 	t.Helper()
-	if len(blob) < 49+16 || string(blob[:4]) != "TFV1" {
-		t.Fatalf("not a vault: % x", blob[:min(len(blob), 8)])
-	}
-	key, err := hkdf.Key(sha256.New, append(bytes.Clone(androidrt.Pepper()), signer[:]...), blob[5:37], "trustfuse vault v1", 32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	blk, _ := aes.NewCipher(key)
-	gcm, _ := cipher.NewGCM(blk)
-	pSum := sha256.Sum256(policy)
-	return gcm.Open(nil, blob[37:49], blob[49:], append(bytes.Clone(blob[:37]), pSum[:]...))
+	return testenv.OpenVault(t, blob, androidrt.Pepper(), signer, policy)
 }
 
 // scanned is what a key scan of a fused package found: "needle in

@@ -3,12 +3,8 @@ package androidrt_test
 import (
 	"bytes"
 	"cmp"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/hkdf"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
@@ -326,26 +322,7 @@ func (w *world) sealAttested(t *testing.T, cas [][]byte, attestKey, policy []byt
 	}
 	pt = binary.BigEndian.AppendUint32(pt, uint32(len(attestKey)))
 	pt = append(pt, attestKey...)
-	salt := sha256.Sum256(append([]byte("trustfuse vault salt"), pt...))
-	signer := sha256.Sum256(w.signer)
-	k, err := hkdf.Key(sha256.New, append(androidrt.Pepper(), signer[:]...), salt[:], "trustfuse vault v1", 32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mac := hmac.New(sha256.New, k)
-	mac.Write(pt)
-	nonce := mac.Sum(nil)[:12]
-	out := append(append(append([]byte("TFV1"), 1), salt[:]...), nonce...)
-	block, err := aes.NewCipher(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gcm, err := cipher.NewGCM(block)
-	if err != nil {
-		t.Fatal(err)
-	}
-	polSum := sha256.Sum256(policy)
-	return gcm.Seal(out, nonce, pt, append(append([]byte(nil), out[:37]...), polSum[:]...))
+	return testenv.SealVault(t, pt, androidrt.Pepper(), sha256.Sum256(w.signer), policy)
 }
 
 // apiServer is the protected mTLS host: it answers "hello <CN>" and

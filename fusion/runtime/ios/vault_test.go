@@ -2,15 +2,10 @@ package iosrt_test
 
 import (
 	"crypto"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/hkdf"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
@@ -21,6 +16,7 @@ import (
 	"time"
 
 	androidrt "github.com/trustfuse/trustfuse/fusion/runtime/android"
+	"github.com/trustfuse/trustfuse/internal/testenv"
 	"github.com/trustfuse/trustfuse/pkg/vault"
 )
 
@@ -182,24 +178,12 @@ func TestVaultPlaintextStructure(t *testing.T) {
 	}
 }
 
-// sealRaw seals pt in the pkg/vault format (see its FORMAT comment) with
-// Go's crypto; vault.Open confirms the result authenticates (it fails in
+// sealRaw seals pt with testenv.SealVault (the pkg/vault FORMAT written
+// independently); vault.Open confirms the result authenticates (it fails in
 // the plaintext, not in the decryption).
 func sealRaw(t *testing.T, pt, pepper []byte, digest [32]byte, policy []byte) []byte {
 	t.Helper()
-	salt := sha256.Sum256(append([]byte("trustfuse vault salt"), pt...))
-	k, err := hkdf.Key(sha256.New, append(append([]byte(nil), pepper...), digest[:]...), salt[:], "trustfuse vault v1", 32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := hmac.New(sha256.New, k)
-	m.Write(pt)
-	nonce := m.Sum(nil)[:12]
-	head := append(append(append([]byte("TFV1"), 1), salt[:]...), nonce...)
-	polSum := sha256.Sum256(policy)
-	block, _ := aes.NewCipher(k)
-	gcm, _ := cipher.NewGCM(block)
-	blob := gcm.Seal(head, nonce, pt, append(append([]byte(nil), head[:37]...), polSum[:]...))
+	blob := testenv.SealVault(t, pt, pepper, digest, policy)
 	var fe *vault.FormatError
 	if _, err := vault.Open(blob, pepper, digest, policy); !errors.As(err, &fe) || !fe.InPlaintext {
 		t.Fatalf("sealRaw: vault.Open says %v, want a plaintext format error", err)
