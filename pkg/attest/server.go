@@ -630,7 +630,7 @@ func (s *Server) verify(ctx context.Context, req *AttestRequest, sum [32]byte, i
 	case err != nil:
 		return nil, proven{}, reasonNonceForged, nil
 	}
-	fresh, err := s.cfg.Replay.Use(ctx, hex.EncodeToString(raw[:nonceBodyLen]), exp)
+	fresh, err := s.cfg.Replay.Use(ctx, NonceID(raw[:nonceBodyLen]), exp)
 	if err != nil {
 		return nil, proven{}, "", err
 	}

@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -57,11 +59,12 @@ func TestRedisReplayShared(t *testing.T) {
 	}
 	// The key carries a TTL (PX), so Redis forgets nonces once they expire.
 	r := newReplay()
-	ok, err := r.Use(context.Background(), "ttl-probe", time.Now().Add(300*time.Millisecond))
+	probe := NonceID{0xab, 0xcd}
+	ok, err := r.Use(context.Background(), probe, time.Now().Add(300*time.Millisecond))
 	if err != nil || !ok {
 		t.Fatalf("use: %v %v", ok, err)
 	}
-	ttl, err := r.client.PTTL(context.Background(), "tf:nonce:ttl-probe").Result()
+	ttl, err := r.client.PTTL(context.Background(), "tf:nonce:abcd"+strings.Repeat("00", nonceBodyLen-2)).Result()
 	if err != nil || ttl <= 0 || ttl > 300*time.Millisecond {
 		t.Fatalf("pttl %v %v", ttl, err)
 	}
@@ -73,23 +76,135 @@ func TestMemoryReplayBounded(t *testing.T) {
 	clk := &clock{t: time.Unix(1000, 0)}
 	m := NewMemoryReplay(2, clk.now)
 	ctx := context.Background()
-	use := func(id string, ttl time.Duration) (bool, error) { return m.Use(ctx, id, clk.t.Add(ttl)) }
-	if ok, _ := use("a", time.Second); !ok {
+	use := func(id byte, ttl time.Duration) (bool, error) { return m.Use(ctx, NonceID{id}, clk.t.Add(ttl)) }
+	if ok, _ := use('a', time.Second); !ok {
 		t.Fatal("a not fresh")
 	}
-	if ok, _ := use("a", time.Second); ok {
+	if ok, _ := use('a', time.Second); ok {
 		t.Fatal("a reused")
 	}
-	if ok, _ := use("b", time.Minute); !ok {
+	if ok, _ := use('b', time.Minute); !ok {
 		t.Fatal("b not fresh")
 	}
-	if _, err := use("c", time.Minute); err != ErrReplayCacheFull {
+	if _, err := use('c', time.Minute); err != ErrReplayCacheFull {
 		t.Fatalf("full: %v", err)
 	}
 	clk.t = clk.t.Add(2 * time.Second) // a expired: purged to make room
-	if ok, err := use("c", time.Minute); !ok || err != nil || m.Len() != 2 {
+	if ok, err := use('c', time.Minute); !ok || err != nil || m.Len() != 2 {
 		t.Fatalf("after expiry: %v %v len %d", ok, err, m.Len())
 	}
+}
+
+// TestMemoryReplayExpiry: an id is refused until the instant it expires
+// (to the nanosecond, whatever the second buckets), fresh again after, and
+// an id used again with a later expiry outlives its first bucket.
+func TestMemoryReplayExpiry(t *testing.T) {
+	ctx := context.Background()
+	base := time.Unix(2000, 0)
+	type step struct {
+		at    time.Duration // clock, after base
+		id    byte
+		until time.Duration // after base
+		fresh bool
+		held  int // ids held after the step
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []step
+	}{
+		{"refused until the expiry instant", []step{
+			{0, 'a', 1500 * time.Millisecond, true, 1},
+			{1499 * time.Millisecond, 'a', 3 * time.Second, false, 1},
+			{1500 * time.Millisecond, 'a', 3 * time.Second, true, 1},
+			{2999 * time.Millisecond, 'a', 5 * time.Second, false, 1},
+		}},
+		{"used again after expiry, kept past its first bucket", []step{
+			{0, 'a', 500 * time.Millisecond, true, 1},
+			{600 * time.Millisecond, 'a', 10 * time.Second, true, 1},
+			{5 * time.Second, 'b', 6 * time.Second, true, 2}, // the first bucket (second 1) is purged here
+			{5 * time.Second, 'a', 20 * time.Second, false, 2},
+			{10 * time.Second, 'c', 11 * time.Second, true, 1}, // a (10 s) and b gone, c in
+		}},
+		{"expiry on a whole second", []step{
+			{0, 'a', 2 * time.Second, true, 1},
+			{1999 * time.Millisecond, 'a', 4 * time.Second, false, 1},
+			{2 * time.Second, 'b', 4 * time.Second, true, 1}, // a purged with its bucket
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := &clock{t: base}
+			m := NewMemoryReplay(10, clk.now)
+			for i, s := range tc.steps {
+				clk.t = base.Add(s.at)
+				fresh, err := m.Use(ctx, NonceID{s.id}, base.Add(s.until))
+				if err != nil || fresh != s.fresh || m.Len() != s.held {
+					t.Fatalf("step %d %+v: fresh %v err %v held %d", i, s, fresh, err, m.Len())
+				}
+			}
+		})
+	}
+}
+
+// TestMemoryReplaySustained: at a steady rate a cache sized for rate ×
+// lifetime (plus the second a bucket waits) never fills, however long the
+// run: expired ids leave without a scan of the whole cache.
+func TestMemoryReplaySustained(t *testing.T) {
+	const (
+		perSecond = 1000
+		life      = 3 * time.Second
+		run       = 60 * time.Second
+	)
+	clk := &clock{t: time.Unix(3000, 0)}
+	m := NewMemoryReplay(perSecond*(4+1), clk.now) // 3 s lifetime + up to 1 s in a bucket + 1 s slack
+	ctx := context.Background()
+	most := 0
+	for i := range int(run.Seconds()) * perSecond {
+		clk.t = clk.t.Add(time.Second / perSecond)
+		var id NonceID
+		binary.BigEndian.PutUint64(id[:], uint64(i))
+		if fresh, err := m.Use(ctx, id, clk.t.Add(life)); !fresh || err != nil {
+			t.Fatalf("use %d at %v: %v %v (held %d)", i, clk.t, fresh, err, m.Len())
+		}
+		most = max(most, m.Len())
+	}
+	if want := perSecond * 4; most > want {
+		t.Errorf("held up to %d ids, want at most %d", most, want)
+	}
+	t.Logf("held at most %d ids at %d/s with a %v lifetime", most, perSecond, life)
+}
+
+// TestMemoryReplayFootprint: the heap a cache of 1 Mi ids takes, which the
+// type's documentation states (about 105 MiB).
+func TestMemoryReplayFootprint(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills 1 Mi ids")
+	}
+	const n = 1 << 20
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	clk := &clock{t: time.Unix(4000, 0)}
+	before := heap()
+	m := NewMemoryReplay(n, clk.now)
+	ctx := context.Background()
+	for i := range n {
+		var id NonceID
+		binary.BigEndian.PutUint64(id[:], uint64(i)*0x9e3779b97f4a7c15)
+		// Spread over two minutes of expiries, as nonces are.
+		if fresh, err := m.Use(ctx, id, clk.t.Add(time.Duration(i%120)*time.Second+time.Minute)); !fresh || err != nil {
+			t.Fatalf("use %d: %v %v", i, fresh, err)
+		}
+	}
+	after := heap()
+	mib := float64(after-before) / (1 << 20)
+	t.Logf("%d ids: %.1f MiB (%.0f bytes each)", m.Len(), mib, float64(after-before)/n)
+	if mib > 120 {
+		t.Errorf("1 Mi ids take %.1f MiB, documented as about 105", mib)
+	}
+	runtime.KeepAlive(m)
 }
 
 // TestMalformedRequests: wrong content type, bad or unknown JSON, trailing
