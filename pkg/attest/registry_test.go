@@ -234,3 +234,58 @@ func TestRegistryTransitions(t *testing.T) {
 		t.Fatalf("audit trail %s", got)
 	}
 }
+
+// TestBoltRegistryChangesReachLookup: a registry's own add, revoke and
+// reinstate reach its next Lookup at once; those made through another
+// handle on the file (as `trustfuse releases` in another process) reach
+// every Lookup from statEvery after their commit.
+func TestBoltRegistryChangesReachLookup(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.db")
+	key := bytes.Repeat([]byte{9}, 32)
+	served, err := OpenBoltRegistry(path, key, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := OpenBoltRegistry(path, key, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, at, id := context.Background(), time.Unix(1700000000, 0), testMeasurement.SHA256()
+	reg := Registration{Measurement: testMeasurement, AttestKey: testAttestKey}
+	status := func() string {
+		rel, err := served.Lookup(ctx, id)
+		switch {
+		case errors.Is(err, ErrUnknownRelease):
+			return "unknown"
+		case err != nil:
+			t.Fatal(err)
+		}
+		return rel.Status()
+	}
+	if _, _, err := served.Add(reg, Event{At: at}); err != nil {
+		t.Fatal(err)
+	}
+	if s := status(); s != "active" {
+		t.Fatalf("own add: %s", s)
+	}
+	if _, _, err := served.Revoke(id, Event{At: at, Reason: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if s := status(); s != "revoked" {
+		t.Fatalf("own revoke: %s", s)
+	}
+	if _, err := other.Reinstate(id, Event{At: at, Reason: "y"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(statEvery + time.Millisecond)
+	if s := status(); s != "active" {
+		t.Fatalf("reinstated by another handle, %v later: %s", statEvery+time.Millisecond, s)
+	}
+	if _, _, err := other.Revoke(id, Event{At: at, Reason: "z"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(statEvery + time.Millisecond)
+	if s := status(); s != "revoked" {
+		t.Fatalf("revoked by another handle, %v later: %s", statEvery+time.Millisecond, s)
+	}
+}
