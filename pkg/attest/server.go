@@ -498,6 +498,13 @@ type Claims struct {
 	AppAttest string `json:"aat,omitempty"`
 }
 
+// Header values every JSON answer carries, shared: net/http only reads
+// them.
+var (
+	jsonContentType = []string{"application/json"}
+	noStore         = []string{"no-store"}
+)
+
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	var b []byte
 	var err error
@@ -513,8 +520,8 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 		code, b = http.StatusInternalServerError, []byte(`{"error":"internal error"}`)
 	}
 	h := w.Header()
-	h["Content-Type"] = []string{"application/json"}
-	h["Cache-Control"] = []string{"no-store"}
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
 	h["Content-Length"] = []string{strconv.Itoa(len(b) + 1)}
 	w.WriteHeader(code)
 	_, _ = w.Write(append(b, '\n'))
