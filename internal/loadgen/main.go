@@ -550,7 +550,8 @@ func (a *attester) pair(w *worker, id int) {
 }
 
 // cmdAttest runs challenge + attest pairs against serve, each worker on
-// its own lean keep-alive connection (lean.go).
+// its own keep-alive connection, driven by an event loop per core
+// (lean.go).
 func cmdAttest(args []string) error {
 	fs := flag.NewFlagSet("attest", flag.ExitOnError)
 	var o loadFlags
@@ -573,7 +574,7 @@ func cmdAttest(args []string) error {
 	for i := range workers {
 		workers[i] = lp.worker(i)
 	}
-	st, el := run(o.conc, o.dur, o.maxSamples, func(w *worker, id int) { workers[id].pair(w) })
+	st, el := runPairs(workers, o.dur, o.maxSamples)
 	st.print("serve", el, o.conc)
 	fmt.Printf("serve    connections opened: %d\n", o.dials.Load())
 	return nil
@@ -756,6 +757,28 @@ func cmdGuard(args []string) error {
 	return nil
 }
 
+// newInprocServer returns a serve with random keys whose registry (in dir)
+// holds reg.
+func newInprocServer(reg *attest.Registration, dir string) (*attest.Server, error) {
+	rk := make([]byte, 32)
+	nk := make([]byte, 32)
+	_, _ = rand.Read(rk)
+	_, _ = rand.Read(nk)
+	registry, err := attest.OpenRegistry(filepath.Join(dir, "reg.db"), rk, true)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := registry.Add(*reg, attest.Event{At: time.Now()}); err != nil {
+		return nil, err
+	}
+	sk, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	return attest.NewServer(attest.Config{Issuer: "https://attest.bench", Audience: "api.bench", TokenTTL: 5 * time.Minute,
+		SigningKey: sk, NonceKey: nk, Registry: registry, Replay: attest.NewMemoryReplay(1<<20, nil)})
+}
+
 // cmdInproc runs challenge + attest pairs straight against serve's handler
 // in this process (no sockets, no TLS; the generator's own work is in the
 // same profile, under main.) and can write a CPU profile of it: where a
@@ -775,23 +798,7 @@ func cmdInproc(args []string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	rk := make([]byte, 32)
-	nk := make([]byte, 32)
-	_, _ = rand.Read(rk)
-	_, _ = rand.Read(nk)
-	registry, err := attest.OpenRegistry(filepath.Join(dir, "reg.db"), rk, true)
-	if err != nil {
-		return err
-	}
-	if _, _, err := registry.Add(*reg, attest.Event{At: time.Now()}); err != nil {
-		return err
-	}
-	sk, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	srv, err := attest.NewServer(attest.Config{Issuer: "https://attest.bench", Audience: "api.bench", TokenTTL: 5 * time.Minute,
-		SigningKey: sk, NonceKey: nk, Registry: registry, Replay: attest.NewMemoryReplay(1<<20, nil)})
+	srv, err := newInprocServer(reg, dir)
 	if err != nil {
 		return err
 	}
