@@ -112,6 +112,11 @@ wait_for() {
   echo "bench-serve: $1 did not start:" >&2; cat "$1.log" >&2; exit 1
 }
 cpu_s() { awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t}' "/proc/$1/stat"; }
+# idle_mark / idle_since: the share of the machine's CPU time left idle
+# since the mark (a closed loop of C connections may not keep every core
+# busy; that, not CPU, then bounds its rate).
+idle_mark() { read -r _ u n s i _ </proc/stat; idle0=$i total0=$((u + n + s + i)); }
+idle_since() { local u n s i; read -r _ u n s i _ </proc/stat; echo "$(( (i - idle0) * 100 / ((u + n + s + i) - total0) ))%"; }
 
 start serve "$tf" serve --config serve.json
 serve_addr=$(wait_for serve 's/.*serving on \([0-9.:]*\).*/\1/p')
@@ -151,18 +156,20 @@ echo "serve $serve_url (tls=$serve_tls), guard https://$guard_addr, upstream htt
 # pairs URL PID: challenge + attest pairs against serve at URL (process PID).
 pairs() {
   local before after out n
-  before=$(cpu_s "$2")
+  before=$(cpu_s "$2"); idle_mark
   out=$(/usr/bin/time -f '%U %S' -o loadgen.time "$lg" attest -url "$1" -release release.json -c "$c" -d "$dur" "${tls_flags[@]}")
   after=$(cpu_s "$2")
   echo "$out"
+  echo "machine  idle       $(idle_since) of the CPU during the pairs"
   n=$(awk '$2 == "attest" {print $NF}' <<<"$out")
   awk -v b="$before" -v a="$after" -v v="$n" 'BEGIN {
     printf "serve    cpu        %.2f CPU-s for %d pairs: %.0f us per pair, %.0f pairs/s per core\n", a - b, v, (a - b) / v * 1e6, v / (a - b) }'
   awk -v v="$n" '{printf "loadgen  cpu        %.2f CPU-s for %d pairs: %.0f us per pair (on the same cores)\n", $1 + $2, v, ($1 + $2) / v * 1e6}' loadgen.time
 }
+declare -A bolt_by_c
 for c in $concs; do
   echo "registry bbolt"
-  bolt=$(pairs "$serve_url" "$serve_pid"); echo "$bolt"
+  bolt=$(pairs "$serve_url" "$serve_pid"); echo "$bolt"; bolt_by_c[$c]=$bolt
   if [[ $run_pg == 1 ]]; then
     echo "registry PostgreSQL"
     pgout=$(pairs "$scheme://$servepg_addr" "$(cat servepg.pid)"); echo "$pgout"
@@ -196,16 +203,22 @@ if [[ $run_wrk == 1 ]] && command -v wrk >/dev/null; then
   for c in $concs; do
     for target in "$serve_url/healthz" "http://$(cat upstream.addr)/"; do
       hdr=(); [[ $target == http://$(cat upstream.addr)/ ]] && hdr=(-H "X-TrustFuse-Package: bench")
-      before=$(cpu_s "$serve_pid")
+      before=$(cpu_s "$serve_pid"); idle_mark
       /usr/bin/time -f '%U %S' -o wrk.time wrk -t2 -c"$c" -d"$dur" --latency "${hdr[@]}" "$target" >wrk.out
-      after=$(cpu_s "$serve_pid")
+      after=$(cpu_s "$serve_pid") idle=$(idle_since)
       # On serve's /healthz: serve's and wrk's CPU per request, to set
       # against the pairs' (serve's and the generator's CPU per pair).
-      awk -v t="$target" -v c="$c" -v s="$(awk -v b="$before" -v a="$after" 'BEGIN {print a - b}')" -v w="$(awk '{print $1 + $2}' wrk.time)" \
+      awk -v t="$target" -v c="$c" -v s="$(awk -v b="$before" -v a="$after" 'BEGIN {print a - b}')" -v w="$(awk '{print $1 + $2}' wrk.time)" -v idle="$idle" \
         -v on_serve="$([[ $target == "$serve_url/healthz" ]] && echo 1)" '/Requests\/sec/ {r=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
           /Non-2xx|Socket errors/ {e=e $0} /^ +[0-9]+ requests in/ {n=$1}
           END {printf "wrk      %-30s c=%-3d %9.0f/s  p50 %8s  p99 %8s  %s\n", t, c, r, p50, p99, (e == "" ? "errors 0" : e)
-            if (on_serve) printf "wrk      cpu        serve %.0f us + wrk %.0f us per request\n", s / n * 1e6, w / n * 1e6}' wrk.out
+            if (on_serve) printf "wrk      cpu        serve %.0f us + wrk %.0f us per request; machine idle %s\n", s / n * 1e6, w / n * 1e6, idle}' wrk.out
+      if [[ $target == "$serve_url/healthz" ]]; then
+        # Issue 16's ratio: attestation requests (challenge and attest each
+        # count) against wrk's trivial TLS requests, same c, same run.
+        awk -v c="$c" -v p="$(awk '$2 == "attest" {print $5 + 0}' <<<"${bolt_by_c[$c]}")" '/Requests\/sec/ {
+          printf "ratio    c=%-3d %.0f attestation requests/s (2 x %.0f pairs/s) / wrk %.0f/s = %.1f%%\n", c, 2 * p, p, $2, 200 * p / $2 }' wrk.out
+      fi
     done
   done
   echo "wrk      (not through guard: wrk cannot present a TLS client certificate, guard refuses the handshake)"
