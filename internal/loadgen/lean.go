@@ -34,7 +34,7 @@ import (
 // reused buffer. Every response is still checked: the status, its JSON (of
 // the exact shape serve writes, or decoded by encoding/json), the nonce's
 // length, the token's kid. Measured on 2 cores shared with serve at c=8: 31
-// to 39 us of CPU per pair, against 47 to 48 with a goroutine per
+// to 39 us of CPU per pair, against 47 to 66 with a goroutine per
 // connection on Go's netpoller and 49 with an event loop per core
 // (docs/benchmarks.md).
 
