@@ -199,8 +199,36 @@ func DeriveAttestKeyFromSigner(signerPKCS8 []byte, measurementSum [32]byte) []by
 // Proof returns HMAC-SHA256(attestKey, nonceRaw || measurementSum), what the
 // app sends (base64url) to prove it holds the release's key.
 func Proof(attestKey, nonceRaw []byte, measurementSum [32]byte) []byte {
-	h := hmac.New(sha256.New, attestKey)
-	h.Write(nonceRaw)
-	h.Write(measurementSum[:])
-	return h.Sum(nil)
+	if len(nonceRaw) != NonceLen {
+		h := hmac.New(sha256.New, attestKey)
+		h.Write(nonceRaw)
+		h.Write(measurementSum[:])
+		return h.Sum(nil)
+	}
+	p := proofOf(attestKey, (*[NonceLen]byte)(nonceRaw), measurementSum)
+	return p[:]
+}
+
+// proofOf is Proof for a nonce of NonceLen bytes, HMAC-SHA256 (RFC 2104)
+// written out over arrays on the stack: serve checks one per attestation,
+// and crypto/hmac allocates a keyed pair of hashes for each new key.
+// TestProofMatchesHMAC compares it with crypto/hmac.
+func proofOf(key []byte, nonce *[NonceLen]byte, sum [32]byte) [sha256.Size]byte {
+	var k [sha256.BlockSize]byte
+	if len(key) > sha256.BlockSize {
+		d := sha256.Sum256(key)
+		copy(k[:], d[:])
+	} else {
+		copy(k[:], key)
+	}
+	var inner [sha256.BlockSize + NonceLen + 32]byte
+	var outer [sha256.BlockSize + sha256.Size]byte
+	for i, b := range k {
+		inner[i], outer[i] = b^0x36, b^0x5c
+	}
+	copy(inner[sha256.BlockSize:], nonce[:])
+	copy(inner[sha256.BlockSize+NonceLen:], sum[:])
+	d := sha256.Sum256(inner[:])
+	copy(outer[sha256.BlockSize:], d[:])
+	return sha256.Sum256(outer[:])
 }

@@ -655,7 +655,7 @@ func (s *Server) verify(ctx context.Context, req *AttestRequest, sum [32]byte, i
 		return nil, proven{}, reasonRevoked, nil
 	}
 	proof, err := base64.RawURLEncoding.DecodeString(req.Proof)
-	if err != nil || !hmac.Equal(proof, Proof(rel.AttestKey, raw, sum)) {
+	if want := proofOf(rel.AttestKey, (*[NonceLen]byte)(raw), sum); err != nil || !hmac.Equal(proof, want[:]) {
 		return nil, proven{}, reasonProof, nil
 	}
 	var got proven

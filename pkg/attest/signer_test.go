@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"math/big"
@@ -95,5 +96,24 @@ func TestRawSignature(t *testing.T) {
 				t.Errorf("got %x, want %s", sig, tc.want)
 			}
 		})
+	}
+}
+
+// TestProofMatchesHMAC: the stack HMAC behind Proof equals crypto/hmac's
+// HMAC-SHA256 for keys shorter than, equal to and longer than a SHA-256
+// block, and nonces of other lengths take crypto/hmac itself.
+func TestProofMatchesHMAC(t *testing.T) {
+	sum := sha256.Sum256([]byte("measurement"))
+	for _, keyLen := range []int{0, 1, 31, 32, 33, 63, 64, 65, 100, 200} {
+		for _, nonceLen := range []int{0, NonceLen - 1, NonceLen, NonceLen + 1} {
+			key := bytes.Repeat([]byte{byte(keyLen) + 1}, keyLen)
+			nonce := bytes.Repeat([]byte{byte(nonceLen) + 7}, nonceLen)
+			m := hmac.New(sha256.New, key)
+			m.Write(nonce)
+			m.Write(sum[:])
+			if got, want := Proof(key, nonce, sum), m.Sum(nil); !bytes.Equal(got, want) {
+				t.Errorf("key %d bytes, nonce %d bytes: %x, want %x", keyLen, nonceLen, got, want)
+			}
+		}
 	}
 }
