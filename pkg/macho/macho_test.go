@@ -495,6 +495,7 @@ func FuzzNewReader(f *testing.F) {
 		f.Add(fixture(f, name))
 	}
 	f.Add([]byte("\xcf\xfa\xed\xfe")) // a tiny seed: the engine mutates 64 KiB seeds slowly
+	f.Add(unusedCmdSpace(f, fixture(f, "Demo")))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		mf, err := NewReader(bytes.NewReader(b), int64(len(b)))
 		if err != nil {
@@ -518,5 +519,37 @@ func FuzzNewReader(f *testing.F) {
 				t.Fatalf("%s slice unsigned after Write", s.Arch())
 			}
 		}
+	})
+}
+
+// TestUnusedLoadCommandSpace: a slice whose sizeofcmds counts bytes after
+// its last load command (which the kernel allows and ld never writes; the
+// fuzzer found it) is signed with LC_CODE_SIGNATURE right after the last
+// command and sizeofcmds set to what the commands occupy, so that
+// llvm-objdump, macholib and go-macho walk every command to the new one
+// (before the fix, the new command was written after the unused bytes and
+// a reader walking ncmds commands met zeros).
+func TestUnusedLoadCommandSpace(t *testing.T) {
+	src := open(t, fixture(t, "Demo")).Slices[0]
+	used := uint32(src.cmdsEnd - src.hdrSize)
+	in := unusedCmdSpace(t, fixture(t, "Demo"))
+	ts := &testSigner{code: map[string][32]byte{}}
+	out, path, lay := sign(t, in, ts)
+	s := open(t, out).Slices[0]
+	le := s.Segment("__LINKEDIT")
+	if got := binary.LittleEndian.Uint32(out[20:]); got != used+codeSigCmdSize || !s.Signed() || len(s.Loads) != len(src.Loads)+1 {
+		t.Fatalf("sizeofcmds %d (want %d), signed %v, %d load commands (was %d)", got, used+codeSigCmdSize, s.Signed(), len(s.Loads), len(src.Loads))
+	}
+	checkLayoutOracles(t, path, false, []oracleSlice{{DataOff: lay[0].CodeLimit, DataSize: lay[0].SigSize,
+		LEFileOff: int64(le.Offset), LEFileSize: int64(le.Filesz), LEVMSize: int64(le.Memsz)}})
+}
+
+// unusedCmdSpace returns the thin slice b with sizeofcmds counting 32
+// bytes of garbage after its last load command.
+func unusedCmdSpace(t testing.TB, b []byte) []byte {
+	s := open(t, b).Slices[0]
+	return patch(b, func(c []byte) {
+		binary.LittleEndian.PutUint32(c[20:], uint32(s.cmdsEnd-s.hdrSize)+32)
+		copy(c[s.cmdsEnd:s.cmdsEnd+32], bytes.Repeat([]byte{0xa5}, 32))
 	})
 }

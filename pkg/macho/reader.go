@@ -81,7 +81,7 @@ type Slice struct {
 	linkedit    segment // __LINKEDIT
 	codeSig     *linkeditData
 	hdrSize     int64
-	cmdsEnd     int64  // header + sizeofcmds
+	cmdsEnd     int64  // header + the load commands' sizes (at most sizeofcmds)
 	firstData   int64  // smallest file offset of section data (end of header padding)
 	segEnd      int64  // largest end of a segment's file range
 	extra       []byte // load commands AddLink adds, written after cmdsEnd
@@ -269,6 +269,12 @@ func (s *Slice) scanLoads(bo binary.ByteOrder) error {
 		}
 		cmdOff += int64(len(raw))
 	}
+	// The kernel walks ncmds commands within sizeofcmds and leaves bytes
+	// after the last one unused (ld never writes any). Commands we add must
+	// follow the last one, so from here on those bytes are header padding
+	// and sizeofcmds is written as what the commands occupy.
+	declaredEnd := s.cmdsEnd
+	s.cmdsEnd = cmdOff
 	for _, sec := range s.Sections {
 		if sec.Offset != 0 && sec.Size != 0 && int64(sec.Offset) < s.firstData {
 			s.firstData = int64(sec.Offset)
@@ -280,8 +286,8 @@ func (s *Slice) scanLoads(bo binary.ByteOrder) error {
 			s.firstData = int64(seg.fileOff)
 		}
 	}
-	if s.cmdsEnd > s.firstData {
-		return formatErr(s.Offset+20, ErrLoadCmds, "load commands end at %d, past the first section data at %d", s.cmdsEnd, s.firstData)
+	if declaredEnd > s.firstData {
+		return formatErr(s.Offset+20, ErrLoadCmds, "load commands end at %d, past the first section data at %d", declaredEnd, s.firstData)
 	}
 	if text := s.Segment("__TEXT"); text != nil {
 		s.ExecSegBase, s.ExecSegSize = int64(text.Offset), int64(text.Filesz)

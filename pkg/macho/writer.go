@@ -189,7 +189,7 @@ func (p *plan) encodeHeader() error {
 	}
 	copy(p.hdr[s.cmdsEnd:], s.extra)
 	bo.PutUint32(p.hdr[16:], bo.Uint32(p.hdr[16:])+s.extraCount)
-	bo.PutUint32(p.hdr[20:], bo.Uint32(p.hdr[20:])+uint32(len(s.extra)))
+	bo.PutUint32(p.hdr[20:], uint32(s.cmdsEnd-s.hdrSize)+uint32(len(s.extra)))
 	if s.codeSig != nil {
 		csOff = s.codeSig.cmdOff
 	} else {
