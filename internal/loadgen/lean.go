@@ -127,8 +127,11 @@ func (c *rawConn) Write(p []byte) (int, error) {
 		case err == syscall.EINTR:
 		case err == syscall.EAGAIN: // the socket buffer is full: wait for room
 			fds := []unix.PollFd{{Fd: int32(c.fd), Events: unix.POLLOUT}}
-			if _, err := unix.Poll(fds, 10_000); err != nil && err != unix.EINTR {
+			switch n, err := unix.Poll(fds, int(requestTimeout.Milliseconds())); {
+			case err != nil && err != unix.EINTR:
 				return done, os.NewSyscallError("poll", err)
+			case err == nil && n == 0:
+				return done, fmt.Errorf("no room to write in %v", requestTimeout)
 			}
 		case err != nil:
 			return done, os.NewSyscallError("write", err)
