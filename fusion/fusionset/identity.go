@@ -81,14 +81,7 @@ func loadIdentity(ps *problems, fs *FusionSet, dir string, opts LoadOptions, now
 func checkClientCert(ps *problems, ptr string, leaf *x509.Certificate, now time.Time) bool {
 	n := len(ps.errs)
 	subject := leaf.Subject.String()
-	switch {
-	case now.Before(leaf.NotBefore):
-		ps.add(ptr, "client certificate %q is not valid before %s", subject, describeTime(leaf.NotBefore))
-	case now.After(leaf.NotAfter):
-		ps.add(ptr, "client certificate %q expired on %s", subject, describeTime(leaf.NotAfter))
-	case leaf.NotAfter.Sub(now) < expirySoon:
-		ps.warn(ptr, "client certificate %q expires in %s (%s): apps fused with it stop connecting then", subject, days(leaf.NotAfter.Sub(now)), describeTime(leaf.NotAfter))
-	}
+	checkValidity(ps, ptr, "client certificate", leaf, now, ": apps fused with it stop connecting then")
 	if (len(leaf.ExtKeyUsage) > 0 || len(leaf.UnknownExtKeyUsage) > 0) && !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageClientAuth) {
 		ps.add(ptr, "client certificate %q has extended key usage %s but not clientAuth: TLS servers refuse it for client authentication", subject, ekuNames(leaf))
 	}
@@ -138,21 +131,28 @@ func loadPins(ps *problems, fs *FusionSet, dir string, now time.Time) {
 	}
 	n := len(ps.errs)
 	for _, c := range certs {
-		subject := c.Subject.String()
-		switch {
-		case now.Before(c.NotBefore):
-			ps.add(ptr, "pinned CA %q is not valid before %s", subject, describeTime(c.NotBefore))
-		case now.After(c.NotAfter):
-			ps.add(ptr, "pinned CA %q expired on %s", subject, describeTime(c.NotAfter))
-		case c.NotAfter.Sub(now) < expirySoon:
-			ps.warn(ptr, "pinned CA %q expires in %s (%s)", subject, days(c.NotAfter.Sub(now)), describeTime(c.NotAfter))
-		}
+		checkValidity(ps, ptr, "pinned CA", c, now, "")
 		if !c.IsCA {
-			ps.warn(ptr, "pinned certificate %q is not a CA certificate: connections fail when the server's certificate is renewed", subject)
+			ps.warn(ptr, "pinned certificate %q is not a CA certificate: connections fail when the server's certificate is renewed", c.Subject.String())
 		}
 	}
 	if len(ps.errs) == n {
 		fs.PinnedCAs = certs
+	}
+}
+
+// checkValidity records c (named what) as an error when it is not valid
+// at now, or as a warning ending in soon when it expires within
+// expirySoon.
+func checkValidity(ps *problems, ptr, what string, c *x509.Certificate, now time.Time, soon string) {
+	subject := c.Subject.String()
+	switch {
+	case now.Before(c.NotBefore):
+		ps.add(ptr, "%s %q is not valid before %s", what, subject, describeTime(c.NotBefore))
+	case now.After(c.NotAfter):
+		ps.add(ptr, "%s %q expired on %s", what, subject, describeTime(c.NotAfter))
+	case c.NotAfter.Sub(now) < expirySoon:
+		ps.warn(ptr, "%s %q expires in %s (%s)%s", what, subject, days(c.NotAfter.Sub(now)), describeTime(c.NotAfter), soon)
 	}
 }
 
@@ -290,12 +290,8 @@ func loadIssuerCA(ps *problems, fs *FusionSet, dir string, now time.Time) {
 			ps.add(ptr, "issuer CA %q has key usage without keyCertSign: it cannot sign device certificates", subject)
 		case (len(c.ExtKeyUsage) > 0 || len(c.UnknownExtKeyUsage) > 0) && !slices.Contains(c.ExtKeyUsage, x509.ExtKeyUsageClientAuth) && !slices.Contains(c.ExtKeyUsage, x509.ExtKeyUsageAny):
 			ps.add(ptr, "issuer CA %q has extended key usage %s, which excludes clientAuth: TLS servers refuse the certificates it issues", subject, ekuNames(c))
-		case now.Before(c.NotBefore):
-			ps.add(ptr, "issuer CA %q is not valid before %s", subject, describeTime(c.NotBefore))
-		case now.After(c.NotAfter):
-			ps.add(ptr, "issuer CA %q expired on %s", subject, describeTime(c.NotAfter))
-		case c.NotAfter.Sub(now) < expirySoon:
-			ps.warn(ptr, "issuer CA %q expires in %s (%s): device certificates end then", subject, days(c.NotAfter.Sub(now)), describeTime(c.NotAfter))
+		default:
+			checkValidity(ps, ptr, "issuer CA", c, now, ": device certificates end then")
 		}
 	}
 	if len(ps.errs) == n {
