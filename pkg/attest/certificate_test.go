@@ -112,6 +112,25 @@ func (f *certFixture) body(t testing.TB, nonce string, m Measurement, chain [][]
 	return b
 }
 
+// certify asks f's serve for a certificate for m, with a chain for a fresh
+// key minted under f's root for a fresh nonce, and returns the 200
+// answer's certificate (DER).
+func (f *certFixture) certify(t testing.TB, m Measurement) []byte {
+	t.Helper()
+	nonce := f.challenge(t)
+	raw, _ := base64.RawURLEncoding.DecodeString(nonce)
+	w := do(f.h, "POST", "/v1/certificate", "application/json", f.body(t, nonce, m, keyattesttest.Mint(t, f.root, nil, goodSpec(raw))))
+	var cr CertificateResponse
+	if err := json.Unmarshal(w.Body.Bytes(), &cr); w.Code != 200 || err != nil {
+		t.Fatalf("certificate: %d %s", w.Code, w.Body)
+	}
+	der, err := base64.StdEncoding.DecodeString(cr.Certificate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
 // goodSpec is a key description the attested release's policy accepts.
 func goodSpec(nonce []byte) keyattesttest.Spec {
 	signer, _ := hex.DecodeString(testMeasurement.SignerDigests[0])
@@ -437,14 +456,7 @@ func TestCertificateRefused(t *testing.T) {
 			})
 		}
 		// The control: a good request in the same mode is issued and verifies.
-		nonce := f.challenge(t)
-		raw, _ := base64.RawURLEncoding.DecodeString(nonce)
-		w := do(f.h, "POST", "/v1/certificate", "application/json", f.body(t, nonce, f.attested, keyattesttest.Mint(t, f.root, nil, goodSpec(raw))))
-		var cr CertificateResponse
-		if err := json.Unmarshal(w.Body.Bytes(), &cr); w.Code != 200 || err != nil {
-			t.Fatalf("control: %d %s", w.Code, w.Body)
-		}
-		der, _ := base64.StdEncoding.DecodeString(cr.Certificate)
+		der := f.certify(t, f.attested)
 		if out, err := runOpenSSL(t, "verify", "-CAfile", f.caFile, writePEM(t, f.dir, "good.pem", "CERTIFICATE", der)); err != nil {
 			t.Fatalf("control: openssl verify: %v\n%s", err, out)
 		}
@@ -595,14 +607,7 @@ func TestCertificateRSAIssuer(t *testing.T) {
 		verify bool
 	}{{"issued", f.attested, true}, {"opaque refusal", f.embedded, false}} {
 		t.Run(tc.name, func(t *testing.T) {
-			nonce := f.challenge(t)
-			raw, _ := base64.RawURLEncoding.DecodeString(nonce)
-			w := do(f.h, "POST", "/v1/certificate", "application/json", f.body(t, nonce, tc.m, keyattesttest.Mint(t, f.root, nil, goodSpec(raw))))
-			var cr CertificateResponse
-			if err := json.Unmarshal(w.Body.Bytes(), &cr); w.Code != 200 || err != nil {
-				t.Fatalf("got %d %s", w.Code, w.Body)
-			}
-			der, _ := base64.StdEncoding.DecodeString(cr.Certificate)
+			der := f.certify(t, tc.m)
 			file := writePEM(t, t.TempDir(), "c.pem", "CERTIFICATE", der)
 			out, err := runOpenSSL(t, "verify", "-CAfile", caFile, "-purpose", "sslclient", file)
 			if (err == nil) != tc.verify {
